@@ -1,0 +1,274 @@
+//! The one error type of the engine boundary.
+
+use std::{fmt, path::PathBuf, time::Duration};
+
+/// Why a guest trapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TrapCode {
+    /// `unreachable` was executed.
+    Unreachable,
+    /// A load or store outside linear memory.
+    MemoryOutOfBounds,
+    /// A table access outside the table.
+    TableOutOfBounds,
+    /// `call_indirect` through a null table entry.
+    IndirectCallToNull,
+    /// `call_indirect` with the wrong signature.
+    BadSignature,
+    /// Integer overflow (for example `i32.div_s` of `i32::MIN` by -1).
+    IntegerOverflow,
+    /// Integer division or remainder by zero.
+    IntegerDivisionByZero,
+    /// A float that does not fit the integer it is truncated to.
+    BadConversionToInteger,
+    /// A null reference was dereferenced.
+    NullReference,
+    /// A misaligned atomic access.
+    UnalignedAtomic,
+    /// An exception was thrown and not caught.
+    UncaughtException,
+    /// Any other trap the engine reports.
+    Other,
+}
+
+impl fmt::Display for TrapCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TrapCode::Unreachable => "unreachable",
+            TrapCode::MemoryOutOfBounds => "memory out of bounds",
+            TrapCode::TableOutOfBounds => "table out of bounds",
+            TrapCode::IndirectCallToNull => "indirect call to null",
+            TrapCode::BadSignature => "indirect call signature mismatch",
+            TrapCode::IntegerOverflow => "integer overflow",
+            TrapCode::IntegerDivisionByZero => "integer divide by zero",
+            TrapCode::BadConversionToInteger => "invalid conversion to integer",
+            TrapCode::NullReference => "null reference",
+            TrapCode::UnalignedAtomic => "unaligned atomic",
+            TrapCode::UncaughtException => "uncaught exception",
+            TrapCode::Other => "trap",
+        })
+    }
+}
+
+/// An error raised by a host function.
+///
+/// Host functions return it to stop the guest; the caller gets it back inside
+/// [`WasmError::Host`].
+#[derive(Debug)]
+pub struct HostError {
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl HostError {
+    /// An error with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        HostError {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error that wraps another.
+    pub fn from_error(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        HostError {
+            message: error.to_string(),
+            source: Some(Box::new(error)),
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HostError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as _)
+    }
+}
+
+/// Everything that can go wrong at the engine boundary.
+///
+/// Match on the variant, never on the message: messages are for people.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WasmError {
+    /// The bytes are not a valid module (or the text is not valid WAT).
+    #[error("invalid module: {message}")]
+    InvalidModule {
+        /// What the validator said.
+        message: String,
+    },
+    /// The module needs a WebAssembly feature this engine does not implement.
+    #[error("unsupported feature: {feature}")]
+    Unsupported {
+        /// The feature, for example `exceptions` or `fuel metering`.
+        feature: String,
+    },
+    /// An import is missing or has the wrong type.
+    #[error("link error: {message}")]
+    Link {
+        /// Which import, and why.
+        message: String,
+    },
+    /// The guest trapped.
+    #[error("trap: {code}")]
+    Trap {
+        /// The trap's kind.
+        code: TrapCode,
+        /// The engine's full message, with a backtrace where it has one.
+        message: String,
+    },
+    /// The guest used up its fuel.
+    #[error("fuel exhausted")]
+    FuelExhausted,
+    /// The call ran past its wall-clock deadline.
+    #[error("timeout: the call ran longer than {limit:?}")]
+    Timeout {
+        /// The deadline that was exceeded.
+        limit: Duration,
+    },
+    /// The guest recursed deeper than the stack limit.
+    #[error("stack overflow")]
+    StackOverflow,
+    /// A memory or table needs more than the configured limit.
+    #[error("memory limit: {message}")]
+    MemoryLimit {
+        /// What asked for how much, and the limit.
+        message: String,
+    },
+    /// A memory access outside the memory, from the host side.
+    #[error("out of bounds: {len} bytes at offset {offset} in a memory of {size} bytes")]
+    OutOfBounds {
+        /// First byte asked for.
+        offset: u64,
+        /// Bytes asked for.
+        len: u64,
+        /// Size of the memory.
+        size: u64,
+    },
+    /// A host function failed.
+    #[error("host function {function} failed: {source}")]
+    Host {
+        /// `module::name` of the host function.
+        function: String,
+        /// The host function's error.
+        #[source]
+        source: HostError,
+    },
+    /// The guest exited through WASI `proc_exit`.
+    #[error("exited with code {code}")]
+    Exit {
+        /// The exit code.
+        code: i32,
+    },
+    /// No export of that name and kind.
+    #[error("no exported {kind} named `{name}`")]
+    ExportNotFound {
+        /// `function`, `memory`, `global`, ...
+        kind: &'static str,
+        /// The name asked for.
+        name: String,
+    },
+    /// Values of the wrong number or type.
+    #[error("type mismatch: {message}")]
+    TypeMismatch {
+        /// What was expected and what was given.
+        message: String,
+    },
+    /// `set_global` on an immutable global.
+    #[error("global `{name}` is immutable")]
+    ImmutableGlobal {
+        /// The global's export name.
+        name: String,
+    },
+    /// A module from another engine was passed to this one.
+    #[error("module belongs to engine {module_engine}, not {engine}")]
+    ForeignModule {
+        /// The engine that was asked.
+        engine: &'static str,
+        /// The engine that compiled the module.
+        module_engine: String,
+    },
+    /// Precompiled bytes were rejected (wrong engine version, config, or tampered).
+    #[error("precompiled module rejected: {message}")]
+    Precompiled {
+        /// Why.
+        message: String,
+    },
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An engine error that fits no other variant.
+    #[error("engine error: {message}")]
+    Engine {
+        /// The engine's message.
+        message: String,
+    },
+}
+
+impl WasmError {
+    /// A short, stable name of the error's kind, for logs and command-line output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WasmError::InvalidModule { .. } => "invalid module",
+            WasmError::Unsupported { .. } => "unsupported feature",
+            WasmError::Link { .. } => "link error",
+            WasmError::Trap { .. } => "trap",
+            WasmError::FuelExhausted => "fuel exhausted",
+            WasmError::Timeout { .. } => "timeout",
+            WasmError::StackOverflow => "stack overflow",
+            WasmError::MemoryLimit { .. } => "memory limit",
+            WasmError::OutOfBounds { .. } => "out of bounds",
+            WasmError::Host { .. } => "host error",
+            WasmError::Exit { .. } => "exit",
+            WasmError::ExportNotFound { .. } => "export not found",
+            WasmError::TypeMismatch { .. } => "type mismatch",
+            WasmError::ImmutableGlobal { .. } => "immutable global",
+            WasmError::ForeignModule { .. } => "foreign module",
+            WasmError::Precompiled { .. } => "precompiled module rejected",
+            WasmError::Io { .. } => "io error",
+            WasmError::Engine { .. } => "engine error",
+        }
+    }
+
+    /// Whether the guest, not the caller's input, caused the error: a trap, a limit,
+    /// a host function's failure or an exit.
+    pub fn is_guest_failure(&self) -> bool {
+        matches!(
+            self,
+            WasmError::Trap { .. }
+                | WasmError::FuelExhausted
+                | WasmError::Timeout { .. }
+                | WasmError::StackOverflow
+                | WasmError::MemoryLimit { .. }
+                | WasmError::Host { .. }
+                | WasmError::Exit { .. }
+        )
+    }
+
+    /// Shorthand for [`WasmError::TypeMismatch`].
+    pub fn type_mismatch(message: impl Into<String>) -> Self {
+        WasmError::TypeMismatch {
+            message: message.into(),
+        }
+    }
+}
+
+/// `Result` with [`WasmError`].
+pub type Result<T, E = WasmError> = std::result::Result<T, E>;

@@ -1,0 +1,229 @@
+//! What the host offers a module: host functions, memories, globals and tables.
+
+use std::{
+    fmt,
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::Arc,
+};
+
+use crate::{
+    error::HostError,
+    memory::WasmMemory,
+    types::{FuncType, GlobalType, MemoryType, TableType},
+    value::WasmValue,
+};
+
+/// The guest that called a host function, as the host function sees it.
+pub trait Caller {
+    /// The caller's memory (its export `memory`, else its first exported memory).
+    fn memory(&mut self) -> Option<&mut dyn WasmMemory>;
+
+    /// The name of the engine running the caller.
+    fn engine(&self) -> &'static str;
+}
+
+type HostFnBox =
+    dyn Fn(&mut dyn Caller, &[WasmValue], &mut [WasmValue]) -> Result<(), HostError> + Send + Sync;
+
+/// A function the host offers to guests.
+///
+/// The closure gets the caller (for its memory), the arguments (already checked
+/// against the signature) and a results slice pre-filled with zeros of the right
+/// types. A returned [`HostError`] stops the guest; so does a panic, which is caught
+/// and reported as a [`HostError`] instead of unwinding through the engine.
+///
+/// ```
+/// use plugin_system_core::{FuncType, HostFunc, ValType, WasmValue};
+///
+/// let double = HostFunc::new(FuncType::new([ValType::I32], [ValType::I32]), |_caller, args, results| {
+///     results[0] = WasmValue::I32(args[0].as_i32().unwrap_or(0) * 2);
+///     Ok(())
+/// });
+/// assert_eq!(double.ty().params(), &[ValType::I32]);
+/// ```
+#[derive(Clone)]
+pub struct HostFunc {
+    ty: FuncType,
+    func: Arc<HostFnBox>,
+}
+
+impl HostFunc {
+    /// A host function with signature `ty`.
+    pub fn new(
+        ty: FuncType,
+        func: impl Fn(&mut dyn Caller, &[WasmValue], &mut [WasmValue]) -> Result<(), HostError>
+        + Send
+        + Sync
+        + 'static,
+    ) -> Self {
+        HostFunc {
+            ty,
+            func: Arc::new(func),
+        }
+    }
+
+    /// The signature.
+    pub fn ty(&self) -> &FuncType {
+        &self.ty
+    }
+
+    /// Runs the function: catches a panic, and checks that the results it wrote have
+    /// the declared types. Engines call this, not the closure.
+    ///
+    /// # Errors
+    /// The function's own error, a caught panic, or results of the wrong type.
+    pub fn call(
+        &self,
+        caller: &mut dyn Caller,
+        args: &[WasmValue],
+        results: &mut [WasmValue],
+    ) -> Result<(), HostError> {
+        for (slot, ty) in results.iter_mut().zip(self.ty.results()) {
+            *slot = ty.default_value();
+        }
+        let outcome = catch_unwind(AssertUnwindSafe(|| (self.func)(caller, args, results)));
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                return Err(HostError::new(format!("host function panicked: {what}")));
+            }
+        }
+        for (i, (value, ty)) in results.iter().zip(self.ty.results()).enumerate() {
+            if value.ty() != *ty {
+                return Err(HostError::new(format!(
+                    "host function returned {} for result {i}, declared {ty}",
+                    value.ty()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for HostFunc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostFunc")
+            .field("ty", &self.ty)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One thing the host provides for an import.
+///
+/// Memories, globals and tables are created fresh inside the new instance, with
+/// the given type and initial value.
+#[derive(Debug, Clone)]
+pub enum Extern {
+    /// A host function.
+    Func(HostFunc),
+    /// A new memory of this type.
+    Memory(MemoryType),
+    /// A new global of this type and initial value.
+    Global(GlobalType, WasmValue),
+    /// A new table of this type, every element set to the value.
+    Table(TableType, WasmValue),
+}
+
+/// What a module's imports are satisfied with, by module and field name.
+///
+/// ```
+/// use plugin_system_core::{FuncType, HostFunc, Imports, MemoryType};
+///
+/// let mut imports = Imports::new();
+/// imports
+///     .func("env", "tick", HostFunc::new(FuncType::default(), |_, _, _| Ok(())))
+///     .memory("env", "memory", MemoryType::new(1, Some(2)));
+/// assert!(imports.get("env", "tick").is_some());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Imports {
+    items: Vec<(String, String, Extern)>,
+}
+
+impl Imports {
+    /// No imports.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Defines `module.name`, replacing an earlier definition of it.
+    pub fn define(
+        &mut self,
+        module: impl Into<String>,
+        name: impl Into<String>,
+        value: Extern,
+    ) -> &mut Self {
+        let (module, name) = (module.into(), name.into());
+        self.items.retain(|(m, n, _)| *m != module || *n != name);
+        self.items.push((module, name, value));
+        self
+    }
+
+    /// Defines a host function.
+    pub fn func(
+        &mut self,
+        module: impl Into<String>,
+        name: impl Into<String>,
+        func: HostFunc,
+    ) -> &mut Self {
+        self.define(module, name, Extern::Func(func))
+    }
+
+    /// Defines a fresh memory.
+    pub fn memory(
+        &mut self,
+        module: impl Into<String>,
+        name: impl Into<String>,
+        ty: MemoryType,
+    ) -> &mut Self {
+        self.define(module, name, Extern::Memory(ty))
+    }
+
+    /// Defines a fresh global.
+    pub fn global(
+        &mut self,
+        module: impl Into<String>,
+        name: impl Into<String>,
+        ty: GlobalType,
+        value: WasmValue,
+    ) -> &mut Self {
+        self.define(module, name, Extern::Global(ty, value))
+    }
+
+    /// Defines a fresh table.
+    pub fn table(
+        &mut self,
+        module: impl Into<String>,
+        name: impl Into<String>,
+        ty: TableType,
+        init: WasmValue,
+    ) -> &mut Self {
+        self.define(module, name, Extern::Table(ty, init))
+    }
+
+    /// The definition of `module.name`, if any.
+    pub fn get(&self, module: &str, name: &str) -> Option<&Extern> {
+        self.items
+            .iter()
+            .find(|(m, n, _)| m == module && n == name)
+            .map(|(_, _, e)| e)
+    }
+
+    /// Every definition.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str, &Extern)> {
+        self.items
+            .iter()
+            .map(|(m, n, e)| (m.as_str(), n.as_str(), e))
+    }
+
+    /// Whether nothing is defined.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}

@@ -1,0 +1,46 @@
+//! The engine-neutral core of the plugin system: the traits an engine implements
+//! ([`WasmRuntime`], [`WasmModule`], [`WasmInstance`], [`WasmMemory`]), the values
+//! and types that cross the boundary, and one error type, [`WasmError`].
+//!
+//! This crate has no engine, no wire format and no async runtime, so that a third
+//! party can write an engine against it alone. The engines live in
+//! `plugin-system-wasm-run`.
+//!
+//! ```
+//! use plugin_system_core::{FuncType, HostFunc, Imports, ValType, WasmValue};
+//!
+//! // A host function that guests import as `env.log_i32`.
+//! let log = HostFunc::new(FuncType::new([ValType::I32], []), |_caller, args, _results| {
+//!     assert_eq!(args[0], WasmValue::I32(42));
+//!     Ok(())
+//! });
+//! let mut imports = Imports::new();
+//! imports.func("env", "log_i32", log);
+//! ```
+//!
+//! This crate has no cargo features.
+
+mod config;
+mod error;
+mod imports;
+mod instance;
+mod memory;
+mod module;
+mod runtime;
+mod types;
+mod value;
+
+pub use config::{WasmFeatures, WasmRuntimeConfig};
+pub use error::{HostError, Result, TrapCode, WasmError};
+pub use imports::{Caller, Extern, HostFunc, Imports};
+pub use instance::{
+    Func, InstanceId, InstanceStats, TypedFunc, WasmInstance, WasmParams, WasmResults, WasmTy,
+};
+pub use memory::{PAGE_SIZE, WasmMemory, checked_range};
+pub use module::{ModuleInfo, ValidationReport, WasmModule};
+pub use runtime::{InstanceGuard, RuntimeCounters, RuntimeStats, WasmRuntime};
+pub use types::{ExportType, ExternType, FuncType, GlobalType, ImportType, MemoryType, TableType};
+pub use value::{ExternRef, FuncRef, ValType, WasmValue};
+
+#[cfg(test)]
+mod tests;

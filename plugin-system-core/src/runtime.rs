@@ -1,0 +1,176 @@
+//! An engine: loads modules and instantiates them.
+
+use std::{
+    collections::BTreeMap,
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use crate::{
+    config::{WasmFeatures, WasmRuntimeConfig},
+    error::{Result, WasmError},
+    imports::Imports,
+    instance::WasmInstance,
+    module::WasmModule,
+};
+
+/// Counters of one engine, with the Dart original's keys in [`to_map`](Self::to_map).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RuntimeStats {
+    /// Modules loaded (compiled or deserialized) so far.
+    pub modules_loaded: u64,
+    /// Instances created so far.
+    pub instances_created: u64,
+    /// Instances alive now: it goes down when an instance is dropped.
+    pub instances_active: u64,
+    /// Modules loaded from precompiled bytes so far.
+    pub precompiled_loaded: u64,
+}
+
+impl RuntimeStats {
+    /// The counters by their stable names (`modules_loaded`, `instances_active`, ...).
+    pub fn to_map(&self) -> BTreeMap<&'static str, u64> {
+        BTreeMap::from([
+            ("modules_loaded", self.modules_loaded),
+            ("instances_created", self.instances_created),
+            ("instances_active", self.instances_active),
+            ("precompiled_loaded", self.precompiled_loaded),
+        ])
+    }
+}
+
+/// Thread-safe counters behind [`RuntimeStats`], for engine implementations.
+#[derive(Debug, Default)]
+pub struct RuntimeCounters {
+    modules_loaded: AtomicU64,
+    instances_created: AtomicU64,
+    instances_active: AtomicU64,
+    precompiled_loaded: AtomicU64,
+}
+
+impl RuntimeCounters {
+    /// Counts a loaded module (`precompiled`: from precompiled bytes).
+    pub fn module_loaded(&self, precompiled: bool) {
+        self.modules_loaded.fetch_add(1, Ordering::Relaxed);
+        if precompiled {
+            self.precompiled_loaded.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a new instance; the guard counts it gone when dropped. Keep the guard
+    /// inside the instance.
+    pub fn instance_created(self: &Arc<Self>) -> InstanceGuard {
+        self.instances_created.fetch_add(1, Ordering::Relaxed);
+        self.instances_active.fetch_add(1, Ordering::Relaxed);
+        InstanceGuard(Arc::clone(self))
+    }
+
+    /// A snapshot.
+    pub fn snapshot(&self) -> RuntimeStats {
+        RuntimeStats {
+            modules_loaded: self.modules_loaded.load(Ordering::Relaxed),
+            instances_created: self.instances_created.load(Ordering::Relaxed),
+            instances_active: self.instances_active.load(Ordering::Relaxed),
+            precompiled_loaded: self.precompiled_loaded.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Keeps an instance counted as active until dropped.
+#[derive(Debug)]
+pub struct InstanceGuard(Arc<RuntimeCounters>);
+
+impl Drop for InstanceGuard {
+    fn drop(&mut self) {
+        self.0.instances_active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A WebAssembly engine behind one API: wasmtime, wasmi, or your own.
+///
+/// A runtime is shared (`Send + Sync`); each instance gets a store of its own, so a
+/// trap, a limit or a deadline in one instance never touches another.
+pub trait WasmRuntime: Send + Sync {
+    /// The engine's name: `wasmtime`, `wasmi`, ...
+    fn name(&self) -> &'static str;
+
+    /// The engine crate's version.
+    fn version(&self) -> &'static str;
+
+    /// What the engine implements, truthfully.
+    fn supported_features(&self) -> WasmFeatures;
+
+    /// The configuration it was built with.
+    fn config(&self) -> &WasmRuntimeConfig;
+
+    /// Compiles a module from binary bytes or WAT text.
+    ///
+    /// # Errors
+    /// [`WasmError::InvalidModule`] for bad bytes, [`WasmError::Unsupported`] when
+    /// the module needs a feature the engine lacks.
+    fn load_module(&self, bytes: &[u8]) -> Result<Arc<dyn WasmModule>>;
+
+    /// Compiles a module from a `.wasm` or `.wat` file.
+    ///
+    /// # Errors
+    /// [`WasmError::Io`] when the file cannot be read, else as
+    /// [`load_module`](Self::load_module).
+    fn load_module_from_file(&self, path: &Path) -> Result<Arc<dyn WasmModule>> {
+        let bytes = std::fs::read(path).map_err(|source| WasmError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.load_module(&bytes)
+    }
+
+    /// Validates bytes (or WAT text) without keeping a module.
+    ///
+    /// # Errors
+    /// As [`load_module`](Self::load_module).
+    fn validate_bytes(&self, bytes: &[u8]) -> Result<()>;
+
+    /// Instantiates `module` (compiled by this runtime) in a new store, runs its
+    /// start function, and returns the instance.
+    ///
+    /// # Errors
+    /// [`WasmError::ForeignModule`], [`WasmError::Link`] for a missing or ill-typed
+    /// import, [`WasmError::MemoryLimit`] when a memory's minimum exceeds the limit,
+    /// or what the start function raised.
+    fn instantiate(
+        &self,
+        module: &Arc<dyn WasmModule>,
+        imports: &Imports,
+    ) -> Result<Box<dyn WasmInstance>>;
+
+    /// Compiles a module to bytes that [`load_precompiled`](Self::load_precompiled)
+    /// loads without compiling again.
+    ///
+    /// # Errors
+    /// [`WasmError::Unsupported`] on engines without ahead-of-time compilation.
+    fn precompile(&self, bytes: &[u8]) -> Result<Vec<u8>> {
+        let _ = bytes;
+        Err(WasmError::Unsupported {
+            feature: format!("precompiled modules on {}", self.name()),
+        })
+    }
+
+    /// Loads bytes made by [`precompile`](Self::precompile) of the same engine
+    /// version and configuration.
+    ///
+    /// # Errors
+    /// [`WasmError::Precompiled`] for bytes of another version, configuration or
+    /// origin; [`WasmError::Unsupported`] on engines without it.
+    fn load_precompiled(&self, bytes: &[u8]) -> Result<Arc<dyn WasmModule>> {
+        let _ = bytes;
+        Err(WasmError::Unsupported {
+            feature: format!("precompiled modules on {}", self.name()),
+        })
+    }
+
+    /// Counters.
+    fn stats(&self) -> RuntimeStats;
+}

@@ -1,0 +1,376 @@
+//! Reading what a module declares, and sorting compile failures into "invalid" and
+//! "unsupported here". Shared by every engine so that they report the same thing.
+
+use std::borrow::Cow;
+
+use plugin_system_core::{
+    ExportType, ExternType, FuncType, GlobalType, ImportType, MemoryType, ModuleInfo, TableType,
+    ValType, WasmError,
+};
+use sha2::{Digest, Sha256};
+use wasmparser::{
+    CompositeInnerType, ExternalKind, Parser, Payload, TypeRef, Validator, WasmFeatures,
+};
+
+/// Turns WAT text into binary; binary input passes through untouched.
+pub(crate) fn to_binary(bytes: &[u8]) -> Result<Cow<'_, [u8]>, WasmError> {
+    // An empty text would parse as an empty module; empty input is a mistake.
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(WasmError::InvalidModule {
+            message: "empty input".into(),
+        });
+    }
+    if bytes.starts_with(b"\0asm") {
+        return Ok(Cow::Borrowed(bytes));
+    }
+    wat::parse_bytes(bytes).map_err(|e| WasmError::InvalidModule {
+        message: e.to_string(),
+    })
+}
+
+/// Proposals an engine may lack, with the name reported in
+/// [`WasmError::Unsupported`]. Checked in this order.
+const PROPOSALS: &[(&str, WasmFeatures)] = &[
+    ("exceptions", WasmFeatures::EXCEPTIONS),
+    ("legacy exceptions", WasmFeatures::LEGACY_EXCEPTIONS),
+    ("threads", WasmFeatures::THREADS),
+    ("gc", WasmFeatures::GC),
+    ("function references", WasmFeatures::FUNCTION_REFERENCES),
+    ("memory64", WasmFeatures::MEMORY64),
+    ("multi-memory", WasmFeatures::MULTI_MEMORY),
+    ("tail calls", WasmFeatures::TAIL_CALL),
+    ("simd", WasmFeatures::SIMD),
+    ("relaxed simd", WasmFeatures::RELAXED_SIMD),
+    ("extended const", WasmFeatures::EXTENDED_CONST),
+    ("custom page sizes", WasmFeatures::CUSTOM_PAGE_SIZES),
+    ("wide arithmetic", WasmFeatures::WIDE_ARITHMETIC),
+    ("stack switching", WasmFeatures::STACK_SWITCHING),
+    ("component model", WasmFeatures::COMPONENT_MODEL),
+];
+
+/// Classifies an engine's compile error: [`WasmError::Unsupported`] when the module
+/// is valid WebAssembly that needs a proposal outside `engine_features`, else
+/// [`WasmError::InvalidModule`] with the engine's message.
+pub(crate) fn compile_error(
+    bytes: &[u8],
+    engine_features: WasmFeatures,
+    engine_message: String,
+) -> WasmError {
+    let everything = WasmFeatures::all();
+    if Validator::new_with_features(everything)
+        .validate_all(bytes)
+        .is_err()
+    {
+        return WasmError::InvalidModule {
+            message: engine_message,
+        };
+    }
+    // Valid WebAssembly the engine refuses: find the proposal it lacks. A module
+    // may need several; name the first that makes it validate when added.
+    let missing: Vec<&str> = PROPOSALS
+        .iter()
+        .filter(|(_, f)| !engine_features.contains(*f))
+        .filter(|(_, f)| {
+            Validator::new_with_features(engine_features | *f)
+                .validate_all(bytes)
+                .is_ok()
+        })
+        .map(|(name, _)| *name)
+        .collect();
+    let feature = match missing.first() {
+        Some(name) => (*name).to_string(),
+        None => {
+            let needed: Vec<&str> = PROPOSALS
+                .iter()
+                .filter(|(_, f)| !engine_features.contains(*f))
+                .map(|(name, _)| *name)
+                .collect();
+            format!("one of {} ({engine_message})", needed.join(", "))
+        }
+    };
+    WasmError::Unsupported { feature }
+}
+
+/// Reads imports, exports, memories, tables and custom sections of a module that
+/// the engine already accepted.
+pub(crate) fn read_module_info(bytes: &[u8]) -> Result<ModuleInfo, WasmError> {
+    let invalid = |e: wasmparser::BinaryReaderError| WasmError::InvalidModule {
+        message: e.to_string(),
+    };
+    let mut info = ModuleInfo {
+        size: bytes.len(),
+        sha256: Sha256::digest(bytes).into(),
+        ..ModuleInfo::default()
+    };
+    // Function types by type index (non-function types hold None), then the type
+    // index of every function, imported ones first, in the function index space.
+    let mut types: Vec<Option<FuncType>> = Vec::new();
+    let mut func_types: Vec<u32> = Vec::new();
+    let mut globals: Vec<GlobalType> = Vec::new();
+    let mut memories: Vec<MemoryType> = Vec::new();
+    let mut tables: Vec<TableType> = Vec::new();
+    let mut tags: Vec<u32> = Vec::new();
+    let mut exports: Vec<(String, ExternalKind, u32)> = Vec::new();
+
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload.map_err(invalid)? {
+            Payload::Version { num, .. } => info.binary_version = u32::from(num),
+            Payload::TypeSection(reader) => {
+                for group in reader {
+                    for sub in group.map_err(invalid)?.types() {
+                        types.push(match &sub.composite_type.inner {
+                            CompositeInnerType::Func(f) => Some(func_type(f)),
+                            _ => None,
+                        });
+                    }
+                }
+            }
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    let import = import.map_err(invalid)?;
+                    let ty = match import.ty {
+                        TypeRef::Func(i) | TypeRef::FuncExact(i) => {
+                            func_types.push(i);
+                            ExternType::Func(lookup(&types, i))
+                        }
+                        TypeRef::Table(t) => {
+                            let t = table_type(&t);
+                            tables.push(t);
+                            ExternType::Table(t)
+                        }
+                        TypeRef::Memory(m) => {
+                            let m = memory_type(&m);
+                            memories.push(m);
+                            ExternType::Memory(m)
+                        }
+                        TypeRef::Global(g) => {
+                            let g = global_type(&g);
+                            globals.push(g);
+                            ExternType::Global(g)
+                        }
+                        TypeRef::Tag(t) => {
+                            tags.push(t.func_type_idx);
+                            ExternType::Tag(lookup(&types, t.func_type_idx))
+                        }
+                    };
+                    info.imports.push(ImportType {
+                        module: import.module.to_string(),
+                        name: import.name.to_string(),
+                        ty,
+                    });
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for f in reader {
+                    func_types.push(f.map_err(invalid)?);
+                }
+            }
+            Payload::TableSection(reader) => {
+                for t in reader {
+                    let t = table_type(&t.map_err(invalid)?.ty);
+                    tables.push(t);
+                    info.tables.push(t);
+                }
+            }
+            Payload::MemorySection(reader) => {
+                for m in reader {
+                    let m = memory_type(&m.map_err(invalid)?);
+                    memories.push(m);
+                    info.memories.push(m);
+                }
+            }
+            Payload::GlobalSection(reader) => {
+                for g in reader {
+                    globals.push(global_type(&g.map_err(invalid)?.ty));
+                }
+            }
+            Payload::TagSection(reader) => {
+                for t in reader {
+                    tags.push(t.map_err(invalid)?.func_type_idx);
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for e in reader {
+                    let e = e.map_err(invalid)?;
+                    exports.push((e.name.to_string(), e.kind, e.index));
+                }
+            }
+            Payload::StartSection { .. } => info.has_start = true,
+            Payload::CustomSection(section) => info
+                .custom_sections
+                .push((section.name().to_string(), section.data().to_vec())),
+            _ => {}
+        }
+    }
+
+    let at = |list_len: usize, index: u32| -> Result<usize, WasmError> {
+        let i = index as usize;
+        if i < list_len {
+            Ok(i)
+        } else {
+            Err(WasmError::InvalidModule {
+                message: format!("export refers to missing index {index}"),
+            })
+        }
+    };
+    for (name, kind, index) in exports {
+        let ty = match kind {
+            ExternalKind::Func | ExternalKind::FuncExact => {
+                let i = at(func_types.len(), index)?;
+                ExternType::Func(lookup(&types, func_types[i]))
+            }
+            ExternalKind::Table => ExternType::Table(tables[at(tables.len(), index)?]),
+            ExternalKind::Memory => ExternType::Memory(memories[at(memories.len(), index)?]),
+            ExternalKind::Global => ExternType::Global(globals[at(globals.len(), index)?]),
+            ExternalKind::Tag => ExternType::Tag(lookup(&types, tags[at(tags.len(), index)?])),
+        };
+        info.exports.push(ExportType { name, ty });
+    }
+    Ok(info)
+}
+
+fn lookup(types: &[Option<FuncType>], index: u32) -> FuncType {
+    types
+        .get(index as usize)
+        .cloned()
+        .flatten()
+        .unwrap_or_default()
+}
+
+fn func_type(f: &wasmparser::FuncType) -> FuncType {
+    FuncType::new(
+        f.params().iter().map(val_type),
+        f.results().iter().map(val_type),
+    )
+}
+
+/// Maps a parser type to ours; GC reference types fold into the two reference
+/// types the core knows, by the hierarchy they belong to.
+pub(crate) fn val_type(t: &wasmparser::ValType) -> ValType {
+    match t {
+        wasmparser::ValType::I32 => ValType::I32,
+        wasmparser::ValType::I64 => ValType::I64,
+        wasmparser::ValType::F32 => ValType::F32,
+        wasmparser::ValType::F64 => ValType::F64,
+        wasmparser::ValType::V128 => ValType::V128,
+        wasmparser::ValType::Ref(r) => ref_type(r),
+    }
+}
+
+fn ref_type(r: &wasmparser::RefType) -> ValType {
+    if r.is_func_ref() {
+        ValType::FuncRef
+    } else {
+        ValType::ExternRef
+    }
+}
+
+fn table_type(t: &wasmparser::TableType) -> TableType {
+    TableType {
+        element: ref_type(&t.element_type),
+        minimum: t.initial,
+        maximum: t.maximum,
+    }
+}
+
+fn memory_type(m: &wasmparser::MemoryType) -> MemoryType {
+    MemoryType {
+        minimum: m.initial,
+        maximum: m.maximum,
+        memory64: m.memory64,
+        shared: m.shared,
+    }
+}
+
+fn global_type(g: &wasmparser::GlobalType) -> GlobalType {
+    GlobalType {
+        content: val_type(&g.content_type),
+        mutable: g.mutable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_imports_exports_and_custom_sections() {
+        let wasm = wat::parse_str(
+            r#"(module
+                (import "env" "f" (func $f (param i32) (result i64)))
+                (import "env" "g" (global (mut f32)))
+                (memory (export "memory") 1 3)
+                (table (export "t") 2 funcref)
+                (global (export "counter") (mut i32) (i32.const 7))
+                (func (export "run") (param f64 i32) (result i32) (i32.const 0))
+                (@custom "meta" "hello")
+                (start $s)
+                (func $s))"#,
+        )
+        .unwrap();
+        let info = read_module_info(&wasm).unwrap();
+        assert_eq!(info.binary_version, 1);
+        assert_eq!(info.size, wasm.len());
+        assert_eq!(info.imports.len(), 2);
+        assert_eq!(
+            info.imports[0].ty,
+            ExternType::Func(FuncType::new([ValType::I32], [ValType::I64]))
+        );
+        assert_eq!(
+            info.imports[1].ty,
+            ExternType::Global(GlobalType {
+                content: ValType::F32,
+                mutable: true
+            })
+        );
+        let run = info.exports.iter().find(|e| e.name == "run").unwrap();
+        assert_eq!(
+            run.ty,
+            ExternType::Func(FuncType::new([ValType::F64, ValType::I32], [ValType::I32]))
+        );
+        assert!(matches!(
+            info.exports.iter().find(|e| e.name == "memory").unwrap().ty,
+            ExternType::Memory(MemoryType {
+                minimum: 1,
+                maximum: Some(3),
+                ..
+            })
+        ));
+        assert_eq!(info.memories.len(), 1);
+        assert!(info.has_start);
+        let meta: Vec<_> = info
+            .custom_sections
+            .iter()
+            .filter(|(n, _)| n == "meta")
+            .collect();
+        assert_eq!(meta, [&("meta".to_string(), b"hello".to_vec())]);
+    }
+
+    #[test]
+    fn sorts_unsupported_from_invalid() {
+        let exceptions =
+            wat::parse_str(r#"(module (tag $e) (func (export "f") (throw $e)))"#).unwrap();
+        let without = WasmFeatures::WASM2;
+        assert!(matches!(
+            compile_error(&exceptions, without, "x".into()),
+            WasmError::Unsupported { feature } if feature == "exceptions"
+        ));
+        assert!(matches!(
+            compile_error(b"\0asm\x01\0\0\0\x7f", without, "bad".into()),
+            WasmError::InvalidModule { .. }
+        ));
+    }
+
+    #[test]
+    fn wat_text_and_garbage() {
+        assert!(to_binary(b"(module)").unwrap().starts_with(b"\0asm"));
+        assert!(matches!(
+            to_binary(b"not wasm at all"),
+            Err(WasmError::InvalidModule { .. })
+        ));
+        assert!(matches!(
+            to_binary(&[0xff, 0xfe, 0x00]),
+            Err(WasmError::InvalidModule { .. })
+        ));
+    }
+}

@@ -1,0 +1,129 @@
+//! Rules that every engine applies the same way, so that their behaviour matches
+//! by construction rather than by care.
+
+use plugin_system_core::{
+    ExternType, Imports, ModuleInfo, ValidationReport, WasmError, WasmFeatures, WasmRuntimeConfig,
+};
+
+/// Native stack bytes allowed per nested wasm call when `max_stack_depth` is turned
+/// into wasmtime's byte-based stack limit. A frame of plain wasm code takes well
+/// under this; a deep limit still ends in a stack overflow, never a crash.
+#[cfg(feature = "wasmtime")]
+pub(crate) const STACK_BYTES_PER_FRAME: usize = 256;
+
+/// The smallest native stack given to wasmtime, so that a tiny depth still lets
+/// host calls and trampolines run.
+#[cfg(feature = "wasmtime")]
+pub(crate) const MIN_STACK_BYTES: usize = 64 * 1024;
+
+/// The largest native stack given to wasmtime: it must stay below the stack
+/// wasmtime keeps for async calls (2 MiB).
+#[cfg(feature = "wasmtime")]
+pub(crate) const MAX_STACK_BYTES: usize = 1024 * 1024;
+
+/// Fuel a wasmi call runs between two looks at the clock when a deadline is set.
+/// About a millisecond of interpretation on a development machine.
+#[cfg(feature = "wasmi")]
+pub(crate) const DEADLINE_FUEL_SLICE: u64 = 1_000_000;
+
+/// Wall-clock resolution of wasmtime's deadline ticker.
+#[cfg(feature = "wasmtime")]
+pub(crate) const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Refuses modules whose own memories or tables start larger than the limits,
+/// and imports that would create such memories. Both engines call this before
+/// instantiating, so the error is [`WasmError::MemoryLimit`] on both.
+pub(crate) fn check_limits(
+    info: &ModuleInfo,
+    imports: &Imports,
+    config: &WasmRuntimeConfig,
+) -> Result<(), WasmError> {
+    if let Some(max) = config.max_memory_pages {
+        let imported = imports.iter().filter_map(|(_, _, e)| match e {
+            plugin_system_core::Extern::Memory(m) => Some(m),
+            _ => None,
+        });
+        for m in info.memories.iter().chain(imported) {
+            if m.minimum > max {
+                return Err(WasmError::MemoryLimit {
+                    message: format!(
+                        "memory needs {} pages at start, the limit is {max}",
+                        m.minimum
+                    ),
+                });
+            }
+        }
+    }
+    if let Some(max) = config.max_table_elements {
+        for t in &info.tables {
+            if t.minimum > max {
+                return Err(WasmError::MemoryLimit {
+                    message: format!(
+                        "table needs {} elements at start, the limit is {max}",
+                        t.minimum
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The export name of the default memory: `memory`, else the first exported memory.
+pub(crate) fn default_memory(info: &ModuleInfo) -> Option<String> {
+    let mut memories = info
+        .exports
+        .iter()
+        .filter(|e| matches!(e.ty, ExternType::Memory(_)));
+    let first = memories.clone().next()?;
+    Some(
+        memories
+            .find(|e| e.name == "memory")
+            .unwrap_or(first)
+            .name
+            .clone(),
+    )
+}
+
+/// What [`plugin_system_core::WasmModule::validate`] reports, from the module's
+/// declarations and the engine's configuration.
+pub(crate) fn validation_report(
+    info: &ModuleInfo,
+    config: &WasmRuntimeConfig,
+    features: &WasmFeatures,
+) -> ValidationReport {
+    let mut report = ValidationReport::default();
+    if let Err(e) = check_limits(info, &Imports::new(), config) {
+        report.errors.push(e.to_string());
+    }
+    for import in &info.imports {
+        if import.module.starts_with("wasi_") && !(config.enable_wasi && features.wasi) {
+            report.errors.push(format!(
+                "imports {}::{} but WASI is not enabled",
+                import.module, import.name
+            ));
+        }
+    }
+    if info.exports.is_empty() {
+        report.warnings.push("module exports nothing".into());
+    }
+    if default_memory(info).is_none() && !info.memories.is_empty() {
+        report
+            .warnings
+            .push("module has a memory but does not export it".into());
+    }
+    if info.has_start {
+        report
+            .warnings
+            .push("module has a start function, which runs at instantiation".into());
+    }
+    for m in &info.memories {
+        if m.maximum.is_none() && config.max_memory_pages.is_none() {
+            report
+                .warnings
+                .push("memory has no maximum and no max_memory_pages is configured".into());
+            break;
+        }
+    }
+    report
+}

@@ -1,0 +1,83 @@
+//! Running a guest function: directly, or in slices of fuel under a deadline.
+//!
+//! wasmi cannot be interrupted from outside, so a deadline is kept by handing the
+//! store [`DEADLINE_FUEL_SLICE`] fuel at a time through a resumable call and looking
+//! at the clock each time a slice runs out. The fuel the user sees is the store's
+//! fuel plus a reserve held back from the slices, so accounting stays exact.
+
+use std::time::{Duration, Instant};
+
+use plugin_system_core::WasmError;
+use wasmi::{ResumableCall, Store, Val};
+
+use super::{
+    convert::map_error,
+    state::{HostState, fuel_left, set_fuel},
+};
+use crate::shared::DEADLINE_FUEL_SLICE;
+
+/// Calls `func`: directly without a deadline (the fast path), in slices with one.
+#[inline]
+pub(crate) fn run(
+    store: &mut Store<HostState>,
+    func: wasmi::Func,
+    args: &[Val],
+    results: &mut [Val],
+    deadline: Option<Duration>,
+) -> Result<(), WasmError> {
+    let outcome = match deadline {
+        None => func.call(&mut *store, args, results).map_err(map_error),
+        Some(limit) => run_sliced(store, func, args, results, limit),
+    };
+    if matches!(outcome, Err(WasmError::FuelExhausted)) {
+        // wasmi stops when the rest cannot pay for the next step and leaves that
+        // rest; the budget is spent all the same, and wasmtime reports 0 here.
+        set_fuel(store, 0);
+    }
+    outcome
+}
+
+/// Calls `func` in slices of fuel, checking the clock between slices.
+fn run_sliced(
+    store: &mut Store<HostState>,
+    func: wasmi::Func,
+    args: &[Val],
+    results: &mut [Val],
+    limit: Duration,
+) -> Result<(), WasmError> {
+    let started = Instant::now();
+    // The budget is the store's fuel: the user's, or practically unlimited when
+    // metering is off. What the current slice does not hold waits in `reserve`.
+    let budget = fuel_left(store);
+    let slice = budget.min(DEADLINE_FUEL_SLICE);
+    let mut reserve = budget - slice;
+    set_fuel(store, slice);
+    let mut step = func.call_resumable(&mut *store, args, results);
+    let outcome = loop {
+        let paused = match step {
+            Ok(ResumableCall::Finished) => break Ok(()),
+            Ok(ResumableCall::HostTrap(trap)) => break Err(map_error(trap.into_host_error())),
+            Ok(ResumableCall::OutOfFuel(paused)) => paused,
+            Err(error) => break Err(map_error(error)),
+        };
+        let left = reserve.saturating_add(fuel_left(store));
+        let required = paused.required_fuel();
+        if required > left {
+            // As without a deadline: the budget cannot pay for the next step.
+            break Err(WasmError::FuelExhausted);
+        }
+        if started.elapsed() > limit {
+            break Err(WasmError::Timeout { limit });
+        }
+        // A step may cost more than a slice (a large `memory.copy`): give it enough.
+        let slice = left.min(DEADLINE_FUEL_SLICE.max(required));
+        reserve = left - slice;
+        set_fuel(store, slice);
+        step = paused.resume(&mut *store, results);
+    };
+    // Whatever happened, the store holds the whole budget left again, as if the call
+    // had not been sliced.
+    let left = reserve.saturating_add(fuel_left(store));
+    set_fuel(store, left);
+    outcome
+}

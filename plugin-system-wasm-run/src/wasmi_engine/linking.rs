@@ -1,0 +1,257 @@
+//! Satisfying a module's imports from [`Imports`]: host functions, and memories,
+//! globals and tables created fresh in the instance's store.
+
+use std::{mem, sync::Arc};
+
+use plugin_system_core::{
+    Extern, ExternType, HostError, HostFunc, Imports, MemoryType, ModuleInfo, TableType, WasmError,
+    WasmValue,
+};
+use wasmi::{Global, Linker, Memory, Mutability, Ref, RefType, Store, Table, Val};
+
+use super::{
+    convert::{HostFailure, from_val, to_val, wasmi_func_type},
+    memory::CallerMemory,
+    state::HostState,
+};
+
+/// A linker that holds a definition for every import of the module, each created in
+/// `store`.
+///
+/// # Errors
+/// [`WasmError::Link`] naming `module::name` and the expected type when an import
+/// is missing or has another type; [`WasmError::MemoryLimit`] when a memory or table
+/// to create is over the limits.
+pub(crate) fn link(
+    store: &mut Store<HostState>,
+    info: &ModuleInfo,
+    imports: &Imports,
+) -> Result<Linker<HostState>, WasmError> {
+    let mut linker = Linker::new(store.engine());
+    for (i, import) in info.imports.iter().enumerate() {
+        // A module may import one name twice; one definition serves both.
+        let seen = &info.imports[..i];
+        if seen
+            .iter()
+            .any(|s| s.module == import.module && s.name == import.name)
+        {
+            continue;
+        }
+        let qualified = format!("{}::{}", import.module, import.name);
+        let Some(given) = imports.get(&import.module, &import.name) else {
+            return Err(WasmError::Link {
+                message: format!("missing import {qualified}: expected {}", import.ty),
+            });
+        };
+        let item = define(store, &qualified, &import.ty, given)?;
+        linker
+            .define(&import.module, &import.name, item)
+            .map_err(|e| WasmError::Link {
+                message: format!("import {qualified}: {e}"),
+            })?;
+    }
+    Ok(linker)
+}
+
+/// Creates in `store` what `given` describes, after checking it against `expected`
+/// with the import-matching rules of the spec.
+fn define(
+    store: &mut Store<HostState>,
+    qualified: &str,
+    expected: &ExternType,
+    given: &Extern,
+) -> Result<wasmi::Extern, WasmError> {
+    let link_error = |why: String| WasmError::Link {
+        message: format!("import {qualified}: {why}"),
+    };
+    let mismatch = || link_error(format!("expected {expected}, given {}", given_type(given)));
+    match (expected, given) {
+        (ExternType::Func(want), Extern::Func(host)) => {
+            if host.ty() != want {
+                return Err(mismatch());
+            }
+            Ok(host_func(store, host.clone(), qualified.into()).into())
+        }
+        (ExternType::Memory(want), Extern::Memory(ty)) => {
+            if !memory_fits(ty, want) {
+                return Err(mismatch());
+            }
+            let mut builder = wasmi::MemoryType::builder();
+            builder
+                .memory64(ty.memory64)
+                .min(ty.minimum)
+                .max(ty.maximum);
+            let wasmi_ty = builder.build().map_err(|e| link_error(e.to_string()))?;
+            let memory =
+                Memory::new(&mut *store, wasmi_ty).map_err(|e| WasmError::MemoryLimit {
+                    message: format!("import {qualified}: {e}"),
+                })?;
+            Ok(memory.into())
+        }
+        (ExternType::Global(want), Extern::Global(ty, value)) => {
+            if ty != want {
+                return Err(mismatch());
+            }
+            if value.ty() != ty.content {
+                return Err(link_error(format!(
+                    "initial value is {}, the global holds {}",
+                    value.ty(),
+                    ty.content
+                )));
+            }
+            let value = to_val(store, value)?;
+            let mutability = if ty.mutable {
+                Mutability::Var
+            } else {
+                Mutability::Const
+            };
+            Ok(Global::new(&mut *store, value, mutability).into())
+        }
+        (ExternType::Table(want), Extern::Table(ty, init)) => {
+            if !table_fits(ty, want) {
+                return Err(mismatch());
+            }
+            table(store, ty, init).map(Into::into).map_err(|e| match e {
+                WasmError::MemoryLimit { message } => WasmError::MemoryLimit {
+                    message: format!("import {qualified}: {message}"),
+                },
+                other => link_error(other.to_string()),
+            })
+        }
+        _ => Err(mismatch()),
+    }
+}
+
+/// A new table of type `ty`, every element `init`.
+fn table(
+    store: &mut Store<HostState>,
+    ty: &TableType,
+    init: &WasmValue,
+) -> Result<Table, WasmError> {
+    let invalid =
+        |why: &str| WasmError::type_mismatch(format!("table {}: {why}", ExternType::Table(*ty)));
+    if init.ty() != ty.element {
+        return Err(invalid("initial element of another type"));
+    }
+    let minimum = u32::try_from(ty.minimum).map_err(|_| invalid("too large"))?;
+    let maximum = match ty.maximum.map(u32::try_from) {
+        None => None,
+        Some(Ok(max)) if max >= minimum => Some(max),
+        Some(_) => return Err(invalid("maximum below minimum or too large")),
+    };
+    let (element, init) = match to_val(store, init)? {
+        Val::FuncRef(func) => (RefType::Func, Ref::Func(func)),
+        Val::ExternRef(object) => (RefType::Extern, Ref::Extern(object)),
+        _ => return Err(invalid("element type is not a reference")),
+    };
+    let wasmi_ty = wasmi::TableType::new(element, minimum, maximum);
+    Table::new(&mut *store, wasmi_ty, init).map_err(|e| WasmError::MemoryLimit {
+        message: e.to_string(),
+    })
+}
+
+/// Whether a memory of type `given` may satisfy an import of type `want`.
+fn memory_fits(given: &MemoryType, want: &MemoryType) -> bool {
+    given.memory64 == want.memory64
+        && given.shared == want.shared
+        && limits_fit(given.minimum, given.maximum, want.minimum, want.maximum)
+}
+
+/// Whether a table of type `given` may satisfy an import of type `want`.
+fn table_fits(given: &TableType, want: &TableType) -> bool {
+    given.element == want.element
+        && limits_fit(given.minimum, given.maximum, want.minimum, want.maximum)
+}
+
+/// The spec's limits subtyping: at least as large, and bounded at least as tightly.
+fn limits_fit(min: u64, max: Option<u64>, want_min: u64, want_max: Option<u64>) -> bool {
+    min >= want_min
+        && match want_max {
+            None => true,
+            Some(want_max) => max.is_some_and(|max| max <= want_max),
+        }
+}
+
+/// The type of what the host provides, for messages.
+fn given_type(given: &Extern) -> ExternType {
+    match given {
+        Extern::Func(host) => ExternType::Func(host.ty().clone()),
+        Extern::Memory(ty) => ExternType::Memory(*ty),
+        Extern::Global(ty, _) => ExternType::Global(*ty),
+        Extern::Table(ty, _) => ExternType::Table(*ty),
+    }
+}
+
+/// A wasmi function that runs `host`; `function` is its `module::name`, for errors.
+fn host_func(store: &mut Store<HostState>, host: HostFunc, function: Arc<str>) -> wasmi::Func {
+    // The type equals the module's import type, which wasmi accepted: no panic here.
+    let ty = wasmi_func_type(host.ty());
+    wasmi::Func::new(
+        store,
+        ty,
+        move |mut caller: wasmi::Caller<'_, HostState>, params: &[Val], results: &mut [Val]| {
+            call_host(&mut caller, &host, params, results).map_err(|error| {
+                wasmi::Error::host(HostFailure {
+                    function: Arc::clone(&function),
+                    error,
+                })
+            })
+        },
+    )
+}
+
+/// Converts the arguments, runs `host` and converts its results back, with the
+/// store's reusable buffers: no allocation per call once they have grown.
+fn call_host(
+    caller: &mut wasmi::Caller<'_, HostState>,
+    host: &HostFunc,
+    params: &[Val],
+    results: &mut [Val],
+) -> Result<(), HostError> {
+    let mut args = mem::take(&mut caller.data_mut().host_args);
+    let mut outs = mem::take(&mut caller.data_mut().host_results);
+    let outcome = call_host_with(caller, host, params, results, &mut args, &mut outs);
+    let state = caller.data_mut();
+    state.host_args = args;
+    state.host_results = outs;
+    outcome
+}
+
+fn call_host_with(
+    caller: &mut wasmi::Caller<'_, HostState>,
+    host: &HostFunc,
+    params: &[Val],
+    results: &mut [Val],
+    args: &mut Vec<WasmValue>,
+    outs: &mut Vec<WasmValue>,
+) -> Result<(), HostError> {
+    let engine_error = |e: WasmError| HostError::new(e.to_string());
+    args.clear();
+    for param in params {
+        args.push(from_val(caller, param).map_err(engine_error)?);
+    }
+    outs.clear();
+    outs.resize(results.len(), WasmValue::I32(0));
+    host.call(&mut CallerMemory::new(caller), args, outs)?;
+    for (slot, value) in results.iter_mut().zip(outs.iter()) {
+        *slot = to_val(caller, value).map_err(engine_error)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_follow_import_subtyping() {
+        assert!(limits_fit(2, Some(4), 1, Some(5)));
+        assert!(limits_fit(1, None, 1, None));
+        assert!(!limits_fit(0, None, 1, None), "smaller minimum");
+        assert!(
+            !limits_fit(1, None, 1, Some(5)),
+            "unbounded where a bound is wanted"
+        );
+        assert!(!limits_fit(1, Some(6), 1, Some(5)), "looser bound");
+    }
+}

@@ -1,0 +1,68 @@
+//! What each instance's store holds besides the wasm objects.
+
+use std::collections::HashMap;
+
+use plugin_system_core::{PAGE_SIZE, WasmRuntimeConfig, WasmValue};
+use wasmi::{Memory, Store, StoreLimits, StoreLimitsBuilder};
+
+/// Fuel a store holds when metering is off: more than any call can burn.
+pub(crate) const UNMETERED_FUEL: u64 = u64::MAX;
+
+/// The data of an instance's [`Store`].
+pub(crate) struct HostState {
+    /// Memory and table limits, consulted by wasmi on every grow.
+    limits: StoreLimits,
+    /// `max_memory_pages`, for messages.
+    pub(crate) max_memory_pages: Option<u64>,
+    /// The instance's default memory, which host functions see as the caller's.
+    /// Each store holds one instance, so the caller is always that instance.
+    pub(crate) default_memory: Option<Memory>,
+    /// Function references handed to the host; a core `FuncRef` is an index here.
+    /// wasmi's `Func` has no equality, so a reference handed out twice takes two slots.
+    pub(crate) funcrefs: Vec<wasmi::Func>,
+    /// The `externref` object of each host value passed in, made once.
+    pub(crate) externrefs: HashMap<u64, wasmi::ExternRef>,
+    /// Argument buffer of host function calls, reused to avoid allocating per call.
+    pub(crate) host_args: Vec<WasmValue>,
+    /// Result buffer of host function calls, reused likewise.
+    pub(crate) host_results: Vec<WasmValue>,
+}
+
+/// A store with the configured limits and the initial fuel: `fuel_limit`, or
+/// [`UNMETERED_FUEL`] when metering is off.
+pub(crate) fn new_store(engine: &wasmi::Engine, config: &WasmRuntimeConfig) -> Store<HostState> {
+    let mut limits = StoreLimitsBuilder::new();
+    if let Some(pages) = config.max_memory_pages {
+        let bytes = pages.saturating_mul(PAGE_SIZE);
+        limits = limits.memory_size(usize::try_from(bytes).unwrap_or(usize::MAX));
+    }
+    if let Some(elements) = config.max_table_elements {
+        limits = limits.table_elements(usize::try_from(elements).unwrap_or(usize::MAX));
+    }
+    let state = HostState {
+        limits: limits.build(),
+        max_memory_pages: config.max_memory_pages,
+        default_memory: None,
+        funcrefs: Vec::new(),
+        externrefs: HashMap::new(),
+        host_args: Vec::new(),
+        host_results: Vec::new(),
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|state| &mut state.limits);
+    set_fuel(&mut store, config.fuel_limit.unwrap_or(UNMETERED_FUEL));
+    store
+}
+
+/// The fuel left in the store.
+pub(crate) fn fuel_left(store: &Store<HostState>) -> u64 {
+    // Cannot fail: every engine of this runtime has fuel metering on.
+    store.get_fuel().unwrap_or(0)
+}
+
+/// Sets the fuel left in the store.
+pub(crate) fn set_fuel(store: &mut Store<HostState>, fuel: u64) {
+    // Cannot fail: every engine of this runtime has fuel metering on.
+    let outcome = store.set_fuel(fuel);
+    debug_assert!(outcome.is_ok(), "fuel metering is always on");
+}

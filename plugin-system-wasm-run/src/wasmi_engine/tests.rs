@@ -1,0 +1,387 @@
+//! wasmi-specific behaviour: fuel slicing under deadlines, the moved start function,
+//! host errors on both call paths. The cross-engine suite covers the rest.
+
+use std::time::{Duration, Instant};
+
+use plugin_system_core::{
+    ExternRef, FuncType, HostError, HostFunc, Imports, TrapCode, ValType, WasmError, WasmRuntime,
+    WasmRuntimeConfig, WasmValue,
+};
+
+use super::{WasmiRuntime, start::START_EXPORT};
+
+/// `spin(n)` counts down from `n`: about 15 fuel per round.
+const SPIN: &str = r#"(module
+    (func (export "spin") (param $n i32)
+        (loop $again
+            (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+            (br_if $again (local.get $n)))))"#;
+
+const FOREVER: &str = r#"(module
+    (func (export "forever") (loop $l (br $l)))
+    (func (export "one") (result i32) (i32.const 1)))"#;
+
+fn runtime(config: WasmRuntimeConfig) -> WasmiRuntime {
+    WasmiRuntime::new(config).expect("runtime")
+}
+
+fn spin_fuel_left(config: WasmRuntimeConfig, rounds: i32) -> (Result<(), WasmError>, u64) {
+    let runtime = runtime(config);
+    let module = runtime.load_module(SPIN.as_bytes()).unwrap();
+    let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
+    let outcome = instance.call("spin", &[WasmValue::I32(rounds)]).map(drop);
+    let left = instance.fuel().unwrap();
+    assert_eq!(instance.stats().fuel_consumed, Some(FUEL - left));
+    (outcome, left)
+}
+
+const FUEL: u64 = 100_000_000;
+
+#[test]
+fn fuel_accounting_across_deadline_slices_is_exact() {
+    let plain = WasmRuntimeConfig::default().fuel_limit(FUEL);
+    let sliced = plain.clone().timeout(Duration::from_secs(60));
+    // Many slices: a million rounds burn far more than one slice.
+    let (direct, direct_left) = spin_fuel_left(plain.clone(), 1_000_000);
+    let (slices, slices_left) = spin_fuel_left(sliced.clone(), 1_000_000);
+    direct.unwrap();
+    slices.unwrap();
+    let burnt = FUEL - direct_left;
+    assert!(
+        burnt > 5 * crate::shared::DEADLINE_FUEL_SLICE,
+        "burnt only {burnt}"
+    );
+    assert_eq!(direct_left, slices_left);
+
+    // Running out mid-slice leaves the same fuel on both paths.
+    let short = |config: WasmRuntimeConfig| config.fuel_limit(burnt / 2);
+    let (direct, direct_left) = {
+        let runtime = runtime(short(plain));
+        let module = runtime.load_module(SPIN.as_bytes()).unwrap();
+        let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
+        let outcome = instance.call("spin", &[WasmValue::I32(1_000_000)]);
+        (outcome, instance.fuel().unwrap())
+    };
+    let runtime = runtime(short(sliced));
+    let module = runtime.load_module(SPIN.as_bytes()).unwrap();
+    let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
+    let outcome = instance.call("spin", &[WasmValue::I32(1_000_000)]);
+    assert!(
+        matches!(direct, Err(WasmError::FuelExhausted)),
+        "{direct:?}"
+    );
+    assert!(
+        matches!(outcome, Err(WasmError::FuelExhausted)),
+        "{outcome:?}"
+    );
+    assert_eq!(instance.fuel().unwrap(), direct_left);
+
+    // And the instance goes on once refuelled.
+    instance.set_fuel(FUEL).unwrap();
+    instance.call("spin", &[WasmValue::I32(10)]).unwrap();
+    assert!(instance.fuel().unwrap() < FUEL);
+    let stats = instance.stats();
+    assert_eq!((stats.calls, stats.failed_calls), (2, 1));
+}
+
+#[test]
+fn deadline_stops_an_endless_loop_within_twice_its_limit() {
+    let limit = Duration::from_millis(200);
+    for config in [
+        WasmRuntimeConfig::default().timeout(limit),
+        WasmRuntimeConfig::default()
+            .timeout(limit)
+            .fuel_limit(u64::MAX),
+    ] {
+        let runtime = runtime(config);
+        let module = runtime.load_module(FOREVER.as_bytes()).unwrap();
+        let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
+        let started = Instant::now();
+        let outcome = instance.call("forever", &[]);
+        let elapsed = started.elapsed();
+        assert!(
+            matches!(outcome, Err(WasmError::Timeout { limit: l }) if l == limit),
+            "{outcome:?}"
+        );
+        assert!(elapsed < 2 * limit, "stopped after {elapsed:?}");
+        // Still usable, with or without a deadline.
+        assert_eq!(instance.call("one", &[]).unwrap(), [WasmValue::I32(1)]);
+        instance.set_timeout(None);
+        assert_eq!(instance.call("one", &[]).unwrap(), [WasmValue::I32(1)]);
+    }
+}
+
+#[test]
+fn the_start_function_runs_under_the_deadline() {
+    let limit = Duration::from_millis(100);
+    let runtime = runtime(WasmRuntimeConfig::default().timeout(limit));
+    let endless = runtime
+        .load_module(br#"(module (func $s (loop $l (br $l))) (start $s))"#)
+        .unwrap();
+    let started = Instant::now();
+    let outcome = runtime.instantiate(&endless, &Imports::new()).map(drop);
+    assert!(
+        matches!(outcome, Err(WasmError::Timeout { .. })),
+        "{outcome:?}"
+    );
+    assert!(started.elapsed() < 2 * limit);
+    assert_eq!(runtime.stats().instances_active, 0);
+}
+
+#[test]
+fn the_start_function_runs_once_and_stays_hidden() {
+    let runtime = runtime(WasmRuntimeConfig::default().fuel_limit(1_000));
+    let module = runtime
+        .load_module(
+            br#"(module
+                (global $g (export "g") (mut i32) (i32.const 0))
+                (func $s (global.set $g (i32.add (global.get $g) (i32.const 7))))
+                (start $s))"#,
+        )
+        .unwrap();
+    assert!(module.info().has_start);
+    assert!(!module.has_export(START_EXPORT));
+    let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
+    assert_eq!(instance.global("g").unwrap(), WasmValue::I32(7));
+    assert!(
+        instance.fuel().unwrap() < 1_000,
+        "the start function burns the instance's fuel"
+    );
+    assert!(matches!(
+        instance.func(START_EXPORT),
+        Err(WasmError::ExportNotFound { .. })
+    ));
+
+    let trapping = runtime
+        .load_module(br#"(module (func $s unreachable) (start $s))"#)
+        .unwrap();
+    let outcome = runtime.instantiate(&trapping, &Imports::new()).map(drop);
+    assert!(
+        matches!(
+            outcome,
+            Err(WasmError::Trap {
+                code: TrapCode::Unreachable,
+                ..
+            })
+        ),
+        "{outcome:?}"
+    );
+}
+
+#[test]
+fn host_errors_keep_the_function_name_on_both_call_paths() {
+    let wat = br#"(module
+        (import "env" "fail" (func $fail (param i32)))
+        (import "env" "peek" (func $peek (param i32) (result i32)))
+        (memory (export "memory") 1)
+        (data (i32.const 8) "\2a")
+        (func (export "fail") (call $fail (i32.const 3)))
+        (func (export "peek") (result i32) (call $peek (i32.const 8))))"#;
+    let mut imports = Imports::new();
+    imports.func(
+        "env",
+        "fail",
+        HostFunc::new(FuncType::new([ValType::I32], []), |_, args, _| {
+            Err(HostError::new(format!("refused {}", args[0])))
+        }),
+    );
+    imports.func(
+        "env",
+        "peek",
+        HostFunc::new(
+            FuncType::new([ValType::I32], [ValType::I32]),
+            |caller, args, out| {
+                let memory = caller.memory().ok_or_else(|| HostError::new("no memory"))?;
+                let at = args[0].as_i32().unwrap_or(0) as u64;
+                let byte = memory.read_u8(at).map_err(HostError::from_error)?;
+                out[0] = WasmValue::I32(i32::from(byte));
+                Ok(())
+            },
+        ),
+    );
+    for timeout in [None, Some(Duration::from_secs(60))] {
+        let mut config = WasmRuntimeConfig::default();
+        config.timeout = timeout;
+        let runtime = runtime(config);
+        let module = runtime.load_module(wat).unwrap();
+        let mut instance = runtime.instantiate(&module, &imports).unwrap();
+        match instance.call("fail", &[]) {
+            Err(WasmError::Host { function, source }) => {
+                assert_eq!(function, "env::fail");
+                assert_eq!(source.message(), "refused 3");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(instance.call("peek", &[]).unwrap(), [WasmValue::I32(42)]);
+    }
+}
+
+#[test]
+fn values_cross_bit_exact() {
+    let runtime = runtime(WasmRuntimeConfig::default());
+    let module = runtime
+        .load_module(
+            br#"(module
+                (func $f (export "f32") (param f32) (result f32) local.get 0)
+                (func (export "f64") (param f64) (result f64) local.get 0)
+                (func (export "v128") (param v128) (result v128) local.get 0)
+                (func (export "ext") (param externref) (result externref) local.get 0)
+                (func (export "fref") (result funcref) ref.func $f)
+                (func (export "is_null") (param funcref) (result i32) local.get 0 ref.is_null))"#,
+        )
+        .unwrap();
+    let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
+    let nan32 = WasmValue::F32(f32::from_bits(0x7fc0_0001));
+    assert!(instance.call("f32", &[nan32]).unwrap()[0].bit_eq(&nan32));
+    let nan64 = WasmValue::F64(f64::from_bits(0x7ff8_0000_0000_0001));
+    assert!(instance.call("f64", &[nan64]).unwrap()[0].bit_eq(&nan64));
+    let v = WasmValue::V128(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10);
+    assert_eq!(instance.call("v128", &[v]).unwrap(), [v]);
+    let host = WasmValue::ExternRef(Some(ExternRef(u64::MAX)));
+    assert_eq!(instance.call("ext", &[host]).unwrap(), [host]);
+    let null = WasmValue::ExternRef(None);
+    assert_eq!(instance.call("ext", &[null]).unwrap(), [null]);
+    let fref = instance.call("fref", &[]).unwrap()[0];
+    assert!(matches!(fref, WasmValue::FuncRef(Some(_))));
+    assert_eq!(
+        instance.call("is_null", &[fref]).unwrap(),
+        [WasmValue::I32(0)]
+    );
+    let forged = WasmValue::FuncRef(Some(plugin_system_core::FuncRef::from_raw(999)));
+    assert!(matches!(
+        instance.call("is_null", &[forged]),
+        Err(WasmError::TypeMismatch { .. })
+    ));
+}
+
+#[test]
+fn memory_limits_refuse_growth_without_trapping() {
+    let runtime = runtime(WasmRuntimeConfig::default().max_memory_pages(2));
+    let module = runtime
+        .load_module(
+            br#"(module (memory (export "memory") 1)
+                (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))"#,
+        )
+        .unwrap();
+    let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
+    assert_eq!(
+        instance.call("grow", &[WasmValue::I32(5)]).unwrap(),
+        [WasmValue::I32(-1)]
+    );
+    let memory = instance.memory().unwrap();
+    assert_eq!(memory.grow(1).unwrap(), 1);
+    assert!(matches!(memory.grow(1), Err(WasmError::MemoryLimit { .. })));
+    assert_eq!(memory.pages(), 2);
+    assert_eq!(instance.stats().memory_pages, Some(2));
+
+    let big = runtime.load_module(br#"(module (memory 3))"#).unwrap();
+    let outcome = runtime.instantiate(&big, &Imports::new()).map(drop);
+    assert!(
+        matches!(outcome, Err(WasmError::MemoryLimit { .. })),
+        "{outcome:?}"
+    );
+}
+
+#[test]
+fn recursion_past_the_depth_limit_is_a_stack_overflow() {
+    let runtime = runtime(WasmRuntimeConfig::default().max_stack_depth(100));
+    let module = runtime
+        .load_module(
+            br#"(module (func $r (export "r") (param i32)
+                (if (local.get 0) (then (call $r (i32.sub (local.get 0) (i32.const 1)))))))"#,
+        )
+        .unwrap();
+    let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
+    instance.call("r", &[WasmValue::I32(50)]).unwrap();
+    let outcome = instance.call("r", &[WasmValue::I32(1_000)]);
+    assert!(
+        matches!(outcome, Err(WasmError::StackOverflow)),
+        "{outcome:?}"
+    );
+    instance.call("r", &[WasmValue::I32(50)]).unwrap();
+}
+
+#[test]
+fn missing_proposals_are_unsupported_not_invalid() {
+    let runtime = runtime(WasmRuntimeConfig::default());
+    for (wat, feature) in [
+        (&br#"(module (memory i64 1))"#[..], "memory64"),
+        (
+            br#"(module (tag $e) (func (export "f") (throw $e)))"#,
+            "exceptions",
+        ),
+    ] {
+        for outcome in [
+            runtime.load_module(wat).map(drop),
+            runtime.validate_bytes(wat),
+        ] {
+            assert!(
+                matches!(&outcome, Err(WasmError::Unsupported { feature: f }) if f == feature),
+                "{outcome:?}"
+            );
+        }
+    }
+    assert!(matches!(
+        runtime.load_module(b"\0asm\x01\0\0\0\x01"),
+        Err(WasmError::InvalidModule { .. })
+    ));
+}
+
+#[test]
+fn links_by_name_and_type() {
+    let runtime = runtime(WasmRuntimeConfig::default());
+    let module = runtime
+        .load_module(br#"(module (import "env" "f" (func (param i32))) (import "env" "f" (func (param i32))))"#)
+        .unwrap();
+    match runtime.instantiate(&module, &Imports::new()).map(drop) {
+        Err(WasmError::Link { message }) => {
+            assert!(
+                message.contains("env::f") && message.contains("(i32) -> ()"),
+                "{message}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut imports = Imports::new();
+    imports.func(
+        "env",
+        "f",
+        HostFunc::new(FuncType::default(), |_, _, _| Ok(())),
+    );
+    assert!(matches!(
+        runtime.instantiate(&module, &imports).map(drop),
+        Err(WasmError::Link { .. })
+    ));
+    let mut imports = Imports::new();
+    imports.func(
+        "env",
+        "f",
+        HostFunc::new(FuncType::new([ValType::I32], []), |_, _, _| Ok(())),
+    );
+    runtime.instantiate(&module, &imports).unwrap();
+}
+
+#[test]
+fn fuel_needs_metering_and_modules_stay_with_their_runtime() {
+    let runtime = runtime(WasmRuntimeConfig::default());
+    let module = runtime.load_module(FOREVER.as_bytes()).unwrap();
+    let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
+    assert!(matches!(
+        instance.fuel(),
+        Err(WasmError::Unsupported { .. })
+    ));
+    assert!(matches!(
+        instance.set_fuel(1),
+        Err(WasmError::Unsupported { .. })
+    ));
+    assert_eq!(instance.stats().fuel_consumed, None);
+    assert_eq!(runtime.stats().instances_active, 1);
+    drop(instance);
+    assert_eq!(runtime.stats().instances_active, 0);
+
+    let other = super::WasmiRuntime::new(WasmRuntimeConfig::default()).unwrap();
+    assert!(matches!(
+        other.instantiate(&module, &Imports::new()).map(drop),
+        Err(WasmError::ForeignModule { .. })
+    ));
+}

@@ -1,0 +1,572 @@
+//! An instance in its own wasmtime store.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use plugin_system_core::{
+    Caller as CoreCaller, Extern as CoreExtern, ExternType, Func as CoreFunc, HostError, HostFunc,
+    Imports, InstanceGuard, InstanceId, InstanceStats, Result, ValType, WasmError, WasmInstance,
+    WasmMemory, WasmModule, WasmValue,
+};
+use wasmtime::{
+    Caller, Extern, Func, Global, Memory, SharedMemory, Store, StoreLimits, StoreLimitsBuilder,
+    Table, Val, ValRaw,
+};
+
+use super::{
+    Shared, WasmtimeModule,
+    convert::{self, HostCallFailed, call_error, from_val, to_val},
+};
+use crate::shared::EPOCH_TICK;
+
+/// Epoch ticks that stand for "no deadline": far away, and safe to add to the
+/// engine's current epoch without overflow.
+const NO_DEADLINE: u64 = u64::MAX / 2;
+
+/// What each store holds besides the instance.
+pub(crate) struct StoreData {
+    limits: StoreLimits,
+    /// Functions handed to the host as `funcref`s; a core `FuncRef` indexes here.
+    pub(super) funcs: Vec<Func>,
+}
+
+/// A function export resolved once.
+#[derive(Clone, Copy)]
+struct Resolved {
+    func: Func,
+    /// Only numbers in and out: safe for the unchecked raw call path.
+    numeric: bool,
+}
+
+/// An instance of a [`WasmtimeModule`] in a store of its own.
+pub(crate) struct WasmtimeInstance {
+    id: InstanceId,
+    shared: Arc<Shared>,
+    module: Arc<dyn WasmModule>,
+    store: Store<StoreData>,
+    instance: wasmtime::Instance,
+    resolved: Vec<Resolved>,
+    by_name: HashMap<String, usize>,
+    default_memory: Option<Memory>,
+    /// The memory [`WasmMemory`] methods act on: the one last asked for.
+    selected_memory: Option<Memory>,
+    timeout: Option<Duration>,
+    metered: bool,
+    /// Fuel given so far, minus nothing: consumed = budget - left.
+    fuel_budget: u64,
+    raw: Vec<ValRaw>,
+    args: Vec<Val>,
+    results: Vec<Val>,
+    calls: u64,
+    failed_calls: u64,
+    _guard: InstanceGuard,
+}
+
+fn deadline_ticks(timeout: Duration) -> u64 {
+    let ticks = timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos().max(1));
+    u64::try_from(ticks)
+        .unwrap_or(NO_DEADLINE)
+        .saturating_add(1)
+        .min(NO_DEADLINE)
+}
+
+impl WasmtimeInstance {
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        module: Arc<dyn WasmModule>,
+        wt_module: &WasmtimeModule,
+        imports: &Imports,
+    ) -> Result<Self> {
+        let config = &shared.config;
+        let mut limits = StoreLimitsBuilder::new();
+        if let Some(pages) = config.max_memory_pages {
+            let bytes = pages.saturating_mul(plugin_system_core::PAGE_SIZE);
+            limits = limits.memory_size(usize::try_from(bytes).unwrap_or(usize::MAX));
+        }
+        if let Some(elements) = config.max_table_elements {
+            limits = limits.table_elements(usize::try_from(elements).unwrap_or(usize::MAX));
+        }
+        let mut store = Store::new(
+            &shared.engine,
+            StoreData {
+                limits: limits.build(),
+                funcs: Vec::new(),
+            },
+        );
+        store.limiter(|data| &mut data.limits);
+        let metered = config.fuel_limit.is_some();
+        let fuel_budget = config.fuel_limit.unwrap_or(0);
+        if metered {
+            store.set_fuel(fuel_budget).map_err(engine_error)?;
+        }
+        store.epoch_deadline_trap();
+        let timeout = config.timeout;
+        store.set_epoch_deadline(timeout.map_or(NO_DEADLINE, deadline_ticks));
+
+        let externs = link(&shared, &mut store, wt_module, imports)?;
+        let instance =
+            wasmtime::Instance::new(&mut store, &wt_module.module, &externs).map_err(|e| {
+                match call_error(e, timeout) {
+                    WasmError::Engine { message } => WasmError::Link { message },
+                    other => other,
+                }
+            })?;
+        let default_memory = wt_module
+            .default_memory
+            .as_deref()
+            .and_then(|name| instance.get_memory(&mut store, name));
+        Ok(WasmtimeInstance {
+            id: InstanceId::next(),
+            module,
+            store,
+            instance,
+            resolved: Vec::new(),
+            by_name: HashMap::new(),
+            default_memory,
+            selected_memory: default_memory,
+            timeout,
+            metered,
+            fuel_budget,
+            raw: Vec::new(),
+            args: Vec::new(),
+            results: Vec::new(),
+            calls: 0,
+            failed_calls: 0,
+            _guard: shared.counters.instance_created(),
+            shared,
+        })
+    }
+
+    fn no_metering() -> WasmError {
+        WasmError::Unsupported {
+            feature: "fuel metering (set fuel_limit in the config)".into(),
+        }
+    }
+
+    /// The unchecked call: only for all-numeric signatures, whose values need no
+    /// store-bound validity.
+    fn call_raw(
+        &mut self,
+        func: Func,
+        ty: &plugin_system_core::FuncType,
+        args: &[WasmValue],
+        results: &mut [WasmValue],
+    ) -> Result<()> {
+        let len = args.len().max(results.len());
+        self.raw.clear();
+        self.raw.resize(len, ValRaw::i32(0));
+        for (slot, arg) in self.raw.iter_mut().zip(args) {
+            *slot = match *arg {
+                WasmValue::I32(x) => ValRaw::i32(x),
+                WasmValue::I64(x) => ValRaw::i64(x),
+                WasmValue::F32(x) => ValRaw::f32(x.to_bits()),
+                WasmValue::F64(x) => ValRaw::f64(x.to_bits()),
+                WasmValue::V128(x) => ValRaw::v128(x),
+                WasmValue::FuncRef(_) | WasmValue::ExternRef(_) => {
+                    return Err(WasmError::type_mismatch(
+                        "reference passed to a numeric function",
+                    ));
+                }
+            };
+        }
+        let raw: *mut [ValRaw] = self.raw.as_mut_slice();
+        // SAFETY: `func` belongs to `self.store`; `Resolved::numeric` says its
+        // signature holds only numbers, and `check_call` matched `args` to the
+        // parameter types, so every slot holds a value of the right type; the
+        // buffer holds max(params, results) slots; nothing here runs async.
+        unsafe { func.call_unchecked(&mut self.store, raw) }
+            .map_err(|e| call_error(e, self.timeout))?;
+        for ((slot, ty), raw) in results.iter_mut().zip(ty.results()).zip(&self.raw) {
+            *slot = match ty {
+                ValType::I32 => WasmValue::I32(raw.get_i32()),
+                ValType::I64 => WasmValue::I64(raw.get_i64()),
+                ValType::F32 => WasmValue::F32(f32::from_bits(raw.get_f32())),
+                ValType::F64 => WasmValue::F64(f64::from_bits(raw.get_f64())),
+                ValType::V128 => WasmValue::V128(raw.get_v128()),
+                ValType::FuncRef | ValType::ExternRef => WasmValue::FuncRef(None),
+            };
+        }
+        Ok(())
+    }
+
+    fn call_checked(
+        &mut self,
+        func: Func,
+        args: &[WasmValue],
+        results: &mut [WasmValue],
+    ) -> Result<()> {
+        self.args.clear();
+        for arg in args {
+            let v = to_val(&mut self.store, arg)?;
+            self.args.push(v);
+        }
+        self.results.clear();
+        self.results.resize(results.len(), Val::I32(0));
+        func.call(&mut self.store, &self.args, &mut self.results)
+            .map_err(|e| call_error(e, self.timeout))?;
+        for (slot, v) in results.iter_mut().zip(&self.results) {
+            *slot = from_val(&mut self.store, v);
+        }
+        Ok(())
+    }
+}
+
+fn engine_error(e: wasmtime::Error) -> WasmError {
+    WasmError::Engine {
+        message: format!("{e:#}"),
+    }
+}
+
+/// Resolves every import of the module from `imports`, in the module's order.
+fn link(
+    shared: &Shared,
+    store: &mut Store<StoreData>,
+    module: &WasmtimeModule,
+    imports: &Imports,
+) -> Result<Vec<Extern>> {
+    let info = plugin_system_core::WasmModule::info(module);
+    let link_error = |m: &str, n: &str, why: String| WasmError::Link {
+        message: format!("import `{m}::{n}`: {why}"),
+    };
+    let mut externs = Vec::with_capacity(info.imports.len());
+    for import in &info.imports {
+        let (m, n) = (import.module.as_str(), import.name.as_str());
+        let Some(provided) = imports.get(m, n) else {
+            return Err(link_error(
+                m,
+                n,
+                format!("missing, the module expects {}", import.ty),
+            ));
+        };
+        let ext = match (provided, &import.ty) {
+            (CoreExtern::Func(f), ExternType::Func(want)) => {
+                if f.ty() != want {
+                    return Err(link_error(
+                        m,
+                        n,
+                        format!("host function is {}, the module expects {want}", f.ty()),
+                    ));
+                }
+                Extern::Func(host_func(
+                    shared,
+                    store,
+                    f,
+                    format!("{m}::{n}"),
+                    module.default_memory.clone(),
+                ))
+            }
+            (CoreExtern::Memory(ty), ExternType::Memory(_)) => {
+                let wt_ty = convert::memory_type(ty);
+                if ty.shared {
+                    let mem = SharedMemory::new(&shared.engine, wt_ty)
+                        .map_err(|e| link_error(m, n, format!("{e:#}")))?;
+                    Extern::SharedMemory(mem)
+                } else {
+                    let mem = Memory::new(&mut *store, wt_ty)
+                        .map_err(|e| link_error(m, n, format!("{e:#}")))?;
+                    Extern::Memory(mem)
+                }
+            }
+            (CoreExtern::Global(ty, value), ExternType::Global(_)) => {
+                if value.ty() != ty.content {
+                    return Err(link_error(
+                        m,
+                        n,
+                        format!("value {} does not fit {}", value.ty(), ty.content),
+                    ));
+                }
+                let v = to_val(store, value)?;
+                let g = Global::new(&mut *store, convert::global_type(ty), v)
+                    .map_err(|e| link_error(m, n, format!("{e:#}")))?;
+                Extern::Global(g)
+            }
+            (CoreExtern::Table(ty, init), ExternType::Table(_)) => {
+                let r = convert::to_ref(store, init)?;
+                let t = Table::new(&mut *store, convert::table_type(ty), r)
+                    .map_err(|e| link_error(m, n, format!("{e:#}")))?;
+                Extern::Table(t)
+            }
+            (_, want) => {
+                return Err(link_error(
+                    m,
+                    n,
+                    format!("the module expects {want}, the host provides another kind"),
+                ));
+            }
+        };
+        externs.push(ext);
+    }
+    Ok(externs)
+}
+
+/// Wraps a core host function as a wasmtime function in `store`.
+fn host_func(
+    shared: &Shared,
+    store: &mut Store<StoreData>,
+    f: &HostFunc,
+    name: String,
+    memory_name: Option<String>,
+) -> Func {
+    let f = f.clone();
+    let ty = convert::func_type(&shared.engine, f.ty());
+    Func::new(
+        &mut *store,
+        ty,
+        move |mut caller: Caller<'_, StoreData>, params, results| {
+            let fail = |error: HostError| {
+                wasmtime::Error::new(HostCallFailed {
+                    function: name.clone(),
+                    error,
+                })
+            };
+            let args: Vec<WasmValue> = params.iter().map(|v| from_val(&mut caller, v)).collect();
+            let mut out: Vec<WasmValue> =
+                f.ty().results().iter().map(|t| t.default_value()).collect();
+            let memory = memory_name
+                .as_deref()
+                .and_then(|n| caller.get_export(n))
+                .and_then(Extern::into_memory);
+            {
+                let mut ctx = CallerCtx {
+                    caller: &mut caller,
+                    memory,
+                };
+                f.call(&mut ctx, &args, &mut out).map_err(fail)?;
+            }
+            for (slot, v) in results.iter_mut().zip(&out) {
+                *slot = to_val(&mut caller, v).map_err(|e| fail(HostError::from_error(e)))?;
+            }
+            Ok(())
+        },
+    )
+}
+
+/// What a host function sees of its caller.
+struct CallerCtx<'a, 'b> {
+    caller: &'a mut Caller<'b, StoreData>,
+    memory: Option<Memory>,
+}
+
+impl CoreCaller for CallerCtx<'_, '_> {
+    fn memory(&mut self) -> Option<&mut dyn WasmMemory> {
+        if self.memory.is_some() {
+            Some(self)
+        } else {
+            None
+        }
+    }
+
+    fn engine(&self) -> &'static str {
+        "wasmtime"
+    }
+}
+
+impl WasmMemory for CallerCtx<'_, '_> {
+    fn data(&self) -> &[u8] {
+        match self.memory {
+            Some(m) => m.data(&*self.caller),
+            None => &[],
+        }
+    }
+
+    fn data_mut(&mut self) -> &mut [u8] {
+        match self.memory {
+            Some(m) => m.data_mut(&mut *self.caller),
+            None => &mut [],
+        }
+    }
+
+    fn grow(&mut self, pages: u64) -> Result<u64> {
+        let m = self.memory.ok_or(WasmError::ExportNotFound {
+            kind: "memory",
+            name: "memory".into(),
+        })?;
+        m.grow(&mut *self.caller, pages).map_err(grow_error)
+    }
+}
+
+fn grow_error(e: wasmtime::Error) -> WasmError {
+    WasmError::MemoryLimit {
+        message: format!("memory.grow refused: {e:#}"),
+    }
+}
+
+impl WasmMemory for WasmtimeInstance {
+    fn data(&self) -> &[u8] {
+        match self.selected_memory {
+            Some(m) => m.data(&self.store),
+            None => &[],
+        }
+    }
+
+    fn data_mut(&mut self) -> &mut [u8] {
+        match self.selected_memory {
+            Some(m) => m.data_mut(&mut self.store),
+            None => &mut [],
+        }
+    }
+
+    fn grow(&mut self, pages: u64) -> Result<u64> {
+        let m = self.selected_memory.ok_or(WasmError::ExportNotFound {
+            kind: "memory",
+            name: "memory".into(),
+        })?;
+        m.grow(&mut self.store, pages).map_err(grow_error)
+    }
+}
+
+impl WasmInstance for WasmtimeInstance {
+    fn module(&self) -> &Arc<dyn WasmModule> {
+        &self.module
+    }
+
+    fn func(&mut self, name: &str) -> Result<CoreFunc> {
+        let not_found = || WasmError::ExportNotFound {
+            kind: "function",
+            name: name.to_string(),
+        };
+        let ty = match self.module.export(name) {
+            Some(ExternType::Func(ty)) => ty.clone(),
+            _ => return Err(not_found()),
+        };
+        if let Some(&index) = self.by_name.get(name) {
+            return Ok(CoreFunc::new(self.id, index, ty));
+        }
+        let func = self
+            .instance
+            .get_func(&mut self.store, name)
+            .ok_or_else(not_found)?;
+        let numeric = ty.params().iter().chain(ty.results()).all(|t| !t.is_ref());
+        let index = self.resolved.len();
+        self.resolved.push(Resolved { func, numeric });
+        self.by_name.insert(name.to_string(), index);
+        Ok(CoreFunc::new(self.id, index, ty))
+    }
+
+    fn call_func(
+        &mut self,
+        func: &CoreFunc,
+        args: &[WasmValue],
+        results: &mut [WasmValue],
+    ) -> Result<()> {
+        func.check_call(self.id, args, results)?;
+        let resolved = *self
+            .resolved
+            .get(func.index())
+            .ok_or_else(|| WasmError::type_mismatch("unknown function handle"))?;
+        if let Some(t) = self.timeout {
+            self.store.set_epoch_deadline(deadline_ticks(t));
+        }
+        self.calls += 1;
+        let outcome = if resolved.numeric {
+            self.call_raw(resolved.func, func.ty(), args, results)
+        } else {
+            self.call_checked(resolved.func, args, results)
+        };
+        if outcome.is_err() {
+            self.failed_calls += 1;
+        }
+        outcome
+    }
+
+    fn global(&mut self, name: &str) -> Result<WasmValue> {
+        let g = self
+            .instance
+            .get_global(&mut self.store, name)
+            .ok_or_else(|| WasmError::ExportNotFound {
+                kind: "global",
+                name: name.to_string(),
+            })?;
+        let v = g.get(&mut self.store);
+        Ok(from_val(&mut self.store, &v))
+    }
+
+    fn set_global(&mut self, name: &str, value: WasmValue) -> Result<()> {
+        let ty = match self.module.export(name) {
+            Some(ExternType::Global(ty)) => *ty,
+            _ => {
+                return Err(WasmError::ExportNotFound {
+                    kind: "global",
+                    name: name.to_string(),
+                });
+            }
+        };
+        if !ty.mutable {
+            return Err(WasmError::ImmutableGlobal {
+                name: name.to_string(),
+            });
+        }
+        if value.ty() != ty.content {
+            return Err(WasmError::type_mismatch(format!(
+                "global `{name}` holds {}, not {}",
+                ty.content,
+                value.ty()
+            )));
+        }
+        let g = self
+            .instance
+            .get_global(&mut self.store, name)
+            .ok_or_else(|| WasmError::ExportNotFound {
+                kind: "global",
+                name: name.to_string(),
+            })?;
+        let v = to_val(&mut self.store, &value)?;
+        g.set(&mut self.store, v)
+            .map_err(|e| WasmError::type_mismatch(format!("{e:#}")))
+    }
+
+    fn memory(&mut self) -> Option<&mut dyn WasmMemory> {
+        self.selected_memory = Some(self.default_memory?);
+        Some(self)
+    }
+
+    fn memory_named(&mut self, name: &str) -> Result<&mut dyn WasmMemory> {
+        let m = self
+            .instance
+            .get_memory(&mut self.store, name)
+            .ok_or_else(|| WasmError::ExportNotFound {
+                kind: "memory",
+                name: name.to_string(),
+            })?;
+        self.selected_memory = Some(m);
+        Ok(self)
+    }
+
+    fn fuel(&self) -> Result<u64> {
+        if !self.metered {
+            return Err(Self::no_metering());
+        }
+        self.store.get_fuel().map_err(engine_error)
+    }
+
+    fn set_fuel(&mut self, fuel: u64) -> Result<()> {
+        if !self.metered {
+            return Err(Self::no_metering());
+        }
+        let consumed = self.fuel_budget.saturating_sub(self.fuel()?);
+        self.fuel_budget = consumed.saturating_add(fuel);
+        self.store.set_fuel(fuel).map_err(engine_error)
+    }
+
+    fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.timeout = timeout;
+        match timeout {
+            Some(_) => {
+                // The ticker lives as long as the engine; starting it twice is a no-op.
+                self.shared.start_ticker();
+            }
+            None => self.store.set_epoch_deadline(NO_DEADLINE),
+        }
+    }
+
+    fn stats(&mut self) -> InstanceStats {
+        let mut stats = InstanceStats::default();
+        stats.calls = self.calls;
+        stats.failed_calls = self.failed_calls;
+        stats.fuel_consumed = self
+            .fuel()
+            .ok()
+            .map(|left| self.fuel_budget.saturating_sub(left));
+        stats.memory_pages = self.default_memory.map(|m| m.size(&self.store));
+        stats
+    }
+}

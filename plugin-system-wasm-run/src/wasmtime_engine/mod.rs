@@ -1,0 +1,245 @@
+//! The wasmtime engine: Cranelift-compiled code, epoch-based deadlines, fuel,
+//! a resource limiter per store, and precompiled modules.
+
+mod convert;
+mod instance;
+mod module;
+
+use std::{
+    sync::{Arc, OnceLock},
+    thread,
+};
+
+use plugin_system_core::{
+    Imports, Result, RuntimeCounters, RuntimeStats, WasmError, WasmFeatures, WasmInstance,
+    WasmModule, WasmRuntime, WasmRuntimeConfig,
+};
+use wasmtime::{Config, Engine, OptLevel};
+
+use crate::{module_info, shared};
+pub(crate) use instance::WasmtimeInstance;
+pub(crate) use module::WasmtimeModule;
+
+/// The proposals this engine is configured to accept, as the validator names them.
+fn parser_features() -> wasmparser::WasmFeatures {
+    use wasmparser::WasmFeatures as F;
+    F::WASM2
+        | F::TAIL_CALL
+        | F::MULTI_MEMORY
+        | F::MEMORY64
+        | F::RELAXED_SIMD
+        | F::EXTENDED_CONST
+        | F::EXCEPTIONS
+        | F::FUNCTION_REFERENCES
+        | F::GC
+        | F::THREADS
+        | F::WIDE_ARITHMETIC
+        | F::CUSTOM_PAGE_SIZES
+}
+
+/// What this engine implements, as the core reports it.
+pub(crate) fn features() -> WasmFeatures {
+    let mut f = WasmFeatures::default();
+    f.multi_value = true;
+    f.bulk_memory = true;
+    f.reference_types = true;
+    f.simd = true;
+    f.relaxed_simd = true;
+    f.threads = true;
+    f.tail_calls = true;
+    f.exceptions = true;
+    f.memory64 = true;
+    f.multi_memory = true;
+    f.extended_const = true;
+    f.gc = true;
+    f.function_references = true;
+    f.fuel = true;
+    f.deadlines = true;
+    f.precompile = true;
+    f
+}
+
+/// What [`WasmtimeRuntime`] shares with its modules and instances.
+pub(crate) struct Shared {
+    pub(crate) engine: Engine,
+    pub(crate) config: WasmRuntimeConfig,
+    pub(crate) counters: Arc<RuntimeCounters>,
+    /// Secret that seals precompiled modules (see `module::precompile`).
+    pub(crate) precompile_key: [u8; 32],
+    ticker: OnceLock<()>,
+}
+
+impl Shared {
+    /// Starts the engine's one deadline ticker, once. It bumps the epoch every
+    /// [`shared::EPOCH_TICK`] and ends when the engine is gone. Each store has its
+    /// own deadline in ticks, so a deadline in one instance never stops another.
+    pub(crate) fn start_ticker(&self) {
+        self.ticker.get_or_init(|| {
+            let weak = self.engine.weak();
+            let spawned = thread::Builder::new()
+                .name("plugin-system-epoch".into())
+                .spawn(move || {
+                    while let Some(engine) = weak.upgrade() {
+                        engine.increment_epoch();
+                        drop(engine);
+                        thread::sleep(shared::EPOCH_TICK);
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!("cannot start the deadline ticker: {e}");
+            }
+        });
+    }
+}
+
+/// The wasmtime engine behind [`WasmRuntime`].
+///
+/// Compiles with Cranelift; each instance gets its own `Store` with a resource
+/// limiter, fuel (when `fuel_limit` is set) and an epoch deadline (when a timeout
+/// is set). Cheap to share: clone the `Arc` you keep it in.
+pub struct WasmtimeRuntime {
+    shared: Arc<Shared>,
+}
+
+impl WasmtimeRuntime {
+    /// An engine with this configuration.
+    ///
+    /// # Errors
+    /// [`WasmError::Engine`] when wasmtime refuses the configuration.
+    pub fn new(config: WasmRuntimeConfig) -> Result<Self> {
+        let mut wt = Config::new();
+        wt.cranelift_opt_level(if config.enable_optimization {
+            OptLevel::Speed
+        } else {
+            OptLevel::None
+        })
+        .consume_fuel(config.fuel_limit.is_some())
+        .epoch_interruption(true)
+        .wasm_tail_call(true)
+        .wasm_multi_memory(true)
+        .wasm_memory64(true)
+        .wasm_relaxed_simd(true)
+        .wasm_extended_const(true)
+        .wasm_function_references(true)
+        .wasm_gc(true)
+        .wasm_exceptions(true)
+        .wasm_threads(true)
+        .wasm_wide_arithmetic(true)
+        .wasm_custom_page_sizes(true);
+        if let Some(depth) = config.max_stack_depth {
+            let bytes = (depth as usize)
+                .saturating_mul(shared::STACK_BYTES_PER_FRAME)
+                .clamp(shared::MIN_STACK_BYTES, shared::MAX_STACK_BYTES);
+            wt.max_wasm_stack(bytes);
+        }
+        let engine = Engine::new(&wt).map_err(|e| WasmError::Engine {
+            message: format!("{e:#}"),
+        })?;
+        let mut precompile_key = [0u8; 32];
+        getrandom::fill(&mut precompile_key).map_err(|e| WasmError::Engine {
+            message: format!("no randomness for the precompile key: {e}"),
+        })?;
+        let shared = Arc::new(Shared {
+            engine,
+            config,
+            counters: Arc::default(),
+            precompile_key,
+            ticker: OnceLock::new(),
+        });
+        if shared.config.timeout.is_some() {
+            shared.start_ticker();
+        }
+        Ok(WasmtimeRuntime { shared })
+    }
+
+    /// Sets the secret that seals precompiled modules.
+    ///
+    /// By default each runtime draws a random key, so its precompiled bytes load
+    /// only into itself. A host that caches precompiled modules on disk across
+    /// runs sets its own key, kept where guests and other users cannot read it:
+    /// whoever holds the key can make bytes that this runtime will execute.
+    pub fn with_precompile_key(mut self, key: [u8; 32]) -> Self {
+        match Arc::get_mut(&mut self.shared) {
+            Some(shared) => shared.precompile_key = key,
+            None => unreachable!("a new runtime is not shared yet"),
+        }
+        self
+    }
+
+    /// The underlying wasmtime engine, for embedders that need more than this API.
+    pub fn engine(&self) -> &Engine {
+        &self.shared.engine
+    }
+
+    fn module_of<'a>(&self, module: &'a Arc<dyn WasmModule>) -> Result<&'a WasmtimeModule> {
+        module
+            .as_any()
+            .downcast_ref::<WasmtimeModule>()
+            .ok_or_else(|| WasmError::ForeignModule {
+                engine: "wasmtime",
+                module_engine: module.engine().to_string(),
+            })
+    }
+}
+
+impl WasmRuntime for WasmtimeRuntime {
+    fn name(&self) -> &'static str {
+        "wasmtime"
+    }
+
+    fn version(&self) -> &'static str {
+        "48.0.8"
+    }
+
+    fn supported_features(&self) -> WasmFeatures {
+        features()
+    }
+
+    fn config(&self) -> &WasmRuntimeConfig {
+        &self.shared.config
+    }
+
+    fn load_module(&self, bytes: &[u8]) -> Result<Arc<dyn WasmModule>> {
+        let binary = module_info::to_binary(bytes)?;
+        let module = wasmtime::Module::from_binary(&self.shared.engine, &binary).map_err(|e| {
+            module_info::compile_error(&binary, parser_features(), format!("{e:#}"))
+        })?;
+        let info = module_info::read_module_info(&binary)?;
+        self.shared.counters.module_loaded(false);
+        Ok(Arc::new(WasmtimeModule::new(module, info, &self.shared)))
+    }
+
+    fn validate_bytes(&self, bytes: &[u8]) -> Result<()> {
+        let binary = module_info::to_binary(bytes)?;
+        wasmtime::Module::validate(&self.shared.engine, &binary)
+            .map_err(|e| module_info::compile_error(&binary, parser_features(), format!("{e:#}")))
+    }
+
+    fn instantiate(
+        &self,
+        module: &Arc<dyn WasmModule>,
+        imports: &Imports,
+    ) -> Result<Box<dyn WasmInstance>> {
+        let wt_module = self.module_of(module)?;
+        shared::check_limits(module.info(), imports, &self.shared.config)?;
+        let instance = WasmtimeInstance::new(
+            Arc::clone(&self.shared),
+            Arc::clone(module),
+            wt_module,
+            imports,
+        )?;
+        Ok(Box::new(instance))
+    }
+
+    fn precompile(&self, bytes: &[u8]) -> Result<Vec<u8>> {
+        module::precompile(&self.shared, bytes)
+    }
+
+    fn load_precompiled(&self, bytes: &[u8]) -> Result<Arc<dyn WasmModule>> {
+        module::load_precompiled(&self.shared, bytes)
+    }
+
+    fn stats(&self) -> RuntimeStats {
+        self.shared.counters.snapshot()
+    }
+}

@@ -1,0 +1,50 @@
+//! The engine conformance suite: written once against the `WasmRuntime` API and run
+//! on every engine built in. Each test module covers one part of the API.
+
+mod imports;
+mod instance;
+mod limits;
+mod memory;
+mod module;
+mod precompile;
+
+use std::sync::Arc;
+
+use plugin_system_core::{Imports, WasmInstance, WasmRuntime, WasmRuntimeConfig};
+use plugin_system_wasm_run::{EngineKind, new_runtime};
+
+/// Runs each named test function (taking an [`EngineKind`]) once per engine, as
+/// `<module>::wasmtime::<name>` and `<module>::wasmi::<name>`.
+#[macro_export]
+macro_rules! on_every_engine {
+    ($($name:ident),* $(,)?) => {
+        mod wasmtime {
+            $(#[test] fn $name() { super::$name(plugin_system_wasm_run::EngineKind::Wasmtime) })*
+        }
+        mod wasmi {
+            $(#[test] fn $name() { super::$name(plugin_system_wasm_run::EngineKind::Wasmi) })*
+        }
+    };
+}
+
+/// A runtime of `kind` with `config`.
+pub(crate) fn runtime(kind: EngineKind, config: WasmRuntimeConfig) -> Arc<dyn WasmRuntime> {
+    new_runtime(kind, config).expect("engine is built in")
+}
+
+/// An instance of `wat` with no imports, on a runtime of `kind` with `config`.
+pub(crate) fn instance(
+    kind: EngineKind,
+    config: WasmRuntimeConfig,
+    wat: &str,
+) -> Box<dyn WasmInstance> {
+    let rt = runtime(kind, config);
+    let module = rt.load_module(wat.as_bytes()).expect("fixture compiles");
+    rt.instantiate(&module, &Imports::new())
+        .expect("fixture instantiates")
+}
+
+/// A fresh path in the temp directory, unique to this process and `name`.
+pub(crate) fn temp_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("plugin-system-it-{}-{name}", std::process::id()))
+}

@@ -1,0 +1,332 @@
+//! `plugin-system call FILE FUNC [ARGS...]`: instantiate a module with no
+//! imports under the given limits, call one function, print its results.
+
+use std::{io::Write, path::PathBuf, time::Duration};
+
+use clap::Args;
+use plugin_system::{
+    ExternType, FuncType, Imports, ValType, WasmError, WasmModule, WasmRuntimeConfig, WasmValue,
+};
+
+use super::{EngineArgs, Failure};
+
+/// Arguments of `call`.
+#[derive(Debug, Args)]
+pub(crate) struct CallArgs {
+    /// The module: binary WebAssembly or WAT text.
+    file: PathBuf,
+    /// The exported function to call.
+    func: String,
+    /// The function's arguments, read by its parameter types: integers in decimal
+    /// or 0x hex, negative too (i32 also takes 0..=u32::MAX as its bit pattern,
+    /// i64 likewise); floats as Rust reads them (1.5, -2e3, nan, inf, -inf);
+    /// v128 as one integer; funcref and externref only as `null`. Options may come
+    /// before or after them; after a `--`, everything is an argument.
+    #[arg(value_name = "ARGS", allow_hyphen_values = true)]
+    args: Vec<String>,
+    #[command(flatten)]
+    engine: EngineArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
+    /// Before FUNC, call the module's `_initialize` export, or else its `_start`.
+    #[arg(long)]
+    invoke_start: bool,
+}
+
+/// The limits of `call`, each off unless given.
+#[derive(Debug, Args)]
+struct LimitArgs {
+    /// Fuel the instance starts with; running out stops the guest.
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+    /// Wall-clock limit of each call into the guest (and of the start function).
+    #[arg(long, value_name = "MS")]
+    timeout_ms: Option<u64>,
+    /// Most 64 KiB pages a memory may have: memory.grow past it returns -1, and a
+    /// module that needs more at start does not instantiate.
+    #[arg(long, value_name = "PAGES")]
+    max_memory_pages: Option<u64>,
+    /// Most nested wasm calls; deeper recursion is a stack overflow.
+    #[arg(long, value_name = "DEPTH")]
+    max_stack_depth: Option<u32>,
+}
+
+impl CallArgs {
+    /// The function to call.
+    #[cfg(test)]
+    pub(crate) fn func(&self) -> &str {
+        &self.func
+    }
+
+    /// The function's arguments as given.
+    #[cfg(test)]
+    pub(crate) fn values(&self) -> &[String] {
+        &self.args
+    }
+}
+
+impl LimitArgs {
+    fn config(&self) -> WasmRuntimeConfig {
+        let mut config = WasmRuntimeConfig::default();
+        if let Some(fuel) = self.fuel {
+            config = config.fuel_limit(fuel);
+        }
+        if let Some(ms) = self.timeout_ms {
+            config = config.timeout(Duration::from_millis(ms));
+        }
+        if let Some(pages) = self.max_memory_pages {
+            config = config.max_memory_pages(pages);
+        }
+        if let Some(depth) = self.max_stack_depth {
+            config = config.max_stack_depth(depth);
+        }
+        config
+    }
+}
+
+/// Runs `call`. Every check of the command line comes before any guest code runs.
+pub(crate) fn run(args: &CallArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    let runtime = args.engine.runtime(args.limits.config())?;
+    let module = super::load(&*runtime, &args.file)?;
+    let ty = function_type(&*module, &args.func)?;
+    let values = parse_args(&args.func, &ty, &args.args)?;
+    let start = if args.invoke_start {
+        Some(start_function(&*module)?)
+    } else {
+        None
+    };
+
+    let mut instance = runtime.instantiate(&module, &Imports::new())?;
+    if let Some(start) = start {
+        instance.call(start, &[])?;
+    }
+    let results = instance.call(&args.func, &values)?;
+    for value in results {
+        writeln!(out, "{value}")?;
+    }
+    Ok(())
+}
+
+/// The signature of the exported function `name`.
+fn function_type(module: &dyn WasmModule, name: &str) -> Result<FuncType, Failure> {
+    let found = module.export(name);
+    if let Some(ExternType::Func(ty)) = found {
+        return Ok(ty.clone());
+    }
+    let missing = WasmError::ExportNotFound {
+        kind: "function",
+        name: name.to_owned(),
+    };
+    let functions: Vec<&str> = module
+        .exports()
+        .iter()
+        .filter(|e| matches!(e.ty, ExternType::Func(_)))
+        .map(|e| e.name.as_str())
+        .collect();
+    let hint = match found {
+        Some(other) => format!("`{name}` is a {}", other.kind()),
+        None if functions.is_empty() => "the module exports no functions".to_owned(),
+        None => format!("exported functions: {}", functions.join(", ")),
+    };
+    Err(Failure::Usage(format!("{missing} ({hint})")))
+}
+
+/// `_initialize` if the module exports that function, else `_start`.
+fn start_function(module: &dyn WasmModule) -> Result<&'static str, Failure> {
+    ["_initialize", "_start"]
+        .into_iter()
+        .find(|name| matches!(module.export(name), Some(ExternType::Func(_))))
+        .ok_or_else(|| {
+            Failure::Usage(
+                "bad usage: --invoke-start needs an exported `_initialize` or `_start` \
+                 function, and the module has neither"
+                    .to_owned(),
+            )
+        })
+}
+
+/// Reads the command-line arguments by the function's parameter types.
+fn parse_args(func: &str, ty: &FuncType, args: &[String]) -> Result<Vec<WasmValue>, Failure> {
+    let params = ty.params();
+    if params.len() != args.len() {
+        return Err(Failure::Usage(format!(
+            "bad arguments: `{func}` {ty} takes {} argument{}, {} given",
+            params.len(),
+            if params.len() == 1 { "" } else { "s" },
+            args.len()
+        )));
+    }
+    params
+        .iter()
+        .zip(args)
+        .enumerate()
+        .map(|(i, (&param, text))| {
+            parse_value(param, text).ok_or_else(|| {
+                Failure::Usage(format!(
+                    "bad argument: `{text}` is not {} (argument {} of `{func}` {ty})",
+                    expected(param),
+                    i + 1
+                ))
+            })
+        })
+        .collect()
+}
+
+/// What a value of type `ty` looks like, for an error message.
+fn expected(ty: ValType) -> &'static str {
+    match ty {
+        ValType::I32 => "an i32",
+        ValType::I64 => "an i64",
+        ValType::F32 => "an f32",
+        ValType::F64 => "an f64",
+        ValType::V128 => "a v128 (one 128-bit integer)",
+        ValType::FuncRef => "a funcref (only `null` can be given)",
+        ValType::ExternRef => "an externref (only `null` can be given)",
+    }
+}
+
+/// One value of type `ty` from its text, or `None`.
+fn parse_value(ty: ValType, text: &str) -> Option<WasmValue> {
+    Some(match ty {
+        ValType::I32 => {
+            let n = parse_integer(text)?;
+            WasmValue::I32(
+                i32::try_from(n)
+                    .ok()
+                    .or_else(|| u32::try_from(n).ok().map(u32::cast_signed))?,
+            )
+        }
+        ValType::I64 => {
+            let n = parse_integer(text)?;
+            WasmValue::I64(
+                i64::try_from(n)
+                    .ok()
+                    .or_else(|| u64::try_from(n).ok().map(u64::cast_signed))?,
+            )
+        }
+        ValType::F32 => WasmValue::F32(text.parse().ok()?),
+        ValType::F64 => WasmValue::F64(text.parse().ok()?),
+        ValType::V128 => WasmValue::V128(match text.strip_prefix('-') {
+            Some(_) => parse_integer(text)?.cast_unsigned(),
+            None => parse_magnitude(text)?,
+        }),
+        ValType::FuncRef if text == "null" => WasmValue::FuncRef(None),
+        ValType::ExternRef if text == "null" => WasmValue::ExternRef(None),
+        ValType::FuncRef | ValType::ExternRef => return None,
+    })
+}
+
+/// An integer in decimal or `0x` hex, with an optional sign.
+fn parse_integer(text: &str) -> Option<i128> {
+    let (negative, body) = match text.strip_prefix('-') {
+        Some(body) => (true, body),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let magnitude = i128::try_from(parse_magnitude(body)?).ok()?;
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// An unsigned integer in decimal or `0x` hex, no sign.
+fn parse_magnitude(text: &str) -> Option<u128> {
+    // `from_str_radix` takes a leading `+`, which would let `-+1` through.
+    if text.starts_with(['+', '-']) {
+        return None;
+    }
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) if !hex.starts_with(['+', '-']) => u128::from_str_radix(hex, 16).ok(),
+        Some(_) => None,
+        None => text.parse().ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn i32_of(text: &str) -> Option<i32> {
+        parse_value(ValType::I32, text).and_then(|v| v.as_i32())
+    }
+
+    fn i64_of(text: &str) -> Option<i64> {
+        parse_value(ValType::I64, text).and_then(|v| v.as_i64())
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(i32_of("5"), Some(5));
+        assert_eq!(i32_of("+5"), Some(5));
+        assert_eq!(i32_of("-7"), Some(-7));
+        assert_eq!(i32_of("0x10"), Some(16));
+        assert_eq!(i32_of("0XfF"), Some(255));
+        assert_eq!(i32_of("-0x10"), Some(-16));
+        assert_eq!(i32_of("-2147483648"), Some(i32::MIN));
+        assert_eq!(i32_of("0xffffffff"), Some(-1));
+        assert_eq!(i32_of("4294967295"), Some(-1));
+        assert_eq!(i32_of("4294967296"), None);
+        assert_eq!(i32_of("-2147483649"), None);
+        for bad in [
+            "", "-", "0x", "-0x", "--1", "-+1", "+-1", "0x+1", "0x-1", "1.5", "abc", " 1",
+        ] {
+            assert_eq!(i32_of(bad), None, "{bad:?}");
+        }
+        assert_eq!(i64_of("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(i64_of("0xffffffffffffffff"), Some(-1));
+        assert_eq!(i64_of("18446744073709551616"), None);
+        assert_eq!(i64_of("99999999999999999999999999999999999999999999"), None);
+    }
+
+    #[test]
+    fn floats() {
+        assert_eq!(parse_value(ValType::F64, "2.5"), Some(WasmValue::F64(2.5)));
+        assert_eq!(
+            parse_value(ValType::F64, "-1e3"),
+            Some(WasmValue::F64(-1000.0))
+        );
+        assert_eq!(
+            parse_value(ValType::F32, "inf"),
+            Some(WasmValue::F32(f32::INFINITY))
+        );
+        assert_eq!(
+            parse_value(ValType::F64, "-inf"),
+            Some(WasmValue::F64(f64::NEG_INFINITY))
+        );
+        assert!(
+            parse_value(ValType::F64, "nan")
+                .and_then(|v| v.as_f64())
+                .is_some_and(f64::is_nan)
+        );
+        assert_eq!(parse_value(ValType::F32, "one"), None);
+    }
+
+    #[test]
+    fn vectors_and_references() {
+        assert_eq!(parse_value(ValType::V128, "0x01"), Some(WasmValue::V128(1)));
+        assert_eq!(
+            parse_value(ValType::V128, "-1"),
+            Some(WasmValue::V128(u128::MAX))
+        );
+        assert_eq!(
+            parse_value(ValType::FuncRef, "null"),
+            Some(WasmValue::FuncRef(None))
+        );
+        assert_eq!(parse_value(ValType::ExternRef, "0"), None);
+    }
+
+    #[test]
+    fn argument_count_and_types_are_checked() {
+        let ty = FuncType::new([ValType::I32, ValType::F64], [ValType::I32]);
+        let args = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let values = parse_args("f", &ty, &args(&["-3", "0.5"])).ok();
+        assert_eq!(values, Some(vec![WasmValue::I32(-3), WasmValue::F64(0.5)]));
+        let Err(Failure::Usage(count)) = parse_args("f", &ty, &args(&["1"])) else {
+            panic!("a wrong count is a usage error");
+        };
+        assert!(
+            count.starts_with("bad arguments: `f` (i32, f64) -> (i32) takes 2 arguments, 1 given")
+        );
+        let Err(Failure::Usage(value)) = parse_args("f", &ty, &args(&["x", "1"])) else {
+            panic!("an unreadable value is a usage error");
+        };
+        assert!(value.starts_with("bad argument: `x` is not an i32 (argument 1"));
+    }
+}

@@ -1,0 +1,212 @@
+//! `plugin-system inspect FILE`: what a module declares, and whether the chosen
+//! engine would run it, as text or as one JSON object.
+
+use std::{io::Write, path::PathBuf};
+
+use clap::Args;
+use plugin_system::WasmRuntimeConfig;
+use serde::Serialize;
+
+use super::{EngineArgs, Failure};
+
+/// Arguments of `inspect`.
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    /// The module: binary WebAssembly or WAT text.
+    file: PathBuf,
+    /// Print one JSON object (keys: size, sha256, binary_version, imports, exports,
+    /// custom_sections, validation).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// Validate against this limit on memory size, in 64 KiB pages.
+    #[arg(long, value_name = "PAGES")]
+    max_memory_pages: Option<u64>,
+}
+
+/// The report, in the shape `--json` prints.
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    size: usize,
+    sha256: String,
+    binary_version: u32,
+    imports: Vec<Import<'a>>,
+    exports: Vec<Export<'a>>,
+    custom_sections: Vec<&'a str>,
+    validation: Validation<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct Import<'a> {
+    module: &'a str,
+    name: &'a str,
+    kind: &'static str,
+    #[serde(rename = "type")]
+    ty: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Export<'a> {
+    name: &'a str,
+    kind: &'static str,
+    #[serde(rename = "type")]
+    ty: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Validation<'a> {
+    valid: bool,
+    errors: &'a [String],
+    warnings: &'a [String],
+}
+
+/// Runs `inspect`.
+pub(crate) fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    let mut config = WasmRuntimeConfig::default();
+    if let Some(pages) = args.max_memory_pages {
+        config = config.max_memory_pages(pages);
+    }
+    let runtime = args.engine.runtime(config)?;
+    let module = super::load(&*runtime, &args.file)?;
+    let validation = module.validate();
+    let report = Report {
+        size: module.size(),
+        sha256: module.hash_hex(),
+        binary_version: module.binary_version(),
+        imports: module
+            .imports()
+            .iter()
+            .map(|i| Import {
+                module: &i.module,
+                name: &i.name,
+                kind: i.ty.kind(),
+                ty: i.ty.to_string(),
+            })
+            .collect(),
+        exports: module
+            .exports()
+            .iter()
+            .map(|e| Export {
+                name: &e.name,
+                kind: e.ty.kind(),
+                ty: e.ty.to_string(),
+            })
+            .collect(),
+        custom_sections: module.custom_section_names(),
+        validation: Validation {
+            valid: validation.is_valid(),
+            errors: &validation.errors,
+            warnings: &validation.warnings,
+        },
+    };
+    if args.json {
+        serde_json::to_writer(&mut *out, &report).map_err(|e| Failure::Output(e.into()))?;
+        writeln!(out)?;
+    } else {
+        write_text(
+            &report,
+            &args.file,
+            &format!("{} {}", runtime.name(), runtime.version()),
+            out,
+        )?;
+    }
+    Ok(())
+}
+
+fn write_text(
+    report: &Report<'_>,
+    file: &std::path::Path,
+    engine: &str,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    writeln!(out, "file:            {}", file.display())?;
+    writeln!(out, "engine:          {engine}")?;
+    writeln!(out, "size:            {} bytes", report.size)?;
+    writeln!(out, "sha256:          {}", report.sha256)?;
+    writeln!(out, "binary version:  {}", report.binary_version)?;
+
+    let imports: Vec<(String, &str)> = report
+        .imports
+        .iter()
+        .map(|i| {
+            (
+                printable(&format!("{}::{}", i.module, i.name)),
+                i.ty.as_str(),
+            )
+        })
+        .collect();
+    write_list(out, "imports", &imports)?;
+    let exports: Vec<(String, &str)> = report
+        .exports
+        .iter()
+        .map(|e| (printable(e.name), e.ty.as_str()))
+        .collect();
+    write_list(out, "exports", &exports)?;
+
+    if report.custom_sections.is_empty() {
+        writeln!(out, "custom sections: none")?;
+    } else {
+        let names: Vec<String> = report
+            .custom_sections
+            .iter()
+            .map(|n| printable(n))
+            .collect();
+        writeln!(out, "custom sections: {}", names.join(", "))?;
+    }
+
+    let v = &report.validation;
+    writeln!(
+        out,
+        "validation:      {}",
+        if v.valid { "valid" } else { "invalid" }
+    )?;
+    for e in v.errors {
+        writeln!(out, "  error: {e}")?;
+    }
+    for w in v.warnings {
+        writeln!(out, "  warning: {w}")?;
+    }
+    Ok(())
+}
+
+/// `title (n):` then one `name  type` line per entry, the types aligned.
+fn write_list(out: &mut dyn Write, title: &str, entries: &[(String, &str)]) -> std::io::Result<()> {
+    if entries.is_empty() {
+        return writeln!(out, "{:<17}none", format!("{title}:"));
+    }
+    writeln!(out, "{title} ({}):", entries.len())?;
+    let width = entries
+        .iter()
+        .map(|(name, _)| name.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (name, ty) in entries {
+        writeln!(out, "  {name:<width$}  {ty}")?;
+    }
+    Ok(())
+}
+
+/// A name with its control characters escaped, so that one entry stays one line.
+fn printable(name: &str) -> String {
+    let mut shown = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_control() {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_stay_on_one_line() {
+        assert_eq!(printable("add"), "add");
+        assert_eq!(printable("a\nb\u{7}"), "a\\nb\\u{7}");
+    }
+}

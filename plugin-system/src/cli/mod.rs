@@ -1,0 +1,314 @@
+//! The command line: the clap parser, what the commands share (engine choice,
+//! loading a file, the failure type), and how a failure becomes one line on
+//! stderr and an exit code.
+//!
+//! Exit codes: 0 success; 1 the guest failed or a limit stopped it
+//! ([`WasmError::is_guest_failure`]); 2 bad usage or invalid input. Output that
+//! cannot be written also ends in 1, except a closed pipe (`| head`), which ends
+//! the program quietly with 0.
+
+mod call;
+mod inspect;
+
+use std::{
+    ffi::OsString,
+    fmt,
+    io::{self, Write},
+    path::Path,
+    process::ExitCode,
+    sync::Arc,
+};
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use plugin_system::{
+    EngineKind, WasmError, WasmModule, WasmRuntime, WasmRuntimeConfig, new_runtime,
+};
+
+/// Inspect a WebAssembly module, or call one of its functions, on wasmtime or wasmi.
+#[derive(Debug, Parser)]
+#[command(name = "plugin-system", version, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 the guest failed or a limit stopped it \
+(trap, fuel, timeout, stack or memory limit); 2 bad usage or invalid input.";
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show a module's size, hash, imports, exports, custom sections and validation.
+    Inspect(inspect::InspectArgs),
+    /// Call an exported function with no imports and print its results, one per line.
+    Call(call::CallArgs),
+}
+
+/// Parses the command line, runs the command, reports the outcome.
+pub(crate) fn main() -> ExitCode {
+    let cli = Cli::parse_from(options_first(std::env::args_os().collect()));
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let outcome = match &cli.command {
+        Command::Inspect(args) => inspect::run(args, &mut out),
+        Command::Call(args) => call::run(args, &mut out),
+    }
+    .and_then(|()| out.flush().map_err(Failure::Output));
+    // Whatever reached stdout goes out before the error line on stderr.
+    drop(out);
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(failure) => {
+            // Nothing is left to tell if stderr itself is gone.
+            let _ = writeln!(io::stderr(), "error: {}", one_line(&failure.to_string()));
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
+/// Why a command failed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The command line asked for something impossible (a message that begins
+    /// with what is wrong, such as `bad arguments: ...`).
+    Usage(String),
+    /// The engine refused the input or the guest failed.
+    Wasm(WasmError),
+    /// Standard output could not be written.
+    Output(io::Error),
+}
+
+impl Failure {
+    /// 1 when the guest failed or a limit stopped it, 2 for bad usage or input.
+    fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Wasm(e) if e.is_guest_failure() => 1,
+            Failure::Output(_) => 1,
+            Failure::Wasm(_) | Failure::Usage(_) => 2,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Usage(message) => f.write_str(message),
+            // WasmError's message begins with its kind: `trap: unreachable`, ...
+            Failure::Wasm(e) => write!(f, "{e}"),
+            Failure::Output(e) => write!(f, "cannot write output: {e}"),
+        }
+    }
+}
+
+impl From<WasmError> for Failure {
+    fn from(e: WasmError) -> Self {
+        Failure::Wasm(e)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Output(e)
+    }
+}
+
+/// `--engine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EngineArg {
+    /// Compiles to native code (Cranelift JIT).
+    Wasmtime,
+    /// Interprets; starts at once, needs no JIT.
+    Wasmi,
+    /// wasmtime where built in, else wasmi; PLUGIN_SYSTEM_ENGINE overrides it.
+    Auto,
+}
+
+impl From<EngineArg> for EngineKind {
+    fn from(arg: EngineArg) -> Self {
+        match arg {
+            EngineArg::Wasmtime => EngineKind::Wasmtime,
+            EngineArg::Wasmi => EngineKind::Wasmi,
+            EngineArg::Auto => EngineKind::Auto,
+        }
+    }
+}
+
+/// The engine options every command takes.
+#[derive(Debug, Args)]
+pub(crate) struct EngineArgs {
+    /// The engine to run on.
+    #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
+    engine: EngineArg,
+}
+
+impl EngineArgs {
+    /// A runtime of the chosen engine with `config`.
+    ///
+    /// # Errors
+    /// [`WasmError::Unsupported`] when the engine is not built in.
+    pub(crate) fn runtime(
+        &self,
+        config: WasmRuntimeConfig,
+    ) -> Result<Arc<dyn WasmRuntime>, Failure> {
+        Ok(new_runtime(self.engine.into(), config)?)
+    }
+}
+
+/// Loads a `.wasm` or `.wat` file. A WAT error names the file where the parser
+/// only knows `<anon>`.
+pub(crate) fn load(runtime: &dyn WasmRuntime, path: &Path) -> Result<Arc<dyn WasmModule>, Failure> {
+    runtime.load_module_from_file(path).map_err(|e| match e {
+        WasmError::InvalidModule { message } => WasmError::InvalidModule {
+            message: message.replace("<anon>", &path.display().to_string()),
+        }
+        .into(),
+        other => other.into(),
+    })
+}
+
+/// Lets `call` take its options anywhere, also after arguments that begin with
+/// `-` (`call m.wasm add -2 -0x3 --fuel 100`): moves every `--option` (with its
+/// value) of the `call` subcommand in front of the positionals, and puts `--`
+/// between them, so that clap reads `-2`, `-inf` or `-0x10` as values. Tokens
+/// after a `--` of the user's stay positionals. Any other command line passes
+/// through unchanged.
+fn options_first(argv: Vec<OsString>) -> Vec<OsString> {
+    if argv.get(1).and_then(|a| a.to_str()) != Some("call") {
+        return argv;
+    }
+    let command = Cli::command();
+    let Some(call) = command.find_subcommand("call") else {
+        return argv;
+    };
+    // Long options that read the next token as their value.
+    let takes_value: Vec<&str> = call
+        .get_arguments()
+        .filter(|a| a.get_action().takes_values())
+        .filter_map(|a| a.get_long())
+        .collect();
+
+    let mut tokens = argv.into_iter();
+    let mut options: Vec<OsString> = tokens.by_ref().take(2).collect();
+    let mut positionals = Vec::new();
+    while let Some(token) = tokens.next() {
+        let text = token.to_str().unwrap_or_default();
+        if text == "--" {
+            positionals.extend(tokens.by_ref());
+        } else if text.starts_with("--") || text == "-h" {
+            let value_follows = text
+                .strip_prefix("--")
+                .is_some_and(|name| takes_value.contains(&name));
+            options.push(token);
+            if value_follows {
+                options.extend(tokens.next());
+            }
+        } else {
+            positionals.push(token);
+        }
+    }
+    options.push("--".into());
+    options.extend(positionals);
+    options
+}
+
+/// Folds a multi-line message (a WAT parse error quotes the source with a
+/// caret under it) into one line: the first line, the `--> file:line:col`
+/// location in parentheses, and any further prose after `; `.
+fn one_line(message: &str) -> String {
+    let mut lines = message.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut line = lines.next().unwrap_or("unknown failure").to_owned();
+    for rest in lines {
+        if let Some(location) = rest.strip_prefix("-->") {
+            line = format!("{line} (at {})", location.trim());
+        } else if !is_source_quote(rest) {
+            line = format!("{line}; {rest}");
+        }
+    }
+    line
+}
+
+/// Whether a line is part of a quoted source snippet: `  |`, `1 | (module`, `| ^`.
+fn is_source_quote(line: &str) -> bool {
+    line.split_once('|')
+        .is_some_and(|(gutter, _)| gutter.trim().chars().all(|c| c.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_folds_a_wat_error() {
+        let wat = "expected `(`\n     --> add.wat:1:1\n      |\n    1 | nonsense\n      | ^";
+        assert_eq!(one_line(wat), "expected `(` (at add.wat:1:1)");
+        assert_eq!(one_line("fuel exhausted"), "fuel exhausted");
+        assert_eq!(one_line("a\n\nb\n"), "a; b");
+        assert_eq!(one_line(""), "unknown failure");
+    }
+
+    #[test]
+    fn exit_codes_follow_the_error_kind() {
+        assert_eq!(Failure::Wasm(WasmError::FuelExhausted).exit_code(), 1);
+        let link = WasmError::Link {
+            message: "env::f".into(),
+        };
+        assert_eq!(Failure::Wasm(link).exit_code(), 2);
+        assert_eq!(Failure::Usage("bad arguments".into()).exit_code(), 2);
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    fn reordered(line: &str) -> String {
+        let argv = line.split(' ').map(OsString::from).collect();
+        let out: Vec<String> = options_first(argv)
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        out.join(" ")
+    }
+
+    #[test]
+    fn call_options_move_in_front_of_the_values() {
+        assert_eq!(
+            reordered("ps call m.wat add -2 --fuel 100 -0x3 --engine=wasmi"),
+            "ps call --fuel 100 --engine=wasmi -- m.wat add -2 -0x3"
+        );
+        assert_eq!(
+            reordered("ps call --invoke-start m.wat f -inf -- --fuel 1"),
+            "ps call --invoke-start -- m.wat f -inf --fuel 1"
+        );
+        assert_eq!(reordered("ps call -h"), "ps call -h --");
+        assert_eq!(
+            reordered("ps inspect m.wat --json"),
+            "ps inspect m.wat --json"
+        );
+    }
+
+    #[test]
+    fn reordered_call_lines_parse() {
+        let argv = [
+            "ps",
+            "call",
+            "m.wat",
+            "add",
+            "-2",
+            "--timeout-ms",
+            "5",
+            "-inf",
+            "--engine",
+            "wasmtime",
+        ];
+        let cli = Cli::try_parse_from(options_first(argv.map(OsString::from).to_vec()));
+        let Ok(Cli {
+            command: Command::Call(call),
+        }) = cli
+        else {
+            panic!("does not parse: {cli:?}");
+        };
+        assert_eq!(call.func(), "add");
+        assert_eq!(call.values(), ["-2", "-inf"]);
+    }
+}
