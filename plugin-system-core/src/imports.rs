@@ -3,7 +3,10 @@
 use std::{
     fmt,
     panic::{AssertUnwindSafe, catch_unwind},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use crate::{
@@ -141,15 +144,38 @@ pub enum Extern {
 ///     .memory("env", "memory", MemoryType::new(1, Some(2)));
 /// assert!(imports.get("env", "tick").is_some());
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Imports {
     items: Vec<(String, String, Extern)>,
+    generation: u64,
+}
+
+impl Default for Imports {
+    fn default() -> Self {
+        // Every empty set of imports is the same: generation 0.
+        Imports {
+            items: Vec::new(),
+            generation: 0,
+        }
+    }
+}
+
+/// A process-wide counter that gives each set of definitions its own number.
+fn next_generation() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Imports {
     /// No imports.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A number that changes whenever the definitions change (a clone keeps it,
+    /// since it holds the same definitions). Engines key their linking caches on it.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Defines `module.name`, replacing an earlier definition of it.
@@ -162,6 +188,7 @@ impl Imports {
         let (module, name) = (module.into(), name.into());
         self.items.retain(|(m, n, _)| *m != module || *n != name);
         self.items.push((module, name, value));
+        self.generation = next_generation();
         self
     }
 

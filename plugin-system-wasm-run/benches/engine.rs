@@ -7,8 +7,8 @@
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use plugin_system_core::{Imports, WasmRuntimeConfig, WasmValue};
-use plugin_system_wasm_run::{EngineKind, new_runtime};
+use plugin_system_core::{Imports, WasmRuntime, WasmRuntimeConfig, WasmValue};
+use plugin_system_wasm_run::{EngineKind, WasmtimeRuntime, new_runtime};
 
 const ADD: &str = r#"(module
     (memory (export "memory") 1)
@@ -190,6 +190,14 @@ fn instantiate(c: &mut Criterion) {
         let module = rt.load_module(ADD.as_bytes()).unwrap();
         let imports = Imports::new();
         g.bench_function(format!("{kind}/api"), |b| {
+            b.iter(|| rt.instantiate(&module, &imports).unwrap())
+        });
+    }
+    {
+        let rt = WasmtimeRuntime::with_pooling(WasmRuntimeConfig::default(), 100).unwrap();
+        let module = rt.load_module(ADD.as_bytes()).unwrap();
+        let imports = Imports::new();
+        g.bench_function("wasmtime/api-pooled", |b| {
             b.iter(|| rt.instantiate(&module, &imports).unwrap())
         });
     }

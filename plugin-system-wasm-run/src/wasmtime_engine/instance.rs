@@ -8,8 +8,8 @@ use plugin_system_core::{
     WasmMemory, WasmModule, WasmValue,
 };
 use wasmtime::{
-    Caller, Extern, Func, Global, Memory, SharedMemory, Store, StoreLimits, StoreLimitsBuilder,
-    Table, Val, ValRaw,
+    Caller, Extern, Func, Global, InstancePre, Linker, Memory, SharedMemory, Store, StoreLimits,
+    StoreLimitsBuilder, Table, Val, ValRaw,
 };
 
 use super::{
@@ -102,14 +102,17 @@ impl WasmtimeInstance {
         let timeout = config.timeout;
         store.set_epoch_deadline(timeout.map_or(NO_DEADLINE, deadline_ticks));
 
-        let externs = link(&shared, &mut store, wt_module, imports)?;
-        let instance =
-            wasmtime::Instance::new(&mut store, &wt_module.module, &externs).map_err(|e| {
-                match call_error(e, timeout) {
-                    WasmError::Engine { message } => WasmError::Link { message },
-                    other => other,
-                }
-            })?;
+        let instance = match prelinked(&shared, wt_module, imports) {
+            Some(pre) => pre.instantiate(&mut store),
+            None => {
+                let externs = link(&shared, &mut store, wt_module, imports)?;
+                wasmtime::Instance::new(&mut store, &wt_module.module, &externs)
+            }
+        }
+        .map_err(|e| match call_error(e, timeout) {
+            WasmError::Engine { message } => WasmError::Link { message },
+            other => other,
+        })?;
         let default_memory = wt_module
             .default_memory
             .as_deref()
@@ -306,38 +309,77 @@ fn host_func(
     name: String,
     memory_name: Option<String>,
 ) -> Func {
-    let f = f.clone();
     let ty = convert::func_type(&shared.engine, f.ty());
-    Func::new(
-        &mut *store,
-        ty,
-        move |mut caller: Caller<'_, StoreData>, params, results| {
-            let fail = |error: HostError| {
-                wasmtime::Error::new(HostCallFailed {
-                    function: name.clone(),
-                    error,
-                })
+    Func::new(&mut *store, ty, host_closure(f, name, memory_name))
+}
+
+/// The wasmtime callback of a core host function: converts the values, gives the
+/// function its caller's memory, and carries its error out as [`HostCallFailed`].
+fn host_closure(
+    f: &HostFunc,
+    name: String,
+    memory_name: Option<String>,
+) -> impl Fn(Caller<'_, StoreData>, &[Val], &mut [Val]) -> wasmtime::Result<()> + Send + Sync + 'static
+{
+    let f = f.clone();
+    move |mut caller: Caller<'_, StoreData>, params, results| {
+        let fail = |error: HostError| {
+            wasmtime::Error::new(HostCallFailed {
+                function: name.clone(),
+                error,
+            })
+        };
+        let args: Vec<WasmValue> = params.iter().map(|v| from_val(&mut caller, v)).collect();
+        let mut out: Vec<WasmValue> = f.ty().results().iter().map(|t| t.default_value()).collect();
+        let memory = memory_name
+            .as_deref()
+            .and_then(|n| caller.get_export(n))
+            .and_then(Extern::into_memory);
+        {
+            let mut ctx = CallerCtx {
+                caller: &mut caller,
+                memory,
             };
-            let args: Vec<WasmValue> = params.iter().map(|v| from_val(&mut caller, v)).collect();
-            let mut out: Vec<WasmValue> =
-                f.ty().results().iter().map(|t| t.default_value()).collect();
-            let memory = memory_name
-                .as_deref()
-                .and_then(|n| caller.get_export(n))
-                .and_then(Extern::into_memory);
-            {
-                let mut ctx = CallerCtx {
-                    caller: &mut caller,
-                    memory,
-                };
-                f.call(&mut ctx, &args, &mut out).map_err(fail)?;
+            f.call(&mut ctx, &args, &mut out).map_err(fail)?;
+        }
+        for (slot, v) in results.iter_mut().zip(&out) {
+            *slot = to_val(&mut caller, v).map_err(|e| fail(HostError::from_error(e)))?;
+        }
+        Ok(())
+    }
+}
+
+/// The module linked once against `imports`, when every import is a host function
+/// of the right type: later instances with the same imports skip linking. `None`
+/// when an import is a memory, global or table (those belong to one store) or
+/// does not fit, in which case [`link`] resolves it per store and names the error.
+fn prelinked(
+    shared: &Shared,
+    module: &WasmtimeModule,
+    imports: &Imports,
+) -> Option<InstancePre<StoreData>> {
+    let mut cache = module.prelinked.lock().ok()?;
+    if let Some((generation, pre)) = cache.as_ref()
+        && *generation == imports.generation()
+    {
+        return Some(pre.clone());
+    }
+    let info = plugin_system_core::WasmModule::info(module);
+    let mut linker = Linker::new(&shared.engine);
+    for import in &info.imports {
+        let (m, n) = (import.module.as_str(), import.name.as_str());
+        match (imports.get(m, n), &import.ty) {
+            (Some(CoreExtern::Func(f)), ExternType::Func(want)) if f.ty() == want => {
+                let ty = convert::func_type(&shared.engine, f.ty());
+                let closure = host_closure(f, format!("{m}::{n}"), module.default_memory.clone());
+                linker.func_new(m, n, ty, closure).ok()?;
             }
-            for (slot, v) in results.iter_mut().zip(&out) {
-                *slot = to_val(&mut caller, v).map_err(|e| fail(HostError::from_error(e)))?;
-            }
-            Ok(())
-        },
-    )
+            _ => return None,
+        }
+    }
+    let pre = linker.instantiate_pre(&module.module).ok()?;
+    *cache = Some((imports.generation(), pre.clone()));
+    Some(pre)
 }
 
 /// What a host function sees of its caller.

@@ -1,6 +1,9 @@
 //! A module compiled by wasmtime, and the sealed envelope of precompiled modules.
 
-use std::{any::Any, sync::Arc};
+use std::{
+    any::Any,
+    sync::{Arc, Mutex},
+};
 
 use hmac::{Hmac, Mac};
 use plugin_system_core::{
@@ -8,8 +11,9 @@ use plugin_system_core::{
 };
 use sha2::Sha256;
 
-use super::Shared;
+use super::{Shared, instance::StoreData};
 use crate::{module_info, shared};
+use wasmtime::InstancePre;
 
 /// A module compiled by [`WasmtimeRuntime`](super::WasmtimeRuntime).
 pub(crate) struct WasmtimeModule {
@@ -19,6 +23,9 @@ pub(crate) struct WasmtimeModule {
     features: WasmFeatures,
     /// Export name of the default memory, worked out once.
     pub(crate) default_memory: Option<String>,
+    /// The module linked against the last function-only imports, by their
+    /// generation (see `instance::prelinked`).
+    pub(crate) prelinked: Mutex<Option<(u64, InstancePre<StoreData>)>>,
 }
 
 impl WasmtimeModule {
@@ -30,6 +37,7 @@ impl WasmtimeModule {
             config: shared.config.clone(),
             features: super::features(),
             default_memory,
+            prelinked: Mutex::new(None),
         }
     }
 }
