@@ -144,20 +144,11 @@ pub enum Extern {
 ///     .memory("env", "memory", MemoryType::new(1, Some(2)));
 /// assert!(imports.get("env", "tick").is_some());
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Imports {
     items: Vec<(String, String, Extern)>,
+    /// Every empty set of imports is the same: generation 0.
     generation: u64,
-}
-
-impl Default for Imports {
-    fn default() -> Self {
-        // Every empty set of imports is the same: generation 0.
-        Imports {
-            items: Vec::new(),
-            generation: 0,
-        }
-    }
 }
 
 /// A process-wide counter that gives each set of definitions its own number.
