@@ -7,12 +7,13 @@
 
 use std::time::{Duration, Instant};
 
-use plugin_system_core::WasmError;
+use plugin_system_core::{WasmError, WasmValue};
 use wasmi::{ResumableCall, Store, Val};
 
 use super::{
     convert::map_error,
     state::{HostState, fuel_left, set_fuel},
+    typed::Typed,
 };
 use crate::shared::DEADLINE_FUEL_SLICE;
 
@@ -29,6 +30,25 @@ pub(crate) fn run(
         None => func.call(&mut *store, args, results).map_err(map_error),
         Some(limit) => run_sliced(store, func, args, results, limit),
     };
+    settle(store, outcome)
+}
+
+/// Calls a typed function directly (callers take this path only without a
+/// deadline, which needs slicing).
+#[inline]
+pub(crate) fn run_typed(
+    store: &mut Store<HostState>,
+    func: Typed,
+    args: &[WasmValue],
+    results: &mut [WasmValue],
+) -> Result<(), WasmError> {
+    let outcome = func.call(store, args, results).map_err(map_error);
+    settle(store, outcome)
+}
+
+/// What every call does with its outcome.
+#[inline]
+fn settle(store: &mut Store<HostState>, outcome: Result<(), WasmError>) -> Result<(), WasmError> {
     if matches!(outcome, Err(WasmError::FuelExhausted)) {
         // wasmi stops when the rest cannot pay for the next step and leaves that
         // rest; the budget is spent all the same, and wasmtime reports 0 here.

@@ -21,6 +21,7 @@ use super::{
     memory::StoreMemory,
     start::START_EXPORT,
     state::{self, fuel_left},
+    typed::Typed,
 };
 use crate::shared;
 
@@ -50,6 +51,8 @@ struct Resolved {
     name: Box<str>,
     func: wasmi::Func,
     ty: FuncType,
+    /// The typed form, for the signatures that have one.
+    typed: Option<Typed>,
 }
 
 /// Fuel burnt so far, kept without any work per call: the store's fuel only goes
@@ -194,10 +197,12 @@ impl WasmInstance for WasmiInstance {
             return Err(not_found());
         };
         let ty = ty.clone();
+        let typed = Typed::new(&self.memory.store, func, &ty);
         self.funcs.push(Resolved {
             name: name.into(),
             func,
             ty: ty.clone(),
+            typed,
         });
         Ok(Func::new(self.id, self.funcs.len() - 1, ty))
     }
@@ -214,9 +219,14 @@ impl WasmInstance for WasmiInstance {
                 "function handle of another instance",
             ));
         };
-        let wasm_func = resolved.func;
+        let (wasm_func, typed) = (resolved.func, resolved.typed);
         self.calls += 1;
-        let outcome = self.call_checked(wasm_func, args, results);
+        let outcome = match typed {
+            Some(typed) if self.timeout.is_none() => {
+                call::run_typed(&mut self.memory.store, typed, args, results)
+            }
+            _ => self.call_checked(wasm_func, args, results),
+        };
         if outcome.is_err() {
             self.failed_calls += 1;
         }

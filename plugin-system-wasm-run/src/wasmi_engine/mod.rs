@@ -20,6 +20,7 @@ mod start;
 mod state;
 #[cfg(test)]
 mod tests;
+mod typed;
 
 use std::{
     any::Any,
