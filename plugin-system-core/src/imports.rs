@@ -131,6 +131,13 @@ pub enum Extern {
     Global(GlobalType, WasmValue),
     /// A new table of this type, every element set to the value.
     Table(TableType, WasmValue),
+    /// The export `name` of an instance in the same [`WasmStore`](crate::WasmStore).
+    Export {
+        /// The exporting instance.
+        instance: crate::InstanceHandle,
+        /// Its export.
+        name: String,
+    },
 }
 
 /// What a module's imports are satisfied with, by module and field name.

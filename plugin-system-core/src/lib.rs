@@ -27,6 +27,7 @@ mod instance;
 mod memory;
 mod module;
 mod runtime;
+mod store;
 mod types;
 mod value;
 
@@ -39,6 +40,7 @@ pub use instance::{
 pub use memory::{PAGE_SIZE, WasmMemory, checked_range};
 pub use module::{ModuleInfo, ValidationReport, WasmModule};
 pub use runtime::{InstanceGuard, RuntimeCounters, RuntimeStats, WasmRuntime};
+pub use store::{InstanceHandle, WasmStore};
 pub use types::{ExportType, ExternType, FuncType, GlobalType, ImportType, MemoryType, TableType};
 pub use value::{ExternRef, FuncRef, ValType, WasmValue};
 

@@ -15,6 +15,7 @@ use crate::{
     imports::Imports,
     instance::WasmInstance,
     module::WasmModule,
+    store::WasmStore,
 };
 
 /// Counters of one engine, with the Dart original's keys in [`to_map`](Self::to_map).
@@ -145,6 +146,16 @@ pub trait WasmRuntime: Send + Sync {
         module: &Arc<dyn WasmModule>,
         imports: &Imports,
     ) -> Result<Box<dyn WasmInstance>>;
+
+    /// A new, empty store for instances that link to each other.
+    ///
+    /// # Errors
+    /// [`WasmError::Unsupported`] on engines without stores of several instances.
+    fn new_store(&self) -> Result<Box<dyn WasmStore>> {
+        Err(WasmError::Unsupported {
+            feature: format!("stores of several instances on {}", self.name()),
+        })
+    }
 
     /// Compiles a module to bytes that [`load_precompiled`](Self::load_precompiled)
     /// loads without compiling again.

@@ -1,136 +1,26 @@
-//! An instance in its own store: calls, globals, memories, fuel and deadlines.
+//! The current instance of a store: calls, globals, memories, fuel and deadlines.
+//!
+//! Every method acts on `members[current]` of the [`WasmiStore`]; fuel, deadline
+//! and call counters are the store's.
 
-use std::{
-    panic::{AssertUnwindSafe, catch_unwind},
-    sync::Arc,
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use plugin_system_core::{
-    ExternType, Func, FuncType, Imports, InstanceGuard, InstanceId, InstanceStats, Result,
-    RuntimeCounters, WasmError, WasmInstance, WasmMemory, WasmModule, WasmRuntimeConfig, WasmValue,
+    ExternType, Func, InstanceStats, Result, WasmError, WasmInstance, WasmMemory, WasmModule,
+    WasmValue,
 };
-use wasmi::{Memory, Val};
+use wasmi::Val;
 
 use super::{
-    ENGINE, WasmiModule, call,
-    convert::{
-        core_val_type, from_val, map_error, num_from_val, num_to_val, to_val, wasmi_val_type,
-    },
-    linking,
-    memory::StoreMemory,
+    call,
+    convert::{core_val_type, from_val, num_from_val, num_to_val, to_val, wasmi_val_type},
     start::START_EXPORT,
     state::{self, fuel_left},
+    store::{Resolved, WasmiStore},
     typed::Typed,
 };
-use crate::shared;
 
-/// An instance of a [`WasmiModule`], owning its store.
-pub(crate) struct WasmiInstance {
-    id: InstanceId,
-    module: Arc<dyn WasmModule>,
-    /// The store, with the memory that [`WasmInstance::memory`] last selected.
-    memory: StoreMemory,
-    instance: wasmi::Instance,
-    default_memory: Option<Memory>,
-    /// Functions resolved by [`WasmInstance::func`]; a core `Func` indexes this.
-    funcs: Vec<Resolved>,
-    /// Argument buffer, reused by every call.
-    args: Vec<Val>,
-    /// Result buffer, reused by every call.
-    results: Vec<Val>,
-    fuel: FuelBook,
-    timeout: Option<Duration>,
-    calls: u64,
-    failed_calls: u64,
-    _counted: InstanceGuard,
-}
-
-/// An exported function resolved once.
-struct Resolved {
-    name: Box<str>,
-    func: wasmi::Func,
-    ty: FuncType,
-    /// The typed form, for the signatures that have one.
-    typed: Option<Typed>,
-}
-
-/// Fuel burnt so far, kept without any work per call: the store's fuel only goes
-/// down between two [`WasmInstance::set_fuel`]s, so the burn since the last one is
-/// what it was set to minus what is left.
-struct FuelBook {
-    metered: bool,
-    last_set: u64,
-    burnt_before: u64,
-}
-
-impl WasmiInstance {
-    /// Links `module` against `imports` in a new store, instantiates it and runs its
-    /// start function.
-    pub(crate) fn new(
-        engine: &wasmi::Engine,
-        config: &WasmRuntimeConfig,
-        counters: &Arc<RuntimeCounters>,
-        module: &Arc<dyn WasmModule>,
-        imports: &Imports,
-    ) -> Result<Self> {
-        let Some(compiled) = module.as_any().downcast_ref::<WasmiModule>() else {
-            return Err(WasmError::ForeignModule {
-                engine: ENGINE,
-                module_engine: module.engine().to_string(),
-            });
-        };
-        if !wasmi::Engine::same(compiled.module.engine(), engine) {
-            return Err(WasmError::ForeignModule {
-                engine: ENGINE,
-                module_engine: format!("{ENGINE} (another runtime)"),
-            });
-        }
-        shared::check_limits(&compiled.info, imports, config)?;
-
-        let mut store = state::new_store(engine, config);
-        let linker = linking::link(&mut store, &compiled.info, imports)?;
-        let instance = catch_unwind(AssertUnwindSafe(|| {
-            linker.instantiate_and_start(&mut store, &compiled.module)
-        }))
-        .map_err(|_| WasmError::Engine {
-            message: "wasmi panicked while instantiating".into(),
-        })?
-        .map_err(map_error)?;
-        let default_memory = shared::default_memory(&compiled.info)
-            .and_then(|name| instance.get_memory(&store, &name));
-        store.data_mut().default_memory = default_memory;
-        if compiled.start_hoisted
-            && let Some(start) = instance.get_func(&store, START_EXPORT)
-        {
-            call::run(&mut store, start, &[], &mut [], config.timeout)?;
-        }
-
-        let initial_fuel = config.fuel_limit.unwrap_or(state::UNMETERED_FUEL);
-        Ok(WasmiInstance {
-            id: InstanceId::next(),
-            module: Arc::clone(module),
-            memory: StoreMemory {
-                store,
-                selected: default_memory,
-            },
-            instance,
-            default_memory,
-            funcs: Vec::new(),
-            args: Vec::new(),
-            results: Vec::new(),
-            fuel: FuelBook {
-                metered: config.fuel_limit.is_some(),
-                last_set: initial_fuel,
-                burnt_before: 0,
-            },
-            timeout: config.timeout,
-            calls: 0,
-            failed_calls: 0,
-            _counted: counters.instance_created(),
-        })
-    }
-
+impl WasmiStore {
     /// Converts the arguments, calls, and converts the results, through the reusable
     /// buffers.
     fn call_checked(
@@ -173,14 +63,15 @@ impl WasmiInstance {
     }
 }
 
-impl WasmInstance for WasmiInstance {
+impl WasmInstance for WasmiStore {
     fn module(&self) -> &Arc<dyn WasmModule> {
-        &self.module
+        &self.members[self.current].module
     }
 
     fn func(&mut self, name: &str) -> Result<Func> {
-        if let Some(index) = self.funcs.iter().position(|f| &*f.name == name) {
-            return Ok(Func::new(self.id, index, self.funcs[index].ty.clone()));
+        let member = &mut self.members[self.current];
+        if let Some(index) = member.funcs.iter().position(|f| &*f.name == name) {
+            return Ok(Func::new(member.id, index, member.funcs[index].ty.clone()));
         }
         let not_found = || WasmError::ExportNotFound {
             kind: "function",
@@ -189,22 +80,22 @@ impl WasmInstance for WasmiInstance {
         if name == START_EXPORT {
             return Err(not_found());
         }
-        let func = self
+        let func = member
             .instance
             .get_func(&self.memory.store, name)
             .ok_or_else(not_found)?;
-        let Some(ExternType::Func(ty)) = self.module.export(name) else {
+        let Some(ExternType::Func(ty)) = member.module.export(name) else {
             return Err(not_found());
         };
         let ty = ty.clone();
         let typed = Typed::new(&self.memory.store, func, &ty);
-        self.funcs.push(Resolved {
+        member.funcs.push(Resolved {
             name: name.into(),
             func,
             ty: ty.clone(),
             typed,
         });
-        Ok(Func::new(self.id, self.funcs.len() - 1, ty))
+        Ok(Func::new(member.id, member.funcs.len() - 1, ty))
     }
 
     fn call_func(
@@ -213,13 +104,17 @@ impl WasmInstance for WasmiInstance {
         args: &[WasmValue],
         results: &mut [WasmValue],
     ) -> Result<()> {
-        func.check_call(self.id, args, results)?;
-        let Some(resolved) = self.funcs.get(func.index()) else {
+        let member = &self.members[self.current];
+        func.check_call(member.id, args, results)?;
+        let Some(resolved) = member.funcs.get(func.index()) else {
             return Err(WasmError::type_mismatch(
                 "function handle of another instance",
             ));
         };
         let (wasm_func, typed) = (resolved.func, resolved.typed);
+        // wasmi's `Caller` does not say which instance calls a host function: the
+        // one called from outside is taken as the caller. A field write per call.
+        self.memory.store.data_mut().default_memory = member.default_memory;
         self.calls += 1;
         let outcome = match typed {
             Some(typed) if self.timeout.is_none() => {
@@ -235,26 +130,26 @@ impl WasmInstance for WasmiInstance {
 
     fn global(&mut self, name: &str) -> Result<WasmValue> {
         let store = &mut self.memory.store;
-        let global =
-            self.instance
-                .get_global(&*store, name)
-                .ok_or_else(|| WasmError::ExportNotFound {
-                    kind: "global",
-                    name: name.to_string(),
-                })?;
+        let global = self.members[self.current]
+            .instance
+            .get_global(&*store, name)
+            .ok_or_else(|| WasmError::ExportNotFound {
+                kind: "global",
+                name: name.to_string(),
+            })?;
         let value = global.get(&*store);
         from_val(store, &value)
     }
 
     fn set_global(&mut self, name: &str, value: WasmValue) -> Result<()> {
         let store = &mut self.memory.store;
-        let global =
-            self.instance
-                .get_global(&*store, name)
-                .ok_or_else(|| WasmError::ExportNotFound {
-                    kind: "global",
-                    name: name.to_string(),
-                })?;
+        let global = self.members[self.current]
+            .instance
+            .get_global(&*store, name)
+            .ok_or_else(|| WasmError::ExportNotFound {
+                kind: "global",
+                name: name.to_string(),
+            })?;
         let ty = global.ty(&*store);
         if !ty.mutability().is_mut() {
             return Err(WasmError::ImmutableGlobal {
@@ -275,12 +170,12 @@ impl WasmInstance for WasmiInstance {
     }
 
     fn memory(&mut self) -> Option<&mut dyn WasmMemory> {
-        self.memory.selected = Some(self.default_memory?);
+        self.memory.selected = Some(self.members[self.current].default_memory?);
         Some(&mut self.memory)
     }
 
     fn memory_named(&mut self, name: &str) -> Result<&mut dyn WasmMemory> {
-        let memory = self
+        let memory = self.members[self.current]
             .instance
             .get_memory(&self.memory.store, name)
             .ok_or_else(|| WasmError::ExportNotFound {
@@ -319,7 +214,9 @@ impl WasmInstance for WasmiInstance {
             let since_last_set = self.fuel.last_set.saturating_sub(fuel_left(store));
             self.fuel.burnt_before.saturating_add(since_last_set)
         });
-        stats.memory_pages = self.default_memory.map(|memory| memory.size(store));
+        stats.memory_pages = self.members[self.current]
+            .default_memory
+            .map(|memory| memory.size(store));
         stats
     }
 }

@@ -1,31 +1,36 @@
-//! Satisfying a module's imports from [`Imports`]: host functions, and memories,
-//! globals and tables created fresh in the instance's store.
+//! Satisfying a module's imports from [`Imports`]: host functions, memories,
+//! globals and tables created fresh in the instance's store, and exports of the
+//! store's other instances.
 
 use std::{mem, sync::Arc};
 
 use plugin_system_core::{
-    Extern, ExternType, HostError, HostFunc, Imports, MemoryType, ModuleInfo, TableType, WasmError,
-    WasmValue,
+    Extern, ExternType, FuncType, GlobalType, HostError, HostFunc, Imports, InstanceHandle,
+    MemoryType, ModuleInfo, TableType, ValType, WasmError, WasmValue,
 };
 use wasmi::{Global, Linker, Memory, Mutability, Ref, RefType, Store, Table, Val};
 
 use super::{
-    convert::{HostFailure, from_val, to_val, wasmi_func_type},
+    convert::{HostFailure, core_val_type, from_val, to_val, wasmi_func_type},
     memory::CallerMemory,
+    start::START_EXPORT,
     state::HostState,
 };
 
 /// A linker that holds a definition for every import of the module, each created in
-/// `store`.
+/// `store` or taken from one of `exporters`, the store's instances by handle index
+/// (`None` when the store is the new instance's alone).
 ///
 /// # Errors
 /// [`WasmError::Link`] naming `module::name` and the expected type when an import
-/// is missing or has another type; [`WasmError::MemoryLimit`] when a memory or table
-/// to create is over the limits.
+/// is missing or has another type, or names an instance or export that is not
+/// there; [`WasmError::MemoryLimit`] when a memory or table to create is over the
+/// limits.
 pub(crate) fn link(
     store: &mut Store<HostState>,
     info: &ModuleInfo,
     imports: &Imports,
+    exporters: Option<&[wasmi::Instance]>,
 ) -> Result<Linker<HostState>, WasmError> {
     let mut linker = Linker::new(store.engine());
     for (i, import) in info.imports.iter().enumerate() {
@@ -43,7 +48,12 @@ pub(crate) fn link(
                 message: format!("missing import {qualified}: expected {}", import.ty),
             });
         };
-        let item = define(store, &qualified, &import.ty, given)?;
+        let item = match given {
+            Extern::Export { instance, name } => {
+                exported(store, &qualified, &import.ty, exporters, *instance, name)?
+            }
+            _ => define(store, &qualified, &import.ty, given)?,
+        };
         linker
             .define(&import.module, &import.name, item)
             .map_err(|e| WasmError::Link {
@@ -51,6 +61,90 @@ pub(crate) fn link(
             })?;
     }
     Ok(linker)
+}
+
+/// The export `name` of the instance at `handle`, after checking it against
+/// `expected` with the spec's import-matching rules (on its current sizes).
+fn exported(
+    store: &Store<HostState>,
+    qualified: &str,
+    expected: &ExternType,
+    exporters: Option<&[wasmi::Instance]>,
+    handle: InstanceHandle,
+    name: &str,
+) -> Result<wasmi::Extern, WasmError> {
+    let link_error = |why: String| WasmError::Link {
+        message: format!("import {qualified}: {why}"),
+    };
+    let Some(exporters) = exporters else {
+        return Err(link_error(
+            "imports of other instances need a store (WasmRuntime::new_store)".into(),
+        ));
+    };
+    let index = handle.index();
+    let exporter = exporters
+        .get(index)
+        .ok_or_else(|| link_error(format!("no instance {index} in this store")))?;
+    // The moved start function is no export, for linking either.
+    let item = (name != START_EXPORT)
+        .then(|| exporter.get_export(store, name))
+        .flatten()
+        .ok_or_else(|| link_error(format!("instance {index} has no export `{name}`")))?;
+    let given = extern_type(store, &item);
+    let fits = match (expected, &given) {
+        (ExternType::Func(want), ExternType::Func(ty)) => ty == want,
+        (ExternType::Memory(want), ExternType::Memory(ty)) => memory_fits(ty, want),
+        (ExternType::Table(want), ExternType::Table(ty)) => table_fits(ty, want),
+        (ExternType::Global(want), ExternType::Global(ty)) => ty == want,
+        _ => false,
+    };
+    if !fits {
+        return Err(link_error(format!(
+            "expected {expected}, given {given} (export `{name}` of instance {index})"
+        )));
+    }
+    Ok(item)
+}
+
+/// The type of a wasm object of `store`, memories and tables at their current size.
+fn extern_type(store: &Store<HostState>, item: &wasmi::Extern) -> ExternType {
+    match item {
+        wasmi::Extern::Func(func) => {
+            let ty = func.ty(store);
+            ExternType::Func(FuncType::new(
+                ty.params().iter().map(|t| core_val_type(*t)),
+                ty.results().iter().map(|t| core_val_type(*t)),
+            ))
+        }
+        wasmi::Extern::Memory(memory) => {
+            let ty = memory.ty(store);
+            ExternType::Memory(MemoryType {
+                minimum: memory.size(store),
+                maximum: ty.maximum(),
+                memory64: ty.is_64(),
+                // wasmi has no shared memories.
+                shared: false,
+            })
+        }
+        wasmi::Extern::Table(table) => {
+            let ty = table.ty(store);
+            ExternType::Table(TableType {
+                element: match ty.element() {
+                    RefType::Func => ValType::FuncRef,
+                    RefType::Extern => ValType::ExternRef,
+                },
+                minimum: table.size(store),
+                maximum: ty.maximum(),
+            })
+        }
+        wasmi::Extern::Global(global) => {
+            let ty = global.ty(store);
+            ExternType::Global(GlobalType {
+                content: core_val_type(ty.content()),
+                mutable: ty.mutability().is_mut(),
+            })
+        }
+    }
 }
 
 /// Creates in `store` what `given` describes, after checking it against `expected`
@@ -172,13 +266,16 @@ fn limits_fit(min: u64, max: Option<u64>, want_min: u64, want_max: Option<u64>) 
         }
 }
 
-/// The type of what the host provides, for messages.
-fn given_type(given: &Extern) -> ExternType {
+/// What the host provides, for messages.
+fn given_type(given: &Extern) -> String {
     match given {
-        Extern::Func(host) => ExternType::Func(host.ty().clone()),
-        Extern::Memory(ty) => ExternType::Memory(*ty),
-        Extern::Global(ty, _) => ExternType::Global(*ty),
-        Extern::Table(ty, _) => ExternType::Table(*ty),
+        Extern::Func(host) => ExternType::Func(host.ty().clone()).to_string(),
+        Extern::Memory(ty) => ExternType::Memory(*ty).to_string(),
+        Extern::Global(ty, _) => ExternType::Global(*ty).to_string(),
+        Extern::Table(ty, _) => ExternType::Table(*ty).to_string(),
+        Extern::Export { instance, name } => {
+            format!("export `{name}` of instance {}", instance.index())
+        }
     }
 }
 

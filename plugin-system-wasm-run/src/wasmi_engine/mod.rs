@@ -1,13 +1,15 @@
 //! The wasmi engine: an interpreter, for targets that forbid a JIT and for instant
 //! start-up.
 //!
-//! One [`wasmi::Engine`] per runtime, one [`wasmi::Store`] per instance. wasmi has
-//! no epoch interruption, so fuel metering is always on in the engine: a deadline
-//! runs guest code in slices of fuel and looks at the clock between slices
-//! ([`call`]), while the fuel the user sees stays exact.
+//! One [`wasmi::Engine`] per runtime, one [`wasmi::Store`] per instance, or per
+//! [`WasmStore`] of linked instances. wasmi has no epoch interruption, so fuel
+//! metering is always on in the engine: a deadline runs guest code in slices of
+//! fuel and looks at the clock between slices ([`call`]), while the fuel the user
+//! sees stays exact.
 //!
-//! Code map: [`state`] (what a store holds), [`linking`] (imports and host
-//! functions), [`instance`] (calls, globals, fuel), [`call`] (the fast path and
+//! Code map: [`state`] (what a store holds), [`store`] (instantiation, stores of
+//! several instances), [`linking`] (imports, host functions, exports of other
+//! instances), [`instance`] (calls, globals, fuel), [`call`] (the fast path and
 //! the deadline path), [`memory`] (memory views), [`convert`] (values, types and
 //! errors), [`start`] (running the start function under the deadline).
 
@@ -18,6 +20,7 @@ mod linking;
 mod memory;
 mod start;
 mod state;
+mod store;
 #[cfg(test)]
 mod tests;
 mod typed;
@@ -30,7 +33,7 @@ use std::{
 
 use plugin_system_core::{
     Imports, ModuleInfo, Result, RuntimeCounters, RuntimeStats, ValidationReport, WasmError,
-    WasmFeatures, WasmInstance, WasmModule, WasmRuntime, WasmRuntimeConfig,
+    WasmFeatures, WasmInstance, WasmModule, WasmRuntime, WasmRuntimeConfig, WasmStore,
 };
 use wasmparser::WasmFeatures as Proposals;
 
@@ -46,7 +49,7 @@ const ENGINE: &str = "wasmi";
 const VERSION: &str = "2.0.0";
 
 /// The proposals [`engine_config`] enables, in the workspace's `wasmparser` terms, so
-/// that [`compile_error`] can name the proposal a refused module needs.
+/// that [`compile_error()`] can name the proposal a refused module needs.
 ///
 /// memory64 is absent: wasmi implements it only behind its `memory64` cargo feature,
 /// which the workspace does not enable. Custom page sizes and wide arithmetic are off
@@ -223,14 +226,17 @@ impl WasmRuntime for WasmiRuntime {
         module: &Arc<dyn WasmModule>,
         imports: &Imports,
     ) -> Result<Box<dyn WasmInstance>> {
-        let instance = instance::WasmiInstance::new(
+        let mut store = store::WasmiStore::new(&self.engine, &self.config, &self.counters);
+        store.add(module, imports, store::Linking::Alone)?;
+        Ok(Box::new(store))
+    }
+
+    fn new_store(&self) -> Result<Box<dyn WasmStore>> {
+        Ok(Box::new(store::WasmiStore::new(
             &self.engine,
             &self.config,
             &self.counters,
-            module,
-            imports,
-        )?;
-        Ok(Box::new(instance))
+        )))
     }
 
     fn stats(&self) -> RuntimeStats {

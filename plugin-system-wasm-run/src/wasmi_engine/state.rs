@@ -1,4 +1,4 @@
-//! What each instance's store holds besides the wasm objects.
+//! What each store holds besides the wasm objects.
 
 use std::collections::HashMap;
 
@@ -8,14 +8,15 @@ use wasmi::{Memory, Store, StoreLimits, StoreLimitsBuilder};
 /// Fuel a store holds when metering is off: more than any call can burn.
 pub(crate) const UNMETERED_FUEL: u64 = u64::MAX;
 
-/// The data of an instance's [`Store`].
+/// The data of a [`Store`].
 pub(crate) struct HostState {
     /// Memory and table limits, consulted by wasmi on every grow.
     limits: StoreLimits,
     /// `max_memory_pages`, for messages.
     pub(crate) max_memory_pages: Option<u64>,
-    /// The instance's default memory, which host functions see as the caller's.
-    /// Each store holds one instance, so the caller is always that instance.
+    /// The default memory of the calling instance, which host functions see as the
+    /// caller's. wasmi's `Caller` does not tell which instance calls, so the store
+    /// sets this to the current instance's before every call into the guest.
     pub(crate) default_memory: Option<Memory>,
     /// Function references handed to the host; a core `FuncRef` is an index here.
     /// wasmi's `Func` has no equality, so a reference handed out twice takes two slots.

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use plugin_system_core::{
-    ExternRef, FuncType, HostError, HostFunc, Imports, TrapCode, ValType, WasmError, WasmRuntime,
-    WasmRuntimeConfig, WasmValue,
+    Extern, ExternRef, FuncType, HostError, HostFunc, Imports, InstanceHandle, TrapCode, ValType,
+    WasmError, WasmRuntime, WasmRuntimeConfig, WasmValue,
 };
 
 use super::{WasmiRuntime, start::START_EXPORT};
@@ -384,4 +384,329 @@ fn fuel_needs_metering_and_modules_stay_with_their_runtime() {
         other.instantiate(&module, &Imports::new()).map(drop),
         Err(WasmError::ForeignModule { .. })
     ));
+}
+
+/// Exports a memory, a table, a mutable global and a function for [`USER`].
+const PROVIDER: &str = r#"(module
+    (memory (export "mem") 1)
+    (table (export "tab") 2 funcref)
+    (global (export "count") (mut i32) (i32.const 1))
+    (func $seven (export "seven") (result i32) i32.const 7)
+    (elem (i32.const 0) $seven)
+    (func (export "peek") (param i32) (result i32) local.get 0 i32.load)
+    (func (export "poke") (param i32 i32) local.get 0 local.get 1 i32.store))"#;
+
+/// Imports all of [`PROVIDER`]'s exports as `p.*`.
+const USER: &str = r#"(module
+    (import "p" "mem" (memory 1))
+    (import "p" "tab" (table 2 funcref))
+    (import "p" "count" (global $count (mut i32)))
+    (import "p" "seven" (func $seven (result i32)))
+    (type $t (func (result i32)))
+    (func $eight (result i32) i32.const 8)
+    (elem (i32.const 1) $eight)
+    (func (export "peek") (param i32) (result i32) local.get 0 i32.load)
+    (func (export "poke") (param i32 i32) local.get 0 local.get 1 i32.store)
+    (func (export "bump") (result i32)
+        (global.set $count (i32.add (global.get $count) (i32.const 1)))
+        global.get $count)
+    (func (export "call_at") (param i32) (result i32) local.get 0 call_indirect (type $t))
+    (func (export "direct") (result i32) call $seven))"#;
+
+/// `p.<name>` as the export `name` of `instance`, for every name of [`USER`]'s imports.
+fn exports_of(instance: InstanceHandle) -> Imports {
+    let mut imports = Imports::new();
+    for name in ["mem", "tab", "count", "seven"] {
+        let name = name.to_string();
+        imports.define("p", name.clone(), Extern::Export { instance, name });
+    }
+    imports
+}
+
+#[test]
+fn linked_instances_share_memory_table_global_and_function() {
+    let runtime = runtime(WasmRuntimeConfig::default().fuel_limit(FUEL));
+    let provider = runtime.load_module(PROVIDER.as_bytes()).unwrap();
+    let user = runtime.load_module(USER.as_bytes()).unwrap();
+    let mut store = runtime.new_store().unwrap();
+    let p = store.instantiate(&provider, &Imports::new()).unwrap();
+    let u = store.instantiate(&user, &exports_of(p)).unwrap();
+    assert_eq!((p.index(), u.index()), (0, 1));
+
+    // One memory: each sees the other's writes.
+    let i32s = |v: i32| WasmValue::I32(v);
+    let user_instance = store.instance(u).unwrap();
+    user_instance.call("poke", &[i32s(16), i32s(42)]).unwrap();
+    let provider_instance = store.instance(p).unwrap();
+    assert_eq!(
+        provider_instance.call("peek", &[i32s(16)]).unwrap(),
+        [i32s(42)]
+    );
+    provider_instance
+        .call("poke", &[i32s(32), i32s(-5)])
+        .unwrap();
+    assert_eq!(
+        provider_instance.memory().unwrap().read_u32(16).unwrap(),
+        42
+    );
+    let user_instance = store.instance(u).unwrap();
+    assert_eq!(user_instance.call("peek", &[i32s(32)]).unwrap(), [i32s(-5)]);
+    assert!(
+        user_instance.memory().is_none(),
+        "the user exports no memory"
+    );
+
+    // One global.
+    assert_eq!(user_instance.call("bump", &[]).unwrap(), [i32s(2)]);
+    let provider_instance = store.instance(p).unwrap();
+    assert_eq!(provider_instance.global("count").unwrap(), i32s(2));
+    provider_instance.set_global("count", i32s(10)).unwrap();
+    let user_instance = store.instance(u).unwrap();
+    assert_eq!(user_instance.call("bump", &[]).unwrap(), [i32s(11)]);
+
+    // One table: the provider's element and the user's own, and the function itself.
+    assert_eq!(
+        user_instance.call("call_at", &[i32s(0)]).unwrap(),
+        [i32s(7)]
+    );
+    assert_eq!(
+        user_instance.call("call_at", &[i32s(1)]).unwrap(),
+        [i32s(8)]
+    );
+    assert_eq!(user_instance.call("direct", &[]).unwrap(), [i32s(7)]);
+
+    // Each member keeps its own functions and handles.
+    let user_peek = user_instance.func("peek").unwrap();
+    assert!(user_instance.func("seven").is_err(), "not re-exported");
+    let provider_instance = store.instance(p).unwrap();
+    assert!(matches!(
+        provider_instance.call_func(&user_peek, &[i32s(0)], &mut [i32s(0)]),
+        Err(WasmError::TypeMismatch { .. })
+    ));
+    // Fuel is the store's: both instances burnt it.
+    assert!(provider_instance.fuel().unwrap() < FUEL);
+
+    assert!(matches!(
+        store.instance(InstanceHandle::from_index(2)),
+        Err(WasmError::ExportNotFound { kind: "instance", name }) if name == "2"
+    ));
+}
+
+#[test]
+fn host_functions_see_the_memory_of_the_called_instance() {
+    let module = br#"(module
+        (import "env" "peek" (func $peek (result i32)))
+        (memory (export "memory") 1)
+        (func (export "set") (param i32) i32.const 0 local.get 0 i32.store8)
+        (func (export "peek") (result i32) call $peek))"#;
+    let mut imports = Imports::new();
+    imports.func(
+        "env",
+        "peek",
+        HostFunc::new(FuncType::new([], [ValType::I32]), |caller, _, out| {
+            let memory = caller.memory().ok_or_else(|| HostError::new("no memory"))?;
+            let byte = memory.read_u8(0).map_err(HostError::from_error)?;
+            out[0] = WasmValue::I32(i32::from(byte));
+            Ok(())
+        }),
+    );
+    for timeout in [None, Some(Duration::from_secs(60))] {
+        let mut config = WasmRuntimeConfig::default();
+        config.timeout = timeout;
+        let runtime = runtime(config);
+        let module = runtime.load_module(module).unwrap();
+        let mut store = runtime.new_store().unwrap();
+        let a = store.instantiate(&module, &imports).unwrap();
+        let b = store.instantiate(&module, &imports).unwrap();
+        store
+            .instance(a)
+            .unwrap()
+            .call("set", &[WasmValue::I32(1)])
+            .unwrap();
+        store
+            .instance(b)
+            .unwrap()
+            .call("set", &[WasmValue::I32(2)])
+            .unwrap();
+        for (handle, byte) in [(a, 1), (b, 2), (a, 1)] {
+            let instance = store.instance(handle).unwrap();
+            assert_eq!(instance.call("peek", &[]).unwrap(), [WasmValue::I32(byte)]);
+        }
+    }
+}
+
+#[test]
+fn exports_of_missing_instances_or_names_do_not_link() {
+    let runtime = runtime(WasmRuntimeConfig::default());
+    let provider = runtime.load_module(PROVIDER.as_bytes()).unwrap();
+    let user = runtime.load_module(USER.as_bytes()).unwrap();
+    let mut store = runtime.new_store().unwrap();
+    let p = store.instantiate(&provider, &Imports::new()).unwrap();
+    let link_message = |outcome: Result<InstanceHandle, WasmError>| match outcome {
+        Err(WasmError::Link { message }) => message,
+        other => panic!("{other:?}"),
+    };
+
+    let message =
+        link_message(store.instantiate(&user, &exports_of(InstanceHandle::from_index(3))));
+    assert!(
+        message.contains("p::mem") && message.contains("no instance 3"),
+        "{message}"
+    );
+
+    let mut imports = exports_of(p);
+    let missing = Extern::Export {
+        instance: p,
+        name: "eight".into(),
+    };
+    imports.define("p", "seven", missing);
+    let message = link_message(store.instantiate(&user, &imports));
+    assert!(
+        message.contains("p::seven") && message.contains("`eight`"),
+        "{message}"
+    );
+
+    // The hidden start export is no export for linking either.
+    let started = runtime
+        .load_module(br#"(module (func $s) (start $s) (func (export "f")))"#)
+        .unwrap();
+    let s = store.instantiate(&started, &Imports::new()).unwrap();
+    let mut imports = exports_of(p);
+    imports.define(
+        "p",
+        "seven",
+        Extern::Export {
+            instance: s,
+            name: START_EXPORT.into(),
+        },
+    );
+    link_message(store.instantiate(&user, &imports));
+
+    // Wrong kind, wrong signature, too small: type mismatches.
+    for (name, given) in [("seven", "mem"), ("seven", "peek"), ("count", "seven")] {
+        let mut imports = exports_of(p);
+        imports.define(
+            "p",
+            name,
+            Extern::Export {
+                instance: p,
+                name: given.into(),
+            },
+        );
+        let message = link_message(store.instantiate(&user, &imports));
+        assert!(message.contains(&format!("p::{name}")), "{message}");
+    }
+    let small = runtime
+        .load_module(br#"(module (memory (export "mem") 0) (table (export "tab") 1 funcref))"#)
+        .unwrap();
+    let small = store.instantiate(&small, &Imports::new()).unwrap();
+    for name in ["mem", "tab"] {
+        let mut imports = exports_of(p);
+        imports.define(
+            "p",
+            name,
+            Extern::Export {
+                instance: small,
+                name: name.into(),
+            },
+        );
+        let message = link_message(store.instantiate(&user, &imports));
+        assert!(message.contains(&format!("p::{name}")), "{message}");
+    }
+
+    // The store goes on, its failed instantiations left out.
+    let u = store.instantiate(&user, &exports_of(p)).unwrap();
+    assert_eq!(u.index(), 3);
+    assert_eq!(runtime.stats().instances_active, 4);
+}
+
+#[test]
+fn exports_need_a_store() {
+    let runtime = runtime(WasmRuntimeConfig::default());
+    let user = runtime.load_module(USER.as_bytes()).unwrap();
+    match runtime.instantiate(&user, &exports_of(InstanceHandle::from_index(0))) {
+        Err(WasmError::Link { message }) => {
+            assert!(
+                message.contains("p::mem") && message.contains("new_store"),
+                "{message}"
+            );
+        }
+        other => panic!("{:?}", other.map(drop)),
+    }
+    assert_eq!(runtime.stats().instances_active, 0);
+}
+
+#[test]
+fn a_failed_start_function_leaves_its_writes_in_shared_memory() {
+    let runtime = runtime(WasmRuntimeConfig::default().fuel_limit(FUEL));
+    let provider = runtime.load_module(PROVIDER.as_bytes()).unwrap();
+    let failing = runtime
+        .load_module(
+            br#"(module
+                (import "p" "mem" (memory 1))
+                (import "p" "count" (global $count (mut i32)))
+                (func $s
+                    (i32.store (i32.const 64) (i32.const 99))
+                    (global.set $count (i32.const 50))
+                    unreachable)
+                (start $s))"#,
+        )
+        .unwrap();
+    let mut store = runtime.new_store().unwrap();
+    let p = store.instantiate(&provider, &Imports::new()).unwrap();
+    let fuel_before = store.instance(p).unwrap().fuel().unwrap();
+    let mut imports = Imports::new();
+    for name in ["mem", "count"] {
+        imports.define(
+            "p",
+            name,
+            Extern::Export {
+                instance: p,
+                name: name.into(),
+            },
+        );
+    }
+    let outcome = store.instantiate(&failing, &imports);
+    assert!(
+        matches!(
+            outcome,
+            Err(WasmError::Trap {
+                code: TrapCode::Unreachable,
+                ..
+            })
+        ),
+        "{outcome:?}"
+    );
+    let provider = store.instance(p).unwrap();
+    assert_eq!(provider.memory().unwrap().read_u32(64).unwrap(), 99);
+    assert_eq!(provider.global("count").unwrap(), WasmValue::I32(50));
+    assert!(
+        provider.fuel().unwrap() < fuel_before,
+        "the start burnt the store's fuel"
+    );
+    assert_eq!(
+        runtime.stats().instances_active,
+        1,
+        "the failed one is not counted"
+    );
+}
+
+#[test]
+fn every_member_counts_as_active_until_the_store_drops() {
+    let runtime = runtime(WasmRuntimeConfig::default());
+    let provider = runtime.load_module(PROVIDER.as_bytes()).unwrap();
+    let user = runtime.load_module(USER.as_bytes()).unwrap();
+    let mut store = runtime.new_store().unwrap();
+    assert_eq!(
+        runtime.stats().instances_active,
+        0,
+        "an empty store holds none"
+    );
+    let p = store.instantiate(&provider, &Imports::new()).unwrap();
+    assert_eq!(runtime.stats().instances_active, 1);
+    store.instantiate(&user, &exports_of(p)).unwrap();
+    let stats = runtime.stats();
+    assert_eq!((stats.instances_active, stats.instances_created), (2, 2));
+    drop(store);
+    assert_eq!(runtime.stats().instances_active, 0);
 }

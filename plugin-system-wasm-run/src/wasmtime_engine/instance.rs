@@ -4,8 +4,8 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use plugin_system_core::{
     Caller as CoreCaller, Extern as CoreExtern, ExternType, Func as CoreFunc, HostError, HostFunc,
-    Imports, InstanceGuard, InstanceId, InstanceStats, Result, ValType, WasmError, WasmInstance,
-    WasmMemory, WasmModule, WasmValue,
+    Imports, InstanceGuard, InstanceHandle, InstanceId, InstanceStats, Result, ValType, WasmError,
+    WasmInstance, WasmMemory, WasmModule, WasmStore, WasmValue,
 };
 use wasmtime::{
     Caller, Extern, Func, Global, InstancePre, Linker, Memory, SharedMemory, Store, StoreLimits,
@@ -16,7 +16,7 @@ use super::{
     Shared, WasmtimeModule,
     convert::{self, HostCallFailed, call_error, from_val, to_val},
 };
-use crate::shared::EPOCH_TICK;
+use crate::shared::{self, EPOCH_TICK};
 
 /// Epoch ticks that stand for "no deadline": far away, and safe to add to the
 /// engine's current epoch without overflow.
@@ -37,28 +37,38 @@ struct Resolved {
     numeric: bool,
 }
 
-/// An instance of a [`WasmtimeModule`] in a store of its own.
-pub(crate) struct WasmtimeInstance {
+/// One instance of a store.
+struct Member {
     id: InstanceId,
-    shared: Arc<Shared>,
     module: Arc<dyn WasmModule>,
-    store: Store<StoreData>,
     instance: wasmtime::Instance,
     resolved: Vec<Resolved>,
     by_name: HashMap<String, usize>,
     default_memory: Option<Memory>,
+    _guard: InstanceGuard,
+}
+
+/// A wasmtime store with its instances: usually one (what
+/// [`WasmRuntime::instantiate`](plugin_system_core::WasmRuntime::instantiate) gives),
+/// several for a [`WasmStore`]. As a [`WasmInstance`] it acts on the instance
+/// selected last (`current`); the store-wide state (fuel, deadline, buffers,
+/// counters) is kept once.
+pub(crate) struct WasmtimeInstance {
+    shared: Arc<Shared>,
+    store: Store<StoreData>,
+    members: Vec<Member>,
+    current: usize,
     /// The memory [`WasmMemory`] methods act on: the one last asked for.
     selected_memory: Option<Memory>,
     timeout: Option<Duration>,
     metered: bool,
-    /// Fuel given so far, minus nothing: consumed = budget - left.
+    /// Fuel given so far: consumed = budget - left.
     fuel_budget: u64,
     raw: Vec<ValRaw>,
     args: Vec<Val>,
     results: Vec<Val>,
     calls: u64,
     failed_calls: u64,
-    _guard: InstanceGuard,
 }
 
 fn deadline_ticks(timeout: Duration) -> u64 {
@@ -70,12 +80,8 @@ fn deadline_ticks(timeout: Duration) -> u64 {
 }
 
 impl WasmtimeInstance {
-    pub(super) fn new(
-        shared: Arc<Shared>,
-        module: Arc<dyn WasmModule>,
-        wt_module: &WasmtimeModule,
-        imports: &Imports,
-    ) -> Result<Self> {
+    /// An empty store with the configured limits, fuel and deadline.
+    pub(super) fn empty(shared: Arc<Shared>) -> Result<Self> {
         let config = &shared.config;
         let mut limits = StoreLimitsBuilder::new();
         if let Some(pages) = config.max_memory_pages {
@@ -101,31 +107,11 @@ impl WasmtimeInstance {
         store.epoch_deadline_trap();
         let timeout = config.timeout;
         store.set_epoch_deadline(timeout.map_or(NO_DEADLINE, deadline_ticks));
-
-        let instance = match prelinked(&shared, wt_module, imports) {
-            Some(pre) => pre.instantiate(&mut store),
-            None => {
-                let externs = link(&shared, &mut store, wt_module, imports)?;
-                wasmtime::Instance::new(&mut store, &wt_module.module, &externs)
-            }
-        }
-        .map_err(|e| match call_error(e, timeout) {
-            WasmError::Engine { message } => WasmError::Link { message },
-            other => other,
-        })?;
-        let default_memory = wt_module
-            .default_memory
-            .as_deref()
-            .and_then(|name| instance.get_memory(&mut store, name));
         Ok(WasmtimeInstance {
-            id: InstanceId::next(),
-            module,
             store,
-            instance,
-            resolved: Vec::new(),
-            by_name: HashMap::new(),
-            default_memory,
-            selected_memory: default_memory,
+            members: Vec::new(),
+            current: 0,
+            selected_memory: None,
             timeout,
             metered,
             fuel_budget,
@@ -134,15 +120,58 @@ impl WasmtimeInstance {
             results: Vec::new(),
             calls: 0,
             failed_calls: 0,
-            _guard: shared.counters.instance_created(),
             shared,
         })
     }
 
-    fn no_metering() -> WasmError {
-        WasmError::Unsupported {
-            feature: "fuel metering (set fuel_limit in the config)".into(),
+    /// Instantiates `module` in this store and selects it.
+    pub(super) fn add(
+        &mut self,
+        module: Arc<dyn WasmModule>,
+        wt_module: &WasmtimeModule,
+        imports: &Imports,
+    ) -> Result<InstanceHandle> {
+        if let Some(t) = self.timeout {
+            self.store.set_epoch_deadline(deadline_ticks(t));
         }
+        let instance = match prelinked(&self.shared, wt_module, imports) {
+            Some(pre) => pre.instantiate(&mut self.store),
+            None => {
+                let externs = link(
+                    &self.shared,
+                    &mut self.store,
+                    &self.members,
+                    wt_module,
+                    imports,
+                )?;
+                wasmtime::Instance::new(&mut self.store, &wt_module.module, &externs)
+            }
+        }
+        .map_err(|e| match call_error(e, self.timeout) {
+            WasmError::Engine { message } => WasmError::Link { message },
+            other => other,
+        })?;
+        let default_memory = wt_module
+            .default_memory
+            .as_deref()
+            .and_then(|name| instance.get_memory(&mut self.store, name));
+        self.members.push(Member {
+            id: InstanceId::next(),
+            module,
+            instance,
+            resolved: Vec::new(),
+            by_name: HashMap::new(),
+            default_memory,
+            _guard: self.shared.counters.instance_created(),
+        });
+        self.current = self.members.len() - 1;
+        self.selected_memory = default_memory;
+        Ok(InstanceHandle::from_index(self.current))
+    }
+
+    /// The selected instance. A store handed out as an instance always has one.
+    fn member(&self) -> &Member {
+        &self.members[self.current]
     }
 
     /// The unchecked call: only for all-numeric signatures, whose values need no
@@ -223,6 +252,7 @@ fn engine_error(e: wasmtime::Error) -> WasmError {
 fn link(
     shared: &Shared,
     store: &mut Store<StoreData>,
+    members: &[Member],
     module: &WasmtimeModule,
     imports: &Imports,
 ) -> Result<Vec<Extern>> {
@@ -240,6 +270,27 @@ fn link(
                 format!("missing, the module expects {}", import.ty),
             ));
         };
+        if let CoreExtern::Export { instance, name } = provided {
+            let exporter = members.get(instance.index()).ok_or_else(|| {
+                link_error(
+                    m,
+                    n,
+                    "imports of other instances need a store (WasmRuntime::new_store)".into(),
+                )
+            })?;
+            let ext = exporter
+                .instance
+                .get_export(&mut *store, name)
+                .ok_or_else(|| {
+                    link_error(
+                        m,
+                        n,
+                        format!("instance {} exports no `{name}`", instance.index()),
+                    )
+                })?;
+            externs.push(ext);
+            continue;
+        }
         let ext = match (provided, &import.ty) {
             (CoreExtern::Func(f), ExternType::Func(want)) => {
                 if f.ty() != want {
@@ -456,9 +507,53 @@ impl WasmMemory for WasmtimeInstance {
     }
 }
 
+impl WasmtimeInstance {
+    fn no_metering() -> WasmError {
+        WasmError::Unsupported {
+            feature: "fuel metering (set fuel_limit in the config)".into(),
+        }
+    }
+
+    /// The exported global `name` of the selected instance.
+    fn global_export(&mut self, name: &str) -> Result<Global> {
+        let member = &self.members[self.current];
+        member
+            .instance
+            .get_global(&mut self.store, name)
+            .ok_or_else(|| WasmError::ExportNotFound {
+                kind: "global",
+                name: name.to_string(),
+            })
+    }
+}
+
+impl WasmStore for WasmtimeInstance {
+    fn instantiate(
+        &mut self,
+        module: &Arc<dyn WasmModule>,
+        imports: &Imports,
+    ) -> Result<InstanceHandle> {
+        let wt_module = super::module_of(module)?;
+        shared::check_limits(module.info(), imports, &self.shared.config)?;
+        self.add(Arc::clone(module), wt_module, imports)
+    }
+
+    fn instance(&mut self, handle: InstanceHandle) -> Result<&mut dyn WasmInstance> {
+        if handle.index() >= self.members.len() {
+            return Err(WasmError::ExportNotFound {
+                kind: "instance",
+                name: handle.index().to_string(),
+            });
+        }
+        self.current = handle.index();
+        self.selected_memory = self.members[self.current].default_memory;
+        Ok(self)
+    }
+}
+
 impl WasmInstance for WasmtimeInstance {
     fn module(&self) -> &Arc<dyn WasmModule> {
-        &self.module
+        &self.member().module
     }
 
     fn func(&mut self, name: &str) -> Result<CoreFunc> {
@@ -466,22 +561,23 @@ impl WasmInstance for WasmtimeInstance {
             kind: "function",
             name: name.to_string(),
         };
-        let ty = match self.module.export(name) {
+        let member = &mut self.members[self.current];
+        let ty = match member.module.export(name) {
             Some(ExternType::Func(ty)) => ty.clone(),
             _ => return Err(not_found()),
         };
-        if let Some(&index) = self.by_name.get(name) {
-            return Ok(CoreFunc::new(self.id, index, ty));
+        if let Some(&index) = member.by_name.get(name) {
+            return Ok(CoreFunc::new(member.id, index, ty));
         }
-        let func = self
+        let func = member
             .instance
             .get_func(&mut self.store, name)
             .ok_or_else(not_found)?;
         let numeric = ty.params().iter().chain(ty.results()).all(|t| !t.is_ref());
-        let index = self.resolved.len();
-        self.resolved.push(Resolved { func, numeric });
-        self.by_name.insert(name.to_string(), index);
-        Ok(CoreFunc::new(self.id, index, ty))
+        let index = member.resolved.len();
+        member.resolved.push(Resolved { func, numeric });
+        member.by_name.insert(name.to_string(), index);
+        Ok(CoreFunc::new(member.id, index, ty))
     }
 
     fn call_func(
@@ -490,8 +586,9 @@ impl WasmInstance for WasmtimeInstance {
         args: &[WasmValue],
         results: &mut [WasmValue],
     ) -> Result<()> {
-        func.check_call(self.id, args, results)?;
-        let resolved = *self
+        let member = &self.members[self.current];
+        func.check_call(member.id, args, results)?;
+        let resolved = *member
             .resolved
             .get(func.index())
             .ok_or_else(|| WasmError::type_mismatch("unknown function handle"))?;
@@ -511,19 +608,13 @@ impl WasmInstance for WasmtimeInstance {
     }
 
     fn global(&mut self, name: &str) -> Result<WasmValue> {
-        let g = self
-            .instance
-            .get_global(&mut self.store, name)
-            .ok_or_else(|| WasmError::ExportNotFound {
-                kind: "global",
-                name: name.to_string(),
-            })?;
+        let g = self.global_export(name)?;
         let v = g.get(&mut self.store);
         Ok(from_val(&mut self.store, &v))
     }
 
     fn set_global(&mut self, name: &str, value: WasmValue) -> Result<()> {
-        let ty = match self.module.export(name) {
+        let ty = match self.member().module.export(name) {
             Some(ExternType::Global(ty)) => *ty,
             _ => {
                 return Err(WasmError::ExportNotFound {
@@ -544,25 +635,20 @@ impl WasmInstance for WasmtimeInstance {
                 value.ty()
             )));
         }
-        let g = self
-            .instance
-            .get_global(&mut self.store, name)
-            .ok_or_else(|| WasmError::ExportNotFound {
-                kind: "global",
-                name: name.to_string(),
-            })?;
+        let g = self.global_export(name)?;
         let v = to_val(&mut self.store, &value)?;
         g.set(&mut self.store, v)
             .map_err(|e| WasmError::type_mismatch(format!("{e:#}")))
     }
 
     fn memory(&mut self) -> Option<&mut dyn WasmMemory> {
-        self.selected_memory = Some(self.default_memory?);
+        self.selected_memory = Some(self.member().default_memory?);
         Some(self)
     }
 
     fn memory_named(&mut self, name: &str) -> Result<&mut dyn WasmMemory> {
-        let m = self
+        let member = &self.members[self.current];
+        let m = member
             .instance
             .get_memory(&mut self.store, name)
             .ok_or_else(|| WasmError::ExportNotFound {
@@ -608,7 +694,7 @@ impl WasmInstance for WasmtimeInstance {
             .fuel()
             .ok()
             .map(|left| self.fuel_budget.saturating_sub(left));
-        stats.memory_pages = self.default_memory.map(|m| m.size(&self.store));
+        stats.memory_pages = self.member().default_memory.map(|m| m.size(&self.store));
         stats
     }
 }

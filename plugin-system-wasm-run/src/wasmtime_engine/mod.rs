@@ -12,7 +12,7 @@ use std::{
 
 use plugin_system_core::{
     Imports, Result, RuntimeCounters, RuntimeStats, WasmError, WasmFeatures, WasmInstance,
-    WasmModule, WasmRuntime, WasmRuntimeConfig,
+    WasmModule, WasmRuntime, WasmRuntimeConfig, WasmStore,
 };
 use wasmtime::{Config, Engine, OptLevel};
 
@@ -57,6 +57,17 @@ pub(crate) fn features() -> WasmFeatures {
     f.deadlines = true;
     f.precompile = true;
     f
+}
+
+/// The wasmtime module behind `module`, or the error for one of another engine.
+pub(crate) fn module_of(module: &Arc<dyn WasmModule>) -> Result<&WasmtimeModule> {
+    module
+        .as_any()
+        .downcast_ref::<WasmtimeModule>()
+        .ok_or_else(|| WasmError::ForeignModule {
+            engine: "wasmtime",
+            module_engine: module.engine().to_string(),
+        })
 }
 
 /// What [`WasmtimeRuntime`] shares with its modules and instances.
@@ -204,16 +215,6 @@ impl WasmtimeRuntime {
     pub fn engine(&self) -> &Engine {
         &self.shared.engine
     }
-
-    fn module_of<'a>(&self, module: &'a Arc<dyn WasmModule>) -> Result<&'a WasmtimeModule> {
-        module
-            .as_any()
-            .downcast_ref::<WasmtimeModule>()
-            .ok_or_else(|| WasmError::ForeignModule {
-                engine: "wasmtime",
-                module_engine: module.engine().to_string(),
-            })
-    }
 }
 
 impl WasmRuntime for WasmtimeRuntime {
@@ -254,15 +255,23 @@ impl WasmRuntime for WasmtimeRuntime {
         module: &Arc<dyn WasmModule>,
         imports: &Imports,
     ) -> Result<Box<dyn WasmInstance>> {
-        let wt_module = self.module_of(module)?;
+        let wt_module = module_of(module)?;
         shared::check_limits(module.info(), imports, &self.shared.config)?;
-        let instance = WasmtimeInstance::new(
-            Arc::clone(&self.shared),
-            Arc::clone(module),
-            wt_module,
-            imports,
-        )?;
-        Ok(Box::new(instance))
+        let mut store = WasmtimeInstance::empty(Arc::clone(&self.shared))?;
+        if imports
+            .iter()
+            .any(|(_, _, e)| matches!(e, plugin_system_core::Extern::Export { .. }))
+        {
+            return Err(WasmError::Link {
+                message: "imports of other instances need a store (WasmRuntime::new_store)".into(),
+            });
+        }
+        store.add(Arc::clone(module), wt_module, imports)?;
+        Ok(Box::new(store))
+    }
+
+    fn new_store(&self) -> Result<Box<dyn WasmStore>> {
+        Ok(Box::new(WasmtimeInstance::empty(Arc::clone(&self.shared))?))
     }
 
     fn precompile(&self, bytes: &[u8]) -> Result<Vec<u8>> {

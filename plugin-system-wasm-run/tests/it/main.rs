@@ -7,6 +7,7 @@ mod limits;
 mod memory;
 mod module;
 mod precompile;
+mod store;
 mod wasmtime_only;
 
 use std::sync::Arc;
