@@ -12,6 +12,10 @@ use wasmparser::{
     CompositeInnerType, ExternalKind, Parser, Payload, TypeRef, Validator, WasmFeatures,
 };
 
+/// Export names the runtime keeps for itself (wasmi moves a start function to
+/// such an export so that it runs under the deadline). Refused on every engine.
+pub(crate) const RESERVED_EXPORT_PREFIX: &str = "\0plugin-system:";
+
 /// Turns WAT text into binary; binary input passes through untouched.
 pub(crate) fn to_binary(bytes: &[u8]) -> Result<Cow<'_, [u8]>, WasmError> {
     // An empty text would parse as an empty module; empty input is a mistake.
@@ -192,6 +196,11 @@ pub(crate) fn read_module_info(bytes: &[u8]) -> Result<ModuleInfo, WasmError> {
             Payload::ExportSection(reader) => {
                 for e in reader {
                     let e = e.map_err(invalid)?;
+                    if e.name.starts_with(RESERVED_EXPORT_PREFIX) {
+                        return Err(WasmError::InvalidModule {
+                            message: format!("export name {:?} is reserved by the runtime", e.name),
+                        });
+                    }
                     exports.push((e.name.to_string(), e.kind, e.index));
                 }
             }

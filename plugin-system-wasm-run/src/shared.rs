@@ -5,21 +5,28 @@ use plugin_system_core::{
     ExternType, Imports, ModuleInfo, ValidationReport, WasmError, WasmFeatures, WasmRuntimeConfig,
 };
 
+/// Nested calls allowed when `max_stack_depth` is not set: wasmtime's default
+/// 512 KiB stack at [`STACK_BYTES_PER_FRAME`].
+const DEFAULT_STACK_DEPTH: u32 = 2048;
+
+/// Fewest and most nested calls `max_stack_depth` can mean. Below the floor,
+/// host calls and trampolines lack room on wasmtime; above the ceiling, wasmi's
+/// frame stack and wasmtime's native stack would grow past what a host should
+/// give one guest.
+const STACK_DEPTH_RANGE: (u32, u32) = (256, 4096);
+
+/// The nested-call limit both engines enforce for a configured `max_stack_depth`:
+/// wasmi counts frames exactly, wasmtime turns it into native stack bytes.
+pub(crate) fn stack_depth(configured: Option<u32>) -> u32 {
+    configured
+        .unwrap_or(DEFAULT_STACK_DEPTH)
+        .clamp(STACK_DEPTH_RANGE.0, STACK_DEPTH_RANGE.1)
+}
+
 /// Native stack bytes allowed per nested wasm call when `max_stack_depth` is turned
 /// into wasmtime's byte-based stack limit. A frame of plain wasm code takes well
 /// under this; a deep limit still ends in a stack overflow, never a crash.
-#[cfg(feature = "wasmtime")]
 pub(crate) const STACK_BYTES_PER_FRAME: usize = 256;
-
-/// The smallest native stack given to wasmtime, so that a tiny depth still lets
-/// host calls and trampolines run.
-#[cfg(feature = "wasmtime")]
-pub(crate) const MIN_STACK_BYTES: usize = 64 * 1024;
-
-/// The largest native stack given to wasmtime: it must stay below the stack
-/// wasmtime keeps for async calls (2 MiB).
-#[cfg(feature = "wasmtime")]
-pub(crate) const MAX_STACK_BYTES: usize = 1024 * 1024;
 
 /// Fuel a wasmi call runs between two looks at the clock when a deadline is set.
 /// About a millisecond of interpretation on a development machine.
@@ -28,7 +35,7 @@ pub(crate) const DEADLINE_FUEL_SLICE: u64 = 1_000_000;
 
 /// Wall-clock resolution of wasmtime's deadline ticker.
 #[cfg(feature = "wasmtime")]
-pub(crate) const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(5);
+pub(crate) const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Refuses modules whose own memories or tables start larger than the limits,
 /// and imports that would create such memories. Both engines call this before

@@ -108,11 +108,16 @@ impl WasmiRuntime {
             // must validate as it stands first.
             guarded(|| wasmi::Module::validate(&self.engine, binary))
                 .map_err(|message| compile_error(binary, PROPOSALS, message))?;
-            if let Ok(module) = guarded(|| wasmi::Module::new(&self.engine, &hoisted[..])) {
-                return Ok((module, true));
-            }
+            // A start function must run under the deadline, so a rewrite that fails
+            // (a module exporting the reserved name) refuses the module rather than
+            // falling back to a start function nothing could stop.
+            return guarded(|| wasmi::Module::new(&self.engine, &hoisted[..]))
+                .map(|module| (module, true))
+                .map_err(|message| WasmError::InvalidModule {
+                    message: format!("start function cannot be put under the deadline: {message}"),
+                });
         }
-        // No start function, or the rewrite was refused: the original tells why.
+        // No start function: compile the module as it is.
         guarded(|| wasmi::Module::new(&self.engine, binary))
             .map(|module| (module, false))
             .map_err(|message| compile_error(binary, PROPOSALS, message))
@@ -146,9 +151,9 @@ fn engine_config(config: &WasmRuntimeConfig) -> wasmi::Config {
         .wasm_extended_const(true)
         .wasm_custom_page_sizes(false)
         .wasm_wide_arithmetic(false);
-    if let Some(depth) = config.max_stack_depth {
-        wasmi_config.set_max_recursion_depth(usize::try_from(depth).unwrap_or(usize::MAX));
-    }
+    // The same effective depth on both engines: see `shared::stack_depth`.
+    let depth = shared::stack_depth(config.max_stack_depth);
+    wasmi_config.set_max_recursion_depth(usize::try_from(depth).unwrap_or(usize::MAX));
     // Lazy translation charges the fuel of translating a function to whichever
     // instance calls it first; eager translation keeps fuel per call deterministic.
     wasmi_config.compilation_mode(if config.fuel_limit.is_some() {

@@ -148,7 +148,11 @@ impl WasmtimeInstance {
             }
         }
         .map_err(|e| match call_error(e, self.timeout) {
-            WasmError::Engine { message } => WasmError::Link { message },
+            // wasmtime's own import checks (types of linked exports) say "import";
+            // anything else (an exhausted pool) stays an engine error.
+            WasmError::Engine { message } if message.contains("import") => {
+                WasmError::Link { message }
+            }
             other => other,
         })?;
         let default_memory = wt_module
@@ -533,7 +537,7 @@ impl WasmStore for WasmtimeInstance {
         module: &Arc<dyn WasmModule>,
         imports: &Imports,
     ) -> Result<InstanceHandle> {
-        let wt_module = super::module_of(module)?;
+        let wt_module = super::module_of(module, &self.shared.engine)?;
         shared::check_limits(module.info(), imports, &self.shared.config)?;
         self.add(Arc::clone(module), wt_module, imports)
     }

@@ -32,9 +32,6 @@ fn parser_features() -> wasmparser::WasmFeatures {
         | F::EXCEPTIONS
         | F::FUNCTION_REFERENCES
         | F::GC
-        | F::THREADS
-        | F::WIDE_ARITHMETIC
-        | F::CUSTOM_PAGE_SIZES
 }
 
 /// What this engine implements, as the core reports it.
@@ -45,7 +42,6 @@ pub(crate) fn features() -> WasmFeatures {
     f.reference_types = true;
     f.simd = true;
     f.relaxed_simd = true;
-    f.threads = true;
     f.tail_calls = true;
     f.exceptions = true;
     f.memory64 = true;
@@ -60,14 +56,21 @@ pub(crate) fn features() -> WasmFeatures {
 }
 
 /// The wasmtime module behind `module`, or the error for one of another engine.
-pub(crate) fn module_of(module: &Arc<dyn WasmModule>) -> Result<&WasmtimeModule> {
-    module
-        .as_any()
-        .downcast_ref::<WasmtimeModule>()
-        .ok_or_else(|| WasmError::ForeignModule {
+pub(crate) fn module_of<'a>(
+    module: &'a Arc<dyn WasmModule>,
+    engine: &Engine,
+) -> Result<&'a WasmtimeModule> {
+    match module.as_any().downcast_ref::<WasmtimeModule>() {
+        Some(m) if Engine::same(m.module.engine(), engine) => Ok(m),
+        Some(_) => Err(WasmError::ForeignModule {
+            engine: "wasmtime",
+            module_engine: "wasmtime (another runtime)".into(),
+        }),
+        None => Err(WasmError::ForeignModule {
             engine: "wasmtime",
             module_engine: module.engine().to_string(),
-        })
+        }),
+    }
 }
 
 /// What [`WasmtimeRuntime`] shares with its modules and instances.
@@ -168,15 +171,15 @@ impl WasmtimeRuntime {
         .wasm_function_references(true)
         .wasm_gc(true)
         .wasm_exceptions(true)
-        .wasm_threads(true)
-        .wasm_wide_arithmetic(true)
-        .wasm_custom_page_sizes(true);
-        if let Some(depth) = config.max_stack_depth {
-            let bytes = (depth as usize)
-                .saturating_mul(shared::STACK_BYTES_PER_FRAME)
-                .clamp(shared::MIN_STACK_BYTES, shared::MAX_STACK_BYTES);
-            wt.max_wasm_stack(bytes);
-        }
+        // Shared memories are not offered (no `Config::shared_memory`): a module
+        // that needs threads is `Unsupported`, as on wasmi.
+        .wasm_threads(false)
+        .wasm_wide_arithmetic(false)
+        .wasm_custom_page_sizes(false);
+        // 4096 frames at 256 bytes is 1 MiB, below the 2 MiB wasmtime keeps for
+        // async calls, which `max_wasm_stack` must not exceed.
+        let depth = shared::stack_depth(config.max_stack_depth) as usize;
+        wt.max_wasm_stack(depth * shared::STACK_BYTES_PER_FRAME);
         let engine = Engine::new(&wt).map_err(|e| WasmError::Engine {
             message: format!("{e:#}"),
         })?;
@@ -255,7 +258,7 @@ impl WasmRuntime for WasmtimeRuntime {
         module: &Arc<dyn WasmModule>,
         imports: &Imports,
     ) -> Result<Box<dyn WasmInstance>> {
-        let wt_module = module_of(module)?;
+        let wt_module = module_of(module, &self.shared.engine)?;
         shared::check_limits(module.info(), imports, &self.shared.config)?;
         let mut store = WasmtimeInstance::empty(Arc::clone(&self.shared))?;
         if imports
