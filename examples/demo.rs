@@ -61,9 +61,9 @@ fn show(what: &str, result: Result<Vec<WasmValue>, WasmError>, took: Duration) {
     match result {
         Ok(values) => {
             let values: Vec<String> = values.iter().map(ToString::to_string).collect();
-            println!("    {what:<28} -> {} ({took:.1?})", values.join(", "));
+            println!("    {what:<30} -> {} ({took:.1?})", values.join(", "));
         }
-        Err(e) => println!("    {what:<28} -> error: {e} ({took:.1?})"),
+        Err(e) => println!("    {what:<30} -> error: {e} ({took:.1?})"),
     }
 }
 
