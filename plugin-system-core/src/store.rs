@@ -3,7 +3,12 @@
 
 use std::sync::Arc;
 
-use crate::{error::Result, imports::Imports, instance::WasmInstance, module::WasmModule};
+use crate::{
+    error::{Result, WasmError},
+    imports::Imports,
+    instance::WasmInstance,
+    module::WasmModule,
+};
 
 /// The place of an instance in its [`WasmStore`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -18,6 +23,21 @@ impl InstanceHandle {
     /// The index of the instance in its store.
     pub fn index(self) -> usize {
         self.0
+    }
+
+    /// The index, when a store of `len` instances could have given this handle out.
+    ///
+    /// # Errors
+    /// [`WasmError::ExportNotFound`] with kind `instance` otherwise.
+    pub fn checked_index(self, len: usize) -> Result<usize> {
+        if self.0 < len {
+            Ok(self.0)
+        } else {
+            Err(WasmError::ExportNotFound {
+                kind: "instance",
+                name: self.0.to_string(),
+            })
+        }
     }
 }
 

@@ -52,6 +52,17 @@ impl WasmiStore {
         Ok(())
     }
 
+    /// The exported global `name` of the selected instance.
+    fn global_export(&self, name: &str) -> Result<wasmi::Global> {
+        self.members[self.current]
+            .instance
+            .get_global(&self.memory.store, name)
+            .ok_or_else(|| WasmError::ExportNotFound {
+                kind: "global",
+                name: name.to_string(),
+            })
+    }
+
     fn check_metered(&self) -> Result<()> {
         if self.fuel.metered {
             Ok(())
@@ -129,27 +140,15 @@ impl WasmInstance for WasmiStore {
     }
 
     fn global(&mut self, name: &str) -> Result<WasmValue> {
+        let global = self.global_export(name)?;
         let store = &mut self.memory.store;
-        let global = self.members[self.current]
-            .instance
-            .get_global(&*store, name)
-            .ok_or_else(|| WasmError::ExportNotFound {
-                kind: "global",
-                name: name.to_string(),
-            })?;
         let value = global.get(&*store);
         from_val(store, &value)
     }
 
     fn set_global(&mut self, name: &str, value: WasmValue) -> Result<()> {
+        let global = self.global_export(name)?;
         let store = &mut self.memory.store;
-        let global = self.members[self.current]
-            .instance
-            .get_global(&*store, name)
-            .ok_or_else(|| WasmError::ExportNotFound {
-                kind: "global",
-                name: name.to_string(),
-            })?;
         let ty = global.ty(&*store);
         if !ty.mutability().is_mut() {
             return Err(WasmError::ImmutableGlobal {

@@ -197,13 +197,7 @@ impl WasmStore for WasmiStore {
     }
 
     fn instance(&mut self, handle: InstanceHandle) -> Result<&mut dyn WasmInstance> {
-        if handle.index() >= self.members.len() {
-            return Err(WasmError::ExportNotFound {
-                kind: "instance",
-                name: handle.index().to_string(),
-            });
-        }
-        self.current = handle.index();
+        self.current = handle.checked_index(self.members.len())?;
         Ok(self)
     }
 }

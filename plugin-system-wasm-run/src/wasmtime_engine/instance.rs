@@ -543,13 +543,7 @@ impl WasmStore for WasmtimeInstance {
     }
 
     fn instance(&mut self, handle: InstanceHandle) -> Result<&mut dyn WasmInstance> {
-        if handle.index() >= self.members.len() {
-            return Err(WasmError::ExportNotFound {
-                kind: "instance",
-                name: handle.index().to_string(),
-            });
-        }
-        self.current = handle.index();
+        self.current = handle.checked_index(self.members.len())?;
         self.selected_memory = self.members[self.current].default_memory;
         Ok(self)
     }
