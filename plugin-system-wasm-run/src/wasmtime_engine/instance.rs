@@ -125,7 +125,7 @@ impl WasmtimeInstance {
     }
 
     /// Instantiates `module` in this store and selects it.
-    pub(super) fn add(
+    fn add(
         &mut self,
         module: Arc<dyn WasmModule>,
         wt_module: &WasmtimeModule,
@@ -279,7 +279,11 @@ fn link(
                 link_error(
                     m,
                     n,
-                    "imports of other instances need a store (WasmRuntime::new_store)".into(),
+                    format!(
+                        "no instance {} in this store (imports of other instances need a \
+                         WasmStore from WasmRuntime::new_store)",
+                        instance.index()
+                    ),
                 )
             })?;
             let ext = exporter

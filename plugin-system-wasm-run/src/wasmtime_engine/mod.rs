@@ -258,18 +258,10 @@ impl WasmRuntime for WasmtimeRuntime {
         module: &Arc<dyn WasmModule>,
         imports: &Imports,
     ) -> Result<Box<dyn WasmInstance>> {
-        let wt_module = module_of(module, &self.shared.engine)?;
-        shared::check_limits(module.info(), imports, &self.shared.config)?;
+        // A store of its own with one instance. An `Extern::Export` finds no
+        // instance to refer to there, and `link` says so.
         let mut store = WasmtimeInstance::empty(Arc::clone(&self.shared))?;
-        if imports
-            .iter()
-            .any(|(_, _, e)| matches!(e, plugin_system_core::Extern::Export { .. }))
-        {
-            return Err(WasmError::Link {
-                message: "imports of other instances need a store (WasmRuntime::new_store)".into(),
-            });
-        }
-        store.add(Arc::clone(module), wt_module, imports)?;
+        WasmStore::instantiate(&mut store, module, imports)?;
         Ok(Box::new(store))
     }
 

@@ -1,8 +1,11 @@
 //! Stores of several instances: WebAssembly linking, where a later instance
 //! imports an earlier one's memory, table, global or function.
 
+use std::sync::Arc;
+
 use plugin_system_core::{
-    Extern, Imports, InstanceHandle, WasmError, WasmRuntimeConfig, WasmValue,
+    Extern, Imports, InstanceHandle, WasmError, WasmModule, WasmRuntime, WasmRuntimeConfig,
+    WasmStore, WasmValue,
 };
 use plugin_system_wasm_run::EngineKind;
 
@@ -44,14 +47,22 @@ fn exports_of(provider: InstanceHandle) -> Imports {
     imports
 }
 
-fn instances_share_what_they_link(kind: EngineKind) {
-    let rt = runtime(kind, WasmRuntimeConfig::default());
+/// A store holding the provider, with the user module ready to link to it.
+fn provider_in_a_store(
+    rt: &Arc<dyn WasmRuntime>,
+) -> (Box<dyn WasmStore>, InstanceHandle, Arc<dyn WasmModule>) {
     let provider_module = rt.load_module(PROVIDER).unwrap();
     let user_module = rt.load_module(USER).unwrap();
     let mut store = rt.new_store().unwrap();
     let p = store
         .instantiate(&provider_module, &Imports::new())
         .unwrap();
+    (store, p, user_module)
+}
+
+fn instances_share_what_they_link(kind: EngineKind) {
+    let rt = runtime(kind, WasmRuntimeConfig::default());
+    let (mut store, p, user_module) = provider_in_a_store(&rt);
     let u = store.instantiate(&user_module, &exports_of(p)).unwrap();
     assert_ne!(p, u);
     assert_eq!(rt.stats().instances_active, 2);
@@ -94,12 +105,7 @@ fn instances_share_what_they_link(kind: EngineKind) {
 
 fn links_to_missing_exports_fail(kind: EngineKind) {
     let rt = runtime(kind, WasmRuntimeConfig::default());
-    let provider_module = rt.load_module(PROVIDER).unwrap();
-    let user_module = rt.load_module(USER).unwrap();
-    let mut store = rt.new_store().unwrap();
-    let p = store
-        .instantiate(&provider_module, &Imports::new())
-        .unwrap();
+    let (mut store, p, user_module) = provider_in_a_store(&rt);
 
     let mut missing = exports_of(p);
     missing.define(
