@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what a fresh machine lacks for building and testing this workspace.
-# Idempotent: safe to run again.
+# Installs what a fresh machine lacks for building and testing this workspace:
+# rustfmt and clippy, the wasm32 Rust targets the guests need, and clang with
+# the WASI sysroot for the C guests. Idempotent: safe to run again.
 set -euo pipefail
 
 need_component() {
@@ -9,6 +10,43 @@ need_component() {
     fi
 }
 
+need_target() {
+    # RUSTUP_AUTO_INSTALL=0 on these machines: targets are not fetched on demand.
+    if ! rustup target list --installed 2>/dev/null | grep -qx "$1"; then
+        rustup target add "$1"
+    fi
+}
+
+# Runs a command as root: directly when root, through sudo when it exists.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo "$@"
+    else
+        echo "setup: need root to run: $*" >&2
+        exit 1
+    fi
+}
+
+# True when clang can compile and link a WASI program: clang itself, the
+# wasi-libc sysroot and the wasm32 compiler-rt builtins are all present.
+have_wasi_clang() {
+    command -v clang >/dev/null || return 1
+    [ -d /usr/include/wasm32-wasi ] || return 1
+    local builtins
+    builtins="$(clang --target=wasm32-wasi --sysroot=/usr -print-libgcc-file-name 2>/dev/null)" || return 1
+    [ -f "$builtins" ]
+}
+
 command -v cargo >/dev/null || { echo "setup: cargo is missing; install Rust 1.95 with rustup" >&2; exit 1; }
 need_component rustfmt
 need_component clippy
+need_target wasm32-wasip1
+need_target wasm32-unknown-unknown
+
+if ! have_wasi_clang; then
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y clang lld wasi-libc libclang-rt-dev-wasm32
+fi

@@ -12,8 +12,9 @@ use std::{
 use crate::{
     error::HostError,
     memory::WasmMemory,
-    types::{FuncType, GlobalType, MemoryType, TableType},
+    types::{ExternType, FuncType, GlobalType, ImportType, MemoryType, TableType},
     value::WasmValue,
+    wasi::WasiConfig,
 };
 
 /// The guest that called a host function, as the host function sees it.
@@ -154,8 +155,19 @@ pub enum Extern {
 #[derive(Debug, Clone, Default)]
 pub struct Imports {
     items: Vec<(String, String, Extern)>,
+    /// The WASI world of the instance, when the caller sets one.
+    wasi: Option<WasiConfig>,
     /// Every empty set of imports is the same: generation 0.
     generation: u64,
+}
+
+/// What [`Imports::define_unknown`] gives functions the host does not provide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownImports {
+    /// A function that fails with a [`HostError`] naming the import when called.
+    Trap,
+    /// A function that returns zeros (null references).
+    Default,
 }
 
 /// A process-wide counter that gives each set of definitions its own number.
@@ -174,6 +186,58 @@ impl Imports {
     /// since it holds the same definitions). Engines key their linking caches on it.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// Gives the instance WASI preview 1 with this world: every
+    /// `wasi_snapshot_preview1` import that is not defined here is served by the
+    /// engine's WASI implementation. Needs
+    /// [`WasmRuntimeConfig::enable_wasi`](crate::WasmRuntimeConfig::enable_wasi);
+    /// without a config here, a module that imports WASI gets the empty world of
+    /// [`WasiConfig::new`].
+    pub fn wasi(&mut self, config: WasiConfig) -> &mut Self {
+        self.wasi = Some(config);
+        self
+    }
+
+    /// The WASI world set with [`wasi`](Self::wasi).
+    pub fn wasi_config(&self) -> Option<&WasiConfig> {
+        self.wasi.as_ref()
+    }
+
+    /// Defines every import in `wanted` that is not defined yet, so that a module
+    /// with host imports this host does not know still instantiates: functions
+    /// [trap when called](UnknownImports::Trap) or [return zeros](UnknownImports::Default);
+    /// memories, tables and globals are made fresh at their minimum size with
+    /// zero (null) contents; exception tags stay undefined. `wasi_snapshot_preview1`
+    /// imports are left to WASI.
+    pub fn define_unknown(&mut self, wanted: &[ImportType], policy: UnknownImports) -> &mut Self {
+        for import in wanted {
+            if import.module == crate::wasi::WASI_MODULE
+                || self.get(&import.module, &import.name).is_some()
+            {
+                continue;
+            }
+            let value = match &import.ty {
+                ExternType::Func(ty) => {
+                    let what = format!("{}::{}", import.module, import.name);
+                    Extern::Func(match policy {
+                        UnknownImports::Trap => HostFunc::new(ty.clone(), move |_, _, _| {
+                            Err(HostError::new(format!(
+                                "`{what}` is not provided by this host (--unknown-imports trap)"
+                            )))
+                        }),
+                        UnknownImports::Default => HostFunc::new(ty.clone(), |_, _, _| Ok(())),
+                    })
+                }
+                ExternType::Memory(ty) => Extern::Memory(*ty),
+                ExternType::Global(ty) => Extern::Global(*ty, ty.content.default_value()),
+                ExternType::Table(ty) => Extern::Table(*ty, ty.element.default_value()),
+                // No host-made exception tags: linking names the import.
+                ExternType::Tag(_) => continue,
+            };
+            self.define(import.module.clone(), import.name.clone(), value);
+        }
+        self
     }
 
     /// Defines `module.name`, replacing an earlier definition of it.

@@ -2,6 +2,12 @@
 //! ([`WasmRuntime`], [`WasmModule`], [`WasmInstance`], [`WasmMemory`]), the values
 //! and types that cross the boundary, and one error type, [`WasmError`].
 //!
+//! It also holds the plugin layer's data: the models a host and a plugin exchange
+//! ([`PluginEvent`], [`PluginResponse`], [`PluginManifest`]) with their dynamic
+//! [`Value`]s, the [`PluginPermissions`] a host grants, and the
+//! [`PluginSerializer`] trait whose JSON / MessagePack / postcard implementations
+//! live in `plugin-system-wasm`.
+//!
 //! This crate has no engine, no wire format and no async runtime, so that a third
 //! party can write an engine against it alone. The engines live in
 //! `plugin-system-wasm-run`.
@@ -26,23 +32,31 @@ mod imports;
 mod instance;
 mod memory;
 mod module;
+mod plugin;
 mod runtime;
 mod store;
 mod types;
 mod value;
+pub mod wasi;
 
 pub use config::{WasmFeatures, WasmRuntimeConfig};
 pub use error::{HostError, Result, TrapCode, WasmError};
-pub use imports::{Caller, Extern, HostFunc, Imports};
+pub use imports::{Caller, Extern, HostFunc, Imports, UnknownImports};
 pub use instance::{
     Func, InstanceId, InstanceStats, TypedFunc, WasmInstance, WasmParams, WasmResults, WasmTy,
 };
 pub use memory::{PAGE_SIZE, WasmMemory, checked_range};
 pub use module::{ModuleInfo, ValidationReport, WasmModule};
+pub use plugin::{
+    DEFAULT_MAX_MESSAGE_SIZE, FilesystemAccessLevel, ParseEnumError, PluginEvent, PluginManifest,
+    PluginPermissions, PluginResponse, PluginRuntimeType, PluginSerializer, SerializationError,
+    Timestamp, TimestampParseError, Value, ValueMap, WireFormat,
+};
 pub use runtime::{InstanceGuard, RuntimeCounters, RuntimeStats, WasmRuntime};
 pub use store::{InstanceHandle, WasmStore};
 pub use types::{ExportType, ExternType, FuncType, GlobalType, ImportType, MemoryType, TableType};
 pub use value::{ExternRef, FuncRef, ValType, WasmValue};
+pub use wasi::{DirAccess, OutputBuffer, Preopen, WasiConfig, WasiOutput, WasiStdin};
 
 #[cfg(test)]
 mod tests;

@@ -28,6 +28,8 @@ pub use plugin_system_core::{WasmError, WasmRuntime, WasmRuntimeConfig};
 
 mod module_info;
 mod shared;
+#[cfg(feature = "wasi")]
+mod wasi;
 #[cfg(feature = "wasmi")]
 mod wasmi_engine;
 #[cfg(feature = "wasmtime")]

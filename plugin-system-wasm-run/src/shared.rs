@@ -76,6 +76,30 @@ pub(crate) fn check_limits(
     Ok(())
 }
 
+/// The reactor initializer to run once at instantiation, before any other export:
+/// `_initialize` exported as `[] -> []` by a module that is no command (a module
+/// with `_start` runs its set-up from there).
+pub(crate) fn initializer(info: &ModuleInfo) -> Option<&'static str> {
+    let exported = |name: &str| info.exports.iter().find(|e| e.name == name);
+    let init = exported(plugin_system_core::wasi::INITIALIZE)?;
+    let ExternType::Func(ty) = &init.ty else {
+        return None;
+    };
+    (ty.params().is_empty()
+        && ty.results().is_empty()
+        && exported(plugin_system_core::wasi::START).is_none())
+    .then_some(plugin_system_core::wasi::INITIALIZE)
+}
+
+/// The outcome of an initializer: an exit with code 0 is a success too, any other
+/// exit fails the instantiation.
+pub(crate) fn initialized(outcome: Result<(), WasmError>) -> Result<(), WasmError> {
+    match plugin_system_core::wasi::exit_code(outcome)? {
+        0 => Ok(()),
+        code => Err(WasmError::Exit { code }),
+    }
+}
+
 /// The export name of the default memory: `memory`, else the first exported memory.
 pub(crate) fn default_memory(info: &ModuleInfo) -> Option<String> {
     let mut memories = info

@@ -1,6 +1,7 @@
 //! The plugin system in one crate: every layer re-exported under a short name,
 //! the items most programs need at the top level, and the `plugin-system`
-//! command-line tool (`inspect` and `call` a module on either engine).
+//! command-line tool (`inspect` and `call` a module, `run` a WASI program, on
+//! either engine).
 //!
 //! | module | crate | what it holds |
 //! |---|---|---|
@@ -33,6 +34,7 @@
 //! # Features
 //! - `wasmtime` (default): the wasmtime engine.
 //! - `wasmi` (default): the wasmi engine.
+//! - `wasi` (default): WASI preview 1 on every engine built in.
 //!
 //! At least one engine must be on for [`new_runtime`] to succeed.
 
@@ -42,9 +44,10 @@ pub use plugin_system_wasm as wasm;
 pub use plugin_system_wasm_run as wasm_run;
 
 pub use plugin_system_core::{
-    Caller, ExportType, ExternType, FuncType, HostError, HostFunc, ImportType, Imports, ModuleInfo,
-    TrapCode, ValType, ValidationReport, WasmError, WasmFeatures, WasmInstance, WasmMemory,
-    WasmModule, WasmRuntime, WasmRuntimeConfig, WasmValue,
+    Caller, DirAccess, ExportType, ExternType, FuncType, HostError, HostFunc, ImportType, Imports,
+    ModuleInfo, OutputBuffer, TrapCode, UnknownImports, ValType, ValidationReport, WasiConfig,
+    WasiOutput, WasiStdin, WasmError, WasmFeatures, WasmInstance, WasmMemory, WasmModule,
+    WasmRuntime, WasmRuntimeConfig, WasmValue, wasi,
 };
 pub use plugin_system_wasm_run::{EngineKind, new_runtime};
 

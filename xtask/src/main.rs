@@ -1,11 +1,18 @@
 //! `cargo xtask`: the project's automation, in Rust.
 //!
-//! - `cargo xtask ci`: what CI runs: format check, clippy with warnings denied,
-//!   and every test of the workspace (both engines).
+//! - `cargo xtask guests`: builds the guest programs of `guests/` (Rust for
+//!   wasm32-wasip1, C with clang and wasi-libc) that tests and examples load.
+//! - `cargo xtask ci`: what CI runs: the guest build, format checks, clippy
+//!   with warnings denied (host and guest workspaces), and every test of the
+//!   host workspace (both engines).
 //! - `cargo xtask bench`: the criterion benchmarks of the engine layer.
 
 #![allow(clippy::print_stderr, reason = "a command-line tool reports progress")]
 
+mod ci;
+mod guests;
+
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -13,48 +20,54 @@ use anyhow::{Context, Result, bail};
 fn main() -> Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
     match task.as_str() {
-        "ci" => ci(),
+        "guests" => guests::run(),
+        "ci" => ci::run(),
         "bench" => cargo(&["bench", "-p", "plugin-system-wasm-run", "--bench", "engine"]),
         _ => {
-            eprintln!("usage: cargo xtask <ci|bench>");
+            eprintln!("usage: cargo xtask <guests|ci|bench>");
             bail!("unknown task `{task}`")
         }
     }
 }
 
-fn ci() -> Result<()> {
-    cargo(&["fmt", "--all", "--check"])?;
-    cargo(&[
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ])?;
-    cargo(&["test", "--workspace", "--all-targets"])?;
-    cargo(&["test", "--workspace", "--doc"])?;
-    // Once more, to show the spec suite's pass counts per engine in the log.
-    cargo(&[
-        "test",
-        "-p",
-        "plugin-system-wasm-run",
-        "--test",
-        "spec",
-        "--",
-        "--nocapture",
-    ])
+/// The root of the host workspace, where every command runs.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
 }
 
+/// Runs cargo (the one that runs xtask) with `args` in the workspace root.
 fn cargo(args: &[&str]) -> Result<()> {
-    eprintln!("$ cargo {}", args.join(" "));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(args)
+    run_command(Command::new(cargo).args(args))
+}
+
+/// Runs `command` in the workspace root, echoing it first; fails unless it
+/// exits successfully.
+fn run_command(command: &mut Command) -> Result<()> {
+    let shown = show(command);
+    eprintln!("$ {shown}");
+    let status = command
+        .current_dir(workspace_root())
         .status()
-        .with_context(|| format!("cannot run cargo {}", args.join(" ")))?;
+        .with_context(|| format!("cannot run {shown}"))?;
     if !status.success() {
-        bail!("cargo {} failed ({status})", args.join(" "));
+        bail!("{shown} failed ({status})");
     }
     Ok(())
+}
+
+/// `command` as a shell-like line, for logs and errors.
+fn show(command: &Command) -> String {
+    let program = Path::new(command.get_program());
+    // `$CARGO` is an absolute path into the toolchain; `cargo` reads better.
+    let name = program.file_name().unwrap_or(program.as_os_str());
+    let mut line = name.to_string_lossy().into_owned();
+    for arg in command.get_args() {
+        line.push(' ');
+        line.push_str(&arg.to_string_lossy());
+    }
+    line
 }

@@ -31,7 +31,10 @@ pub(crate) fn link(
     info: &ModuleInfo,
     imports: &Imports,
     exporters: Option<&[wasmi::Instance]>,
+    wasi_enabled: bool,
 ) -> Result<Linker<HostState>, WasmError> {
+    #[cfg(not(feature = "wasi"))]
+    let _ = wasi_enabled;
     let mut linker = Linker::new(store.engine());
     for (i, import) in info.imports.iter().enumerate() {
         // A module may import one name twice; one definition serves both.
@@ -43,6 +46,16 @@ pub(crate) fn link(
             continue;
         }
         let qualified = format!("{}::{}", import.module, import.name);
+        #[cfg(feature = "wasi")]
+        if wasi_enabled
+            && import.module == plugin_system_core::wasi::WASI_MODULE
+            && imports.get(&import.module, &import.name).is_none()
+            && super::wasi::define(&mut linker, &import.name).map_err(|e| WasmError::Link {
+                message: format!("import {qualified}: {e}"),
+            })?
+        {
+            continue;
+        }
         let Some(given) = imports.get(&import.module, &import.name) else {
             return Err(WasmError::Link {
                 message: format!("missing import {qualified}: expected {}", import.ty),

@@ -24,6 +24,8 @@ mod store;
 #[cfg(test)]
 mod tests;
 mod typed;
+#[cfg(feature = "wasi")]
+mod wasi;
 
 use std::{
     any::Any,

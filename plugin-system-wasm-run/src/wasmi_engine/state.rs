@@ -27,6 +27,19 @@ pub(crate) struct HostState {
     pub(crate) host_args: Vec<WasmValue>,
     /// Result buffer of host function calls, reused likewise.
     pub(crate) host_results: Vec<WasmValue>,
+    /// The WASI world of the store, made by the first instance that imports WASI.
+    #[cfg(feature = "wasi")]
+    pub(crate) wasi: Option<wasmtime_wasi::p1::WasiP1Ctx>,
+}
+
+#[cfg(feature = "wasi")]
+impl HostState {
+    /// The store's WASI world. Set before any instance that imports WASI is
+    /// linked; the empty world stands in should that ever not hold.
+    pub(crate) fn wasi_ctx(&mut self) -> &mut wasmtime_wasi::p1::WasiP1Ctx {
+        self.wasi
+            .get_or_insert_with(|| wasmtime_wasi::WasiCtxBuilder::new().build_p1())
+    }
 }
 
 /// A store with the configured limits and the initial fuel: `fuel_limit`, or
@@ -48,6 +61,8 @@ pub(crate) fn new_store(engine: &wasmi::Engine, config: &WasmRuntimeConfig) -> S
         externrefs: HashMap::new(),
         host_args: Vec::new(),
         host_results: Vec::new(),
+        #[cfg(feature = "wasi")]
+        wasi: None,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|state| &mut state.limits);

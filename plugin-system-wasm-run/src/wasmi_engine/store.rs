@@ -153,7 +153,23 @@ impl WasmiStore {
         let exporters: Option<Vec<wasmi::Instance>> = (linking == Linking::Shared)
             .then(|| self.members.iter().map(|member| member.instance).collect());
         let store = &mut self.memory.store;
-        let linker = linking::link(store, &compiled.info, imports, exporters.as_deref())?;
+        #[cfg(feature = "wasi")]
+        {
+            crate::wasi::check_enabled(&self.config, imports, &compiled.info)?;
+            if store.data().wasi.is_none()
+                && (imports.wasi_config().is_some() || crate::wasi::imports_wasi(&compiled.info))
+            {
+                let world = imports.wasi_config().cloned().unwrap_or_default();
+                store.data_mut().wasi = Some(crate::wasi::build_ctx(&world)?);
+            }
+        }
+        let linker = linking::link(
+            store,
+            &compiled.info,
+            imports,
+            exporters.as_deref(),
+            self.config.enable_wasi,
+        )?;
         // A start function wasmi runs itself (one the rewrite left in place) has no
         // instance memory to show host functions yet.
         store.data_mut().default_memory = None;
@@ -172,6 +188,14 @@ impl WasmiStore {
             // The start function is the caller of any host function it calls.
             store.data_mut().default_memory = default_memory;
             call::run(store, start, &[], &mut [], self.timeout)?;
+        }
+        // A reactor's set-up, under the same fuel and deadline as any call.
+        if let Some(init) =
+            shared::initializer(&compiled.info).and_then(|name| instance.get_func(&*store, name))
+        {
+            store.data_mut().default_memory = default_memory;
+            let outcome = call::run(store, init, &[], &mut [], self.timeout);
+            shared::initialized(outcome)?;
         }
 
         self.members.push(Member {

@@ -27,6 +27,10 @@ pub(super) fn call_error(err: wasmtime::Error, timeout: Option<std::time::Durati
         }
         Err(e) => e,
     };
+    #[cfg(feature = "wasi")]
+    if let Some(code) = crate::wasi::exit_code(&err) {
+        return WasmError::Exit { code };
+    }
     if let Some(trap) = err.downcast_ref::<Trap>() {
         let code = match trap {
             Trap::OutOfFuel => return WasmError::FuelExhausted,

@@ -27,6 +27,19 @@ pub(crate) struct StoreData {
     limits: StoreLimits,
     /// Functions handed to the host as `funcref`s; a core `FuncRef` indexes here.
     pub(super) funcs: Vec<Func>,
+    /// The WASI world of the store, made by the first instance that imports WASI.
+    #[cfg(feature = "wasi")]
+    wasi: Option<wasmtime_wasi::p1::WasiP1Ctx>,
+}
+
+#[cfg(feature = "wasi")]
+impl StoreData {
+    /// The store's WASI world. Set before any instance that imports WASI is
+    /// linked; the empty world stands in should that ever not hold.
+    pub(super) fn wasi_ctx(&mut self) -> &mut wasmtime_wasi::p1::WasiP1Ctx {
+        self.wasi
+            .get_or_insert_with(|| wasmtime_wasi::WasiCtxBuilder::new().build_p1())
+    }
 }
 
 /// A function export resolved once.
@@ -96,6 +109,8 @@ impl WasmtimeInstance {
             StoreData {
                 limits: limits.build(),
                 funcs: Vec::new(),
+                #[cfg(feature = "wasi")]
+                wasi: None,
             },
         );
         store.limiter(|data| &mut data.limits);
@@ -134,6 +149,17 @@ impl WasmtimeInstance {
         if let Some(t) = self.timeout {
             self.store.set_epoch_deadline(deadline_ticks(t));
         }
+        #[cfg(feature = "wasi")]
+        {
+            let info = plugin_system_core::WasmModule::info(wt_module);
+            crate::wasi::check_enabled(&self.shared.config, imports, info)?;
+            if self.store.data().wasi.is_none()
+                && (imports.wasi_config().is_some() || crate::wasi::imports_wasi(info))
+            {
+                let world = imports.wasi_config().cloned().unwrap_or_default();
+                self.store.data_mut().wasi = Some(crate::wasi::build_ctx(&world)?);
+            }
+        }
         let instance = match prelinked(&self.shared, wt_module, imports) {
             Some(pre) => pre.instantiate(&mut self.store),
             None => {
@@ -170,6 +196,15 @@ impl WasmtimeInstance {
         });
         self.current = self.members.len() - 1;
         self.selected_memory = default_memory;
+        if let Some(init) = shared::initializer(plugin_system_core::WasmModule::info(wt_module)) {
+            let outcome = self.call(init, &[]).map(drop);
+            if let Err(e) = shared::initialized(outcome) {
+                self.members.pop();
+                self.current = self.members.len().saturating_sub(1);
+                self.selected_memory = self.members.last().and_then(|m| m.default_memory);
+                return Err(e);
+            }
+        }
         Ok(InstanceHandle::from_index(self.current))
     }
 
@@ -267,6 +302,15 @@ fn link(
     let mut externs = Vec::with_capacity(info.imports.len());
     for import in &info.imports {
         let (m, n) = (import.module.as_str(), import.name.as_str());
+        #[cfg(feature = "wasi")]
+        if imports.get(m, n).is_none()
+            && m == plugin_system_core::wasi::WASI_MODULE
+            && let Some(wasi) = &shared.wasi
+            && let Ok(ext) = wasi.get(&mut *store, m, n)
+        {
+            externs.push(ext);
+            continue;
+        }
         let Some(provided) = imports.get(m, n) else {
             return Err(link_error(
                 m,
@@ -424,7 +468,15 @@ fn prelinked(
         return Some(pre.clone());
     }
     let info = plugin_system_core::WasmModule::info(module);
+    #[cfg(feature = "wasi")]
+    let mut linker = match &shared.wasi {
+        Some(wasi) if crate::wasi::imports_wasi(info) => wasi.clone(),
+        _ => Linker::new(&shared.engine),
+    };
+    #[cfg(not(feature = "wasi"))]
     let mut linker = Linker::new(&shared.engine);
+    // The caller's definitions win over WASI's.
+    linker.allow_shadowing(true);
     for import in &info.imports {
         let (m, n) = (import.module.as_str(), import.name.as_str());
         match (imports.get(m, n), &import.ty) {
@@ -433,6 +485,8 @@ fn prelinked(
                 let closure = host_closure(f, format!("{m}::{n}"), module.default_memory.clone());
                 linker.func_new(m, n, ty, closure).ok()?;
             }
+            // Served by WASI, or missing: `instantiate_pre` tells.
+            (None, ExternType::Func(_)) if m == plugin_system_core::wasi::WASI_MODULE => {}
             _ => return None,
         }
     }

@@ -81,6 +81,9 @@ pub(crate) struct Shared {
     /// Secret that seals precompiled modules (see `module::precompile`).
     pub(crate) precompile_key: [u8; 32],
     ticker: OnceLock<()>,
+    /// WASI preview 1's functions, defined once (the guest's world is per store).
+    #[cfg(feature = "wasi")]
+    pub(crate) wasi: Option<wasmtime::Linker<instance::StoreData>>,
 }
 
 impl Shared {
@@ -187,12 +190,25 @@ impl WasmtimeRuntime {
         getrandom::fill(&mut precompile_key).map_err(|e| WasmError::Engine {
             message: format!("no randomness for the precompile key: {e}"),
         })?;
+        #[cfg(feature = "wasi")]
+        let wasi = if config.enable_wasi {
+            let mut linker = wasmtime::Linker::new(&engine);
+            wasmtime_wasi::p1::add_to_linker_sync(&mut linker, instance::StoreData::wasi_ctx)
+                .map_err(|e| WasmError::Engine {
+                    message: format!("cannot define WASI: {e:#}"),
+                })?;
+            Some(linker)
+        } else {
+            None
+        };
         let shared = Arc::new(Shared {
             engine,
             config,
             counters: Arc::default(),
             precompile_key,
             ticker: OnceLock::new(),
+            #[cfg(feature = "wasi")]
+            wasi,
         });
         if shared.config.timeout.is_some() {
             shared.start_ticker();

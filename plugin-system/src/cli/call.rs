@@ -1,14 +1,12 @@
 //! `plugin-system call FILE FUNC [ARGS...]`: instantiate a module with no
 //! imports under the given limits, call one function, print its results.
 
-use std::{io::Write, path::PathBuf, time::Duration};
+use std::{io::Write, path::PathBuf};
 
 use clap::Args;
-use plugin_system::{
-    ExternType, FuncType, Imports, ValType, WasmError, WasmModule, WasmRuntimeConfig, WasmValue,
-};
+use plugin_system::{ExternType, FuncType, Imports, ValType, WasmError, WasmModule, WasmValue};
 
-use super::{EngineArgs, Failure};
+use super::{EngineArgs, Failure, LimitArgs};
 
 /// Arguments of `call`.
 #[derive(Debug, Args)]
@@ -33,24 +31,6 @@ pub(crate) struct CallArgs {
     invoke_start: bool,
 }
 
-/// The limits of `call`, each off unless given.
-#[derive(Debug, Args)]
-struct LimitArgs {
-    /// Fuel the instance starts with; running out stops the guest.
-    #[arg(long, value_name = "N")]
-    fuel: Option<u64>,
-    /// Wall-clock limit of each call into the guest (and of the start function).
-    #[arg(long, value_name = "MS")]
-    timeout_ms: Option<u64>,
-    /// Most 64 KiB pages a memory may have: memory.grow past it returns -1, and a
-    /// module that needs more at start does not instantiate.
-    #[arg(long, value_name = "PAGES")]
-    max_memory_pages: Option<u64>,
-    /// Most nested wasm calls; deeper recursion is a stack overflow.
-    #[arg(long, value_name = "DEPTH")]
-    max_stack_depth: Option<u32>,
-}
-
 impl CallArgs {
     /// The function to call.
     #[cfg(test)]
@@ -62,25 +42,6 @@ impl CallArgs {
     #[cfg(test)]
     pub(crate) fn values(&self) -> &[String] {
         &self.args
-    }
-}
-
-impl LimitArgs {
-    fn config(&self) -> WasmRuntimeConfig {
-        let mut config = WasmRuntimeConfig::default();
-        if let Some(fuel) = self.fuel {
-            config = config.fuel_limit(fuel);
-        }
-        if let Some(ms) = self.timeout_ms {
-            config = config.timeout(Duration::from_millis(ms));
-        }
-        if let Some(pages) = self.max_memory_pages {
-            config = config.max_memory_pages(pages);
-        }
-        if let Some(depth) = self.max_stack_depth {
-            config = config.max_stack_depth(depth);
-        }
-        config
     }
 }
 
@@ -108,7 +69,7 @@ pub(crate) fn run(args: &CallArgs, out: &mut dyn Write) -> Result<(), Failure> {
 }
 
 /// The signature of the exported function `name`.
-fn function_type(module: &dyn WasmModule, name: &str) -> Result<FuncType, Failure> {
+pub(crate) fn function_type(module: &dyn WasmModule, name: &str) -> Result<FuncType, Failure> {
     let found = module.export(name);
     if let Some(ExternType::Func(ty)) = found {
         return Ok(ty.clone());
@@ -146,7 +107,11 @@ fn start_function(module: &dyn WasmModule) -> Result<&'static str, Failure> {
 }
 
 /// Reads the command-line arguments by the function's parameter types.
-fn parse_args(func: &str, ty: &FuncType, args: &[String]) -> Result<Vec<WasmValue>, Failure> {
+pub(crate) fn parse_args(
+    func: &str,
+    ty: &FuncType,
+    args: &[String],
+) -> Result<Vec<WasmValue>, Failure> {
     let params = ty.params();
     if params.len() != args.len() {
         return Err(Failure::Usage(format!(

@@ -9,6 +9,7 @@
 
 mod call;
 mod inspect;
+mod run;
 
 use std::{
     ffi::OsString,
@@ -17,6 +18,7 @@ use std::{
     path::Path,
     process::ExitCode,
     sync::Arc,
+    time::Duration,
 };
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
@@ -24,7 +26,8 @@ use plugin_system::{
     EngineKind, WasmError, WasmModule, WasmRuntime, WasmRuntimeConfig, new_runtime,
 };
 
-/// Inspect a WebAssembly module, or call one of its functions, on wasmtime or wasmi.
+/// Inspect a WebAssembly module, call one of its functions, or run a WASI program,
+/// on wasmtime or wasmi.
 #[derive(Debug, Parser)]
 #[command(name = "plugin-system", version, after_help = EXIT_CODES)]
 struct Cli {
@@ -41,22 +44,22 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Call an exported function with no imports and print its results, one per line.
     Call(call::CallArgs),
+    /// Run a WASI command with the terminal's stdin, stdout and stderr, and exit with
+    /// its exit code.
+    Run(run::RunArgs),
 }
 
 /// Parses the command line, runs the command, reports the outcome.
 pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse_from(options_first(std::env::args_os().collect()));
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
     let outcome = match &cli.command {
-        Command::Inspect(args) => inspect::run(args, &mut out),
-        Command::Call(args) => call::run(args, &mut out),
-    }
-    .and_then(|()| out.flush().map_err(Failure::Output));
-    // Whatever reached stdout goes out before the error line on stderr.
-    drop(out);
+        Command::Inspect(args) => buffered(|out| inspect::run(args, out)),
+        Command::Call(args) => buffered(|out| call::run(args, out)),
+        // The guest writes to stdout itself: nothing may hold its lock.
+        Command::Run(args) => run::run(args),
+    };
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(failure) => {
             // Nothing is left to tell if stderr itself is gone.
@@ -64,6 +67,16 @@ pub(crate) fn main() -> ExitCode {
             ExitCode::from(failure.exit_code())
         }
     }
+}
+
+/// Runs a command that prints through a buffer of stdout, and exits with 0.
+fn buffered(command: impl FnOnce(&mut dyn Write) -> Result<(), Failure>) -> Result<u8, Failure> {
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let outcome = command(&mut out).and_then(|()| out.flush().map_err(Failure::Output));
+    // Whatever reached stdout goes out before the error line on stderr.
+    drop(out);
+    outcome.map(|()| 0)
 }
 
 /// Why a command failed.
@@ -151,6 +164,44 @@ impl EngineArgs {
         config: WasmRuntimeConfig,
     ) -> Result<Arc<dyn WasmRuntime>, Failure> {
         Ok(new_runtime(self.engine.into(), config)?)
+    }
+}
+
+/// The limits of `call` and `run`, each off unless given.
+#[derive(Debug, Args)]
+pub(crate) struct LimitArgs {
+    /// Fuel the instance starts with; running out stops the guest.
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+    /// Wall-clock limit of each call into the guest (and of the start function).
+    #[arg(long, value_name = "MS")]
+    timeout_ms: Option<u64>,
+    /// Most 64 KiB pages a memory may have: memory.grow past it returns -1, and a
+    /// module that needs more at start does not instantiate.
+    #[arg(long, value_name = "PAGES")]
+    max_memory_pages: Option<u64>,
+    /// Most nested wasm calls; deeper recursion is a stack overflow.
+    #[arg(long, value_name = "DEPTH")]
+    max_stack_depth: Option<u32>,
+}
+
+impl LimitArgs {
+    /// The runtime configuration with these limits.
+    pub(crate) fn config(&self) -> WasmRuntimeConfig {
+        let mut config = WasmRuntimeConfig::default();
+        if let Some(fuel) = self.fuel {
+            config = config.fuel_limit(fuel);
+        }
+        if let Some(ms) = self.timeout_ms {
+            config = config.timeout(Duration::from_millis(ms));
+        }
+        if let Some(pages) = self.max_memory_pages {
+            config = config.max_memory_pages(pages);
+        }
+        if let Some(depth) = self.max_stack_depth {
+            config = config.max_stack_depth(depth);
+        }
+        config
     }
 }
 

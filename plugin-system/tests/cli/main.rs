@@ -2,8 +2,10 @@
 //! the one `error: ` line on stderr, and exit codes (0 success, 1 the guest
 //! failed or a limit stopped it, 2 bad usage or invalid input).
 
+mod run;
+
 use std::{
-    io::Read,
+    io::{Read, Write},
     path::{Path, PathBuf},
     process::{Command, Stdio},
     thread,
@@ -71,14 +73,26 @@ impl Run {
 
 /// Runs the binary with `args` and waits for it (at most [`HANG`]).
 fn run(args: &[&str]) -> Run {
+    run_with_stdin(args, None)
+}
+
+/// Runs the binary with `args`, and `stdin` (or none) as its stdin.
+fn run_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_plugin-system"))
         .args(args)
         .env_remove("PLUGIN_SYSTEM_ENGINE")
-        .stdin(Stdio::null())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary starts");
+    if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(bytes).expect("write stdin");
+    }
     let mut stdout = child.stdout.take().expect("piped stdout");
     let mut stderr = child.stderr.take().expect("piped stderr");
     let out = thread::spawn(move || {

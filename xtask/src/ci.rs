@@ -1,0 +1,56 @@
+//! `cargo xtask ci`: everything CI checks, in order, stopping at the first
+//! failure.
+
+use anyhow::Result;
+
+use crate::{cargo, guests};
+
+pub(crate) fn run() -> Result<()> {
+    // Guests first: tests load them, and a missing tool should fail here,
+    // loudly, rather than as a skipped or failing test later.
+    guests::build()?;
+
+    cargo(&["fmt", "--all", "--check"])?;
+    cargo(&[
+        "fmt",
+        "--manifest-path",
+        guests::MANIFEST,
+        "--all",
+        "--check",
+    ])?;
+
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    cargo(&[
+        "clippy",
+        "--manifest-path",
+        guests::MANIFEST,
+        "--workspace",
+        "--target",
+        guests::RUST_TARGET,
+        "--target-dir",
+        guests::TARGET_DIR,
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+
+    cargo(&["test", "--workspace", "--all-targets"])?;
+    cargo(&["test", "--workspace", "--doc"])?;
+    // Once more, to show the spec suite's pass counts per engine in the log.
+    cargo(&[
+        "test",
+        "-p",
+        "plugin-system-wasm-run",
+        "--test",
+        "spec",
+        "--",
+        "--nocapture",
+    ])
+}
