@@ -48,9 +48,10 @@ pub use instance::{
 pub use memory::{PAGE_SIZE, WasmMemory, checked_range};
 pub use module::{ModuleInfo, ValidationReport, WasmModule};
 pub use plugin::{
-    DEFAULT_MAX_MESSAGE_SIZE, FilesystemAccessLevel, ParseEnumError, PluginEvent, PluginManifest,
-    PluginPermissions, PluginResponse, PluginRuntimeType, PluginSerializer, SerializationError,
-    Timestamp, TimestampParseError, Value, ValueMap, WireFormat,
+    DEFAULT_MAX_MESSAGE_SIZE, FilesystemAccessLevel, HostCall, HostFunction, HostFunctionError,
+    HostFunctions, ParseEnumError, Plugin, PluginContext, PluginError, PluginEvent, PluginManifest,
+    PluginOrigin, PluginPermissions, PluginResponse, PluginRuntimeType, PluginSerializer,
+    PluginSource, SerializationError, Timestamp, TimestampParseError, Value, ValueMap, WireFormat,
 };
 pub use runtime::{InstanceGuard, RuntimeCounters, RuntimeStats, WasmRuntime};
 pub use store::{InstanceHandle, WasmStore};

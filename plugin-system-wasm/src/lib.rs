@@ -21,8 +21,10 @@
 //! default), and bad bytes give a
 //! [`SerializationError`](plugin_system_core::SerializationError), never a panic.
 //!
-//! The guest ABI bridge (`alloc`/`dealloc`, `plugin_handle_event`, packed
-//! `(ptr << 32) | len` results) comes next, in this crate.
+//! [`WasmPluginRuntime`] loads plugins that follow the guest ABI (ABI.md at the
+//! repository's root) on any engine, and [`WasmPlugin`] is the bridge to one:
+//! events go in through `alloc` and `plugin_handle_event`, replies come back as
+//! packed `(ptr << 32) | len` buffers, and both are freed on every path.
 //!
 //! ```
 //! use plugin_system_core::{PluginEvent, PluginSerializer, Timestamp, Value};
@@ -62,6 +64,11 @@
 //! [`PluginManifest`]: plugin_system_core::PluginManifest
 //! [`Value`]: plugin_system_core::Value
 
+pub mod abi;
+mod plugin;
+mod runtime;
 mod serializer;
 
+pub use plugin::{PluginStats, WasmPlugin};
+pub use runtime::{LoadOptions, WasmPluginRuntime};
 pub use serializer::{HybridSerializer, JsonSerializer, MessagePackSerializer, PostcardSerializer};

@@ -8,7 +8,10 @@
 //! same strings, and the same defaults for missing keys. Unknown keys are ignored.
 //! This module knows no wire format: the serializers live in `plugin-system-wasm`.
 
+mod error;
 mod event;
+mod host;
+mod lifecycle;
 mod manifest;
 mod permissions;
 mod response;
@@ -16,7 +19,10 @@ mod serializer;
 mod timestamp;
 mod value;
 
+pub use error::PluginError;
 pub use event::PluginEvent;
+pub use host::{HostCall, HostFunction, HostFunctionError, HostFunctions};
+pub use lifecycle::{Plugin, PluginContext, PluginOrigin, PluginSource};
 pub use manifest::{PluginManifest, PluginRuntimeType};
 pub use permissions::{FilesystemAccessLevel, PluginPermissions};
 pub use response::PluginResponse;
@@ -68,4 +74,7 @@ const _: () = {
     shared::<Value>();
     shared::<SerializationError>();
     shared::<std::sync::Arc<dyn PluginSerializer>>();
+    shared::<PluginError>();
+    shared::<HostFunctions>();
+    shared::<std::sync::Arc<dyn Plugin>>();
 };

@@ -133,6 +133,12 @@ impl PluginPermissions {
         self
     }
 
+    /// Sets how long one call may run.
+    pub fn with_max_execution_time(mut self, limit: Duration) -> Self {
+        self.max_execution_time = limit;
+        self
+    }
+
     /// Whether the plugin may call the host function `name`.
     pub fn allows_host_function(&self, name: &str) -> bool {
         self.allowed_host_functions.iter().any(|n| n == name)

@@ -75,6 +75,11 @@ fn run_sliced(
     let mut step = func.call_resumable(&mut *store, args, results);
     let outcome = loop {
         let paused = match step {
+            // A call that outlived its deadline in a host function (a blocking WASI
+            // call) is late all the same, as on wasmtime, whose next check traps.
+            Ok(ResumableCall::Finished) if started.elapsed() > limit => {
+                break Err(WasmError::Timeout { limit });
+            }
             Ok(ResumableCall::Finished) => break Ok(()),
             Ok(ResumableCall::HostTrap(trap)) => break Err(map_error(trap.into_host_error())),
             Ok(ResumableCall::OutOfFuel(paused)) => paused,

@@ -8,6 +8,7 @@ mod memory;
 mod module;
 mod precompile;
 mod store;
+mod wasi;
 mod wasmtime_only;
 
 use std::sync::Arc;

@@ -1,4 +1,5 @@
-//! Integration tests of the serializers: round trips for every format,
+//! Integration tests of the plugin runtime (`plugin`: both engines, WAT plugins to
+//! the Dart ABI) and of the serializers: round trips for every format,
 //! compatibility with the Dart JSON and MessagePack, the hybrid's detection, and
 //! garbage that must give errors, never panics.
 
@@ -6,5 +7,6 @@ mod dart_compat;
 mod garbage;
 mod hybrid;
 mod msgpack;
+mod plugin;
 mod roundtrip;
 mod strategies;

@@ -1,0 +1,137 @@
+//! The one error type of the plugin boundary.
+
+use std::path::PathBuf;
+
+use crate::{SerializationError, WasmError};
+
+/// Everything that can go wrong loading a plugin or talking to it.
+///
+/// A misbehaving plugin (a trap, garbage bytes, a pointer out of range, a limit)
+/// fails the call it was in with one of these; the host and its other plugins
+/// carry on. Match on the variant, never on the message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PluginError {
+    /// The plugin's bytes do not have the SHA-256 the caller expected.
+    #[error("integrity check failed: expected sha256 {expected}, the plugin has {actual}")]
+    Integrity {
+        /// The expected digest, lowercase hex.
+        expected: String,
+        /// The digest of the bytes, lowercase hex.
+        actual: String,
+    },
+    /// The plugin was built for another version of the guest ABI.
+    #[error("plugin needs ABI {required}, host supports {supported}")]
+    AbiVersion {
+        /// The version the plugin declares.
+        required: String,
+        /// The version this host implements.
+        supported: u32,
+    },
+    /// The module is no plugin: a required export is missing or has another type,
+    /// or a declaration (wire format, ABI section) cannot be read.
+    #[error("invalid plugin: {message}")]
+    InvalidPlugin {
+        /// What is wrong, naming the export.
+        message: String,
+    },
+    /// The manifest is missing, malformed, or lacks a required field.
+    #[error("invalid manifest: {message}")]
+    InvalidManifest {
+        /// What is wrong.
+        message: String,
+    },
+    /// The engine refused the module or the guest failed: a trap, fuel, a
+    /// deadline, a memory or stack limit, a link error.
+    #[error(transparent)]
+    Wasm(#[from] WasmError),
+    /// A message could not be written or read in the wire format.
+    #[error(transparent)]
+    Serialization(#[from] SerializationError),
+    /// The guest reported a failure (it returned 0 or -1, or a non-zero status).
+    #[error("plugin failed in {export}: {message}")]
+    Guest {
+        /// The export that failed.
+        export: &'static str,
+        /// The message the guest gave with `set_error`, or what it returned.
+        message: String,
+    },
+    /// The guest broke the ABI: a pointer or length outside its memory, a reply
+    /// over its size cap, an allocation that failed.
+    #[error("plugin broke the ABI in {export}: {message}")]
+    Protocol {
+        /// The export the host was calling.
+        export: &'static str,
+        /// What the guest did.
+        message: String,
+    },
+    /// The plugin's permissions do not allow the host function.
+    #[error("permission denied: host function `{function}` is not allowed for this plugin")]
+    PermissionDenied {
+        /// The host function asked for.
+        function: String,
+    },
+    /// No host function of that name is registered.
+    #[error("no host function named `{name}`")]
+    HostFunctionNotFound {
+        /// The name asked for.
+        name: String,
+    },
+    /// A host function failed.
+    #[error("host function `{name}` failed: {message}")]
+    HostFunction {
+        /// The host function.
+        name: String,
+        /// Its error message.
+        message: String,
+    },
+    /// The plugin was disposed; it takes no more calls.
+    #[error("plugin `{id}` is disposed")]
+    Disposed {
+        /// The plugin's id.
+        id: String,
+    },
+    /// A plugin file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl PluginError {
+    /// A short, stable name of the error's kind, for logs and command-line output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PluginError::Integrity { .. } => "integrity",
+            PluginError::AbiVersion { .. } => "abi version",
+            PluginError::InvalidPlugin { .. } => "invalid plugin",
+            PluginError::InvalidManifest { .. } => "invalid manifest",
+            PluginError::Wasm(e) => e.kind(),
+            PluginError::Serialization(_) => "serialization",
+            PluginError::Guest { .. } => "plugin failed",
+            PluginError::Protocol { .. } => "abi violation",
+            PluginError::PermissionDenied { .. } => "permission denied",
+            PluginError::HostFunctionNotFound { .. } => "host function not found",
+            PluginError::HostFunction { .. } => "host function failed",
+            PluginError::Disposed { .. } => "disposed",
+            PluginError::Io { .. } => "io error",
+        }
+    }
+
+    /// Whether the plugin, not the caller's input, caused the error.
+    pub fn is_guest_failure(&self) -> bool {
+        match self {
+            PluginError::Wasm(e) => e.is_guest_failure(),
+            PluginError::Guest { .. }
+            | PluginError::Protocol { .. }
+            | PluginError::Serialization(_)
+            | PluginError::PermissionDenied { .. }
+            | PluginError::HostFunction { .. } => true,
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,481 @@
+//! A loaded WebAssembly plugin: the ABI bridge around one instance.
+
+pub(crate) mod link;
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use plugin_system_core::{
+    Plugin, PluginContext, PluginError, PluginEvent, PluginManifest, PluginResponse,
+    PluginSerializer, TypedFunc, Value, WasmError, WasmInstance, checked_range,
+};
+use serde::Serialize;
+
+use self::link::{SharedLink, lock};
+use crate::abi::{self, DisposeForm, InitForm, Shape};
+
+/// Fuel a buffer's `dealloc` may use after the call it belonged to ran dry.
+const CLEANUP_FUEL: u64 = 1_000_000;
+
+/// What a plugin did so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct PluginStats {
+    /// Events handled, failed ones included.
+    pub events: u64,
+    /// Calls into the plugin that failed.
+    pub failures: u64,
+    /// Bytes sent to the plugin.
+    pub bytes_in: u64,
+    /// Bytes the plugin replied with.
+    pub bytes_out: u64,
+    /// Host functions the plugin called.
+    pub host_calls: u64,
+    /// Host function calls refused by the plugin's permissions.
+    pub host_calls_denied: u64,
+    /// Size of the plugin's memory.
+    pub memory_bytes: u64,
+}
+
+/// The instance and what the bridge keeps of it; behind the plugin's mutex.
+pub(crate) struct Bridge {
+    pub(crate) instance: Box<dyn WasmInstance>,
+    alloc: TypedFunc<i32, i32>,
+    dealloc: TypedFunc<(i32, i32), ()>,
+    handle: TypedFunc<(i32, i32), i64>,
+    shape: Shape,
+    pub(crate) link: SharedLink,
+    serializer: Arc<dyn PluginSerializer>,
+    /// Fuel each call starts with, when metering is on.
+    fuel_per_call: Option<u64>,
+    disposed: bool,
+    stats: PluginStats,
+}
+
+impl Bridge {
+    pub(crate) fn new(
+        mut instance: Box<dyn WasmInstance>,
+        shape: Shape,
+        link: SharedLink,
+        serializer: Arc<dyn PluginSerializer>,
+        fuel_per_call: Option<u64>,
+    ) -> Result<Self, PluginError> {
+        let alloc = instance.typed(abi::ALLOC)?;
+        let dealloc = instance.typed(abi::DEALLOC)?;
+        let handle = instance.typed(abi::HANDLE_EVENT)?;
+        Ok(Bridge {
+            instance,
+            alloc,
+            dealloc,
+            handle,
+            shape,
+            link,
+            serializer,
+            fuel_per_call,
+            disposed: false,
+            stats: PluginStats::default(),
+        })
+    }
+
+    /// Readies the store for a call into the guest: fresh fuel, a clean link.
+    fn begin(&mut self) -> Result<(), PluginError> {
+        if let Some(fuel) = self.fuel_per_call {
+            self.instance.set_fuel(fuel)?;
+        }
+        lock(&self.link).begin_call();
+        Ok(())
+    }
+
+    /// The error for a call that returned a failure value: a denied host call
+    /// first, then the guest's own message.
+    fn guest_failure(&self, export: &'static str, what: &str) -> PluginError {
+        let mut link = lock(&self.link);
+        if let Some(function) = link.denied.take() {
+            return PluginError::PermissionDenied { function };
+        }
+        PluginError::Guest {
+            export,
+            message: link
+                .error
+                .take()
+                .unwrap_or_else(|| format!("{export} returned {what}")),
+        }
+    }
+
+    /// Copies `input` into a fresh guest buffer; the caller frees it.
+    fn write_input(
+        &mut self,
+        export: &'static str,
+        input: &[u8],
+    ) -> Result<(i32, i32), PluginError> {
+        let len = i32::try_from(input.len()).map_err(|_| PluginError::Protocol {
+            export,
+            message: format!(
+                "a message of {} bytes does not fit the 32-bit ABI",
+                input.len()
+            ),
+        })?;
+        let ptr = self.alloc.call(&mut *self.instance, len)?;
+        if ptr == 0 && len > 0 {
+            return Err(PluginError::Protocol {
+                export,
+                message: format!("alloc({len}) returned 0"),
+            });
+        }
+        let written = match self.instance.memory() {
+            Some(memory) => memory
+                .write(u64::from(ptr as u32), input)
+                .map_err(|e| e.to_string()),
+            None => Err("the plugin has no memory".to_owned()),
+        };
+        if let Err(message) = written {
+            self.free(ptr, len);
+            return Err(PluginError::Protocol {
+                export,
+                message: format!(
+                    "alloc({len}) returned {ptr:#x}, which is not in memory: {message}"
+                ),
+            });
+        }
+        self.stats.bytes_in += input.len() as u64;
+        Ok((ptr, len))
+    }
+
+    /// Frees a guest buffer. A failure here (the guest's allocator trapped) does
+    /// not hide the outcome of the call it follows; it is logged.
+    fn free(&mut self, ptr: i32, len: i32) {
+        // A call that ran out of fuel still has its buffers freed.
+        if self.fuel_per_call.is_some()
+            && self.instance.fuel().is_ok_and(|left| left < CLEANUP_FUEL)
+            && let Err(e) = self.instance.set_fuel(CLEANUP_FUEL)
+        {
+            tracing::warn!("cannot refuel to free a buffer: {e}");
+        }
+        if let Err(e) = self.dealloc.call(&mut *self.instance, (ptr, len)) {
+            tracing::warn!("dealloc({ptr:#x}, {len}) failed: {e}");
+        }
+    }
+
+    /// Reads the packed reply of `export`, decodes it, and frees it.
+    fn take_reply<T>(
+        &mut self,
+        export: &'static str,
+        packed: i64,
+        cap: usize,
+        decode: impl FnOnce(&[u8]) -> Result<T, PluginError>,
+    ) -> Result<T, PluginError> {
+        let Some((ptr, len)) = abi::unpack(packed) else {
+            return Err(self.guest_failure(export, if packed == 0 { "0" } else { "-1" }));
+        };
+        let (ptr_i32, len_i32) = (ptr as i32, len as i32);
+        if len as usize > cap {
+            self.free(ptr_i32, len_i32);
+            return Err(PluginError::Protocol {
+                export,
+                message: format!("a reply of {len} bytes is over the limit of {cap}"),
+            });
+        }
+        let data = self.instance.memory().map(|m| m.data()).unwrap_or_default();
+        let decoded = match checked_range(u64::from(ptr), len as usize, data.len()) {
+            // A reply outside memory is not freed: its pointer means nothing.
+            Err(e) => {
+                return Err(PluginError::Protocol {
+                    export,
+                    message: format!("the reply ({ptr:#x}, {len}) is outside memory: {e}"),
+                });
+            }
+            Ok(range) => decode(&data[range]),
+        };
+        self.stats.bytes_out += u64::from(len);
+        if ptr != 0 || len != 0 {
+            self.free(ptr_i32, len_i32);
+        }
+        decoded
+    }
+
+    /// Sends `input` to a `(ptr, len) -> i64` export and decodes the reply; frees
+    /// both buffers on every path.
+    fn exchange<T>(
+        &mut self,
+        export: &'static str,
+        input: &[u8],
+        cap: usize,
+        decode: impl FnOnce(&[u8]) -> Result<T, PluginError>,
+    ) -> Result<T, PluginError> {
+        self.begin()?;
+        let (ptr, len) = self.write_input(export, input)?;
+        let called = self.handle.call(&mut *self.instance, (ptr, len));
+        self.free(ptr, len);
+        let packed = called?;
+        self.take_reply(export, packed, cap, decode)
+    }
+
+    fn ensure_live(&self) -> Result<(), PluginError> {
+        if self.disposed {
+            return Err(PluginError::Disposed {
+                id: lock(&self.link).plugin_id.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// One event, start to end.
+    pub(crate) fn handle_event(
+        &mut self,
+        event: &PluginEvent,
+    ) -> Result<PluginResponse, PluginError> {
+        self.ensure_live()?;
+        self.stats.events += 1;
+        let serializer = Arc::clone(&self.serializer);
+        let outcome = serializer
+            .serialize_event(event)
+            .map_err(PluginError::from)
+            .and_then(|bytes| {
+                self.exchange(
+                    abi::HANDLE_EVENT,
+                    &bytes,
+                    abi::MAX_RESPONSE_BYTES,
+                    |reply| Ok(serializer.deserialize_response(reply)?),
+                )
+            });
+        if outcome.is_err() {
+            self.stats.failures += 1;
+        }
+        outcome
+    }
+
+    /// The manifest the plugin exports, if it exports one.
+    pub(crate) fn read_manifest(&mut self) -> Result<Option<PluginManifest>, PluginError> {
+        if !self.shape.manifest {
+            return Ok(None);
+        }
+        self.begin()?;
+        let get = self.instance.typed::<(), i64>(abi::GET_MANIFEST)?;
+        let packed = get.call(&mut *self.instance, ())?;
+        let serializer = Arc::clone(&self.serializer);
+        self.take_reply(
+            abi::GET_MANIFEST,
+            packed,
+            abi::MAX_MANIFEST_BYTES,
+            |bytes| {
+                serializer
+                    .deserialize_manifest(bytes)
+                    .map_err(|e| PluginError::InvalidManifest {
+                        message: e.to_string(),
+                    })
+            },
+        )
+        .map(Some)
+    }
+
+    pub(crate) fn initialize(&mut self, context: &PluginContext) -> Result<(), PluginError> {
+        self.ensure_live()?;
+        let Some(form) = self.shape.initialize else {
+            return Ok(());
+        };
+        self.begin()?;
+        let status = match form {
+            InitForm::Bare => {
+                let init = self.instance.typed::<(), i32>(abi::INITIALIZE)?;
+                init.call(&mut *self.instance, ())?
+            }
+            InitForm::WithContext => {
+                let bytes = self.serializer.serialize_value(&context_value(context))?;
+                let init = self.instance.typed::<(i32, i32), i32>(abi::INITIALIZE)?;
+                let (ptr, len) = self.write_input(abi::INITIALIZE, &bytes)?;
+                let called = init.call(&mut *self.instance, (ptr, len));
+                self.free(ptr, len);
+                called?
+            }
+        };
+        if status != 0 {
+            self.stats.failures += 1;
+            return Err(self.guest_failure(abi::INITIALIZE, &status.to_string()));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn dispose(&mut self) -> Result<(), PluginError> {
+        if self.disposed {
+            return Ok(());
+        }
+        self.disposed = true;
+        let Some(form) = self.shape.dispose else {
+            return Ok(());
+        };
+        self.begin()?;
+        match form {
+            DisposeForm::Unit => {
+                let f = self.instance.typed::<(), ()>(abi::DISPOSE)?;
+                f.call(&mut *self.instance, ())?;
+            }
+            DisposeForm::Status => {
+                let f = self.instance.typed::<(), i32>(abi::DISPOSE)?;
+                f.call(&mut *self.instance, ())?;
+            }
+            DisposeForm::Packed => {
+                let f = self.instance.typed::<(), i64>(abi::DISPOSE)?;
+                let packed = f.call(&mut *self.instance, ())?;
+                // The result is ignored, as in the Dart original; the buffer is freed.
+                if abi::unpack(packed).is_some() {
+                    let _ignored =
+                        self.take_reply(abi::DISPOSE, packed, abi::MAX_RESPONSE_BYTES, |_| Ok(()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn stats(&mut self) -> PluginStats {
+        let mut stats = self.stats;
+        let link = lock(&self.link);
+        stats.host_calls = link.host_calls;
+        stats.host_calls_denied = link.host_calls_denied;
+        drop(link);
+        stats.memory_bytes = self.instance.memory().map_or(0, |m| m.size());
+        stats
+    }
+}
+
+/// The context as the guest reads it: `{"pluginId": ..., "config": {...}}`.
+fn context_value(context: &PluginContext) -> Value {
+    Value::from_iter([
+        (
+            "pluginId".to_owned(),
+            Value::from(context.plugin_id.as_str()),
+        ),
+        ("config".to_owned(), Value::Map(context.config.clone())),
+    ])
+}
+
+/// A plugin compiled to WebAssembly, loaded by
+/// [`WasmPluginRuntime`](crate::WasmPluginRuntime).
+///
+/// The synchronous methods (`*_sync`) run the guest on the calling thread; the
+/// [`Plugin`] methods run it on tokio's blocking pool when called inside a tokio
+/// runtime, so a long event does not hold up other tasks. Calls to one plugin
+/// are serialized; different plugins run in parallel.
+pub struct WasmPlugin {
+    manifest: PluginManifest,
+    bridge: Arc<Mutex<Bridge>>,
+}
+
+impl std::fmt::Debug for WasmPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmPlugin")
+            .field("id", &self.manifest.id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn locked(bridge: &Mutex<Bridge>) -> MutexGuard<'_, Bridge> {
+    // A panic inside a call leaves the bridge as consistent as a trap does.
+    bridge.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl WasmPlugin {
+    pub(crate) fn new(manifest: PluginManifest, bridge: Bridge) -> Self {
+        WasmPlugin {
+            manifest,
+            bridge: Arc::new(Mutex::new(bridge)),
+        }
+    }
+
+    /// Initializes the plugin on this thread.
+    ///
+    /// # Errors
+    /// As [`Plugin::initialize`].
+    pub fn initialize_sync(&self, context: &PluginContext) -> Result<(), PluginError> {
+        locked(&self.bridge).initialize(context)
+    }
+
+    /// Handles one event on this thread: the fast path.
+    ///
+    /// # Errors
+    /// As [`Plugin::handle_event`].
+    pub fn handle_event_sync(&self, event: &PluginEvent) -> Result<PluginResponse, PluginError> {
+        locked(&self.bridge).handle_event(event)
+    }
+
+    /// Disposes the plugin on this thread.
+    ///
+    /// # Errors
+    /// As [`Plugin::dispose`].
+    pub fn dispose_sync(&self) -> Result<(), PluginError> {
+        locked(&self.bridge).dispose()
+    }
+
+    /// Calls a host function as this plugin would, with its permissions.
+    ///
+    /// # Errors
+    /// [`PluginError::PermissionDenied`], [`PluginError::HostFunctionNotFound`] or
+    /// the function's [`PluginError::HostFunction`].
+    pub fn call_host_function(&self, name: &str, args: Value) -> Result<Value, PluginError> {
+        let link = Arc::clone(&locked(&self.bridge).link);
+        let mut link = lock(&link);
+        link.call(name, args)
+    }
+
+    /// What the plugin did so far.
+    pub fn stats(&self) -> PluginStats {
+        locked(&self.bridge).stats()
+    }
+
+    /// Calls a function the plugin exports, beyond the ABI (for diagnostics and
+    /// tests, such as `plugin_live_buffers`).
+    ///
+    /// # Errors
+    /// As [`WasmInstance::call`].
+    pub fn call_export(
+        &self,
+        name: &str,
+        args: &[plugin_system_core::WasmValue],
+    ) -> Result<Vec<plugin_system_core::WasmValue>, WasmError> {
+        locked(&self.bridge).instance.call(name, args)
+    }
+
+    async fn off_executor<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Bridge) -> Result<T, PluginError> + Send + 'static,
+    ) -> Result<T, PluginError> {
+        let bridge = Arc::clone(&self.bridge);
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => handle
+                .spawn_blocking(move || work(&mut locked(&bridge)))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(PluginError::Wasm(WasmError::Engine {
+                        message: format!("the plugin call did not finish: {e}"),
+                    }))
+                }),
+            Err(_) => work(&mut locked(&bridge)),
+        }
+    }
+}
+
+#[async_trait]
+impl Plugin for WasmPlugin {
+    fn manifest(&self) -> &PluginManifest {
+        &self.manifest
+    }
+
+    async fn initialize(&self, context: PluginContext) -> Result<(), PluginError> {
+        self.off_executor(move |bridge| bridge.initialize(&context))
+            .await
+    }
+
+    async fn handle_event(&self, event: PluginEvent) -> Result<PluginResponse, PluginError> {
+        self.off_executor(move |bridge| bridge.handle_event(&event))
+            .await
+    }
+
+    async fn dispose(&self) -> Result<(), PluginError> {
+        self.off_executor(Bridge::dispose).await
+    }
+}
+
+// Hosts share plugins across tasks.
+const _: () = {
+    const fn shared<T: Send + Sync + 'static>() {}
+    shared::<WasmPlugin>();
+};

@@ -1,0 +1,185 @@
+//! [`WasmPluginRuntime`]: loads plugins over any [`WasmRuntime`].
+
+use std::sync::{Arc, Mutex};
+
+use plugin_system_core::{
+    HostFunction, HostFunctions, PluginContext, PluginError, PluginManifest, PluginPermissions,
+    PluginSerializer, PluginSource, WasmRuntime, WireFormat,
+};
+
+use crate::{
+    HybridSerializer, JsonSerializer, MessagePackSerializer, PostcardSerializer, abi,
+    plugin::{Bridge, WasmPlugin, link},
+};
+
+/// What a caller may add when loading a plugin.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct LoadOptions {
+    /// The manifest, instead of the one the plugin exports.
+    pub manifest: Option<PluginManifest>,
+    /// The permissions, instead of the manifest's `requiredHostFunctions` with the
+    /// default limits.
+    pub permissions: Option<PluginPermissions>,
+}
+
+impl LoadOptions {
+    /// Nothing added.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Uses this manifest; the plugin's `plugin_get_manifest` is not called.
+    pub fn manifest(mut self, manifest: PluginManifest) -> Self {
+        self.manifest = Some(manifest);
+        self
+    }
+
+    /// Grants these permissions.
+    pub fn permissions(mut self, permissions: PluginPermissions) -> Self {
+        self.permissions = Some(permissions);
+        self
+    }
+}
+
+/// Loads WebAssembly plugins that follow the guest ABI (ABI.md) on one engine,
+/// and offers them the host functions registered here.
+///
+/// Each plugin gets its own instance. Fuel (`fuel_limit` of the engine's config)
+/// is given afresh to every call into a plugin; the deadline of a call is the
+/// plugin's `max_execution_time` permission (5 s by default).
+#[derive(Clone)]
+pub struct WasmPluginRuntime {
+    runtime: Arc<dyn WasmRuntime>,
+    serializer: Arc<dyn PluginSerializer>,
+    host_functions: HostFunctions,
+}
+
+impl std::fmt::Debug for WasmPluginRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmPluginRuntime")
+            .field("engine", &self.runtime.name())
+            .field("serializer", &self.serializer)
+            .field(
+                "host_functions",
+                &self.host_functions.names().collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// The serializer for a plugin that declares `format`.
+fn serializer_for(format: WireFormat) -> Arc<dyn PluginSerializer> {
+    match format {
+        WireFormat::MessagePack => Arc::new(MessagePackSerializer::new()),
+        WireFormat::Postcard => Arc::new(PostcardSerializer::new()),
+        _ => Arc::new(JsonSerializer::new()),
+    }
+}
+
+impl WasmPluginRuntime {
+    /// Plugins on `runtime`, spoken to in JSON (and answered in JSON or
+    /// MessagePack) unless a plugin declares its format.
+    pub fn new(runtime: Arc<dyn WasmRuntime>) -> Self {
+        WasmPluginRuntime {
+            runtime,
+            serializer: Arc::new(HybridSerializer::new(false)),
+            host_functions: HostFunctions::new(),
+        }
+    }
+
+    /// Speaks `serializer` with plugins that declare no format.
+    pub fn with_serializer(mut self, serializer: Arc<dyn PluginSerializer>) -> Self {
+        self.serializer = serializer;
+        self
+    }
+
+    /// Offers `function` to plugins as `name`, for those whose permissions allow it.
+    pub fn register_host_function(
+        &mut self,
+        name: impl Into<String>,
+        function: HostFunction,
+    ) -> &mut Self {
+        self.host_functions.register(name, function);
+        self
+    }
+
+    /// The engine.
+    pub fn runtime(&self) -> &Arc<dyn WasmRuntime> {
+        &self.runtime
+    }
+
+    /// Loads a plugin: checks its digest, compiles it, checks its ABI version and
+    /// exports before instantiating it, reads its manifest. Runs on this thread
+    /// (compiling a large plugin on wasmtime takes a while: from async code, call
+    /// it through `spawn_blocking`).
+    ///
+    /// # Errors
+    /// [`PluginError::Io`], [`PluginError::Integrity`], [`PluginError::Wasm`] (the
+    /// engine refused the module, or instantiating failed), [`PluginError::AbiVersion`],
+    /// [`PluginError::InvalidPlugin`], [`PluginError::InvalidManifest`].
+    pub fn load(
+        &self,
+        source: &PluginSource,
+        options: LoadOptions,
+    ) -> Result<WasmPlugin, PluginError> {
+        let bytes = source.load()?;
+        let module = self.runtime.load_module(&bytes)?;
+        let shape = abi::check(&*module)?;
+        let serializer = abi::declared_format(&*module)?
+            .map_or_else(|| Arc::clone(&self.serializer), serializer_for);
+
+        let shared = Arc::new(Mutex::new(link::Link::new(
+            self.host_functions.clone(),
+            Arc::clone(&serializer),
+        )));
+        let imports = link::imports(&shared);
+        let instance = self.runtime.instantiate(&module, &imports)?;
+        let fuel = self.runtime.config().fuel_limit;
+        let mut bridge = Bridge::new(instance, shape, Arc::clone(&shared), serializer, fuel)?;
+
+        let manifest = match options.manifest {
+            Some(manifest) => manifest,
+            None => bridge
+                .read_manifest()?
+                .ok_or_else(|| PluginError::InvalidManifest {
+                    message: "the plugin exports no `plugin_get_manifest` and none was given"
+                        .into(),
+                })?,
+        };
+        if manifest.id.trim().is_empty() {
+            return Err(PluginError::InvalidManifest {
+                message: "the manifest's `id` is empty".into(),
+            });
+        }
+        let permissions = options.permissions.unwrap_or_else(|| {
+            PluginPermissions::default()
+                .with_host_functions(manifest.required_host_functions.iter().cloned())
+        });
+        bridge
+            .instance
+            .set_timeout(Some(permissions.max_execution_time));
+        {
+            let mut link = link::lock(&shared);
+            link.plugin_id.clone_from(&manifest.id);
+            link.allowed.clone_from(&permissions.allowed_host_functions);
+        }
+        Ok(WasmPlugin::new(manifest, bridge))
+    }
+
+    /// Loads a plugin and initializes it with an empty configuration: what most
+    /// hosts do in one step.
+    ///
+    /// # Errors
+    /// As [`load`](Self::load), and the plugin's initialization failing.
+    pub fn load_and_initialize(
+        &self,
+        source: &PluginSource,
+        options: LoadOptions,
+    ) -> Result<WasmPlugin, PluginError> {
+        let plugin = self.load(source, options)?;
+        let context = PluginContext::new(plugin_system_core::Plugin::manifest(&plugin).id.clone());
+        plugin.initialize_sync(&context)?;
+        Ok(plugin)
+    }
+}

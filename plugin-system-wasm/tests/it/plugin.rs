@@ -1,0 +1,545 @@
+//! `WasmPluginRuntime` on both engines with plugins written to the Dart original's
+//! ABI in WAT: the round trip, the checks before instantiation, host functions
+//! and permissions, and guests that misbehave in every way the ABI allows.
+
+use std::{sync::Arc, time::Duration};
+
+use plugin_system_core::{
+    HostFunction, HostFunctionError, Plugin, PluginContext, PluginError, PluginEvent,
+    PluginManifest, PluginPermissions, PluginRuntimeType, PluginSource, Value, WasmError,
+    WasmRuntimeConfig, WasmValue,
+};
+use plugin_system_wasm::{LoadOptions, WasmPlugin, WasmPluginRuntime};
+use plugin_system_wasm_run::{EngineKind, new_runtime};
+
+const ENGINES: [EngineKind; 2] = [EngineKind::Wasmtime, EngineKind::Wasmi];
+
+/// Static strings the fixture copies from, at fixed offsets.
+struct Data {
+    wat: String,
+    next: usize,
+}
+
+impl Data {
+    fn new() -> Self {
+        Data {
+            wat: String::new(),
+            next: 16,
+        }
+    }
+
+    /// Places `text` and returns `(offset, len)`.
+    fn add(&mut self, text: &str) -> (usize, usize) {
+        let offset = self.next;
+        let escaped: String = text.bytes().map(|b| format!("\\{b:02x}")).collect();
+        self.wat
+            .push_str(&format!("(data (i32.const {offset}) \"{escaped}\")\n"));
+        self.next += text.len() + 8;
+        (offset, text.len())
+    }
+}
+
+const MANIFEST: &str = r#"{"id":"plugin.echo-wat","name":"Echo","version":"1.0.0","description":"echoes events","runtime":"wasm","requiredHostFunctions":["editor.get_text"]}"#;
+
+/// A plugin to the Dart ABI: a bump allocator that counts live buffers,
+/// `plugin_handle_event` running `body` (default: reply
+/// `{"success":true,"data":{"echo":<the event>}}`), a manifest, an initializer and
+/// a dispose that returns a packed buffer, as the Dart original's Rust examples do.
+fn plugin_wat(body: &str, extra: &str) -> String {
+    let mut data = Data::new();
+    let (pre, pre_len) = data.add(r#"{"success":true,"data":{"echo":"#);
+    let (suf, suf_len) = data.add("}}");
+    let (man, man_len) = data.add(MANIFEST);
+    let (name, name_len) = data.add("editor.get_text");
+    let (args, args_len) = data.add("{}");
+    let (bye, bye_len) = data.add("bye");
+    let (garbage, garbage_len) = data.add("this is not json");
+    let (msg, msg_len) = data.add("the plugin refuses");
+    let body = body
+        .replace(
+            "GARBAGE",
+            &format!("(i32.const {garbage}) (i32.const {garbage_len})"),
+        )
+        .replace(
+            "MESSAGE",
+            &format!("(i32.const {msg}) (i32.const {msg_len})"),
+        );
+    format!(
+        r#"(module
+  (import "plugin_system" "set_error" (func $set_error (param i32 i32)))
+  (import "plugin_system" "host_call" (func $host_call (param i32 i32 i32 i32) (result i32)))
+  (import "plugin_system" "host_result_len" (func $host_result_len (result i32)))
+  (import "plugin_system" "host_result" (func $host_result (param i32)))
+  (memory (export "memory") 1)
+  {data}
+  (global $heap (mut i32) (i32.const 4096))
+  (global $live (mut i32) (i32.const 0))
+  (func $alloc (export "alloc") (param $len i32) (result i32) (local $p i32)
+    (local.set $p (global.get $heap))
+    (block $done (loop $grow
+      (br_if $done (i64.le_u
+        (i64.add (i64.extend_i32_u (local.get $p)) (i64.extend_i32_u (local.get $len)))
+        (i64.mul (i64.extend_i32_u (memory.size)) (i64.const 65536))))
+      (if (i32.eq (memory.grow (i32.const 1)) (i32.const -1)) (then (return (i32.const 0))))
+      (br $grow)))
+    (global.set $heap (i32.add (local.get $p) (i32.add (local.get $len) (i32.const 8))))
+    (global.set $live (i32.add (global.get $live) (i32.const 1)))
+    (local.get $p))
+  (func $dealloc (export "dealloc") (param i32 i32)
+    (global.set $live (i32.sub (global.get $live) (i32.const 1))))
+  (func (export "plugin_live_buffers") (result i32) (global.get $live))
+  (func $pack (param $p i32) (param $n i32) (result i64)
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $p)) (i64.const 32)) (i64.extend_i32_u (local.get $n))))
+  (func $copy (param $src i32) (param $n i32) (result i64) (local $out i32)
+    (local.set $out (call $alloc (local.get $n)))
+    (memory.copy (local.get $out) (local.get $src) (local.get $n))
+    (call $pack (local.get $out) (local.get $n)))
+  (func $reply (param $src i32) (param $n i32) (result i64) (local $out i32) (local $total i32)
+    (local.set $total (i32.add (local.get $n) (i32.const {pre_len_plus_suf})))
+    (local.set $out (call $alloc (local.get $total)))
+    (memory.copy (local.get $out) (i32.const {pre}) (i32.const {pre_len}))
+    (memory.copy (i32.add (local.get $out) (i32.const {pre_len})) (local.get $src) (local.get $n))
+    (memory.copy (i32.add (local.get $out) (i32.add (i32.const {pre_len}) (local.get $n)))
+      (i32.const {suf}) (i32.const {suf_len}))
+    (call $pack (local.get $out) (local.get $total)))
+  (func $ask_host (result i64) (local $status i32) (local $len i32) (local $buf i32) (local $r i64)
+    (local.set $status (call $host_call (i32.const {name}) (i32.const {name_len}) (i32.const {args}) (i32.const {args_len})))
+    (local.set $len (call $host_result_len))
+    (local.set $buf (call $alloc (local.get $len)))
+    (call $host_result (local.get $buf))
+    (if (local.get $status) (then
+      (call $set_error (local.get $buf) (local.get $len))
+      (call $dealloc (local.get $buf) (local.get $len))
+      (return (i64.const 0))))
+    (local.set $r (call $reply (local.get $buf) (local.get $len)))
+    (call $dealloc (local.get $buf) (local.get $len))
+    (local.get $r))
+  (func (export "plugin_handle_event") (param $p i32) (param $n i32) (result i64)
+    {body})
+  (func (export "plugin_get_manifest") (result i64) (call $copy (i32.const {man}) (i32.const {man_len})))
+  (func (export "plugin_initialize") (result i32) (i32.const 0))
+  (func (export "plugin_dispose") (result i64) (call $copy (i32.const {bye}) (i32.const {bye_len})))
+  {extra})"#,
+        data = data.wat,
+        pre_len_plus_suf = pre_len + suf_len,
+    )
+}
+
+const ECHO: &str = "(call $reply (local.get $p) (local.get $n))";
+
+fn runtime(kind: EngineKind, config: WasmRuntimeConfig) -> WasmPluginRuntime {
+    WasmPluginRuntime::new(new_runtime(kind, config).expect("engine built in"))
+}
+
+fn load(kind: EngineKind, body: &str) -> Result<WasmPlugin, PluginError> {
+    let rt = runtime(kind, WasmRuntimeConfig::default());
+    rt.load(
+        &PluginSource::bytes(plugin_wat(body, "")),
+        LoadOptions::new(),
+    )
+}
+
+fn live_buffers(plugin: &WasmPlugin) -> i32 {
+    plugin
+        .call_export("plugin_live_buffers", &[])
+        .expect("diagnostic export")[0]
+        .as_i32()
+        .expect("i32")
+}
+
+fn event() -> PluginEvent {
+    PluginEvent::new("document.changed")
+        .with_target("plugin.echo-wat")
+        .with_field("text", "hello wörld")
+        .with_field("count", 3)
+}
+
+#[test]
+fn a_dart_abi_plugin_round_trips_an_event() {
+    for kind in ENGINES {
+        let plugin = load(kind, ECHO).expect("loads");
+        assert_eq!(plugin.manifest().id, "plugin.echo-wat");
+        assert_eq!(plugin.manifest().runtime, PluginRuntimeType::Wasm);
+        plugin
+            .initialize_sync(&PluginContext::new("plugin.echo-wat"))
+            .expect("initializes");
+        for _ in 0..3 {
+            let response = plugin.handle_event_sync(&event()).expect("handles");
+            assert!(response.success, "{kind:?}");
+            let echo = response.get("echo").expect("echo");
+            assert_eq!(
+                echo.get("type").and_then(Value::as_str),
+                Some("document.changed")
+            );
+            let data = echo.get("data").expect("data");
+            assert_eq!(
+                data.get("text").and_then(Value::as_str),
+                Some("hello wörld")
+            );
+            assert_eq!(data.get("count").and_then(Value::as_i64), Some(3));
+        }
+        assert_eq!(live_buffers(&plugin), 0, "{kind:?}: every buffer is freed");
+        let stats = plugin.stats();
+        assert_eq!((stats.events, stats.failures), (3, 0));
+        assert!(stats.bytes_in > 0 && stats.bytes_out > stats.bytes_in);
+        plugin.dispose_sync().expect("disposes");
+        assert_eq!(
+            live_buffers(&plugin),
+            0,
+            "{kind:?}: the dispose buffer is freed"
+        );
+        assert!(matches!(
+            plugin.handle_event_sync(&event()),
+            Err(PluginError::Disposed { .. })
+        ));
+    }
+}
+
+#[test]
+fn the_async_trait_runs_the_plugin() {
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    for kind in ENGINES {
+        let plugin: Arc<dyn Plugin> = Arc::new(load(kind, ECHO).expect("loads"));
+        tokio.block_on(async {
+            plugin
+                .initialize(PluginContext::new("x"))
+                .await
+                .expect("init");
+            let response = plugin.handle_event(event()).await.expect("event");
+            assert!(response.success);
+            plugin.dispose().await.expect("dispose");
+            assert!(plugin.handle_event(event()).await.is_err());
+        });
+    }
+}
+
+#[test]
+fn a_given_manifest_wins_and_an_id_is_required() {
+    for kind in ENGINES {
+        let rt = runtime(kind, WasmRuntimeConfig::default());
+        let manifest = PluginManifest::new(
+            "given.id",
+            "Given",
+            "2.0.0",
+            "from the host",
+            PluginRuntimeType::Wasm,
+        );
+        let plugin = rt
+            .load(
+                &PluginSource::bytes(plugin_wat(ECHO, "")),
+                LoadOptions::new().manifest(manifest),
+            )
+            .expect("loads");
+        assert_eq!(plugin.manifest().id, "given.id");
+        let empty = PluginManifest::new(" ", "x", "1", "x", PluginRuntimeType::Wasm);
+        let refused = rt.load(
+            &PluginSource::bytes(plugin_wat(ECHO, "")),
+            LoadOptions::new().manifest(empty),
+        );
+        assert!(
+            matches!(refused, Err(PluginError::InvalidManifest { .. })),
+            "{refused:?}"
+        );
+    }
+}
+
+#[test]
+fn the_digest_is_checked_before_anything_runs() {
+    use sha2::Digest;
+    let wat = plugin_wat(ECHO, "");
+    let digest = hex::encode(sha2::Sha256::digest(wat.as_bytes()));
+    for kind in ENGINES {
+        let rt = runtime(kind, WasmRuntimeConfig::default());
+        rt.load(
+            &PluginSource::bytes(wat.clone()).with_sha256(digest.to_uppercase()),
+            LoadOptions::new(),
+        )
+        .expect("the right digest loads");
+        let wrong = rt.load(
+            &PluginSource::bytes(wat.clone()).with_sha256("00".repeat(32)),
+            LoadOptions::new(),
+        );
+        match wrong {
+            Err(PluginError::Integrity { actual, .. }) => assert_eq!(actual, digest),
+            other => panic!("{other:?}"),
+        }
+        let missing = rt.load(
+            &PluginSource::file("/no/such/plugin.wasm"),
+            LoadOptions::new(),
+        );
+        assert!(
+            matches!(missing, Err(PluginError::Io { .. })),
+            "{missing:?}"
+        );
+    }
+}
+
+#[test]
+fn another_abi_version_is_refused_before_instantiation() {
+    for kind in ENGINES {
+        let rt = runtime(kind, WasmRuntimeConfig::default());
+        // The start function would trap: it must never run.
+        let wat = plugin_wat(
+            ECHO,
+            r#"(@custom "plugin_abi_version" "2") (func $boom unreachable) (start $boom)"#,
+        );
+        let err = rt
+            .load(&PluginSource::bytes(wat), LoadOptions::new())
+            .unwrap_err();
+        assert_eq!(err.to_string(), "plugin needs ABI 2, host supports 1");
+        let ok = plugin_wat(ECHO, r#"(@custom "plugin_abi_version" "1")"#);
+        rt.load(&PluginSource::bytes(ok), LoadOptions::new())
+            .expect("ABI 1 loads");
+    }
+}
+
+#[test]
+fn missing_or_mistyped_exports_are_named() {
+    let cases = [
+        (r#"(module (memory (export "memory") 1))"#, "`alloc`"),
+        (
+            r#"(module (memory (export "memory") 1)
+                (func (export "alloc") (param i32) (result i32) i32.const 0)
+                (func (export "dealloc") (param i32))
+                (func (export "plugin_handle_event") (param i32 i32) (result i64) i64.const 0))"#,
+            "`dealloc`",
+        ),
+        (
+            r#"(module (func (export "alloc") (param i32) (result i32) i32.const 0))"#,
+            "memory",
+        ),
+    ];
+    for kind in ENGINES {
+        let rt = runtime(kind, WasmRuntimeConfig::default());
+        for (wat, named) in cases {
+            match rt.load(&PluginSource::bytes(wat), LoadOptions::new()) {
+                Err(PluginError::InvalidPlugin { message }) => {
+                    assert!(message.contains(named), "{message}");
+                }
+                other => panic!("{kind:?}: {other:?}"),
+            }
+        }
+        let garbage = rt.load(
+            &PluginSource::bytes(&b"\0asm\x01\0\0\0garbage"[..]),
+            LoadOptions::new(),
+        );
+        assert!(matches!(
+            garbage,
+            Err(PluginError::Wasm(WasmError::InvalidModule { .. }))
+        ));
+    }
+}
+
+/// Runs `body` as the event handler and returns the error, after checking that
+/// the host freed the input and the plugin still answers its diagnostic export.
+fn misbehaves(
+    kind: EngineKind,
+    config: WasmRuntimeConfig,
+    permissions: Option<PluginPermissions>,
+    body: &str,
+) -> PluginError {
+    let rt = runtime(kind, config);
+    let mut options = LoadOptions::new();
+    if let Some(p) = permissions {
+        options = options.permissions(p);
+    }
+    let plugin = rt
+        .load(&PluginSource::bytes(plugin_wat(body, "")), options)
+        .expect("loads");
+    let err = plugin
+        .handle_event_sync(&event())
+        .expect_err("the plugin misbehaves");
+    assert_eq!(
+        live_buffers(&plugin),
+        0,
+        "{kind:?} {body}: buffers left after {err}"
+    );
+    assert_eq!(plugin.stats().failures, 1);
+    // The host carries on: a good plugin loads and runs on the same runtime.
+    let good = rt
+        .load(
+            &PluginSource::bytes(plugin_wat(ECHO, "")),
+            LoadOptions::new(),
+        )
+        .expect("loads");
+    assert!(good.handle_event_sync(&event()).expect("runs").success);
+    err
+}
+
+#[test]
+fn misbehaving_guests_get_typed_errors() {
+    for kind in ENGINES {
+        let config = WasmRuntimeConfig::default;
+        let err = misbehaves(kind, config(), None, "(i64.const 0x7fff000000000010)");
+        assert!(matches!(err, PluginError::Protocol { .. }), "{err}");
+        // A reply over the 100 MiB cap (freed by the host, so the count stays 0).
+        let err = misbehaves(
+            kind,
+            config(),
+            None,
+            "(drop (call $alloc (i32.const 1))) (i64.const 0x0000100006400001)",
+        );
+        assert!(
+            matches!(err, PluginError::Protocol { ref message, .. } if message.contains("over the limit")),
+            "{err}"
+        );
+        let err = misbehaves(kind, config(), None, "unreachable");
+        assert!(
+            matches!(err, PluginError::Wasm(WasmError::Trap { .. })),
+            "{err}"
+        );
+        let err = misbehaves(
+            kind,
+            config(),
+            None,
+            "(call $set_error MESSAGE) (i64.const 0)",
+        );
+        assert!(
+            matches!(err, PluginError::Guest { ref message, .. } if message == "the plugin refuses"),
+            "{err}"
+        );
+        let err = misbehaves(kind, config(), None, "(i64.const -1)");
+        assert!(matches!(err, PluginError::Guest { .. }), "{err}");
+        let err = misbehaves(kind, config(), None, "(call $copy GARBAGE)");
+        assert!(matches!(err, PluginError::Serialization(_)), "{err}");
+        let spin = "(loop $l (br $l)) (i64.const 0)";
+        let short =
+            PluginPermissions::default().with_max_execution_time(Duration::from_millis(100));
+        let err = misbehaves(kind, config(), Some(short), spin);
+        assert!(
+            matches!(err, PluginError::Wasm(WasmError::Timeout { .. })),
+            "{err}"
+        );
+        let err = misbehaves(kind, config().fuel_limit(100_000), None, spin);
+        assert!(
+            matches!(err, PluginError::Wasm(WasmError::FuelExhausted)),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn fuel_is_given_afresh_to_every_call() {
+    for kind in ENGINES {
+        let rt = runtime(kind, WasmRuntimeConfig::default().fuel_limit(200_000));
+        let plugin = rt
+            .load(
+                &PluginSource::bytes(plugin_wat(ECHO, "")),
+                LoadOptions::new(),
+            )
+            .expect("loads");
+        for _ in 0..50 {
+            plugin
+                .handle_event_sync(&event())
+                .expect("each call has its own budget");
+        }
+    }
+}
+
+fn with_host(kind: EngineKind) -> WasmPluginRuntime {
+    let mut rt = runtime(kind, WasmRuntimeConfig::default());
+    rt.register_host_function(
+        "editor.get_text",
+        HostFunction::new(|call, _args| {
+            Ok(Value::from_iter([(
+                "text".to_owned(),
+                Value::from(format!("text for {}", call.plugin_id)),
+            )]))
+        }),
+    );
+    rt.register_host_function(
+        "editor.fail",
+        HostFunction::new(|_, _| Err(HostFunctionError::new("no document open"))),
+    );
+    rt
+}
+
+#[test]
+fn host_functions_are_offered_within_the_permissions() {
+    for kind in ENGINES {
+        let rt = with_host(kind);
+        let source = PluginSource::bytes(plugin_wat("(call $ask_host)", ""));
+        // The manifest asks for editor.get_text: allowed.
+        let plugin = rt.load(&source, LoadOptions::new()).expect("loads");
+        let response = plugin
+            .handle_event_sync(&event())
+            .expect("host call answered");
+        assert_eq!(
+            response
+                .get("echo")
+                .and_then(|e| e.get("text"))
+                .and_then(Value::as_str),
+            Some("text for plugin.echo-wat")
+        );
+        assert_eq!(live_buffers(&plugin), 0);
+        assert_eq!(plugin.stats().host_calls, 1);
+
+        // Permissions without it: the guest is refused, the host gets a typed error.
+        let denied = rt
+            .load(
+                &source,
+                LoadOptions::new().permissions(PluginPermissions::default()),
+            )
+            .expect("loads");
+        let err = denied.handle_event_sync(&event()).unwrap_err();
+        assert!(
+            matches!(err, PluginError::PermissionDenied { ref function } if function == "editor.get_text"),
+            "{err}"
+        );
+        assert_eq!(denied.stats().host_calls_denied, 1);
+        assert_eq!(live_buffers(&denied), 0);
+
+        // The same checks from the host side.
+        assert!(matches!(
+            denied.call_host_function("editor.get_text", Value::Null),
+            Err(PluginError::PermissionDenied { .. })
+        ));
+        let open =
+            PluginPermissions::default().with_host_functions(["editor.fail", "editor.nothing"]);
+        let p = rt
+            .load(&source, LoadOptions::new().permissions(open))
+            .expect("loads");
+        assert!(matches!(
+            p.call_host_function("editor.fail", Value::Null),
+            Err(PluginError::HostFunction { .. })
+        ));
+        assert!(matches!(
+            p.call_host_function("editor.nothing", Value::Null),
+            Err(PluginError::HostFunctionNotFound { .. })
+        ));
+    }
+}
+
+#[test]
+fn a_bad_allocator_is_an_abi_violation() {
+    for kind in ENGINES {
+        let rt = runtime(kind, WasmRuntimeConfig::default());
+        for alloc in ["(i32.const 0)", "(i32.const -16)"] {
+            let wat = plugin_wat(ECHO, "").replace(
+                "(func $alloc (export \"alloc\") (param $len i32) (result i32) (local $p i32)",
+                &format!("(func (export \"alloc\") (param i32) (result i32) {alloc}) (func $alloc (param $len i32) (result i32) (local $p i32)"),
+            );
+            let plugin = rt
+                .load(&PluginSource::bytes(wat), LoadOptions::new())
+                .expect("loads");
+            let err = plugin.handle_event_sync(&event()).unwrap_err();
+            assert!(
+                matches!(err, PluginError::Protocol { .. }),
+                "{kind:?} {alloc}: {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn exports_other_than_the_abi_still_answer() {
+    for kind in ENGINES {
+        let plugin = load(kind, ECHO).unwrap();
+        assert_eq!(
+            plugin.call_export("plugin_live_buffers", &[]).unwrap(),
+            [WasmValue::I32(0)]
+        );
+    }
+}
