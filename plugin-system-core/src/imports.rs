@@ -193,7 +193,9 @@ impl Imports {
     /// engine's WASI implementation. Needs
     /// [`WasmRuntimeConfig::enable_wasi`](crate::WasmRuntimeConfig::enable_wasi);
     /// without a config here, a module that imports WASI gets the empty world of
-    /// [`WasiConfig::new`].
+    /// [`WasiConfig::new`]. A store has one WASI world: in a
+    /// [`WasmStore`](crate::WasmStore), the first instance that uses WASI sets it
+    /// and later instances share it (their WASI config is not used).
     pub fn wasi(&mut self, config: WasiConfig) -> &mut Self {
         self.wasi = Some(config);
         self

@@ -47,7 +47,8 @@ impl LoadOptions {
 ///
 /// Each plugin gets its own instance. Fuel (`fuel_limit` of the engine's config)
 /// is given afresh to every call into a plugin; the deadline of a call is the
-/// plugin's `max_execution_time` permission (5 s by default).
+/// plugin's `max_execution_time` permission (5 s by default), or the engine's
+/// `timeout` when that is shorter.
 #[derive(Clone)]
 pub struct WasmPluginRuntime {
     runtime: Arc<dyn WasmRuntime>,

@@ -14,8 +14,16 @@ use wasmtime_wasi::p1::{
 };
 use wiggle::GuestMemory;
 
-use super::state::HostState;
+use super::{convert::HostFailure, state::HostState};
 use crate::wasi::HOSTCALL_FUEL;
+
+/// A WASI call's failure, reported as a host function's.
+fn failure(message: String) -> wasmi::Error {
+    wasmi::Error::host(HostFailure {
+        function: WASI_MODULE.into(),
+        error: plugin_system_core::HostError::new(message),
+    })
+}
 
 /// Runs one WASI call with the caller's memory and the store's world.
 fn with_wasi<R>(
@@ -26,9 +34,7 @@ fn with_wasi<R>(
         .get_export("memory")
         .and_then(wasmi::Extern::into_memory)
     else {
-        return Err(wasmi::Error::new(
-            "WASI needs the guest to export its memory as `memory`",
-        ));
+        return Err(failure("missing required memory export".into()));
     };
     let (data, state) = memory.data_and_store_mut(caller);
     let ctx = state.wasi_ctx();
@@ -36,7 +42,8 @@ fn with_wasi<R>(
     let mut memory = GuestMemory::Unshared(data);
     call(ctx, &mut memory).map_err(|e| match crate::wasi::exit_code(&e) {
         Some(code) => wasmi::Error::i32_exit(code),
-        None => wasmi::Error::new(format!("{e:#}")),
+        // The guest's failure, named as on wasmtime.
+        None => failure(e.root_cause().to_string()),
     })
 }
 

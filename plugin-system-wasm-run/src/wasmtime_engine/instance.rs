@@ -244,8 +244,7 @@ impl WasmtimeInstance {
         // signature holds only numbers, and `check_call` matched `args` to the
         // parameter types, so every slot holds a value of the right type; the
         // buffer holds max(params, results) slots; nothing here runs async.
-        unsafe { func.call_unchecked(&mut self.store, raw) }
-            .map_err(|e| call_error(e, self.timeout))?;
+        unsafe { func.call_unchecked(&mut self.store, raw) }.map_err(|e| self.call_failed(e))?;
         for ((slot, ty), raw) in results.iter_mut().zip(ty.results()).zip(&self.raw) {
             *slot = match ty {
                 ValType::I32 => WasmValue::I32(raw.get_i32()),
@@ -257,6 +256,27 @@ impl WasmtimeInstance {
             };
         }
         Ok(())
+    }
+
+    /// The error of a failed call. The store's only host functions besides the
+    /// core's (which fail as [`HostCallFailed`]) are WASI's: any other failure
+    /// that is no trap comes from a WASI call the guest made, and is its failure.
+    fn call_failed(&self, e: wasmtime::Error) -> WasmError {
+        #[cfg(feature = "wasi")]
+        let wasi_message = self
+            .store
+            .data()
+            .wasi
+            .is_some()
+            .then(|| e.root_cause().to_string());
+        match call_error(e, self.timeout) {
+            #[cfg(feature = "wasi")]
+            WasmError::Engine { .. } if wasi_message.is_some() => WasmError::Host {
+                function: plugin_system_core::wasi::WASI_MODULE.to_owned(),
+                source: HostError::new(wasi_message.unwrap_or_default()),
+            },
+            other => other,
+        }
     }
 
     fn call_checked(
@@ -273,7 +293,7 @@ impl WasmtimeInstance {
         self.results.clear();
         self.results.resize(results.len(), Val::I32(0));
         func.call(&mut self.store, &self.args, &mut self.results)
-            .map_err(|e| call_error(e, self.timeout))?;
+            .map_err(|e| self.call_failed(e))?;
         for (slot, v) in results.iter_mut().zip(&self.results) {
             *slot = from_val(&mut self.store, v);
         }

@@ -8,6 +8,7 @@
 //! the program quietly with 0.
 
 mod call;
+mod event;
 mod inspect;
 mod run;
 
@@ -23,7 +24,8 @@ use std::{
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use plugin_system::{
-    EngineKind, WasmError, WasmModule, WasmRuntime, WasmRuntimeConfig, new_runtime,
+    EngineKind, WasmError, WasmModule, WasmRuntime, WasmRuntimeConfig, core::PluginError,
+    new_runtime,
 };
 
 /// Inspect a WebAssembly module, call one of its functions, or run a WASI program,
@@ -47,6 +49,8 @@ enum Command {
     /// Run a WASI command with the terminal's stdin, stdout and stderr, and exit with
     /// its exit code.
     Run(run::RunArgs),
+    /// Load a plugin, initialize it, send it one event, print its response as JSON.
+    Event(event::EventArgs),
 }
 
 /// Parses the command line, runs the command, reports the outcome.
@@ -55,6 +59,7 @@ pub(crate) fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Inspect(args) => buffered(|out| inspect::run(args, out)),
         Command::Call(args) => buffered(|out| call::run(args, out)),
+        Command::Event(args) => buffered(|out| event::run(args, out)),
         // The guest writes to stdout itself: nothing may hold its lock.
         Command::Run(args) => run::run(args),
     };
@@ -87,6 +92,8 @@ pub(crate) enum Failure {
     Usage(String),
     /// The engine refused the input or the guest failed.
     Wasm(WasmError),
+    /// A plugin could not be loaded, or it failed.
+    Plugin(PluginError),
     /// Standard output could not be written.
     Output(io::Error),
 }
@@ -96,6 +103,8 @@ impl Failure {
     fn exit_code(&self) -> u8 {
         match self {
             Failure::Wasm(e) if e.is_guest_failure() => 1,
+            Failure::Plugin(e) if e.is_guest_failure() => 1,
+            Failure::Plugin(_) => 2,
             Failure::Output(_) => 1,
             Failure::Wasm(_) | Failure::Usage(_) => 2,
         }
@@ -108,6 +117,7 @@ impl fmt::Display for Failure {
             Failure::Usage(message) => f.write_str(message),
             // WasmError's message begins with its kind: `trap: unreachable`, ...
             Failure::Wasm(e) => write!(f, "{e}"),
+            Failure::Plugin(e) => write!(f, "{e}"),
             Failure::Output(e) => write!(f, "cannot write output: {e}"),
         }
     }
@@ -116,6 +126,15 @@ impl fmt::Display for Failure {
 impl From<WasmError> for Failure {
     fn from(e: WasmError) -> Self {
         Failure::Wasm(e)
+    }
+}
+
+impl From<PluginError> for Failure {
+    fn from(e: PluginError) -> Self {
+        match e {
+            PluginError::Wasm(e) => Failure::Wasm(e),
+            other => Failure::Plugin(other),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::{Run, engines, fixture, run, run_with_stdin};
 
 /// A guest module built by `cargo xtask guests`; missing is a loud failure.
-fn guest(relative: &str) -> PathBuf {
+pub(crate) fn guest(relative: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../guests/target")
         .join(relative);
