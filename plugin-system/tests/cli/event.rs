@@ -123,7 +123,7 @@ fn bad_input_and_bad_plugins_are_one_error_line() {
     let not_a_plugin = fixture("not_a_plugin.wat", r#"(module (func (export "f")))"#);
     let endless = fixture(
         "endless.wat",
-        &DART_ABI.replace(
+        DART_ABI.replace(
             "(func (export \"plugin_handle_event\") (param $p i32) (param $n i32) (result i64) (local $o i32)",
             "(func (export \"plugin_handle_event\") (param $p i32) (param $n i32) (result i64) (local $o i32) (loop $l (br $l))",
         ),
