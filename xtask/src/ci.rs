@@ -11,13 +11,7 @@ pub(crate) fn run() -> Result<()> {
     guests::build()?;
 
     cargo(&["fmt", "--all", "--check"])?;
-    cargo(&[
-        "fmt",
-        "--manifest-path",
-        guests::MANIFEST,
-        "--all",
-        "--check",
-    ])?;
+    guests::fmt_check()?;
 
     cargo(&[
         "clippy",
@@ -27,19 +21,9 @@ pub(crate) fn run() -> Result<()> {
         "-D",
         "warnings",
     ])?;
-    cargo(&[
-        "clippy",
-        "--manifest-path",
-        guests::MANIFEST,
-        "--workspace",
-        "--target",
-        guests::RUST_TARGET,
-        "--target-dir",
-        guests::TARGET_DIR,
-        "--",
-        "-D",
-        "warnings",
-    ])?;
+    guests::clippy()?;
+    // The SDK's and the plugins' unit tests, natively.
+    guests::test()?;
 
     cargo(&["test", "--workspace", "--all-targets"])?;
     cargo(&["test", "--workspace", "--doc"])?;

@@ -1,12 +1,17 @@
 //! `cargo xtask guests`: builds the guest programs of `guests/`.
 //!
-//! - The Rust workspace `guests/` for wasm32-wasip1, in release, into
-//!   `guests/target/wasm32-wasip1/release/`.
-//! - The C programs of `guests/c/` with clang and Debian's wasi-libc, into
-//!   `guests/target/c/`.
+//! - The Rust workspace `guests/`, in release: the WASI programs for
+//!   wasm32-wasip1 into `guests/target/wasm32-wasip1/release/`, the plugins
+//!   (built on the SDK, `guests/sdk`) for wasm32-unknown-unknown into
+//!   `guests/target/wasm32-unknown-unknown/release/`.
+//! - The C programs of `guests/c/` with clang, against Debian's wasi-libc or
+//!   freestanding, into `guests/target/c/`.
 //!
 //! The tools are checked first; a missing one fails with the command that
 //! installs it, never with a skipped guest.
+//!
+//! It also holds the guest workspace's checks that `cargo xtask ci` runs:
+//! [`fmt_check`], [`clippy`] and [`test`].
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,34 +25,55 @@ pub(crate) const MANIFEST: &str = "guests/Cargo.toml";
 /// The guests' own target directory, so that they never share (or lock) the
 /// host's.
 pub(crate) const TARGET_DIR: &str = "guests/target";
-/// The Rust target of the guest workspace.
-pub(crate) const RUST_TARGET: &str = "wasm32-wasip1";
+/// The Rust target of the WASI programs.
+pub(crate) const WASI_TARGET: &str = "wasm32-wasip1";
+/// The Rust target of the plugins.
+pub(crate) const PLUGIN_TARGET: &str = "wasm32-unknown-unknown";
 
 /// The sysroot of Debian's `wasi-libc` (headers in `include/wasm32-wasi`).
 const WASI_SYSROOT: &str = "/usr";
 /// What installs every tool checked here.
 const SETUP: &str = "scripts/setup.sh";
 
-/// A C guest: its source in `guests/c/` and how it is linked.
+/// How a C guest is compiled and linked.
+#[derive(Clone, Copy)]
+enum CKind {
+    /// A WASI command (`_start`), against wasi-libc.
+    WasiCommand,
+    /// A WASI reactor (exports, `_initialize`), against wasi-libc.
+    WasiReactor,
+    /// A plugin in freestanding C: no libc, no entry point, the exports it
+    /// names with `export_name`.
+    Freestanding,
+}
+
+/// A C guest: its source in `guests/c/` and how it is built.
 struct CGuest {
     name: &'static str,
-    /// A WASI reactor (exports, `_initialize`) instead of a command (`_start`).
-    reactor: bool,
+    kind: CKind,
 }
 
 const C_GUESTS: &[CGuest] = &[
     CGuest {
         name: "wasi_probe",
-        reactor: false,
+        kind: CKind::WasiCommand,
     },
     CGuest {
         name: "wasi_reactor",
-        reactor: true,
+        kind: CKind::WasiReactor,
+    },
+    CGuest {
+        name: "line_count",
+        kind: CKind::Freestanding,
     },
 ];
 
-/// Rust guest binaries, by crate name.
-const RUST_GUESTS: &[&str] = &["wasi-probe"];
+/// Rust WASI binaries, by crate name (the module is `<name>.wasm`).
+const WASI_GUESTS: &[&str] = &["wasi-probe"];
+
+/// Rust plugins (`cdylib`s on the SDK), by crate name; the module is the
+/// crate name with underscores, `file_icons.wasm`.
+const PLUGINS: &[&str] = &["file-icons", "word-count", "echo"];
 
 pub(crate) fn run() -> Result<()> {
     let outputs = build()?;
@@ -64,19 +90,19 @@ pub(crate) fn build() -> Result<Vec<PathBuf>> {
     let root = workspace_root();
     let mut outputs = Vec::new();
 
-    cargo(&[
-        "build",
-        "--release",
-        "--manifest-path",
-        MANIFEST,
-        "--target",
-        RUST_TARGET,
-        "--target-dir",
-        TARGET_DIR,
-    ])?;
-    let rust_out = root.join(TARGET_DIR).join(RUST_TARGET).join("release");
-    for name in RUST_GUESTS {
-        outputs.push(expect_file(rust_out.join(format!("{name}.wasm")))?);
+    // One cargo run per target, each naming its packages: the WASI programs
+    // need WASI, and the plugins are meant for the bare target.
+    build_rust(WASI_TARGET, WASI_GUESTS)?;
+    for name in WASI_GUESTS {
+        outputs.push(expect_file(
+            rust_out(WASI_TARGET).join(format!("{name}.wasm")),
+        )?);
+    }
+    build_rust(PLUGIN_TARGET, PLUGINS)?;
+    for name in PLUGINS {
+        // A cdylib's module takes the crate name, with underscores.
+        let module = format!("{}.wasm", name.replace('-', "_"));
+        outputs.push(expect_file(rust_out(PLUGIN_TARGET).join(module))?);
     }
 
     let c_out = root.join(TARGET_DIR).join("c");
@@ -85,13 +111,23 @@ pub(crate) fn build() -> Result<Vec<PathBuf>> {
         let source = root.join("guests/c").join(format!("{}.c", guest.name));
         let output = c_out.join(format!("{}.wasm", guest.name));
         let mut clang = Command::new("clang");
+        match guest.kind {
+            CKind::WasiCommand | CKind::WasiReactor => {
+                clang
+                    .arg("--target=wasm32-wasi")
+                    .arg(format!("--sysroot={WASI_SYSROOT}"));
+            }
+            CKind::Freestanding => {
+                clang
+                    .arg("--target=wasm32")
+                    .args(["-nostdlib", "-Wl,--no-entry"]);
+            }
+        }
         clang
-            .arg("--target=wasm32-wasi")
-            .arg(format!("--sysroot={WASI_SYSROOT}"))
             .args(["-O2", "-Wall", "-Wextra", "-Werror"])
-            // Debian's wasi-libc carries DWARF; keep the name section only.
+            // Keep the name section only (Debian's wasi-libc carries DWARF).
             .arg("-Wl,--strip-debug");
-        if guest.reactor {
+        if let CKind::WasiReactor = guest.kind {
             clang.arg("-mexec-model=reactor");
         }
         clang.arg(&source).arg("-o").arg(&output);
@@ -99,6 +135,76 @@ pub(crate) fn build() -> Result<Vec<PathBuf>> {
         outputs.push(expect_file(output)?);
     }
     Ok(outputs)
+}
+
+/// Builds `packages` of the guest workspace for `target`, in release.
+fn build_rust(target: &str, packages: &[&str]) -> Result<()> {
+    let mut args = vec![
+        "build",
+        "--release",
+        "--manifest-path",
+        MANIFEST,
+        "--target",
+        target,
+        "--target-dir",
+        TARGET_DIR,
+    ];
+    for package in packages {
+        args.extend(["--package", package]);
+    }
+    cargo(&args)
+}
+
+/// Where the release build for `target` puts its modules.
+fn rust_out(target: &str) -> PathBuf {
+    workspace_root()
+        .join(TARGET_DIR)
+        .join(target)
+        .join("release")
+}
+
+/// `cargo fmt --check` on the guest workspace.
+pub(crate) fn fmt_check() -> Result<()> {
+    cargo(&["fmt", "--manifest-path", MANIFEST, "--all", "--check"])
+}
+
+/// Clippy with warnings denied on the guest workspace: for wasm32-wasip1
+/// (every crate), for wasm32-unknown-unknown (every crate but the WASI
+/// programs), and natively with the tests (the SDK's stand-ins for the
+/// imports, the plugins' unit tests).
+pub(crate) fn clippy() -> Result<()> {
+    let common = [
+        "clippy",
+        "--manifest-path",
+        MANIFEST,
+        "--target-dir",
+        TARGET_DIR,
+        "--workspace",
+    ];
+    let deny = ["--", "-D", "warnings"];
+    cargo(&[&common[..], &["--target", WASI_TARGET], &deny].concat())?;
+    let mut plugin_target = vec!["--target", PLUGIN_TARGET];
+    for program in WASI_GUESTS {
+        plugin_target.extend(["--exclude", program]);
+    }
+    cargo(&[&common[..], &plugin_target, &deny].concat())?;
+    cargo(&[&common[..], &["--all-targets"], &deny].concat())
+}
+
+/// The unit tests and doctests of the SDK and the plugins, natively.
+pub(crate) fn test() -> Result<()> {
+    let mut args = vec![
+        "test",
+        "--manifest-path",
+        MANIFEST,
+        "--target-dir",
+        TARGET_DIR,
+        "--workspace",
+    ];
+    for program in WASI_GUESTS {
+        args.extend(["--exclude", program]);
+    }
+    cargo(&args)
 }
 
 fn expect_file(path: PathBuf) -> Result<PathBuf> {
@@ -113,10 +219,12 @@ fn expect_file(path: PathBuf) -> Result<PathBuf> {
 fn check_tools() -> Result<()> {
     let mut missing = Vec::new();
 
-    if !has_rust_target(RUST_TARGET) {
-        missing.push(format!(
-            "the Rust target {RUST_TARGET} (rustup target add {RUST_TARGET})"
-        ));
+    for target in [WASI_TARGET, PLUGIN_TARGET] {
+        if !has_rust_target(target) {
+            missing.push(format!(
+                "the Rust target {target} (rustup target add {target})"
+            ));
+        }
     }
 
     let clang = Command::new("clang").arg("--version").output();

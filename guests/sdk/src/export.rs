@@ -1,0 +1,277 @@
+//! What [`export_plugin!`](crate::export_plugin) expands to: the body of each
+//! export, written once here for every target so that native tests run the
+//! same code as the wasm module. Not public API: it may change in any
+//! release.
+
+use std::any::type_name;
+use std::cell::{Cell, RefCell};
+use std::marker::PhantomData;
+
+use plugin_system_core::PluginEvent;
+
+#[cfg(target_family = "wasm")]
+pub use crate::abi::pack_reply;
+pub use crate::abi::{alloc, dealloc, live_buffers};
+use crate::{Context, Error, Plugin, abi, sys};
+
+/// The custom section `plugin_abi_version`.
+pub const ABI_VERSION_SECTION: [u8; 1] = *b"1";
+/// The custom section `plugin_wire_format`.
+pub const WIRE_FORMAT_SECTION: [u8; 4] = *b"json";
+
+const _: () = {
+    assert!(abi::ABI_VERSION == 1);
+    let format = abi::WIRE_FORMAT.as_bytes();
+    assert!(format.len() == WIRE_FORMAT_SECTION.len());
+};
+
+/// What a call gets when the plugin is still inside another one.
+pub const UNUSABLE_MESSAGE: &str = "the plugin is unusable: an earlier call into it trapped \
+     (a panic, or a limit of the host) before it finished, or the host re-entered it from a \
+     host function; reload the plugin";
+
+/// A plugin type that [`export_plugin!`](crate::export_plugin) exported.
+pub trait Exported: Plugin {
+    /// [`Plugin::initialize`], or `Default` when the plugin leaves
+    /// `initialize` out.
+    ///
+    /// # Errors
+    ///
+    /// What `initialize` returned, or that the type has neither.
+    fn construct(ctx: Context) -> Result<Self, Error>;
+}
+
+/// [`Plugin::initialize`], falling back to `via_default` when the plugin
+/// does not implement it.
+///
+/// # Errors
+///
+/// What `initialize` returned, or that `P` has neither `initialize` nor
+/// `Default`.
+pub fn construct<P: Plugin>(
+    ctx: Context,
+    via_default: impl FnOnce() -> Option<P>,
+) -> Result<P, Error> {
+    match P::initialize(ctx) {
+        Err(e) if e.is_default_initialize() => via_default().ok_or_else(|| {
+            Error::new(format!(
+                "`{}` implements neither `Plugin::initialize` nor `Default`",
+                type_name::<P>()
+            ))
+        }),
+        other => other,
+    }
+}
+
+/// `(&&Construct::<T>::new()).build()` is `Some(T::default())` when `T` is
+/// `Default`, `None` otherwise (method resolution tries `ViaDefault` on
+/// `&&Construct<T>` first, then `ViaNothing` on `&Construct<T>`).
+pub struct Construct<T>(PhantomData<T>);
+
+impl<T> Construct<T> {
+    /// The probe.
+    pub const fn new() -> Self {
+        Construct(PhantomData)
+    }
+}
+
+impl<T> Default for Construct<T> {
+    fn default() -> Self {
+        Construct::new()
+    }
+}
+
+/// The `Default` case of [`Construct`].
+pub trait ViaDefault<T> {
+    /// `Some(T::default())`.
+    fn build(&self) -> Option<T>;
+}
+
+impl<T: Default> ViaDefault<T> for &Construct<T> {
+    fn build(&self) -> Option<T> {
+        Some(T::default())
+    }
+}
+
+/// The fallback case of [`Construct`].
+pub trait ViaNothing<T> {
+    /// `None`.
+    fn build(&self) -> Option<T>;
+}
+
+impl<T> ViaNothing<T> for Construct<T> {
+    fn build(&self) -> Option<T> {
+        None
+    }
+}
+
+/// Where the plugin lives between calls.
+pub struct Slot<P> {
+    plugin: RefCell<Option<P>>,
+    /// Set while a call runs. A call that traps never clears it, so later
+    /// calls are refused rather than run on state left half-changed.
+    busy: Cell<bool>,
+}
+
+impl<P> Slot<P> {
+    /// An empty slot: the plugin is built by `plugin_initialize`, or by the
+    /// first event.
+    pub const fn new() -> Self {
+        Slot {
+            plugin: RefCell::new(None),
+            busy: Cell::new(false),
+        }
+    }
+
+    fn enter(&self) -> Result<Busy<'_>, Error> {
+        if self.busy.replace(true) {
+            return Err(Error::new(UNUSABLE_MESSAGE));
+        }
+        Ok(Busy(&self.busy))
+    }
+}
+
+impl<P> Default for Slot<P> {
+    fn default() -> Self {
+        Slot::new()
+    }
+}
+
+/// Leaves `slot` as a trap in the middle of a call would.
+#[cfg(test)]
+pub(crate) fn simulate_trap<P>(slot: &Slot<P>) {
+    std::mem::forget(slot.enter());
+}
+
+/// Clears [`Slot::busy`] when the call returns (or, natively, unwinds).
+struct Busy<'a>(&'a Cell<bool>);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
+    }
+}
+
+/// The input buffer of an export.
+///
+/// # Safety
+///
+/// `ptr` must point to `len` readable bytes (as the host guarantees for a
+/// buffer it wrote), or `len` must be 0.
+pub unsafe fn input<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
+    if ptr.is_null() || len == 0 {
+        return &[];
+    }
+    // SAFETY: by the caller's contract.
+    unsafe { std::slice::from_raw_parts(ptr, len) }
+}
+
+/// `plugin_initialize(ptr, len) -> i32`: 0 when ready, 1 (after
+/// `set_error`) when not.
+pub fn initialize<P: Exported>(slot: &Slot<P>, input: &[u8]) -> i32 {
+    install_panic_hook();
+    let result = (|| {
+        let _busy = slot.enter()?;
+        let ctx = if input.is_empty() {
+            Context::default()
+        } else {
+            serde_json::from_slice(input)
+                .map_err(|e| Error::new(format!("cannot read the initialization context: {e}")))?
+        };
+        let plugin = P::construct(ctx)?;
+        if let Some(previous) = slot.plugin.replace(Some(plugin)) {
+            previous.dispose();
+        }
+        Ok::<_, Error>(())
+    })();
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            sys::set_error(e.message());
+            1
+        }
+    }
+}
+
+/// `plugin_handle_event(ptr, len) -> i64`: the serialized response, or none
+/// (after `set_error`).
+pub fn handle_event<P: Exported>(slot: &Slot<P>, input: &[u8]) -> Option<(*mut u8, usize)> {
+    install_panic_hook();
+    let result = (|| {
+        let _busy = slot.enter()?;
+        let event: PluginEvent = serde_json::from_slice(input)
+            .map_err(|e| Error::new(format!("cannot read the event: {e}")))?;
+        let mut plugin = slot.plugin.borrow_mut();
+        let plugin = match &mut *plugin {
+            Some(plugin) => plugin,
+            none => none.insert(P::construct(Context::default())?),
+        };
+        let response = plugin.handle_event(event)?;
+        serde_json::to_vec(&response)
+            .map_err(|e| Error::new(format!("cannot serialize the response: {e}")))
+    })();
+    reply(result)
+}
+
+/// `plugin_get_manifest() -> i64`: the serialized manifest, or none (after
+/// `set_error`).
+pub fn manifest<P: Plugin>() -> Option<(*mut u8, usize)> {
+    install_panic_hook();
+    reply(
+        serde_json::to_vec(&P::manifest())
+            .map_err(|e| Error::new(format!("cannot serialize the manifest: {e}"))),
+    )
+}
+
+/// `plugin_dispose()`: disposes of the plugin, unless a call trapped (then
+/// its state is not to be trusted, and it is left as it is).
+pub fn dispose<P: Plugin>(slot: &Slot<P>) {
+    install_panic_hook();
+    match slot.enter() {
+        Ok(_busy) => {
+            if let Some(plugin) = slot.plugin.take() {
+                plugin.dispose();
+            }
+        }
+        Err(e) => sys::log(3, &format!("plugin_dispose skipped: {e}")),
+    }
+}
+
+/// Hands `result` to the host: a buffer with the bytes, or none after
+/// `set_error`.
+fn reply(result: Result<Vec<u8>, Error>) -> Option<(*mut u8, usize)> {
+    match result {
+        Ok(bytes) => {
+            let buffer = abi::hand_out(&bytes);
+            if buffer.is_none() {
+                sys::set_error(&format!(
+                    "out of memory for a reply of {} bytes",
+                    bytes.len()
+                ));
+            }
+            buffer
+        }
+        Err(e) => {
+            sys::set_error(e.message());
+            None
+        }
+    }
+}
+
+/// On wasm, makes a panic tell the host its message (as `set_error` and an
+/// error log line) before the module traps.
+fn install_panic_hook() {
+    #[cfg(target_family = "wasm")]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                let message = format!("plugin {info}");
+                sys::log(4, &message);
+                sys::set_error(&message);
+                previous(info);
+            }));
+        });
+    }
+}

@@ -1,0 +1,191 @@
+//! The Rust SDK for plugins of `plugin-system`: implement [`Plugin`], call
+//! [`export_plugin!`], build a `cdylib` for `wasm32-unknown-unknown` (or
+//! `wasm32-wasip1`), and the module speaks the plugin ABI of `ABI.md`.
+//!
+//! ```
+//! use plugin_system_guest::prelude::*;
+//!
+//! #[derive(Default)]
+//! struct WordCount;
+//!
+//! impl Plugin for WordCount {
+//!     fn manifest() -> PluginManifest {
+//!         PluginManifest::wasm("plugin.word-count", "Word Count", "1.0.0", "Counts words")
+//!     }
+//!
+//!     fn handle_event(&mut self, event: PluginEvent) -> Result<PluginResponse, Error> {
+//!         match event.event_type.as_str() {
+//!             "count_words" => {
+//!                 let words = event.require_str("text")?.split_whitespace().count();
+//!                 Ok(PluginResponse::ok().with_field("words", words))
+//!             }
+//!             other => bail!("unsupported event type: {other}"),
+//!         }
+//!     }
+//! }
+//!
+//! plugin_system_guest::export_plugin!(WordCount);
+//! ```
+//!
+//! With `crate-type = ["cdylib"]` and the release profile `opt-level = "s"`,
+//! `lto = true`, `panic = "abort"`, that is the whole plugin.
+//!
+//! # What the SDK does
+//!
+//! - [`export_plugin!`] defines the exports `alloc`, `dealloc`,
+//!   `plugin_handle_event`, `plugin_initialize` (the `(ptr, len) -> i32`
+//!   form, which receives a [`Context`]), `plugin_dispose`,
+//!   `plugin_get_manifest` and the diagnostic `plugin_live_buffers`, and the
+//!   custom sections `plugin_abi_version` (`1`) and `plugin_wire_format`
+//!   (`json`).
+//! - Events, responses, the manifest and host-call values travel as JSON, in
+//!   the models of `plugin-system-core` ([`PluginEvent`], [`PluginResponse`],
+//!   [`PluginManifest`], [`Value`]), re-exported here.
+//! - An `Err` from the plugin goes to the host through the import
+//!   `set_error`, and the export returns its failure value (0).
+//! - [`host::call`] calls a host function; [`log`] writes to the host's log.
+//! - A panic sends its message to the host (`set_error` and an error log
+//!   line), then traps: plugins build with `panic = "abort"`, and
+//!   `wasm32-wasip1` aborts in any case. The plugin is unusable afterwards
+//!   (see [`Plugin`]).
+//!
+//! # Targets
+//!
+//! The imports exist on wasm only. Compiled natively (for unit tests), the
+//! SDK puts stand-ins in their place: `set_error` and `log` are recorded for
+//! [`testing`], and host calls fail with status 3 unless a test installs a
+//! mock host; [`testing::Harness`] then runs a plugin through the same code
+//! as its wasm exports.
+//!
+//! On `wasm32-unknown-unknown` there is no clock: `PluginResponse::success`,
+//! `PluginResponse::error` and `PluginEvent::now` trap there. Use
+//! [`PluginResponseExt::ok`](ext::PluginResponseExt::ok) and its siblings.
+//!
+//! This crate has no cargo features.
+
+#![warn(missing_docs)]
+
+pub mod abi;
+mod error;
+pub mod ext;
+pub mod host;
+pub mod log;
+mod plugin;
+mod sys;
+#[cfg(not(target_family = "wasm"))]
+pub mod testing;
+
+#[doc(hidden)]
+#[path = "export.rs"]
+pub mod __private;
+
+pub use error::Error;
+pub use host::HostCallError;
+pub use plugin::{Context, Plugin};
+pub use plugin_system_core::{
+    PluginEvent, PluginManifest, PluginResponse, PluginRuntimeType, Timestamp, Value, ValueMap,
+};
+
+/// What a plugin needs, in one `use plugin_system_guest::prelude::*;`.
+pub mod prelude {
+    pub use crate::ext::{PluginEventExt, PluginManifestExt, PluginResponseExt};
+    pub use crate::{
+        Context, Error, HostCallError, Plugin, PluginEvent, PluginManifest, PluginResponse,
+        PluginRuntimeType, Value, ValueMap, bail, export_plugin, host, log,
+    };
+}
+
+/// Exports a [`Plugin`] type as the plugin of this module.
+///
+/// Use it once, at the top level of a `cdylib` crate. On wasm it defines the
+/// exports and custom sections listed in the [crate documentation](crate);
+/// on every target it lets [`testing::Harness`] run the type.
+///
+/// [`Plugin::initialize`] may be left out when the type implements
+/// `Default`.
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        const _: () = {
+            impl $crate::__private::Exported for $plugin {
+                fn construct(ctx: $crate::Context) -> ::core::result::Result<Self, $crate::Error> {
+                    #[allow(unused_imports)]
+                    use $crate::__private::{ViaDefault as _, ViaNothing as _};
+                    $crate::__private::construct::<$plugin>(ctx, || {
+                        (&&$crate::__private::Construct::<$plugin>::new()).build()
+                    })
+                }
+            }
+
+            #[cfg(target_family = "wasm")]
+            const _: () = {
+                #[used]
+                #[unsafe(link_section = "plugin_abi_version")]
+                static PLUGIN_ABI_VERSION: [u8; 1] = $crate::__private::ABI_VERSION_SECTION;
+
+                #[used]
+                #[unsafe(link_section = "plugin_wire_format")]
+                static PLUGIN_WIRE_FORMAT: [u8; 4] = $crate::__private::WIRE_FORMAT_SECTION;
+
+                ::std::thread_local! {
+                    static SLOT: $crate::__private::Slot<$plugin> =
+                        const { $crate::__private::Slot::new() };
+                }
+
+                #[unsafe(no_mangle)]
+                extern "C" fn alloc(len: usize) -> *mut u8 {
+                    $crate::__private::alloc(len)
+                }
+
+                /// # Safety
+                ///
+                /// As `plugin_system_guest::abi::dealloc`.
+                #[unsafe(no_mangle)]
+                unsafe extern "C" fn dealloc(ptr: *mut u8, len: usize) {
+                    // SAFETY: the host frees only what `alloc` or a reply gave it.
+                    unsafe { $crate::__private::dealloc(ptr, len) }
+                }
+
+                #[unsafe(no_mangle)]
+                extern "C" fn plugin_live_buffers() -> i32 {
+                    $crate::__private::live_buffers()
+                }
+
+                /// # Safety
+                ///
+                /// `ptr` points to `len` bytes written by the host.
+                #[unsafe(no_mangle)]
+                unsafe extern "C" fn plugin_initialize(ptr: *const u8, len: usize) -> i32 {
+                    // SAFETY: the host wrote `len` bytes at `ptr`.
+                    let input = unsafe { $crate::__private::input(ptr, len) };
+                    SLOT.with(|slot| $crate::__private::initialize(slot, input))
+                }
+
+                /// # Safety
+                ///
+                /// `ptr` points to `len` bytes written by the host.
+                #[unsafe(no_mangle)]
+                unsafe extern "C" fn plugin_handle_event(ptr: *const u8, len: usize) -> u64 {
+                    // SAFETY: the host wrote `len` bytes at `ptr`.
+                    let input = unsafe { $crate::__private::input(ptr, len) };
+                    $crate::__private::pack_reply(
+                        SLOT.with(|slot| $crate::__private::handle_event(slot, input)),
+                    )
+                }
+
+                #[unsafe(no_mangle)]
+                extern "C" fn plugin_get_manifest() -> u64 {
+                    $crate::__private::pack_reply($crate::__private::manifest::<$plugin>())
+                }
+
+                #[unsafe(no_mangle)]
+                extern "C" fn plugin_dispose() {
+                    SLOT.with(|slot| $crate::__private::dispose(slot))
+                }
+            };
+        };
+    };
+}
+
+#[cfg(test)]
+mod tests;
