@@ -1,0 +1,186 @@
+//! The example plugins of `guests/` (built from source by `cargo xtask guests`)
+//! through `WasmPluginRuntime` on both engines: three in Rust with the guest SDK,
+//! one in C to the bare ABI.
+
+use std::path::{Path, PathBuf};
+
+use plugin_system_core::{
+    HostFunction, HostFunctionError, PluginContext, PluginError, PluginEvent, PluginPermissions,
+    PluginSource, Value, WasmRuntimeConfig,
+};
+use plugin_system_wasm::{LoadOptions, WasmPlugin, WasmPluginRuntime};
+use plugin_system_wasm_run::{EngineKind, new_runtime};
+
+const ENGINES: [EngineKind; 2] = [EngineKind::Wasmtime, EngineKind::Wasmi];
+
+/// A guest module built by `cargo xtask guests`; missing is a loud failure.
+fn guest(relative: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../guests/target")
+        .join(relative);
+    assert!(
+        path.exists(),
+        "guest {} is not built: run `cargo xtask guests` (scripts/setup.sh installs what it needs)",
+        path.display()
+    );
+    path
+}
+
+fn rust_plugin(name: &str) -> PluginSource {
+    PluginSource::file(guest(&format!(
+        "wasm32-unknown-unknown/release/{name}.wasm"
+    )))
+}
+
+fn runtime(kind: EngineKind) -> WasmPluginRuntime {
+    let mut rt =
+        WasmPluginRuntime::new(new_runtime(kind, WasmRuntimeConfig::default()).expect("engine"));
+    rt.register_host_function(
+        "editor.get_text",
+        HostFunction::new(|_, _| Ok(Value::from("text from the editor\nsecond line"))),
+    );
+    rt.register_host_function(
+        "editor.broken",
+        HostFunction::new(|_, _| Err(HostFunctionError::new("no editor"))),
+    );
+    rt
+}
+
+fn start(rt: &WasmPluginRuntime, source: &PluginSource, options: LoadOptions) -> WasmPlugin {
+    let plugin = rt.load(source, options).expect("loads");
+    let id = plugin_system_core::Plugin::manifest(&plugin).id.clone();
+    plugin
+        .initialize_sync(&PluginContext::new(id))
+        .expect("initializes");
+    plugin
+}
+
+fn live_buffers(plugin: &WasmPlugin) -> i32 {
+    plugin
+        .call_export("plugin_live_buffers", &[])
+        .expect("diagnostic export")[0]
+        .as_i32()
+        .expect("i32")
+}
+
+fn icon(plugin: &WasmPlugin, extension: &str) -> String {
+    let event = PluginEvent::new("get_icon").with_field("extension", extension);
+    let response = plugin.handle_event_sync(&event).expect("answers");
+    assert!(response.success);
+    response
+        .get("icon")
+        .and_then(Value::as_str)
+        .expect("icon")
+        .to_owned()
+}
+
+#[test]
+fn file_icons_names_an_icon_per_extension() {
+    for kind in ENGINES {
+        let rt = runtime(kind);
+        let plugin = start(&rt, &rust_plugin("file_icons"), LoadOptions::new());
+        assert_eq!(
+            plugin_system_core::Plugin::manifest(&plugin).id,
+            "plugin.file-icons-wasm"
+        );
+        assert_eq!(icon(&plugin, "rs"), "devicon-rust-plain");
+        assert_eq!(icon(&plugin, ".DART"), icon(&plugin, "dart"));
+        assert_eq!(icon(&plugin, "no-such-ext"), "devicon-txt-plain");
+        let unsupported = plugin.handle_event_sync(&PluginEvent::new("paint"));
+        match unsupported {
+            Err(PluginError::Guest { message, .. }) => {
+                assert!(message.contains("paint"), "{message}")
+            }
+            other => panic!("{kind:?}: {other:?}"),
+        }
+        assert_eq!(live_buffers(&plugin), 0);
+        plugin.dispose_sync().expect("disposes");
+    }
+}
+
+#[test]
+fn word_count_reads_the_event_or_asks_the_host() {
+    for kind in ENGINES {
+        let rt = runtime(kind);
+        let plugin = start(&rt, &rust_plugin("word_count"), LoadOptions::new());
+        let counted = plugin
+            .handle_event_sync(
+                &PluginEvent::new("document.changed").with_field("text", "héllo wörld\nagain"),
+            )
+            .expect("counts");
+        assert_eq!(counted.get("words").and_then(Value::as_i64), Some(3));
+        assert_eq!(counted.get("lines").and_then(Value::as_i64), Some(2));
+        assert_eq!(counted.get("characters").and_then(Value::as_i64), Some(17));
+        // No text in the event: the plugin calls editor.get_text, which its
+        // manifest asks for.
+        let asked = plugin
+            .handle_event_sync(&PluginEvent::new("count_words"))
+            .expect("asks the host");
+        assert_eq!(asked.get("words").and_then(Value::as_i64), Some(6));
+        assert_eq!(plugin.stats().host_calls, 1);
+        assert_eq!(live_buffers(&plugin), 0);
+
+        // Without the permission the host refuses, and says so with a typed error.
+        let denied = start(
+            &rt,
+            &rust_plugin("word_count"),
+            LoadOptions::new().permissions(PluginPermissions::default()),
+        );
+        let err = denied
+            .handle_event_sync(&PluginEvent::new("count_words"))
+            .unwrap_err();
+        assert!(
+            matches!(err, PluginError::PermissionDenied { ref function } if function == "editor.get_text"),
+            "{err}"
+        );
+        assert_eq!(live_buffers(&denied), 0);
+    }
+}
+
+#[test]
+fn echo_returns_the_data_unchanged() {
+    let data = Value::from_iter([
+        ("text".to_owned(), Value::from("ünïcödé ✓")),
+        ("n".to_owned(), Value::from(u64::MAX)),
+        (
+            "list".to_owned(),
+            Value::from_iter([Value::from(1.5), Value::Null, Value::from(true)]),
+        ),
+    ]);
+    let Value::Map(map) = data else {
+        unreachable!()
+    };
+    for kind in ENGINES {
+        let rt = runtime(kind);
+        let plugin = start(&rt, &rust_plugin("echo"), LoadOptions::new());
+        for _ in 0..100 {
+            let response = plugin
+                .handle_event_sync(&PluginEvent::new("echo").with_data(map.clone()))
+                .expect("echoes");
+            assert_eq!(response.data, map);
+        }
+        assert_eq!(live_buffers(&plugin), 0);
+    }
+}
+
+#[test]
+fn a_c_plugin_speaks_the_same_abi() {
+    let source = PluginSource::file(guest("c/line_count.wasm"));
+    for kind in ENGINES {
+        let rt = runtime(kind);
+        let plugin = start(&rt, &source, LoadOptions::new());
+        assert_eq!(
+            plugin_system_core::Plugin::manifest(&plugin).id,
+            "plugin.line-count-c"
+        );
+        let response = plugin
+            .handle_event_sync(&PluginEvent::new("count").with_field("text", "a\nb\nc"))
+            .expect("counts");
+        assert_eq!(response.get("lines").and_then(Value::as_i64), Some(3));
+        let err = plugin
+            .handle_event_sync(&PluginEvent::new("count"))
+            .unwrap_err();
+        assert!(matches!(err, PluginError::Guest { .. }), "{err}");
+        assert_eq!(live_buffers(&plugin), 0);
+    }
+}
