@@ -5,11 +5,18 @@
 //! - `cargo xtask ci`: what CI runs: the guest build, format checks, clippy
 //!   with warnings denied (host and guest workspaces), and every test of the
 //!   host workspace (both engines).
+//! - `cargo xtask demo`: builds the guests, then runs the tour
+//!   (`examples/demo.rs`).
 //! - `cargo xtask bench`: the criterion benchmarks of the engine layer.
+//! - `cargo xtask bench plugins [criterion options]`: the plugin round trip
+//!   beside Extism (`benches/plugin-bench`, a workspace of its own): builds the
+//!   guests and the Extism echo plugin, then runs the benchmark.
 
 #![allow(clippy::print_stderr, reason = "a command-line tool reports progress")]
 
+mod bench;
 mod ci;
+mod demo;
 mod guests;
 
 use std::path::{Path, PathBuf};
@@ -21,10 +28,18 @@ fn main() -> Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
     match task.as_str() {
         "guests" => guests::run(),
+        "demo" => demo::run(),
         "ci" => ci::run(),
-        "bench" => cargo(&["bench", "-p", "plugin-system-wasm-run", "--bench", "engine"]),
+        "bench" => match std::env::args().nth(2).as_deref() {
+            None => cargo(&["bench", "-p", "plugin-system-wasm-run", "--bench", "engine"]),
+            Some("plugins") => bench::plugins(std::env::args().skip(3).collect()),
+            Some(other) => {
+                eprintln!("usage: cargo xtask bench [plugins [criterion options]]");
+                bail!("unknown benchmark `{other}`")
+            }
+        },
         _ => {
-            eprintln!("usage: cargo xtask <guests|ci|bench>");
+            eprintln!("usage: cargo xtask <demo|guests|ci|bench [plugins]>");
             bail!("unknown task `{task}`")
         }
     }

@@ -1,0 +1,67 @@
+//! `cargo xtask bench plugins`: the plugin round trip beside Extism.
+//!
+//! The benchmark lives in `benches/plugin-bench`, a workspace of its own that the
+//! root excludes, so that host builds never compile Extism (and its wasmtime
+//! 43). It shares the root `target/`, where the host crates are already built.
+
+use std::process::Command;
+
+use anyhow::{Result, bail};
+
+use crate::{guests, run_command, workspace_root};
+
+/// The bench workspace's manifest, relative to the workspace root.
+const MANIFEST: &str = "benches/plugin-bench/Cargo.toml";
+/// The Extism echo plugin's manifest.
+const EXTISM_ECHO: &str = "benches/extism-echo/Cargo.toml";
+/// The host's target directory, shared with the bench workspace.
+const TARGET_DIR: &str = "target";
+/// The target of the Extism echo plugin and of the SDK echo plugin.
+const PLUGIN_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Builds the guests and the Extism echo plugin, then runs the `round_trip`
+/// benchmark with `criterion_args` (`--warm-up-time 1`, a filter, ...).
+pub(crate) fn plugins(criterion_args: Vec<String>) -> Result<()> {
+    guests::build()?;
+    let root = workspace_root();
+    let sdk_echo = root
+        .join(guests::TARGET_DIR)
+        .join(PLUGIN_TARGET)
+        .join("release/echo.wasm");
+    if !sdk_echo.is_file() {
+        bail!(
+            "the guest build did not produce {}; the benchmark needs the SDK echo plugin",
+            sdk_echo.display()
+        );
+    }
+
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run_command(Command::new(&cargo).args([
+        "build",
+        "--release",
+        "--manifest-path",
+        EXTISM_ECHO,
+        "--target",
+        PLUGIN_TARGET,
+        "--target-dir",
+        TARGET_DIR,
+    ]))?;
+
+    let mut bench = Command::new(&cargo);
+    bench
+        .args([
+            "bench",
+            "--manifest-path",
+            MANIFEST,
+            "--target-dir",
+            TARGET_DIR,
+            "--bench",
+            "round_trip",
+            "--",
+        ])
+        .args(criterion_args.iter().skip_while(|a| *a == "--"))
+        // Where criterion writes its reports and the benchmark finds the
+        // Extism plugin: the shared target directory, not the bench crate's.
+        .env("CARGO_TARGET_DIR", root.join(TARGET_DIR));
+    run_command(&mut bench)
+}
