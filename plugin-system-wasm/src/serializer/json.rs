@@ -1,8 +1,8 @@
 //! [`JsonSerializer`]: UTF-8 JSON, as Dart's `jsonEncode`/`jsonDecode`.
 
 use plugin_system_core::{
-    DEFAULT_MAX_MESSAGE_SIZE, PluginEvent, PluginManifest, PluginResponse, PluginSerializer,
-    SerializationError, Value, ValueMap, WireFormat,
+    PluginEvent, PluginManifest, PluginResponse, PluginSerializer, SerializationError, Value,
+    ValueMap, WireFormat,
 };
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -27,28 +27,9 @@ pub struct JsonSerializer {
     max_size: usize,
 }
 
+size_limited!(JsonSerializer);
+
 impl JsonSerializer {
-    /// A serializer with the default size limit,
-    /// [`DEFAULT_MAX_MESSAGE_SIZE`].
-    pub const fn new() -> Self {
-        JsonSerializer {
-            max_size: DEFAULT_MAX_MESSAGE_SIZE,
-        }
-    }
-
-    /// The same serializer with another limit on the size of a message, in bytes,
-    /// read or written.
-    #[must_use]
-    pub const fn with_max_size(mut self, max_size: usize) -> Self {
-        self.max_size = max_size;
-        self
-    }
-
-    /// The limit on the size of a message, in bytes.
-    pub const fn max_size(&self) -> usize {
-        self.max_size
-    }
-
     fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, SerializationError> {
         let bytes = serde_json::to_vec(value).map_err(|e| SerializationError::encode(FORMAT, e))?;
         check_output(FORMAT, bytes, self.max_size)
@@ -72,12 +53,6 @@ impl JsonSerializer {
             }
         }
         serde_json::from_slice(bytes).map_err(|e| SerializationError::decode(FORMAT, e))
-    }
-}
-
-impl Default for JsonSerializer {
-    fn default() -> Self {
-        JsonSerializer::new()
     }
 }
 

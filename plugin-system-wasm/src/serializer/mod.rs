@@ -1,6 +1,40 @@
 //! The [`PluginSerializer`](plugin_system_core::PluginSerializer) implementations,
 //! one module per wire format.
 
+/// The constructors and the size limit every serializer of one format has.
+macro_rules! size_limited {
+    ($name:ident) => {
+        impl $name {
+            /// A serializer with the default size limit,
+            /// [`DEFAULT_MAX_MESSAGE_SIZE`](plugin_system_core::DEFAULT_MAX_MESSAGE_SIZE).
+            pub const fn new() -> Self {
+                $name {
+                    max_size: plugin_system_core::DEFAULT_MAX_MESSAGE_SIZE,
+                }
+            }
+
+            /// The same serializer with another limit on the size of a message, in
+            /// bytes, read or written.
+            #[must_use]
+            pub const fn with_max_size(mut self, max_size: usize) -> Self {
+                self.max_size = max_size;
+                self
+            }
+
+            /// The limit on the size of a message, in bytes.
+            pub const fn max_size(&self) -> usize {
+                self.max_size
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name::new()
+            }
+        }
+    };
+}
+
 mod hybrid;
 mod json;
 mod msgpack;

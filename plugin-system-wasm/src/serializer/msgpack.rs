@@ -2,8 +2,8 @@
 //! `msgpack_dart` reads and writes it.
 
 use plugin_system_core::{
-    DEFAULT_MAX_MESSAGE_SIZE, PluginEvent, PluginManifest, PluginResponse, PluginSerializer,
-    SerializationError, Value, WireFormat,
+    PluginEvent, PluginManifest, PluginResponse, PluginSerializer, SerializationError, Value,
+    WireFormat,
 };
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -34,28 +34,9 @@ pub struct MessagePackSerializer {
     max_size: usize,
 }
 
+size_limited!(MessagePackSerializer);
+
 impl MessagePackSerializer {
-    /// A serializer with the default size limit,
-    /// [`DEFAULT_MAX_MESSAGE_SIZE`].
-    pub const fn new() -> Self {
-        MessagePackSerializer {
-            max_size: DEFAULT_MAX_MESSAGE_SIZE,
-        }
-    }
-
-    /// The same serializer with another limit on the size of a message, in bytes,
-    /// read or written.
-    #[must_use]
-    pub const fn with_max_size(mut self, max_size: usize) -> Self {
-        self.max_size = max_size;
-        self
-    }
-
-    /// The limit on the size of a message, in bytes.
-    pub const fn max_size(&self) -> usize {
-        self.max_size
-    }
-
     fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, SerializationError> {
         let bytes =
             rmp_serde::to_vec_named(value).map_err(|e| SerializationError::encode(FORMAT, e))?;
@@ -90,12 +71,6 @@ impl MessagePackSerializer {
             ));
         }
         Ok(value)
-    }
-}
-
-impl Default for MessagePackSerializer {
-    fn default() -> Self {
-        MessagePackSerializer::new()
     }
 }
 

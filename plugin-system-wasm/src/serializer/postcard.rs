@@ -10,8 +10,8 @@
 use std::fmt;
 
 use plugin_system_core::{
-    DEFAULT_MAX_MESSAGE_SIZE, PluginEvent, PluginManifest, PluginResponse, PluginRuntimeType,
-    PluginSerializer, SerializationError, Timestamp, Value, ValueMap, WireFormat,
+    PluginEvent, PluginManifest, PluginResponse, PluginRuntimeType, PluginSerializer,
+    SerializationError, Timestamp, Value, ValueMap, WireFormat,
 };
 use serde::{
     Deserialize, Deserializer, Serialize, Serializer,
@@ -41,28 +41,9 @@ pub struct PostcardSerializer {
     max_size: usize,
 }
 
+size_limited!(PostcardSerializer);
+
 impl PostcardSerializer {
-    /// A serializer with the default size limit,
-    /// [`DEFAULT_MAX_MESSAGE_SIZE`].
-    pub const fn new() -> Self {
-        PostcardSerializer {
-            max_size: DEFAULT_MAX_MESSAGE_SIZE,
-        }
-    }
-
-    /// The same serializer with another limit on the size of a message, in bytes,
-    /// read or written.
-    #[must_use]
-    pub const fn with_max_size(mut self, max_size: usize) -> Self {
-        self.max_size = max_size;
-        self
-    }
-
-    /// The limit on the size of a message, in bytes.
-    pub const fn max_size(&self) -> usize {
-        self.max_size
-    }
-
     fn encode<T: Serialize>(&self, value: &T) -> Result<Vec<u8>, SerializationError> {
         let bytes =
             ::postcard::to_stdvec(value).map_err(|e| SerializationError::encode(FORMAT, e))?;
@@ -80,12 +61,6 @@ impl PostcardSerializer {
             ));
         }
         Ok(value)
-    }
-}
-
-impl Default for PostcardSerializer {
-    fn default() -> Self {
-        PostcardSerializer::new()
     }
 }
 

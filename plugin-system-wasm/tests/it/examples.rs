@@ -11,6 +11,8 @@ use plugin_system_core::{
 use plugin_system_wasm::{LoadOptions, WasmPlugin, WasmPluginRuntime};
 use plugin_system_wasm_run::{EngineKind, new_runtime};
 
+use crate::plugin::live_buffers;
+
 const ENGINES: [EngineKind; 2] = [EngineKind::Wasmtime, EngineKind::Wasmi];
 
 /// A guest module built by `cargo xtask guests`; missing is a loud failure.

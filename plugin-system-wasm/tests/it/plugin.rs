@@ -139,7 +139,8 @@ fn load(kind: EngineKind, body: &str) -> Result<WasmPlugin, PluginError> {
     )
 }
 
-fn live_buffers(plugin: &WasmPlugin) -> i32 {
+/// What the plugin's `plugin_live_buffers` diagnostic export says.
+pub(crate) fn live_buffers(plugin: &WasmPlugin) -> i32 {
     plugin
         .call_export("plugin_live_buffers", &[])
         .expect("diagnostic export")[0]
