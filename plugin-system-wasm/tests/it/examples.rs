@@ -57,14 +57,6 @@ fn start(rt: &WasmPluginRuntime, source: &PluginSource, options: LoadOptions) ->
     plugin
 }
 
-fn live_buffers(plugin: &WasmPlugin) -> i32 {
-    plugin
-        .call_export("plugin_live_buffers", &[])
-        .expect("diagnostic export")[0]
-        .as_i32()
-        .expect("i32")
-}
-
 fn icon(plugin: &WasmPlugin, extension: &str) -> String {
     let event = PluginEvent::new("get_icon").with_field("extension", extension);
     let response = plugin.handle_event_sync(&event).expect("answers");
