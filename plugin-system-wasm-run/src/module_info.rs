@@ -36,7 +36,11 @@ pub(crate) fn to_binary(bytes: &[u8]) -> Result<Cow<'_, [u8]>, WasmError> {
 /// [`WasmError::Unsupported`]. Checked in this order.
 const PROPOSALS: &[(&str, WasmFeatures)] = &[
     ("exceptions", WasmFeatures::EXCEPTIONS),
-    ("legacy exceptions", WasmFeatures::LEGACY_EXCEPTIONS),
+    // The legacy `try`/`catch` instructions validate only with both flags.
+    (
+        "legacy exceptions",
+        WasmFeatures::EXCEPTIONS.union(WasmFeatures::LEGACY_EXCEPTIONS),
+    ),
     ("threads", WasmFeatures::THREADS),
     ("gc", WasmFeatures::GC),
     ("function references", WasmFeatures::FUNCTION_REFERENCES),

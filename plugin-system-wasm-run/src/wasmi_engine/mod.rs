@@ -158,11 +158,20 @@ fn engine_config(config: &WasmRuntimeConfig) -> wasmi::Config {
     wasmi_config.set_max_recursion_depth(usize::try_from(depth).unwrap_or(usize::MAX));
     // Lazy translation charges the fuel of translating a function to whichever
     // instance calls it first; eager translation keeps fuel per call deterministic.
-    wasmi_config.compilation_mode(if config.fuel_limit.is_some() {
-        wasmi::CompilationMode::Eager
+    if config.fuel_limit.is_some() {
+        wasmi_config.compilation_mode(wasmi::CompilationMode::Eager);
     } else {
-        wasmi::CompilationMode::LazyTranslation
-    });
+        wasmi_config.compilation_mode(wasmi::CompilationMode::LazyTranslation);
+        // Unmetered, fuel only cuts a call into deadline slices. wasmi charges the
+        // lazy translation of a function to the call that first reaches it, and
+        // fails that call (instead of pausing it) when the charge does not fit the
+        // slice's fuel: translation must be free here.
+        wasmi_config.fuel_cost(wasmi::CustomFuelCosts {
+            bytes_copied_per_fuel: 64,
+            fuel_per_bytes_translated: 0,
+            fuel_per_bytes_validated: 0,
+        });
+    }
     wasmi_config
 }
 

@@ -112,6 +112,23 @@ fn deadline_stops_an_endless_loop_within_twice_its_limit() {
 }
 
 #[test]
+fn functions_translated_lazily_under_a_deadline_run() {
+    // Each of these bodies would cost wasmi over a million fuel to translate at
+    // its default price: more than one deadline slice holds.
+    let body = "i32.const 1 drop ".repeat(120_000);
+    let wat = format!(
+        r#"(module
+            (func $a {body})
+            (func $b {body})
+            (func (export "run") (result i32) call $a call $b i32.const 7))"#
+    );
+    let runtime = runtime(WasmRuntimeConfig::default().timeout(Duration::from_secs(60)));
+    let module = runtime.load_module(wat.as_bytes()).unwrap();
+    let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
+    assert_eq!(instance.call("run", &[]).unwrap(), [WasmValue::I32(7)]);
+}
+
+#[test]
 fn the_start_function_runs_under_the_deadline() {
     let limit = Duration::from_millis(100);
     let runtime = runtime(WasmRuntimeConfig::default().timeout(limit));

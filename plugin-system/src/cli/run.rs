@@ -14,7 +14,8 @@ use super::{EngineArgs, Failure, LimitArgs, call};
 /// Arguments of `run`.
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
-    /// The module: binary WebAssembly or WAT text. Its path is the guest's argv[0].
+    /// The module: binary WebAssembly or WAT text. Its file name is the guest's
+    /// argv[0].
     file: PathBuf,
     /// The guest's arguments (after argv[0]); with --invoke, the function's.
     #[arg(value_name = "ARGS", last = true)]
@@ -65,7 +66,11 @@ fn preopen(value: &str) -> (PathBuf, String) {
 
 impl RunArgs {
     fn wasi(&self) -> Result<WasiConfig, Failure> {
-        let argv0 = self.file.display().to_string();
+        // As wasmtime's CLI: the program's name, without its directory.
+        let argv0 = self.file.file_name().map_or_else(
+            || self.file.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         let mut wasi = WasiConfig::new().inherit_stdio().arg(argv0);
         // With --invoke, ARGS are the function's, not the program's.
         if self.invoke.is_none() {
