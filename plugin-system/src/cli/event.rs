@@ -9,7 +9,7 @@ use plugin_system::{
     wasm::{HybridSerializer, LoadOptions, WasmPluginRuntime},
 };
 
-use super::{EngineArgs, Failure, LimitArgs};
+use super::{CacheArgs, EngineArgs, Failure, LimitArgs};
 
 /// Arguments of `event`.
 #[derive(Debug, Args)]
@@ -32,6 +32,8 @@ pub(crate) struct EventArgs {
     engine: EngineArgs,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
 }
 
 /// `--format`.
@@ -54,7 +56,7 @@ pub(crate) fn run(args: &EventArgs, out: &mut dyn Write) -> Result<(), Failure> 
     };
     let runtime = args
         .engine
-        .runtime(args.limits.config().enable_wasi(true))?;
+        .cached_runtime(args.limits.config().enable_wasi(true), &args.cache)?;
     let serializer = Arc::new(HybridSerializer::new(args.format == FormatArg::Msgpack));
     let plugins = WasmPluginRuntime::new(runtime).with_serializer(serializer);
     let mut source = PluginSource::file(&args.file);

@@ -7,6 +7,7 @@
 //! cannot be written also ends in 1, except a closed pipe (`| head`), which ends
 //! the program quietly with 0.
 
+mod cache;
 mod call;
 mod event;
 mod inspect;
@@ -22,6 +23,7 @@ use std::{
     time::Duration,
 };
 
+use cache::CacheArgs;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use plugin_system::{
     EngineKind, WasmError, WasmModule, WasmRuntime, WasmRuntimeConfig, core::PluginError,
@@ -183,6 +185,19 @@ impl EngineArgs {
         config: WasmRuntimeConfig,
     ) -> Result<Arc<dyn WasmRuntime>, Failure> {
         Ok(new_runtime(self.engine.into(), config)?)
+    }
+
+    /// As [`runtime`](Self::runtime), keeping compiled modules in the cache
+    /// unless `--no-cache` (see [`cache`]).
+    ///
+    /// # Errors
+    /// As [`runtime`](Self::runtime).
+    pub(crate) fn cached_runtime(
+        &self,
+        config: WasmRuntimeConfig,
+        cache: &CacheArgs,
+    ) -> Result<Arc<dyn WasmRuntime>, Failure> {
+        Ok(cache::runtime(self.engine.into(), config, cache)?)
     }
 }
 

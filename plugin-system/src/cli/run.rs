@@ -9,7 +9,7 @@ use plugin_system::{
     DirAccess, ExternType, Imports, UnknownImports, WasiConfig, WasmError, wasi::run_command,
 };
 
-use super::{EngineArgs, Failure, LimitArgs, call};
+use super::{CacheArgs, EngineArgs, Failure, LimitArgs, call};
 
 /// Arguments of `run`.
 #[derive(Debug, Args)]
@@ -24,6 +24,8 @@ pub(crate) struct RunArgs {
     engine: EngineArgs,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
     /// Give the guest a host directory, read-write, as GUEST (default: the same path).
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
     dirs: Vec<String>,
@@ -111,7 +113,7 @@ impl RunArgs {
 pub(crate) fn run(args: &RunArgs) -> Result<u8, Failure> {
     let runtime = args
         .engine
-        .runtime(args.limits.config().enable_wasi(true))?;
+        .cached_runtime(args.limits.config().enable_wasi(true), &args.cache)?;
     let module = super::load(&*runtime, &args.file)?;
     let mut imports = Imports::new();
     imports.wasi(args.wasi()?);

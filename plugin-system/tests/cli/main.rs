@@ -2,10 +2,12 @@
 //! the one `error: ` line on stderr, and exit codes (0 success, 1 the guest
 //! failed or a limit stopped it, 2 bad usage or invalid input).
 
+mod cache;
 mod event;
 mod run;
 
 use std::{
+    ffi::OsStr,
     io::{Read, Write},
     path::{Path, PathBuf},
     process::{Command, Stdio},
@@ -79,9 +81,22 @@ fn run(args: &[&str]) -> Run {
 
 /// Runs the binary with `args`, and `stdin` (or none) as its stdin.
 fn run_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_plugin-system"))
+    run_with(args, stdin, &[])
+}
+
+/// Runs the binary with `args`, `stdin` (or none) as its stdin, and the
+/// environment variables `env` set. The compiled-module cache is a directory
+/// under the target dir unless `env` sets `PLUGIN_SYSTEM_CACHE_DIR`: tests never
+/// write to the user's own cache.
+fn run_with(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &OsStr)]) -> Run {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-system-cli-cache");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_plugin-system"));
+    command
         .args(args)
         .env_remove("PLUGIN_SYSTEM_ENGINE")
+        .env("PLUGIN_SYSTEM_CACHE_DIR", cache)
+        .envs(env.iter().copied());
+    let mut child = command
         .stdin(if stdin.is_some() {
             Stdio::piped()
         } else {
