@@ -16,8 +16,6 @@ const MANIFEST: &str = "benches/plugin-bench/Cargo.toml";
 const EXTISM_ECHO: &str = "benches/extism-echo/Cargo.toml";
 /// The host's target directory, shared with the bench workspace.
 const TARGET_DIR: &str = "target";
-/// The target of the Extism echo plugin and of the SDK echo plugin.
-const PLUGIN_TARGET: &str = "wasm32-unknown-unknown";
 
 /// Builds the guests and the Extism echo plugin, then runs the `round_trip`
 /// benchmark with `criterion_args` (`--warm-up-time 1`, a filter, ...).
@@ -26,7 +24,7 @@ pub(crate) fn plugins(criterion_args: Vec<String>) -> Result<()> {
     let root = workspace_root();
     let sdk_echo = root
         .join(guests::TARGET_DIR)
-        .join(PLUGIN_TARGET)
+        .join(guests::PLUGIN_TARGET)
         .join("release/echo.wasm");
     if !sdk_echo.is_file() {
         bail!(
@@ -42,7 +40,7 @@ pub(crate) fn plugins(criterion_args: Vec<String>) -> Result<()> {
         "--manifest-path",
         EXTISM_ECHO,
         "--target",
-        PLUGIN_TARGET,
+        guests::PLUGIN_TARGET,
         "--target-dir",
         TARGET_DIR,
     ]))?;

@@ -1,0 +1,1 @@
+//! Nothing to see: the benchmarks live in `benches/round_trip.rs`.
