@@ -35,7 +35,7 @@ pub(crate) fn imports_wasi(info: &ModuleInfo) -> bool {
 ///
 /// # Errors
 /// [`WasmError::Link`] when WASI is asked for and `enable_wasi` is off.
-pub(crate) fn check_enabled(
+fn check_enabled(
     config: &WasmRuntimeConfig,
     imports: &Imports,
     info: &ModuleInfo,
@@ -57,6 +57,34 @@ pub(crate) fn check_enabled(
         });
     }
     Ok(())
+}
+
+/// Readies a store's WASI world before an instance is linked into it: checks that
+/// WASI may be offered, and builds the world when the first instance that uses
+/// WASI arrives (later instances of the store share it).
+///
+/// # Errors
+/// As [`check_enabled`] and [`build_ctx`].
+pub(crate) fn prepare(
+    world: &mut Option<WasiP1Ctx>,
+    config: &WasmRuntimeConfig,
+    imports: &Imports,
+    info: &ModuleInfo,
+) -> Result<(), WasmError> {
+    check_enabled(config, imports, info)?;
+    if world.is_none() && (imports.wasi_config().is_some() || imports_wasi(info)) {
+        *world = Some(match imports.wasi_config() {
+            Some(given) => build_ctx(given)?,
+            None => build_ctx(&WasiConfig::new())?,
+        });
+    }
+    Ok(())
+}
+
+/// The store's world, for a WASI call. [`prepare`] set it before any instance
+/// that imports WASI was linked; the empty world stands in should that not hold.
+pub(crate) fn world(world: &mut Option<WasiP1Ctx>) -> &mut WasiP1Ctx {
+    world.get_or_insert_with(|| WasiCtxBuilder::new().build_p1())
 }
 
 /// The guest's world as wasmtime-wasi holds it.

@@ -34,11 +34,9 @@ pub(crate) struct HostState {
 
 #[cfg(feature = "wasi")]
 impl HostState {
-    /// The store's WASI world. Set before any instance that imports WASI is
-    /// linked; the empty world stands in should that ever not hold.
+    /// The store's WASI world.
     pub(crate) fn wasi_ctx(&mut self) -> &mut wasmtime_wasi::p1::WasiP1Ctx {
-        self.wasi
-            .get_or_insert_with(|| wasmtime_wasi::WasiCtxBuilder::new().build_p1())
+        crate::wasi::world(&mut self.wasi)
     }
 }
 

@@ -155,13 +155,8 @@ impl WasmiStore {
         let store = &mut self.memory.store;
         #[cfg(feature = "wasi")]
         {
-            crate::wasi::check_enabled(&self.config, imports, &compiled.info)?;
-            if store.data().wasi.is_none()
-                && (imports.wasi_config().is_some() || crate::wasi::imports_wasi(&compiled.info))
-            {
-                let world = imports.wasi_config().cloned().unwrap_or_default();
-                store.data_mut().wasi = Some(crate::wasi::build_ctx(&world)?);
-            }
+            let world = &mut store.data_mut().wasi;
+            crate::wasi::prepare(world, &self.config, imports, &compiled.info)?;
         }
         let linker = linking::link(
             store,

@@ -34,11 +34,9 @@ pub(crate) struct StoreData {
 
 #[cfg(feature = "wasi")]
 impl StoreData {
-    /// The store's WASI world. Set before any instance that imports WASI is
-    /// linked; the empty world stands in should that ever not hold.
+    /// The store's WASI world.
     pub(super) fn wasi_ctx(&mut self) -> &mut wasmtime_wasi::p1::WasiP1Ctx {
-        self.wasi
-            .get_or_insert_with(|| wasmtime_wasi::WasiCtxBuilder::new().build_p1())
+        crate::wasi::world(&mut self.wasi)
     }
 }
 
@@ -152,13 +150,8 @@ impl WasmtimeInstance {
         #[cfg(feature = "wasi")]
         {
             let info = plugin_system_core::WasmModule::info(wt_module);
-            crate::wasi::check_enabled(&self.shared.config, imports, info)?;
-            if self.store.data().wasi.is_none()
-                && (imports.wasi_config().is_some() || crate::wasi::imports_wasi(info))
-            {
-                let world = imports.wasi_config().cloned().unwrap_or_default();
-                self.store.data_mut().wasi = Some(crate::wasi::build_ctx(&world)?);
-            }
+            let world = &mut self.store.data_mut().wasi;
+            crate::wasi::prepare(world, &self.shared.config, imports, info)?;
         }
         let instance = match prelinked(&self.shared, wt_module, imports) {
             Some(pre) => pre.instantiate(&mut self.store),
