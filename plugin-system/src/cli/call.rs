@@ -6,7 +6,7 @@ use std::{io::Write, path::PathBuf};
 use clap::Args;
 use plugin_system::{ExternType, FuncType, Imports, ValType, WasmError, WasmModule, WasmValue};
 
-use super::{CacheArgs, EngineArgs, Failure, LimitArgs};
+use super::{Failure, RuntimeArgs};
 
 /// Arguments of `call`.
 #[derive(Debug, Args)]
@@ -23,11 +23,7 @@ pub(crate) struct CallArgs {
     #[arg(value_name = "ARGS", allow_hyphen_values = true)]
     args: Vec<String>,
     #[command(flatten)]
-    engine: EngineArgs,
-    #[command(flatten)]
-    limits: LimitArgs,
-    #[command(flatten)]
-    cache: CacheArgs,
+    runtime: RuntimeArgs,
     /// Before FUNC, call the module's `_initialize` export, or else its `_start`.
     #[arg(long)]
     invoke_start: bool,
@@ -49,9 +45,7 @@ impl CallArgs {
 
 /// Runs `call`. Every check of the command line comes before any guest code runs.
 pub(crate) fn run(args: &CallArgs, out: &mut dyn Write) -> Result<(), Failure> {
-    let runtime = args
-        .engine
-        .cached_runtime(args.limits.config(), &args.cache)?;
+    let runtime = args.runtime.runtime(false)?;
     let module = super::load(&*runtime, &args.file)?;
     let ty = function_type(&*module, &args.func)?;
     let values = parse_args(&args.func, &ty, &args.args)?;

@@ -9,7 +9,7 @@ use plugin_system::{
     wasm::{HybridSerializer, LoadOptions, WasmPluginRuntime},
 };
 
-use super::{CacheArgs, EngineArgs, Failure, LimitArgs};
+use super::{Failure, RuntimeArgs};
 
 /// Arguments of `event`.
 #[derive(Debug, Args)]
@@ -29,11 +29,7 @@ pub(crate) struct EventArgs {
     #[arg(long, value_name = "HEX")]
     sha256: Option<String>,
     #[command(flatten)]
-    engine: EngineArgs,
-    #[command(flatten)]
-    limits: LimitArgs,
-    #[command(flatten)]
-    cache: CacheArgs,
+    runtime: RuntimeArgs,
 }
 
 /// `--format`.
@@ -54,9 +50,7 @@ pub(crate) fn run(args: &EventArgs, out: &mut dyn Write) -> Result<(), Failure> 
             "bad arguments: --data must be a JSON object".to_owned(),
         ));
     };
-    let runtime = args
-        .engine
-        .cached_runtime(args.limits.config().enable_wasi(true), &args.cache)?;
+    let runtime = args.runtime.runtime(true)?;
     let serializer = Arc::new(HybridSerializer::new(args.format == FormatArg::Msgpack));
     let plugins = WasmPluginRuntime::new(runtime).with_serializer(serializer);
     let mut source = PluginSource::file(&args.file);

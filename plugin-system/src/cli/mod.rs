@@ -186,18 +186,34 @@ impl EngineArgs {
     ) -> Result<Arc<dyn WasmRuntime>, Failure> {
         Ok(new_runtime(self.engine.into(), config)?)
     }
+}
 
-    /// As [`runtime`](Self::runtime), keeping compiled modules in the cache
-    /// unless `--no-cache` (see [`cache`]).
+/// What the commands that run guest code take to build their runtime: the
+/// engine, the limits, and `--no-cache`.
+#[derive(Debug, Args)]
+pub(crate) struct RuntimeArgs {
+    #[command(flatten)]
+    engine: EngineArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
+    #[command(flatten)]
+    cache: CacheArgs,
+}
+
+impl RuntimeArgs {
+    /// A runtime of the chosen engine under the given limits, with WASI when
+    /// `wasi`, keeping compiled modules in the cache unless `--no-cache` (see
+    /// [`cache`]).
     ///
     /// # Errors
-    /// As [`runtime`](Self::runtime).
-    pub(crate) fn cached_runtime(
-        &self,
-        config: WasmRuntimeConfig,
-        cache: &CacheArgs,
-    ) -> Result<Arc<dyn WasmRuntime>, Failure> {
-        Ok(cache::runtime(self.engine.into(), config, cache)?)
+    /// [`WasmError::Unsupported`] when the engine is not built in.
+    pub(crate) fn runtime(&self, wasi: bool) -> Result<Arc<dyn WasmRuntime>, Failure> {
+        let config = self.limits.config().enable_wasi(wasi);
+        Ok(cache::runtime(
+            self.engine.engine.into(),
+            config,
+            &self.cache,
+        )?)
     }
 }
 

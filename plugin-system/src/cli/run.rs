@@ -9,7 +9,7 @@ use plugin_system::{
     DirAccess, ExternType, Imports, UnknownImports, WasiConfig, WasmError, wasi::run_command,
 };
 
-use super::{CacheArgs, EngineArgs, Failure, LimitArgs, call};
+use super::{Failure, RuntimeArgs, call};
 
 /// Arguments of `run`.
 #[derive(Debug, Args)]
@@ -21,11 +21,7 @@ pub(crate) struct RunArgs {
     #[arg(value_name = "ARGS", last = true)]
     args: Vec<String>,
     #[command(flatten)]
-    engine: EngineArgs,
-    #[command(flatten)]
-    limits: LimitArgs,
-    #[command(flatten)]
-    cache: CacheArgs,
+    runtime: RuntimeArgs,
     /// Give the guest a host directory, read-write, as GUEST (default: the same path).
     #[arg(long = "dir", value_name = "HOST[::GUEST]")]
     dirs: Vec<String>,
@@ -111,9 +107,7 @@ impl RunArgs {
 
 /// Runs `run` and returns the process's exit code: the guest's.
 pub(crate) fn run(args: &RunArgs) -> Result<u8, Failure> {
-    let runtime = args
-        .engine
-        .cached_runtime(args.limits.config().enable_wasi(true), &args.cache)?;
+    let runtime = args.runtime.runtime(true)?;
     let module = super::load(&*runtime, &args.file)?;
     let mut imports = Imports::new();
     imports.wasi(args.wasi()?);
