@@ -46,7 +46,8 @@ use plugin_system_core::{
     WasmRuntime, WasmRuntimeConfig, WireFormat,
 };
 use plugin_system_wasm::{
-    JsonSerializer, LoadOptions, MessagePackSerializer, WasmPlugin, WasmPluginRuntime,
+    JsonSerializer, LoadOptions, MessagePackSerializer, PostcardSerializer, WasmPlugin,
+    WasmPluginRuntime,
 };
 use plugin_system_wasm_run::{EngineKind, new_runtime};
 
@@ -288,13 +289,8 @@ fn load(
         .expect("the plugin loads")
 }
 
-/// One row of `round_trip`: format, serializer, plugin, load options.
-type Row<'a> = (
-    &'static str,
-    Arc<dyn PluginSerializer>,
-    &'a [u8],
-    LoadOptions,
-);
+/// One row of `round_trip`: name, serializer, plugin, load options.
+type Row = (String, Arc<dyn PluginSerializer>, Vec<u8>, LoadOptions);
 
 /// The raw ABI path through the engine API, on the WAT echo.
 struct RawEcho {
@@ -344,13 +340,20 @@ impl RawEcho {
     }
 }
 
+/// A wire format the rows use, with the benchmark's messages in it.
+struct Format {
+    name: &'static str,
+    serializer: Arc<dyn PluginSerializer>,
+    /// The reply of the echo plugins, encoded.
+    reply: Vec<u8>,
+}
+
 /// Everything the rows run, set up once.
 struct Fixtures {
     event: PluginEvent,
     event_json: Vec<u8>,
-    reply_json: Vec<u8>,
-    reply_msgpack: Vec<u8>,
-    /// `round_trip/<engine>/<format>`.
+    formats: Vec<Format>,
+    /// `round_trip/<engine>/<plugin>`.
     plugins: Vec<(String, WasmPlugin)>,
     extism: extism::Plugin,
     /// `bridge/<engine>`.
@@ -362,63 +365,62 @@ struct Fixtures {
 impl Fixtures {
     fn new() -> Self {
         let event = event();
-        let (json, msgpack) = (JsonSerializer::new(), MessagePackSerializer::new());
-        let event_json = json.serialize_event(&event).unwrap();
-        let event_msgpack = msgpack.serialize_event(&event).unwrap();
-        let reply_json = json.serialize_response(&reply(&event)).unwrap();
-        let reply_msgpack = msgpack.serialize_response(&reply(&event)).unwrap();
-        println!(
-            "event: {} bytes of JSON, {} of MessagePack; reply: {} bytes of JSON, {} of MessagePack",
-            event_json.len(),
-            event_msgpack.len(),
-            reply_json.len(),
-            reply_msgpack.len()
-        );
+        let formats: Vec<Format> = [
+            ("json", Arc::new(JsonSerializer::new()) as Arc<dyn PluginSerializer>),
+            ("msgpack", Arc::new(MessagePackSerializer::new())),
+            ("postcard", Arc::new(PostcardSerializer::new())),
+        ]
+        .into_iter()
+        .map(|(name, serializer)| {
+            let event_bytes = serializer.serialize_event(&event).unwrap();
+            let reply = serializer.serialize_response(&reply(&event)).unwrap();
+            println!(
+                "{name}: event {} bytes, reply {} bytes",
+                event_bytes.len(),
+                reply.len()
+            );
+            Format {
+                name,
+                serializer,
+                reply,
+            }
+        })
+        .collect();
+        let event_json = JsonSerializer::new().serialize_event(&event).unwrap();
         println!("event JSON: {}", String::from_utf8_lossy(&event_json));
 
         let sdk_echo = read_plugin(&sdk_echo_path());
         let echo = wat_echo();
-        let canned_json = wat_canned(&reply_json);
-        let canned_msgpack = wat_canned(&reply_msgpack);
 
         let mut plugins = Vec::new();
         for kind in [EngineKind::Wasmtime, EngineKind::Wasmi] {
-            let rows: [Row<'_>; 3] = [
-                (
-                    "json",
-                    Arc::new(JsonSerializer::new()),
-                    &sdk_echo,
-                    LoadOptions::new(),
-                ),
-                (
-                    "msgpack",
-                    Arc::new(MessagePackSerializer::new()),
-                    &canned_msgpack,
+            let mut rows: Vec<Row> = vec![(
+                "sdk-json".to_owned(),
+                Arc::new(JsonSerializer::new()),
+                sdk_echo.clone(),
+                LoadOptions::new(),
+            )];
+            for format in &formats {
+                rows.push((
+                    format!("canned-{}", format.name),
+                    Arc::clone(&format.serializer),
+                    wat_canned(&format.reply),
                     LoadOptions::new().manifest(manifest()),
-                ),
-                (
-                    "json-canned",
-                    Arc::new(JsonSerializer::new()),
-                    &canned_json,
-                    LoadOptions::new().manifest(manifest()),
-                ),
-            ];
-            for (format, serializer, wasm, options) in rows {
-                let plugin = load(kind, serializer, wasm, options);
+                ));
+            }
+            for (row, serializer, wasm, options) in rows {
+                let plugin = load(kind, serializer, &wasm, options);
                 let before = plugin.stats();
                 let first = plugin.handle_event_sync(&event).expect("the round trip");
                 assert!(first.success);
-                assert_eq!(
-                    first.data, event.data,
-                    "{kind}/{format}: the data comes back"
-                );
+                assert_eq!(first.data, event.data, "{kind}/{row}: the data comes back");
                 let stats = plugin.stats();
                 println!(
-                    "{kind}/{format}: {} bytes in, {} bytes out per event",
+                    "{kind}/{row}: {} bytes in, {} bytes out per event",
                     stats.bytes_in - before.bytes_in,
                     stats.bytes_out - before.bytes_out
                 );
-                plugins.push((format!("{kind}/{format}"), plugin));
+                plugins.push((format!("{kind}/{row}"), plugin));
             }
         }
 
@@ -448,8 +450,7 @@ impl Fixtures {
         Fixtures {
             event,
             event_json,
-            reply_json,
-            reply_msgpack,
+            formats,
             plugins,
             extism,
             bridges,
@@ -466,8 +467,7 @@ fn rows(fx: &mut Fixtures) -> Vec<Bench<'_>> {
     let Fixtures {
         event,
         event_json,
-        reply_json,
-        reply_msgpack,
+        formats,
         plugins,
         extism,
         bridges,
@@ -506,19 +506,34 @@ fn rows(fx: &mut Fixtures) -> Vec<Bench<'_>> {
             Box::new(move || echo.round_trip(black_box(event_json))),
         ));
     }
-    let codecs: [(&str, Box<dyn PluginSerializer>, &[u8]); 2] = [
-        ("json", Box::new(JsonSerializer::new()), reply_json),
-        (
-            "msgpack",
-            Box::new(MessagePackSerializer::new()),
-            reply_msgpack,
-        ),
-    ];
-    for (name, serializer, reply) in codecs {
+    for Format {
+        name,
+        serializer,
+        reply,
+    } in formats.iter()
+    {
+        let serializer = &**serializer;
         rows.push((
             format!("codec/{name}"),
             Box::new(move || {
                 black_box(serializer.serialize_event(black_box(event)).unwrap());
+                black_box(serializer.deserialize_response(black_box(reply)).unwrap());
+            }),
+        ));
+        let mut buffer = Vec::new();
+        rows.push((
+            format!("codec/{name}/event"),
+            Box::new(move || {
+                buffer.clear();
+                serializer
+                    .serialize_event_into(black_box(event), &mut buffer)
+                    .unwrap();
+                black_box(&buffer);
+            }),
+        ));
+        rows.push((
+            format!("codec/{name}/response"),
+            Box::new(move || {
                 black_box(serializer.deserialize_response(black_box(reply)).unwrap());
             }),
         ));

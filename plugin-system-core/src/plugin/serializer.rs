@@ -170,6 +170,21 @@ pub trait PluginSerializer: Send + Sync + fmt::Debug {
     /// Writes an event (what the host sends to `plugin_handle_event`).
     fn serialize_event(&self, event: &PluginEvent) -> Result<Vec<u8>, SerializationError>;
 
+    /// Writes an event at the end of `out`. A caller that sends many events
+    /// keeps one buffer for all of them (the plugin bridge does) and saves an
+    /// allocation per event. On an error `out` is left as it was.
+    ///
+    /// The default appends what [`serialize_event`](Self::serialize_event)
+    /// returns; the serializers of `plugin-system-wasm` write in place.
+    fn serialize_event_into(
+        &self,
+        event: &PluginEvent,
+        out: &mut Vec<u8>,
+    ) -> Result<(), SerializationError> {
+        out.extend_from_slice(&self.serialize_event(event)?);
+        Ok(())
+    }
+
     /// Reads an event.
     fn deserialize_event(&self, bytes: &[u8]) -> Result<PluginEvent, SerializationError>;
 

@@ -108,31 +108,83 @@ impl Timestamp {
     }
 }
 
+/// The longest text [`Timestamp::format`] writes:
+/// `-292277-01-09T04:00:54.775808Z`.
+const MAX_TEXT: usize = 32;
+
+/// A formatted [`Timestamp`] on the stack: serializers write it without the
+/// formatting machinery or an allocation.
+struct Formatted {
+    bytes: [u8; MAX_TEXT],
+    len: usize,
+}
+
+impl Formatted {
+    fn push(&mut self, byte: u8) {
+        self.bytes[self.len] = byte;
+        self.len += 1;
+    }
+
+    /// `value` in exactly `width` decimal digits (`value < 10^width`).
+    fn digits(&mut self, mut value: u64, width: usize) {
+        for i in (0..width).rev() {
+            self.bytes[self.len + i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+        self.len += width;
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and punctuation were pushed.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl Timestamp {
+    /// The text Dart's `toIso8601String()` writes for a UTC `DateTime`.
+    fn format(self) -> Formatted {
+        let days = self.micros.div_euclid(MICROS_PER_DAY);
+        let of_day = self.micros.rem_euclid(MICROS_PER_DAY).unsigned_abs();
+        let (year, month, day) = civil_from_days(days);
+        let seconds = of_day / MICROS_PER_SECOND.unsigned_abs();
+        let micros = of_day % MICROS_PER_SECOND.unsigned_abs();
+        let mut out = Formatted {
+            bytes: [0; MAX_TEXT],
+            len: 0,
+        };
+        if (-9999..=9999).contains(&year) {
+            if year < 0 {
+                out.push(b'-');
+            }
+            out.digits(year.unsigned_abs(), 4);
+        } else {
+            out.push(if year < 0 { b'-' } else { b'+' });
+            out.digits(year.unsigned_abs(), 6);
+        }
+        out.push(b'-');
+        out.digits(u64::from(month), 2);
+        out.push(b'-');
+        out.digits(u64::from(day), 2);
+        out.push(b'T');
+        out.digits(seconds / 3600, 2);
+        out.push(b':');
+        out.digits(seconds / 60 % 60, 2);
+        out.push(b':');
+        out.digits(seconds % 60, 2);
+        out.push(b'.');
+        out.digits(micros / 1000, 3);
+        if !micros.is_multiple_of(1000) {
+            out.digits(micros % 1000, 3);
+        }
+        out.push(b'Z');
+        out
+    }
+}
+
 impl fmt::Display for Timestamp {
     /// Writes the form Dart's `toIso8601String()` writes for a UTC `DateTime`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let days = self.micros.div_euclid(MICROS_PER_DAY);
-        let of_day = self.micros.rem_euclid(MICROS_PER_DAY);
-        let (year, month, day) = civil_from_days(days);
-        let seconds = of_day / MICROS_PER_SECOND;
-        let micros = of_day % MICROS_PER_SECOND;
-        let (hour, minute, second) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
-        if (-9999..=9999).contains(&year) {
-            let sign = if year < 0 { "-" } else { "" };
-            write!(f, "{sign}{:04}", year.unsigned_abs())?;
-        } else {
-            let sign = if year < 0 { '-' } else { '+' };
-            write!(f, "{sign}{:06}", year.unsigned_abs())?;
-        }
-        write!(
-            f,
-            "-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{:03}",
-            micros / 1000
-        )?;
-        if micros % 1000 != 0 {
-            write!(f, "{:03}", micros % 1000)?;
-        }
-        f.write_str("Z")
+        f.write_str(self.format().as_str())
     }
 }
 
@@ -152,7 +204,7 @@ impl From<Timestamp> for SystemTime {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        serializer.serialize_str(self.format().as_str())
     }
 }
 

@@ -17,6 +17,10 @@ use crate::abi::{self, DisposeForm, InitForm, Shape};
 /// Fuel a buffer's `dealloc` may use after the call it belonged to ran dry.
 const CLEANUP_FUEL: u64 = 1_000_000;
 
+/// The most the bridge keeps of its event buffer between events: one large
+/// event does not hold its memory for the plugin's life.
+const KEPT_EVENT_BUFFER: usize = 64 * 1024;
+
 /// What a plugin did so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -50,6 +54,9 @@ pub(crate) struct Bridge {
     fuel_per_call: Option<u64>,
     disposed: bool,
     stats: PluginStats,
+    /// Events are serialized here, one after the other, before the copy into
+    /// the guest: no allocation per event.
+    event_buffer: Vec<u8>,
 }
 
 impl Bridge {
@@ -74,6 +81,7 @@ impl Bridge {
             fuel_per_call,
             disposed: false,
             stats: PluginStats::default(),
+            event_buffer: Vec::new(),
         })
     }
 
@@ -227,10 +235,12 @@ impl Bridge {
         self.ensure_live()?;
         self.stats.events += 1;
         let serializer = Arc::clone(&self.serializer);
+        let mut bytes = std::mem::take(&mut self.event_buffer);
+        bytes.clear();
         let outcome = serializer
-            .serialize_event(event)
+            .serialize_event_into(event, &mut bytes)
             .map_err(PluginError::from)
-            .and_then(|bytes| {
+            .and_then(|()| {
                 self.exchange(
                     abi::HANDLE_EVENT,
                     &bytes,
@@ -238,6 +248,9 @@ impl Bridge {
                     |reply| Ok(serializer.deserialize_response(reply)?),
                 )
             });
+        bytes.clear();
+        bytes.shrink_to(KEPT_EVENT_BUFFER);
+        self.event_buffer = bytes;
         if outcome.is_err() {
             self.stats.failures += 1;
         }

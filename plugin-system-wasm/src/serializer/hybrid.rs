@@ -94,6 +94,14 @@ impl PluginSerializer for HybridSerializer {
         self.writer().serialize_event(event)
     }
 
+    fn serialize_event_into(
+        &self,
+        event: &PluginEvent,
+        out: &mut Vec<u8>,
+    ) -> Result<(), SerializationError> {
+        self.writer().serialize_event_into(event, out)
+    }
+
     fn deserialize_event(&self, bytes: &[u8]) -> Result<PluginEvent, SerializationError> {
         self.reader(bytes).deserialize_event(bytes)
     }

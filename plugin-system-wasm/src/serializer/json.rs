@@ -6,7 +6,7 @@ use plugin_system_core::{
 };
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::{check_input, check_output};
+use super::{append, check_input, encode_with};
 
 const FORMAT: WireFormat = WireFormat::Json;
 
@@ -31,8 +31,9 @@ size_limited!(JsonSerializer);
 
 impl JsonSerializer {
     fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, SerializationError> {
-        let bytes = serde_json::to_vec(value).map_err(|e| SerializationError::encode(FORMAT, e))?;
-        check_output(FORMAT, bytes, self.max_size)
+        encode_with(FORMAT, self.max_size, |out| {
+            serde_json::to_writer(out, value)
+        })
     }
 
     fn decode<T: DeserializeOwned>(
@@ -59,21 +60,21 @@ impl JsonSerializer {
 /// Refuses NaN and infinities, which JSON cannot hold (serde_json would write
 /// `null` and lose them).
 fn check_finite<'a>(values: impl IntoIterator<Item = &'a Value>) -> Result<(), SerializationError> {
-    let mut stack: Vec<&Value> = values.into_iter().collect();
-    while let Some(value) = stack.pop() {
-        match value {
-            Value::Float(f) if !f.is_finite() => {
-                return Err(SerializationError::encode(
-                    FORMAT,
-                    format_args!("JSON cannot hold the float {f}"),
-                ));
-            }
-            Value::Array(items) => stack.extend(items),
-            Value::Map(map) => stack.extend(map.values()),
-            _ => {}
-        }
+    values.into_iter().try_for_each(check_finite_value)
+}
+
+/// Recursive (without a heap stack, events are written often): serializing
+/// the same value recurses as deep.
+fn check_finite_value(value: &Value) -> Result<(), SerializationError> {
+    match value {
+        Value::Float(f) if !f.is_finite() => Err(SerializationError::encode(
+            FORMAT,
+            format_args!("JSON cannot hold the float {f}"),
+        )),
+        Value::Array(items) => check_finite(items),
+        Value::Map(map) => check_finite(map.values()),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn maps<'a>(
@@ -90,6 +91,17 @@ impl PluginSerializer for JsonSerializer {
     fn serialize_event(&self, event: &PluginEvent) -> Result<Vec<u8>, SerializationError> {
         check_finite(event.data.values())?;
         self.encode(event)
+    }
+
+    fn serialize_event_into(
+        &self,
+        event: &PluginEvent,
+        out: &mut Vec<u8>,
+    ) -> Result<(), SerializationError> {
+        check_finite(event.data.values())?;
+        append(FORMAT, out, self.max_size, |out| {
+            serde_json::to_writer(out, event)
+        })
     }
 
     fn deserialize_event(&self, bytes: &[u8]) -> Result<PluginEvent, SerializationError> {

@@ -52,14 +52,37 @@ fn check_input(format: WireFormat, bytes: &[u8], limit: usize) -> Result<(), Ser
     SerializationError::check_size(format, bytes.len(), limit)
 }
 
-/// Refuses output over the limit.
-fn check_output(
+/// Room a fresh output buffer starts with: a typical event or response fits
+/// without the buffer growing (and copying) on the way.
+const INITIAL_CAPACITY: usize = 512;
+
+/// Appends a message to `out` with `write`, and takes it back out if writing
+/// failed or the message is over the limit: `out` keeps what it had before.
+fn append<E: std::fmt::Display>(
     format: WireFormat,
-    bytes: Vec<u8>,
+    out: &mut Vec<u8>,
     limit: usize,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<(), SerializationError> {
+    let start = out.len();
+    let written = write(out)
+        .map_err(|e| SerializationError::encode(format, e))
+        .and_then(|()| SerializationError::check_size(format, out.len() - start, limit));
+    if written.is_err() {
+        out.truncate(start);
+    }
+    written
+}
+
+/// A fresh buffer holding one message written by `write`.
+fn encode_with<E: std::fmt::Display>(
+    format: WireFormat,
+    limit: usize,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
 ) -> Result<Vec<u8>, SerializationError> {
-    SerializationError::check_size(format, bytes.len(), limit)?;
-    Ok(bytes)
+    let mut out = Vec::with_capacity(INITIAL_CAPACITY);
+    append(format, &mut out, limit, write)?;
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -75,6 +98,49 @@ mod tests {
         shared::<PostcardSerializer>();
         shared::<HybridSerializer>();
     };
+
+    #[test]
+    fn events_append_in_place_and_failures_leave_the_buffer_alone() {
+        use plugin_system_core::PluginEvent;
+
+        let event = PluginEvent::new("file.opened").with_field("path", "/a.rs");
+        let limited: [Box<dyn PluginSerializer>; 4] = [
+            Box::new(JsonSerializer::new().with_max_size(16)),
+            Box::new(MessagePackSerializer::new().with_max_size(16)),
+            Box::new(PostcardSerializer::new().with_max_size(8)),
+            Box::new(HybridSerializer::new(true).with_max_size(16)),
+        ];
+        let unlimited: [Box<dyn PluginSerializer>; 4] = [
+            Box::new(JsonSerializer::new()),
+            Box::new(MessagePackSerializer::new()),
+            Box::new(PostcardSerializer::new()),
+            Box::new(HybridSerializer::new(true)),
+        ];
+        for (serializer, small) in unlimited.iter().zip(&limited) {
+            let alone = serializer.serialize_event(&event).unwrap();
+            let mut out = b"kept".to_vec();
+            serializer.serialize_event_into(&event, &mut out).unwrap();
+            assert_eq!(&out[..4], b"kept");
+            assert_eq!(out[4..], alone[..], "{serializer:?}");
+
+            let mut out = b"kept".to_vec();
+            let err = small.serialize_event_into(&event, &mut out).unwrap_err();
+            assert!(
+                matches!(err, SerializationError::TooLarge { .. }),
+                "{small:?}: {err}"
+            );
+            assert_eq!(out, b"kept", "{small:?}");
+        }
+        // A value JSON cannot hold: nothing is written.
+        let mut out = Vec::new();
+        let nan = PluginEvent::new("x").with_field("f", f64::NAN);
+        assert!(
+            JsonSerializer::new()
+                .serialize_event_into(&nan, &mut out)
+                .is_err()
+        );
+        assert!(out.is_empty());
+    }
 
     #[test]
     fn serializers_are_trait_objects() {

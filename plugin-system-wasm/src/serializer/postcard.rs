@@ -21,7 +21,7 @@ use serde::{
     ser::{SerializeMap, SerializeSeq},
 };
 
-use super::{check_input, check_output};
+use super::{append, check_input, encode_with};
 
 const FORMAT: WireFormat = WireFormat::Postcard;
 
@@ -45,9 +45,7 @@ size_limited!(PostcardSerializer);
 
 impl PostcardSerializer {
     fn encode<T: Serialize>(&self, value: &T) -> Result<Vec<u8>, SerializationError> {
-        let bytes =
-            ::postcard::to_stdvec(value).map_err(|e| SerializationError::encode(FORMAT, e))?;
-        check_output(FORMAT, bytes, self.max_size)
+        encode_with(FORMAT, self.max_size, |out| write(out, value))
     }
 
     fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, SerializationError> {
@@ -64,20 +62,27 @@ impl PostcardSerializer {
     }
 }
 
+/// Appends `value` to `out`.
+fn write<T: Serialize>(out: &mut Vec<u8>, value: &T) -> ::postcard::Result<()> {
+    ::postcard::to_io(value, out).map(drop)
+}
+
 impl PluginSerializer for PostcardSerializer {
     fn format(&self) -> WireFormat {
         FORMAT
     }
 
     fn serialize_event(&self, event: &PluginEvent) -> Result<Vec<u8>, SerializationError> {
-        self.encode(&EventOut {
-            event_type: &event.event_type,
-            target_plugin_id: event.target_plugin_id.as_deref(),
-            data: TaggedMap(&event.data),
-            timestamp: event.timestamp.map(Timestamp::as_micros),
-            source_plugin_id: event.source_plugin_id.as_deref(),
-            priority: event.priority,
-            event_id: event.event_id.as_deref(),
+        self.encode(&EventOut::new(event))
+    }
+
+    fn serialize_event_into(
+        &self,
+        event: &PluginEvent,
+        out: &mut Vec<u8>,
+    ) -> Result<(), SerializationError> {
+        append(FORMAT, out, self.max_size, |out| {
+            write(out, &EventOut::new(event))
         })
     }
 
@@ -186,6 +191,20 @@ struct EventOut<'a> {
     source_plugin_id: Option<&'a str>,
     priority: i64,
     event_id: Option<&'a str>,
+}
+
+impl<'a> EventOut<'a> {
+    fn new(event: &'a PluginEvent) -> Self {
+        EventOut {
+            event_type: &event.event_type,
+            target_plugin_id: event.target_plugin_id.as_deref(),
+            data: TaggedMap(&event.data),
+            timestamp: event.timestamp.map(Timestamp::as_micros),
+            source_plugin_id: event.source_plugin_id.as_deref(),
+            priority: event.priority,
+            event_id: event.event_id.as_deref(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
