@@ -168,3 +168,69 @@ impl WasmFeatures {
         .into_iter()
     }
 }
+
+/// Limits of one instance, tighter than its runtime's: what a host that shares
+/// one runtime between plugins with different budgets gives each
+/// ([`WasmRuntime::instantiate_with_limits`](crate::WasmRuntime::instantiate_with_limits)).
+/// They are in force from the start, so they bound the start function (and a
+/// WASI reactor's `_initialize`) too. Each only tightens the runtime's limit:
+/// the smaller of the two applies.
+///
+/// ```
+/// use plugin_system_core::InstanceLimits;
+/// use std::time::Duration;
+///
+/// let limits = InstanceLimits::new()
+///     .timeout(Duration::from_secs(5))
+///     .max_memory_bytes(50 << 20);
+/// assert_eq!(limits.max_memory_bytes, Some(50 << 20));
+/// assert!(!limits.is_none());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InstanceLimits {
+    /// Deadline of every call, as [`WasmRuntimeConfig::timeout`].
+    pub timeout: Option<Duration>,
+    /// Most bytes any one memory may have, as
+    /// [`WasmRuntimeConfig::max_memory_pages`] (but in bytes, rounded down to
+    /// whole pages by the engines' limiters).
+    pub max_memory_bytes: Option<u64>,
+}
+
+impl InstanceLimits {
+    /// No limits beyond the runtime's.
+    pub const fn new() -> Self {
+        InstanceLimits {
+            timeout: None,
+            max_memory_bytes: None,
+        }
+    }
+
+    /// Sets [`timeout`](Self::timeout).
+    #[must_use]
+    pub const fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets [`max_memory_bytes`](Self::max_memory_bytes).
+    #[must_use]
+    pub const fn max_memory_bytes(mut self, bytes: u64) -> Self {
+        self.max_memory_bytes = Some(bytes);
+        self
+    }
+
+    /// Whether no limit is set.
+    pub const fn is_none(&self) -> bool {
+        self.timeout.is_none() && self.max_memory_bytes.is_none()
+    }
+
+    /// The deadline of an instance of a runtime whose `timeout` is `runtime`:
+    /// the tighter one.
+    pub fn timeout_under(&self, runtime: Option<Duration>) -> Option<Duration> {
+        match (runtime, self.timeout) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}

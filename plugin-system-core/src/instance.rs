@@ -221,6 +221,24 @@ pub trait WasmInstance: Send {
     /// Sets the wall-clock deadline of each following call (`None`: no deadline).
     fn set_timeout(&mut self, timeout: Option<Duration>);
 
+    /// Caps each linear memory of this instance's store at `max_bytes` from now
+    /// on, under the runtime's `max_memory_pages` (the tighter limit wins;
+    /// `None` leaves the runtime's alone). A guest's `memory.grow` past the cap
+    /// returns -1 and a host-side [`WasmMemory::grow`] fails with
+    /// [`WasmError::MemoryLimit`]; a memory already larger keeps its size and
+    /// cannot grow. Lets a host that shares one runtime give each plugin its
+    /// own budget.
+    ///
+    /// # Errors
+    /// [`WasmError::Unsupported`] from an engine that cannot limit one store
+    /// (the default of this method).
+    fn set_memory_limit(&mut self, max_bytes: Option<u64>) -> Result<()> {
+        let _ = max_bytes;
+        Err(WasmError::Unsupported {
+            feature: "per-instance memory limits".into(),
+        })
+    }
+
     /// Counters of this instance.
     fn stats(&mut self) -> InstanceStats;
 }

@@ -39,7 +39,7 @@ mod types;
 mod value;
 pub mod wasi;
 
-pub use config::{WasmFeatures, WasmRuntimeConfig};
+pub use config::{InstanceLimits, WasmFeatures, WasmRuntimeConfig};
 pub use error::{HostError, Result, TrapCode, WasmError};
 pub use imports::{Caller, Extern, HostFunc, Imports, UnknownImports};
 pub use instance::{

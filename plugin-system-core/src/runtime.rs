@@ -10,7 +10,7 @@ use std::{
 };
 
 use crate::{
-    config::{WasmFeatures, WasmRuntimeConfig},
+    config::{InstanceLimits, WasmFeatures, WasmRuntimeConfig},
     error::{Result, WasmError},
     imports::Imports,
     instance::WasmInstance,
@@ -146,6 +146,31 @@ pub trait WasmRuntime: Send + Sync {
         module: &Arc<dyn WasmModule>,
         imports: &Imports,
     ) -> Result<Box<dyn WasmInstance>>;
+
+    /// Instantiates `module` as [`instantiate`](Self::instantiate) does, with
+    /// this instance's own `limits` (tighter than the runtime's) in force from
+    /// the start: its start function runs under them too. The instance's
+    /// deadline is then the tighter of `limits.timeout` and the runtime's
+    /// `timeout`; [`WasmInstance::set_timeout`] and
+    /// [`WasmInstance::set_memory_limit`] change them later.
+    ///
+    /// # Errors
+    /// As [`instantiate`](Self::instantiate); [`WasmError::Unsupported`] from an
+    /// engine that cannot limit one instance (the default of this method, unless
+    /// `limits` sets nothing).
+    fn instantiate_with_limits(
+        &self,
+        module: &Arc<dyn WasmModule>,
+        imports: &Imports,
+        limits: InstanceLimits,
+    ) -> Result<Box<dyn WasmInstance>> {
+        if limits.is_none() {
+            return self.instantiate(module, imports);
+        }
+        Err(WasmError::Unsupported {
+            feature: format!("per-instance limits on {}", self.name()),
+        })
+    }
 
     /// A new, empty store for instances that link to each other.
     ///

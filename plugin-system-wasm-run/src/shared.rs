@@ -37,15 +37,57 @@ pub(crate) const DEADLINE_FUEL_SLICE: u64 = 1_000_000;
 #[cfg(feature = "wasmtime")]
 pub(crate) const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(1);
 
-/// Refuses modules whose own memories or tables start larger than the limits,
-/// and imports that would create such memories. Both engines call this before
-/// instantiating, so the error is [`WasmError::MemoryLimit`] on both.
+/// What a store's resource limiter enforces: bytes per linear memory and
+/// elements per table (`None`: no limit). The memory limit is the tighter of
+/// the runtime's `max_memory_pages` and the store's own cap
+/// ([`set_memory_limit`](plugin_system_core::WasmInstance::set_memory_limit)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StoreLimitValues {
+    pub(crate) memory_bytes: Option<usize>,
+    pub(crate) table_elements: Option<usize>,
+}
+
+impl StoreLimitValues {
+    /// The runtime's limits.
+    pub(crate) fn new(config: &WasmRuntimeConfig) -> Self {
+        let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        StoreLimitValues {
+            memory_bytes: config
+                .max_memory_pages
+                .map(|pages| to_usize(pages.saturating_mul(plugin_system_core::PAGE_SIZE))),
+            table_elements: config.max_table_elements.map(to_usize),
+        }
+    }
+
+    /// These limits with memories capped at `max_bytes` too.
+    pub(crate) fn capped(self, max_bytes: Option<u64>) -> Self {
+        let cap = max_bytes.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        let memory_bytes = match (self.memory_bytes, cap) {
+            (Some(runtime), Some(cap)) => Some(runtime.min(cap)),
+            (runtime, cap) => runtime.or(cap),
+        };
+        StoreLimitValues {
+            memory_bytes,
+            ..self
+        }
+    }
+
+    /// The memory limit in whole pages, for messages.
+    pub(crate) fn memory_pages(&self) -> Option<u64> {
+        self.memory_bytes
+            .map(|bytes| bytes as u64 / plugin_system_core::PAGE_SIZE)
+    }
+}
+
+/// Refuses modules whose own memories or tables start larger than the store's
+/// limits, and imports that would create such memories. Both engines call this
+/// before instantiating, so the error is [`WasmError::MemoryLimit`] on both.
 pub(crate) fn check_limits(
     info: &ModuleInfo,
     imports: &Imports,
-    config: &WasmRuntimeConfig,
+    limits: StoreLimitValues,
 ) -> Result<(), WasmError> {
-    if let Some(max) = config.max_memory_pages {
+    if let Some(max) = limits.memory_pages() {
         let imported = imports.iter().filter_map(|(_, _, e)| match e {
             plugin_system_core::Extern::Memory(m) => Some(m),
             _ => None,
@@ -61,7 +103,7 @@ pub(crate) fn check_limits(
             }
         }
     }
-    if let Some(max) = config.max_table_elements {
+    if let Some(max) = limits.table_elements.map(|n| n as u64) {
         for t in &info.tables {
             if t.minimum > max {
                 return Err(WasmError::MemoryLimit {
@@ -124,7 +166,7 @@ pub(crate) fn validation_report(
     features: &WasmFeatures,
 ) -> ValidationReport {
     let mut report = ValidationReport::default();
-    if let Err(e) = check_limits(info, &Imports::new(), config) {
+    if let Err(e) = check_limits(info, &Imports::new(), StoreLimitValues::new(config)) {
         report.errors.push(e.to_string());
     }
     for import in &info.imports {

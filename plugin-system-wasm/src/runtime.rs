@@ -3,8 +3,8 @@
 use std::sync::{Arc, Mutex};
 
 use plugin_system_core::{
-    HostFunction, HostFunctions, PluginContext, PluginError, PluginManifest, PluginPermissions,
-    PluginSerializer, PluginSource, WasmRuntime, WireFormat,
+    HostFunction, HostFunctions, InstanceLimits, PluginContext, PluginError, PluginManifest,
+    PluginPermissions, PluginSerializer, PluginSource, WasmRuntime, WireFormat,
 };
 
 use crate::{
@@ -45,10 +45,18 @@ impl LoadOptions {
 /// Loads WebAssembly plugins that follow the guest ABI (ABI.md) on one engine,
 /// and offers them the host functions registered here.
 ///
-/// Each plugin gets its own instance. Fuel (`fuel_limit` of the engine's config)
-/// is given afresh to every call into a plugin; the deadline of a call is the
-/// plugin's `max_execution_time` permission (5 s by default), or the engine's
-/// `timeout` when that is shorter.
+/// Each plugin gets its own instance, with the limits of its permissions in
+/// force from instantiation on (its start function and manifest included):
+/// - the deadline of a call is the plugin's `max_execution_time` (5 s by
+///   default), or the engine's `timeout` when that is shorter;
+/// - each of its memories may grow to `max_memory_bytes` (50 MiB by default),
+///   or the engine's `max_memory_pages` when that is smaller: past it the
+///   guest's `memory.grow` returns -1, and a plugin whose memory starts larger
+///   does not load ([`WasmError::MemoryLimit`](plugin_system_core::WasmError::MemoryLimit));
+/// - fuel (`fuel_limit` of the engine's config) is given afresh to every call.
+///
+/// Stack depth is the engine's (`max_stack_depth`): engines fix it for all
+/// their instances, so the `max_call_depth` permission cannot narrow it.
 #[derive(Clone)]
 pub struct WasmPluginRuntime {
     runtime: Arc<dyn WasmRuntime>,
@@ -135,7 +143,15 @@ impl WasmPluginRuntime {
             Arc::clone(&serializer),
         )));
         let imports = link::imports(&shared);
-        let instance = self.runtime.instantiate(&module, &imports)?;
+        // The budgets hold from the start: a start function, a reactor's
+        // `_initialize` and `plugin_get_manifest` run under them too.
+        let budget = options.permissions.clone().unwrap_or_default();
+        let limits = InstanceLimits::new()
+            .timeout(budget.max_execution_time)
+            .max_memory_bytes(budget.max_memory_bytes);
+        let instance = self
+            .runtime
+            .instantiate_with_limits(&module, &imports, limits)?;
         let fuel = self.runtime.config().fuel_limit;
         let mut bridge = Bridge::new(instance, shape, Arc::clone(&shared), serializer, fuel)?;
 
@@ -157,9 +173,6 @@ impl WasmPluginRuntime {
             PluginPermissions::default()
                 .with_host_functions(manifest.required_host_functions.iter().cloned())
         });
-        bridge
-            .instance
-            .set_timeout(Some(permissions.max_execution_time));
         {
             let mut link = link::lock(&shared);
             link.plugin_id.clone_from(&manifest.id);

@@ -45,9 +45,9 @@ pub use plugin_system_wasm_run as wasm_run;
 
 pub use plugin_system_core::{
     Caller, DirAccess, ExportType, ExternType, FuncType, HostError, HostFunc, ImportType, Imports,
-    ModuleInfo, OutputBuffer, TrapCode, UnknownImports, ValType, ValidationReport, WasiConfig,
-    WasiOutput, WasiStdin, WasmError, WasmFeatures, WasmInstance, WasmMemory, WasmModule,
-    WasmRuntime, WasmRuntimeConfig, WasmValue, wasi,
+    InstanceLimits, ModuleInfo, OutputBuffer, TrapCode, UnknownImports, ValType, ValidationReport,
+    WasiConfig, WasiOutput, WasiStdin, WasmError, WasmFeatures, WasmInstance, WasmMemory,
+    WasmModule, WasmRuntime, WasmRuntimeConfig, WasmValue, wasi,
 };
 pub use plugin_system_wasm_run::{EngineKind, new_runtime};
 

@@ -99,12 +99,17 @@ impl FromStr for FilesystemAccessLevel {
 pub struct PluginPermissions {
     /// The host functions the plugin may call.
     pub allowed_host_functions: Vec<String>,
-    /// How long one call may run. Default 5 s.
+    /// How long one call may run (the plugin runtime's deadline of each call).
+    /// Default 5 s.
     #[serde(serialize_with = "micros")]
     pub max_execution_time: Duration,
-    /// How much memory the plugin may use. Default 50 MiB.
+    /// How large each of the plugin's memories may grow (the plugin runtime
+    /// caps them). Default 50 MiB.
     pub max_memory_bytes: u64,
-    /// How deep calls may nest. Default 100.
+    /// How deep calls may nest. Default 100. Kept for the Dart wire format:
+    /// engines fix the stack depth for all their instances
+    /// (`WasmRuntimeConfig::max_stack_depth`), so a plugin runtime cannot narrow
+    /// it for one plugin.
     pub max_call_depth: u32,
     /// Whether the plugin may use the network. Default `false`.
     pub can_access_network: bool,
@@ -134,8 +139,16 @@ impl PluginPermissions {
     }
 
     /// Sets how long one call may run.
+    #[must_use]
     pub fn with_max_execution_time(mut self, limit: Duration) -> Self {
         self.max_execution_time = limit;
+        self
+    }
+
+    /// Sets how large each of the plugin's memories may grow, in bytes.
+    #[must_use]
+    pub fn with_max_memory_bytes(mut self, bytes: u64) -> Self {
+        self.max_memory_bytes = bytes;
         self
     }
 

@@ -204,6 +204,11 @@ impl WasmInstance for WasmiStore {
         self.timeout = timeout;
     }
 
+    fn set_memory_limit(&mut self, max_bytes: Option<u64>) -> Result<()> {
+        self.memory.store.data_mut().set_memory_cap(max_bytes);
+        Ok(())
+    }
+
     fn stats(&mut self) -> InstanceStats {
         let store = &self.memory.store;
         let mut stats = InstanceStats::default();

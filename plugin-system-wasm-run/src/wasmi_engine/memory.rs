@@ -99,7 +99,7 @@ fn grow(
     let before = memory.size(&ctx);
     memory.grow(&mut ctx, pages).map_err(|_| {
         let maximum = memory.ty(&ctx).maximum();
-        let limit = ctx.as_context_mut().data().max_memory_pages;
+        let limit = ctx.as_context_mut().data().limit_values.memory_pages();
         let bound = match (maximum, limit) {
             (Some(max), Some(limit)) => format!("maximum {max}, limit {limit} pages"),
             (Some(max), None) => format!("maximum {max} pages"),

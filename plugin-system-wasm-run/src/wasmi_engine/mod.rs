@@ -34,8 +34,8 @@ use std::{
 };
 
 use plugin_system_core::{
-    Imports, ModuleInfo, Result, RuntimeCounters, RuntimeStats, ValidationReport, WasmError,
-    WasmFeatures, WasmInstance, WasmModule, WasmRuntime, WasmRuntimeConfig, WasmStore,
+    Imports, InstanceLimits, ModuleInfo, Result, RuntimeCounters, RuntimeStats, ValidationReport,
+    WasmError, WasmFeatures, WasmInstance, WasmModule, WasmRuntime, WasmRuntimeConfig, WasmStore,
 };
 use wasmparser::WasmFeatures as Proposals;
 
@@ -243,6 +243,19 @@ impl WasmRuntime for WasmiRuntime {
         imports: &Imports,
     ) -> Result<Box<dyn WasmInstance>> {
         let mut store = store::WasmiStore::new(&self.engine, &self.config, &self.counters);
+        store.add(module, imports, store::Linking::Alone)?;
+        Ok(Box::new(store))
+    }
+
+    fn instantiate_with_limits(
+        &self,
+        module: &Arc<dyn WasmModule>,
+        imports: &Imports,
+        limits: InstanceLimits,
+    ) -> Result<Box<dyn WasmInstance>> {
+        let mut store = store::WasmiStore::new(&self.engine, &self.config, &self.counters);
+        store.set_timeout(limits.timeout_under(self.config.timeout));
+        store.set_memory_limit(limits.max_memory_bytes)?;
         store.add(module, imports, store::Linking::Alone)?;
         Ok(Box::new(store))
     }

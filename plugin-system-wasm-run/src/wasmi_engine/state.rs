@@ -2,8 +2,10 @@
 
 use std::collections::HashMap;
 
-use plugin_system_core::{PAGE_SIZE, WasmRuntimeConfig, WasmValue};
+use plugin_system_core::{WasmRuntimeConfig, WasmValue};
 use wasmi::{Memory, Store, StoreLimits, StoreLimitsBuilder};
+
+use crate::shared::StoreLimitValues;
 
 /// Fuel a store holds when metering is off: more than any call can burn.
 pub(crate) const UNMETERED_FUEL: u64 = u64::MAX;
@@ -12,8 +14,10 @@ pub(crate) const UNMETERED_FUEL: u64 = u64::MAX;
 pub(crate) struct HostState {
     /// Memory and table limits, consulted by wasmi on every grow.
     limits: StoreLimits,
-    /// `max_memory_pages`, for messages.
-    pub(crate) max_memory_pages: Option<u64>,
+    /// The runtime's limits, which a store's own memory cap tightens.
+    pub(crate) runtime_limits: StoreLimitValues,
+    /// What `limits` enforces, for messages.
+    pub(crate) limit_values: StoreLimitValues,
     /// The default memory of the calling instance, which host functions see as the
     /// caller's. wasmi's `Caller` does not tell which instance calls, so the store
     /// sets this to the current instance's before every call into the guest.
@@ -32,6 +36,27 @@ pub(crate) struct HostState {
     pub(crate) wasi: Option<wasmtime_wasi::p1::WasiP1Ctx>,
 }
 
+impl HostState {
+    /// Caps the store's memories at `max_bytes` from now on, under the
+    /// runtime's limit.
+    pub(crate) fn set_memory_cap(&mut self, max_bytes: Option<u64>) {
+        self.limit_values = self.runtime_limits.capped(max_bytes);
+        self.limits = store_limits(self.limit_values);
+    }
+}
+
+/// wasmi's limiter for these values.
+fn store_limits(values: StoreLimitValues) -> StoreLimits {
+    let mut limits = StoreLimitsBuilder::new();
+    if let Some(bytes) = values.memory_bytes {
+        limits = limits.memory_size(bytes);
+    }
+    if let Some(elements) = values.table_elements {
+        limits = limits.table_elements(elements);
+    }
+    limits.build()
+}
+
 #[cfg(feature = "wasi")]
 impl HostState {
     /// The store's WASI world.
@@ -43,17 +68,11 @@ impl HostState {
 /// A store with the configured limits and the initial fuel: `fuel_limit`, or
 /// [`UNMETERED_FUEL`] when metering is off.
 pub(crate) fn new_store(engine: &wasmi::Engine, config: &WasmRuntimeConfig) -> Store<HostState> {
-    let mut limits = StoreLimitsBuilder::new();
-    if let Some(pages) = config.max_memory_pages {
-        let bytes = pages.saturating_mul(PAGE_SIZE);
-        limits = limits.memory_size(usize::try_from(bytes).unwrap_or(usize::MAX));
-    }
-    if let Some(elements) = config.max_table_elements {
-        limits = limits.table_elements(usize::try_from(elements).unwrap_or(usize::MAX));
-    }
+    let limit_values = StoreLimitValues::new(config);
     let state = HostState {
-        limits: limits.build(),
-        max_memory_pages: config.max_memory_pages,
+        limits: store_limits(limit_values),
+        runtime_limits: limit_values,
+        limit_values,
         default_memory: None,
         funcrefs: Vec::new(),
         externrefs: HashMap::new(),

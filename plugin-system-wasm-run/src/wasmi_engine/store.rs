@@ -147,7 +147,8 @@ impl WasmiStore {
                 module_engine: format!("{ENGINE} (another runtime)"),
             });
         }
-        shared::check_limits(&compiled.info, imports, &self.config)?;
+        let limits = self.memory.store.data().limit_values;
+        shared::check_limits(&compiled.info, imports, limits)?;
 
         // A handful of handles, once per instantiation: not a hot path.
         let exporters: Option<Vec<wasmi::Instance>> = (linking == Linking::Shared)

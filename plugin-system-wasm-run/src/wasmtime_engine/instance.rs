@@ -16,7 +16,19 @@ use super::{
     Shared, WasmtimeModule,
     convert::{self, HostCallFailed, call_error, from_val, to_val},
 };
-use crate::shared::{self, EPOCH_TICK};
+use crate::shared::{self, EPOCH_TICK, StoreLimitValues};
+
+/// wasmtime's limiter for these values.
+fn store_limits(values: StoreLimitValues) -> StoreLimits {
+    let mut limits = StoreLimitsBuilder::new();
+    if let Some(bytes) = values.memory_bytes {
+        limits = limits.memory_size(bytes);
+    }
+    if let Some(elements) = values.table_elements {
+        limits = limits.table_elements(elements);
+    }
+    limits.build()
+}
 
 /// Epoch ticks that stand for "no deadline": far away, and safe to add to the
 /// engine's current epoch without overflow.
@@ -25,6 +37,10 @@ const NO_DEADLINE: u64 = u64::MAX / 2;
 /// What each store holds besides the instance.
 pub(crate) struct StoreData {
     limits: StoreLimits,
+    /// The runtime's limits, which a store's own memory cap tightens.
+    runtime_limits: StoreLimitValues,
+    /// What `limits` enforces.
+    limit_values: StoreLimitValues,
     /// Functions handed to the host as `funcref`s; a core `FuncRef` indexes here.
     pub(super) funcs: Vec<Func>,
     /// The WASI world of the store, made by the first instance that imports WASI.
@@ -72,6 +88,8 @@ pub(crate) struct WasmtimeInstance {
     /// The memory [`WasmMemory`] methods act on: the one last asked for.
     selected_memory: Option<Memory>,
     timeout: Option<Duration>,
+    /// `timeout` in epoch ticks, worked out once: every call sets it.
+    deadline: Option<u64>,
     metered: bool,
     /// Fuel given so far: consumed = budget - left.
     fuel_budget: u64,
@@ -94,18 +112,13 @@ impl WasmtimeInstance {
     /// An empty store with the configured limits, fuel and deadline.
     pub(super) fn empty(shared: Arc<Shared>) -> Result<Self> {
         let config = &shared.config;
-        let mut limits = StoreLimitsBuilder::new();
-        if let Some(pages) = config.max_memory_pages {
-            let bytes = pages.saturating_mul(plugin_system_core::PAGE_SIZE);
-            limits = limits.memory_size(usize::try_from(bytes).unwrap_or(usize::MAX));
-        }
-        if let Some(elements) = config.max_table_elements {
-            limits = limits.table_elements(usize::try_from(elements).unwrap_or(usize::MAX));
-        }
+        let runtime_limits = StoreLimitValues::new(config);
         let mut store = Store::new(
             &shared.engine,
             StoreData {
-                limits: limits.build(),
+                limits: store_limits(runtime_limits),
+                runtime_limits,
+                limit_values: runtime_limits,
                 funcs: Vec::new(),
                 #[cfg(feature = "wasi")]
                 wasi: None,
@@ -119,13 +132,15 @@ impl WasmtimeInstance {
         }
         store.epoch_deadline_trap();
         let timeout = config.timeout;
-        store.set_epoch_deadline(timeout.map_or(NO_DEADLINE, deadline_ticks));
+        let deadline = timeout.map(deadline_ticks);
+        store.set_epoch_deadline(deadline.unwrap_or(NO_DEADLINE));
         Ok(WasmtimeInstance {
             store,
             members: Vec::new(),
             current: 0,
             selected_memory: None,
             timeout,
+            deadline,
             metered,
             fuel_budget,
             raw: Vec::new(),
@@ -144,8 +159,8 @@ impl WasmtimeInstance {
         wt_module: &WasmtimeModule,
         imports: &Imports,
     ) -> Result<InstanceHandle> {
-        if let Some(t) = self.timeout {
-            self.store.set_epoch_deadline(deadline_ticks(t));
+        if let Some(ticks) = self.deadline {
+            self.store.set_epoch_deadline(ticks);
         }
         #[cfg(feature = "wasi")]
         {
@@ -609,7 +624,7 @@ impl WasmStore for WasmtimeInstance {
         imports: &Imports,
     ) -> Result<InstanceHandle> {
         let wt_module = super::module_of(module, &self.shared.engine)?;
-        shared::check_limits(module.info(), imports, &self.shared.config)?;
+        shared::check_limits(module.info(), imports, self.store.data().limit_values)?;
         self.add(Arc::clone(module), wt_module, imports)
     }
 
@@ -661,8 +676,8 @@ impl WasmInstance for WasmtimeInstance {
             .resolved
             .get(func.index())
             .ok_or_else(|| WasmError::type_mismatch("unknown function handle"))?;
-        if let Some(t) = self.timeout {
-            self.store.set_epoch_deadline(deadline_ticks(t));
+        if let Some(ticks) = self.deadline {
+            self.store.set_epoch_deadline(ticks);
         }
         self.calls += 1;
         let outcome = if resolved.numeric {
@@ -744,8 +759,16 @@ impl WasmInstance for WasmtimeInstance {
         self.store.set_fuel(fuel).map_err(engine_error)
     }
 
+    fn set_memory_limit(&mut self, max_bytes: Option<u64>) -> Result<()> {
+        let data = self.store.data_mut();
+        data.limit_values = data.runtime_limits.capped(max_bytes);
+        data.limits = store_limits(data.limit_values);
+        Ok(())
+    }
+
     fn set_timeout(&mut self, timeout: Option<Duration>) {
         self.timeout = timeout;
+        self.deadline = timeout.map(deadline_ticks);
         match timeout {
             Some(_) => {
                 // The ticker lives as long as the engine; starting it twice is a no-op.

@@ -11,8 +11,8 @@ use std::{
 };
 
 use plugin_system_core::{
-    Imports, Result, RuntimeCounters, RuntimeStats, WasmError, WasmFeatures, WasmInstance,
-    WasmModule, WasmRuntime, WasmRuntimeConfig, WasmStore,
+    Imports, InstanceLimits, Result, RuntimeCounters, RuntimeStats, WasmError, WasmFeatures,
+    WasmInstance, WasmModule, WasmRuntime, WasmRuntimeConfig, WasmStore,
 };
 use wasmtime::{Config, Engine, OptLevel};
 
@@ -277,6 +277,19 @@ impl WasmRuntime for WasmtimeRuntime {
         // A store of its own with one instance. An `Extern::Export` finds no
         // instance to refer to there, and `link` says so.
         let mut store = WasmtimeInstance::empty(Arc::clone(&self.shared))?;
+        WasmStore::instantiate(&mut store, module, imports)?;
+        Ok(Box::new(store))
+    }
+
+    fn instantiate_with_limits(
+        &self,
+        module: &Arc<dyn WasmModule>,
+        imports: &Imports,
+        limits: InstanceLimits,
+    ) -> Result<Box<dyn WasmInstance>> {
+        let mut store = WasmtimeInstance::empty(Arc::clone(&self.shared))?;
+        store.set_timeout(limits.timeout_under(self.shared.config.timeout));
+        store.set_memory_limit(limits.max_memory_bytes)?;
         WasmStore::instantiate(&mut store, module, imports)?;
         Ok(Box::new(store))
     }

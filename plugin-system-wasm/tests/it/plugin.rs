@@ -422,6 +422,102 @@ fn misbehaving_guests_get_typed_errors() {
 }
 
 #[test]
+fn a_plugin_memory_stops_at_its_permission() {
+    const ONE_MIB: u64 = 1 << 20;
+    let small = || PluginPermissions::default().with_max_memory_bytes(ONE_MIB);
+    // Grows 4 MiB, and reports a refusal.
+    let hog = "(if (i32.eq (memory.grow (i32.const 64)) (i32.const -1)) \
+        (then (call $set_error MESSAGE) (return (i64.const 0)))) \
+        (call $reply (local.get $p) (local.get $n))";
+    // Grows until refused.
+    let bomb = "(loop $l (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1)))) \
+        (call $reply (local.get $p) (local.get $n))";
+    for kind in ENGINES {
+        let err = misbehaves(kind, WasmRuntimeConfig::default(), Some(small()), hog);
+        assert!(
+            matches!(err, PluginError::Guest { ref message, .. } if message == "the plugin refuses"),
+            "{err}"
+        );
+        // Within the default 50 MiB.
+        let roomy = load(kind, hog).expect("loads");
+        assert!(roomy.handle_event_sync(&event()).expect("runs").success);
+        assert_eq!(roomy.stats().memory_bytes, 65 * 65536);
+
+        let rt = runtime(kind, WasmRuntimeConfig::default());
+        let bombed = rt
+            .load(
+                &PluginSource::bytes(plugin_wat(bomb, "")),
+                LoadOptions::new().permissions(small()),
+            )
+            .expect("loads");
+        assert!(bombed.handle_event_sync(&event()).expect("runs").success);
+        assert_eq!(bombed.stats().memory_bytes, ONE_MIB);
+        assert_eq!(live_buffers(&bombed), 0);
+
+        // A memory that starts above the cap: the plugin does not load.
+        let big = plugin_wat(ECHO, "").replace(
+            r#"(memory (export "memory") 1)"#,
+            r#"(memory (export "memory") 17)"#,
+        );
+        let err = rt
+            .load(
+                &PluginSource::bytes(big),
+                LoadOptions::new().permissions(small()),
+            )
+            .map(drop)
+            .unwrap_err();
+        assert!(
+            matches!(err, PluginError::Wasm(WasmError::MemoryLimit { .. })),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn loading_runs_under_the_plugin_deadline() {
+    let endless_manifest = plugin_wat(ECHO, "").replace(
+        r#"(func (export "plugin_get_manifest") (result i64)"#,
+        r#"(func (export "plugin_get_manifest") (result i64) (loop $l (br $l))"#,
+    );
+    let endless_start = plugin_wat(ECHO, "(func $s (loop $l (br $l))) (start $s)");
+    let short = || {
+        LoadOptions::new().permissions(
+            PluginPermissions::default().with_max_execution_time(Duration::from_millis(100)),
+        )
+    };
+    for kind in ENGINES {
+        // No deadline in the engine's configuration: the plugin's applies.
+        let rt = runtime(kind, WasmRuntimeConfig::default());
+        for wat in [&endless_manifest, &endless_start] {
+            let err = rt
+                .load(&PluginSource::bytes(wat.clone()), short())
+                .map(drop)
+                .unwrap_err();
+            assert!(
+                matches!(err, PluginError::Wasm(WasmError::Timeout { .. })),
+                "{kind:?}: {err}"
+            );
+        }
+        // The engine's shorter deadline wins over the plugin's 5 s.
+        let strict = runtime(
+            kind,
+            WasmRuntimeConfig::default().timeout(Duration::from_millis(100)),
+        );
+        let plugin = strict
+            .load(
+                &PluginSource::bytes(plugin_wat("(loop $l (br $l)) (i64.const 0)", "")),
+                LoadOptions::new(),
+            )
+            .expect("loads");
+        let err = plugin.handle_event_sync(&event()).unwrap_err();
+        assert!(
+            matches!(err, PluginError::Wasm(WasmError::Timeout { limit }) if limit == Duration::from_millis(100)),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn fuel_is_given_afresh_to_every_call() {
     for kind in ENGINES {
         let rt = runtime(kind, WasmRuntimeConfig::default().fuel_limit(200_000));

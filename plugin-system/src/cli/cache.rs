@@ -69,7 +69,9 @@ mod wasmtime_cache {
 
     use plugin_system::{
         WasmModule, WasmRuntime, WasmRuntimeConfig,
-        core::{Imports, Result, RuntimeStats, WasmFeatures, WasmInstance, WasmStore},
+        core::{
+            Imports, InstanceLimits, Result, RuntimeStats, WasmFeatures, WasmInstance, WasmStore,
+        },
     };
     use sha2::{Digest, Sha256};
 
@@ -234,6 +236,15 @@ mod wasmtime_cache {
             imports: &Imports,
         ) -> Result<Box<dyn WasmInstance>> {
             self.inner.instantiate(module, imports)
+        }
+
+        fn instantiate_with_limits(
+            &self,
+            module: &Arc<dyn WasmModule>,
+            imports: &Imports,
+            limits: InstanceLimits,
+        ) -> Result<Box<dyn WasmInstance>> {
+            self.inner.instantiate_with_limits(module, imports, limits)
         }
 
         fn new_store(&self) -> Result<Box<dyn WasmStore>> {
