@@ -3,8 +3,9 @@
 use std::sync::{Arc, Mutex};
 
 use plugin_system_core::{
-    HostFunction, HostFunctions, InstanceLimits, PluginContext, PluginError, PluginManifest,
-    PluginPermissions, PluginSerializer, PluginSource, WasmRuntime, WireFormat,
+    DirAccess, FilesystemAccessLevel, HostFunction, HostFunctions, InstanceLimits, PluginContext,
+    PluginError, PluginManifest, PluginPermissions, PluginSerializer, PluginSource, WasiConfig,
+    WasmRuntime, WireFormat, wasi::WASI_MODULE,
 };
 
 use crate::{
@@ -21,6 +22,12 @@ pub struct LoadOptions {
     /// The permissions, instead of the manifest's `requiredHostFunctions` with the
     /// default limits.
     pub permissions: Option<PluginPermissions>,
+    /// The WASI world of a plugin that imports WASI (built for `wasm32-wasip1`),
+    /// instead of the empty one: no arguments, environment or directories, stdin
+    /// closed, output discarded. Its directories must fit the plugin's
+    /// `filesystem_access` permission. Ignored for a plugin that does not import
+    /// WASI. The engine needs `enable_wasi`.
+    pub wasi: Option<WasiConfig>,
 }
 
 impl LoadOptions {
@@ -38,6 +45,12 @@ impl LoadOptions {
     /// Grants these permissions.
     pub fn permissions(mut self, permissions: PluginPermissions) -> Self {
         self.permissions = Some(permissions);
+        self
+    }
+
+    /// Gives a plugin that imports WASI this world.
+    pub fn wasi(mut self, wasi: WasiConfig) -> Self {
+        self.wasi = Some(wasi);
         self
     }
 }
@@ -75,6 +88,25 @@ impl std::fmt::Debug for WasmPluginRuntime {
             )
             .finish()
     }
+}
+
+/// Refuses WASI directories beyond the plugin's filesystem permission: any
+/// directory needs `readOnly`, a writable one `readWrite`.
+fn check_directories(wasi: &WasiConfig, granted: FilesystemAccessLevel) -> Result<(), PluginError> {
+    for preopen in &wasi.preopens {
+        let needed = match preopen.access {
+            DirAccess::ReadOnly => FilesystemAccessLevel::ReadOnly,
+            DirAccess::ReadWrite => FilesystemAccessLevel::ReadWrite,
+        };
+        if !granted.allows(needed) {
+            return Err(PluginError::FilesystemDenied {
+                path: preopen.host.clone(),
+                needed,
+                granted,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The serializer for a plugin that declares `format`.
@@ -142,10 +174,15 @@ impl WasmPluginRuntime {
             self.host_functions.clone(),
             Arc::clone(&serializer),
         )));
-        let imports = link::imports(&shared);
+        let mut imports = link::imports(&shared);
         // The budgets hold from the start: a start function, a reactor's
         // `_initialize` and `plugin_get_manifest` run under them too.
         let budget = options.permissions.clone().unwrap_or_default();
+        if module.imports().iter().any(|i| i.module == WASI_MODULE) {
+            let wasi = options.wasi.clone().unwrap_or_default();
+            check_directories(&wasi, budget.filesystem_access)?;
+            imports.wasi(wasi);
+        }
         let limits = InstanceLimits::new()
             .timeout(budget.max_execution_time)
             .max_memory_bytes(budget.max_memory_bytes);

@@ -71,6 +71,20 @@ pub enum PluginError {
         /// The host function asked for.
         function: String,
     },
+    /// The host offered the plugin a WASI directory that its
+    /// `filesystem_access` permission does not cover.
+    #[error(
+        "permission denied: the directory `{}` needs filesystem access `{needed}`, the plugin has `{granted}`",
+        path.display()
+    )]
+    FilesystemDenied {
+        /// The host directory.
+        path: std::path::PathBuf,
+        /// The access the directory was offered with.
+        needed: super::FilesystemAccessLevel,
+        /// The plugin's permission.
+        granted: super::FilesystemAccessLevel,
+    },
     /// No host function of that name is registered.
     #[error("no host function named `{name}`")]
     HostFunctionNotFound {
@@ -114,7 +128,9 @@ impl PluginError {
             PluginError::Serialization(_) => "serialization",
             PluginError::Guest { .. } => "plugin failed",
             PluginError::Protocol { .. } => "abi violation",
-            PluginError::PermissionDenied { .. } => "permission denied",
+            PluginError::PermissionDenied { .. } | PluginError::FilesystemDenied { .. } => {
+                "permission denied"
+            }
             PluginError::HostFunctionNotFound { .. } => "host function not found",
             PluginError::HostFunction { .. } => "host function failed",
             PluginError::Disposed { .. } => "disposed",

@@ -113,7 +113,8 @@ pub struct PluginPermissions {
     pub max_call_depth: u32,
     /// Whether the plugin may use the network. Default `false`.
     pub can_access_network: bool,
-    /// How much of the filesystem the plugin may touch. Default none.
+    /// How much of the filesystem the plugin may touch. Default none. A plugin
+    /// runtime offers a WASI plugin only directories within it.
     pub filesystem_access: FilesystemAccessLevel,
     /// Other limits, by name.
     pub custom_limits: Option<ValueMap>,
@@ -142,6 +143,13 @@ impl PluginPermissions {
     #[must_use]
     pub fn with_max_execution_time(mut self, limit: Duration) -> Self {
         self.max_execution_time = limit;
+        self
+    }
+
+    /// Sets how much of the filesystem the plugin may touch.
+    #[must_use]
+    pub fn with_filesystem_access(mut self, level: FilesystemAccessLevel) -> Self {
+        self.filesystem_access = level;
         self
     }
 

@@ -5,9 +5,9 @@
 use std::{sync::Arc, time::Duration};
 
 use plugin_system_core::{
-    HostFunction, HostFunctionError, Plugin, PluginContext, PluginError, PluginEvent,
-    PluginManifest, PluginPermissions, PluginRuntimeType, PluginSource, Value, WasmError,
-    WasmRuntimeConfig, WasmValue,
+    DirAccess, FilesystemAccessLevel, HostFunction, HostFunctionError, OutputBuffer, Plugin,
+    PluginContext, PluginError, PluginEvent, PluginManifest, PluginPermissions, PluginRuntimeType,
+    PluginSource, Value, WasiConfig, WasiOutput, WasmError, WasmRuntimeConfig, WasmValue,
 };
 use plugin_system_wasm::{LoadOptions, WasmPlugin, WasmPluginRuntime};
 use plugin_system_wasm_run::{EngineKind, new_runtime};
@@ -512,6 +512,89 @@ fn loading_runs_under_the_plugin_deadline() {
         let err = plugin.handle_event_sync(&event()).unwrap_err();
         assert!(
             matches!(err, PluginError::Wasm(WasmError::Timeout { limit }) if limit == Duration::from_millis(100)),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn a_plugin_that_imports_wasi_gets_the_world_its_permissions_allow() {
+    // Writes the event to stdout, then echoes it.
+    let wasi_plugin = plugin_wat(
+        "(i32.store (i32.const 3000) (local.get $p)) (i32.store (i32.const 3004) (local.get $n)) \
+         (drop (call $fd_write (i32.const 1) (i32.const 3000) (i32.const 1) (i32.const 3008))) \
+         (call $reply (local.get $p) (local.get $n))",
+        "",
+    )
+    .replacen(
+        "(module",
+        r#"(module (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))"#,
+        1,
+    );
+    let source = PluginSource::bytes(wasi_plugin);
+    let dir = std::env::temp_dir();
+    let read_only = || WasiConfig::new().preopen(&dir, "/data", DirAccess::ReadOnly);
+    let read_write = || WasiConfig::new().preopen(&dir, "/data", DirAccess::ReadWrite);
+    let may_read =
+        || PluginPermissions::default().with_filesystem_access(FilesystemAccessLevel::ReadOnly);
+    for kind in ENGINES {
+        let rt = runtime(kind, WasmRuntimeConfig::default().enable_wasi(true));
+        let stdout = OutputBuffer::new(4096);
+        let options =
+            LoadOptions::new().wasi(WasiConfig::new().stdout(WasiOutput::Capture(stdout.clone())));
+        let plugin = rt.load(&source, options).expect("loads");
+        assert!(plugin.handle_event_sync(&event()).expect("runs").success);
+        assert!(
+            stdout.to_string_lossy().contains("document.changed"),
+            "{kind:?}: the plugin's stdout reaches the host"
+        );
+        // No world given: the empty one.
+        let plugin = rt.load(&source, LoadOptions::new()).expect("loads");
+        assert!(plugin.handle_event_sync(&event()).expect("runs").success);
+
+        // Directories within the filesystem permission only.
+        let denied = |options: LoadOptions| rt.load(&source, options).map(drop).unwrap_err();
+        let err = denied(LoadOptions::new().wasi(read_only()));
+        assert!(
+            matches!(
+                err,
+                PluginError::FilesystemDenied {
+                    needed: FilesystemAccessLevel::ReadOnly,
+                    granted: FilesystemAccessLevel::None,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = denied(
+            LoadOptions::new()
+                .permissions(may_read())
+                .wasi(read_write()),
+        );
+        assert!(
+            matches!(
+                err,
+                PluginError::FilesystemDenied {
+                    needed: FilesystemAccessLevel::ReadWrite,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(err.kind(), "permission denied");
+        rt.load(
+            &source,
+            LoadOptions::new().permissions(may_read()).wasi(read_only()),
+        )
+        .expect("a read-only directory with read access");
+
+        // An engine without WASI says so.
+        let err = runtime(kind, WasmRuntimeConfig::default())
+            .load(&source, LoadOptions::new())
+            .map(drop)
+            .unwrap_err();
+        assert!(
+            matches!(err, PluginError::Wasm(WasmError::Link { ref message }) if message.contains("WASI")),
             "{err}"
         );
     }
