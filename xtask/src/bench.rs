@@ -22,15 +22,18 @@ const TARGET_DIR: &str = "target";
 pub(crate) fn plugins(criterion_args: Vec<String>) -> Result<()> {
     guests::build()?;
     let root = workspace_root();
-    let sdk_echo = root
-        .join(guests::TARGET_DIR)
-        .join(guests::PLUGIN_TARGET)
-        .join("release/echo.wasm");
-    if !sdk_echo.is_file() {
-        bail!(
-            "the guest build did not produce {}; the benchmark needs the SDK echo plugin",
-            sdk_echo.display()
-        );
+    for plugin in ["echo.wasm", "echo_msgpack.wasm"] {
+        let built = root
+            .join(guests::TARGET_DIR)
+            .join(guests::PLUGIN_TARGET)
+            .join("release")
+            .join(plugin);
+        if !built.is_file() {
+            bail!(
+                "the guest build did not produce {}; the benchmark needs the SDK echo plugins",
+                built.display()
+            );
+        }
     }
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

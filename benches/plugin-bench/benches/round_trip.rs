@@ -5,14 +5,14 @@
 //! `cargo xtask bench plugins` builds the plugins and runs this; the results
 //! are in BENCHMARKS.md ("Plugin round trip"). Groups:
 //!
-//! - `round_trip/<engine>/json`: `WasmPlugin::handle_event_sync` with the SDK
-//!   echo plugin (`guests/plugins/echo`), which declares `json` and decodes the
-//!   event and encodes its reply inside the guest.
-//! - `round_trip/<engine>/msgpack` and `round_trip/<engine>/json-canned`: the
-//!   same call with a WAT plugin that declares no format (so the host's
-//!   serializer is used) and answers with the echo's reply, pre-encoded in
-//!   that format, without reading the event: the host's full path, no guest codec.
-//!   (The SDK speaks JSON only, so MessagePack cannot go through the SDK echo.)
+//! - `round_trip/<engine>/sdk-json` and `sdk-msgpack`:
+//!   `WasmPlugin::handle_event_sync` with the SDK echo plugins
+//!   (`guests/plugins/echo`, `guests/plugins/echo-msgpack`), which declare their
+//!   format and decode the event and encode their reply inside the guest.
+//! - `round_trip/<engine>/canned-<format>` (json, msgpack, postcard): the same
+//!   call with a WAT plugin that declares no format (so the host's serializer of
+//!   that format is used) and answers with the echo's reply, pre-encoded in that
+//!   format, without reading the event: the host's full path, no guest codec.
 //! - `extism/call`: `extism::Plugin::call::<&[u8], &[u8]>("echo", ..)` with the
 //!   event's JSON bytes, pre-serialized: Extism does no codec work at all. Run
 //!   with `RUST_LIB_BACKTRACE=0` (set here unless given): with `RUST_BACKTRACE=1`
@@ -24,7 +24,9 @@
 //! - `raw/<engine>`: the ABI path through the engine API (`WasmInstance`):
 //!   alloc, write, `plugin_handle_event`, read, two deallocs, with the WAT echo
 //!   and the plugin's 5 s deadline; no codec, no bridge.
-//! - `codec/<format>`: serialize the event and deserialize the reply alone.
+//! - `codec/<format>`: serialize the event and deserialize the reply alone;
+//!   `codec/<format>/event` (into a reused buffer, as the bridge does) and
+//!   `codec/<format>/response` each alone.
 //!
 //! At the end a summary prints each median, against Extism and the 2 µs target.
 //! Time is the wall clock; `PLUGIN_BENCH_CLOCK=cpu` measures the thread's CPU
@@ -253,8 +255,11 @@ fn read_plugin(path: &Path) -> Vec<u8> {
     })
 }
 
-fn sdk_echo_path() -> PathBuf {
-    root().join("guests/target/wasm32-unknown-unknown/release/echo.wasm")
+/// A plugin of `guests/plugins`, built by `cargo xtask guests`.
+fn sdk_plugin_path(file_stem: &str) -> PathBuf {
+    root().join(format!(
+        "guests/target/wasm32-unknown-unknown/release/{file_stem}.wasm"
+    ))
 }
 
 fn extism_echo_path() -> PathBuf {
@@ -389,17 +394,28 @@ impl Fixtures {
         let event_json = JsonSerializer::new().serialize_event(&event).unwrap();
         println!("event JSON: {}", String::from_utf8_lossy(&event_json));
 
-        let sdk_echo = read_plugin(&sdk_echo_path());
+        let sdk_echo = read_plugin(&sdk_plugin_path("echo"));
+        let sdk_echo_msgpack = read_plugin(&sdk_plugin_path("echo_msgpack"));
         let echo = wat_echo();
 
         let mut plugins = Vec::new();
         for kind in [EngineKind::Wasmtime, EngineKind::Wasmi] {
-            let mut rows: Vec<Row> = vec![(
-                "sdk-json".to_owned(),
-                Arc::new(JsonSerializer::new()),
-                sdk_echo.clone(),
-                LoadOptions::new(),
-            )];
+            // The SDK plugins declare their format: the host picks its
+            // serializer from the section, whatever is given here.
+            let mut rows: Vec<Row> = vec![
+                (
+                    "sdk-json".to_owned(),
+                    Arc::new(JsonSerializer::new()),
+                    sdk_echo.clone(),
+                    LoadOptions::new(),
+                ),
+                (
+                    "sdk-msgpack".to_owned(),
+                    Arc::new(JsonSerializer::new()),
+                    sdk_echo_msgpack.clone(),
+                    LoadOptions::new(),
+                ),
+            ];
             for format in &formats {
                 rows.push((
                     format!("canned-{}", format.name),

@@ -11,9 +11,11 @@ use std::cell::Cell;
 /// `plugin_abi_version`.
 pub const ABI_VERSION: u32 = 1;
 
-/// The wire format this SDK reads and writes, as written to the custom
-/// section `plugin_wire_format`.
-pub const WIRE_FORMAT: &str = "json";
+/// The default wire format, as written to the custom section
+/// `plugin_wire_format`: what `export_plugin!(T)` declares.
+/// `export_plugin!(T, format = msgpack)` declares `msgpack` instead; see
+/// [`codec`](crate::codec).
+pub const WIRE_FORMAT: &str = <crate::codec::Json as crate::codec::Codec>::WIRE_FORMAT;
 
 thread_local! {
     /// Buffers handed across the ABI and not freed yet.

@@ -12,18 +12,27 @@ use plugin_system_core::PluginEvent;
 #[cfg(target_family = "wasm")]
 pub use crate::abi::pack_reply;
 pub use crate::abi::{alloc, dealloc, live_buffers};
-use crate::{Context, Error, Plugin, abi, sys};
+pub use crate::codec::{Codec, Json, MessagePack};
+use crate::{Context, Error, Plugin, abi, codec, sys};
 
 /// The custom section `plugin_abi_version`.
 pub const ABI_VERSION_SECTION: [u8; 1] = *b"1";
-/// The custom section `plugin_wire_format`.
-pub const WIRE_FORMAT_SECTION: [u8; 4] = *b"json";
 
-const _: () = {
-    assert!(abi::ABI_VERSION == 1);
-    let format = abi::WIRE_FORMAT.as_bytes();
-    assert!(format.len() == WIRE_FORMAT_SECTION.len());
-};
+const _: () = assert!(abi::ABI_VERSION == 1);
+
+/// The custom section `plugin_wire_format` of a plugin that speaks `C`:
+/// exactly [`Codec::WIRE_FORMAT`], no trailing bytes (`N` is its length).
+pub const fn wire_format_section<C: Codec, const N: usize>() -> [u8; N] {
+    let format = C::WIRE_FORMAT.as_bytes();
+    assert!(format.len() == N, "the section's length is the format's");
+    let mut section = [0; N];
+    let mut i = 0;
+    while i < N {
+        section[i] = format[i];
+        i += 1;
+    }
+    section
+}
 
 /// What a call gets when the plugin is still inside another one.
 pub const UNUSABLE_MESSAGE: &str = "the plugin is unusable: an earlier call into it trapped \
@@ -32,6 +41,9 @@ pub const UNUSABLE_MESSAGE: &str = "the plugin is unusable: an earlier call into
 
 /// A plugin type that [`export_plugin!`](crate::export_plugin) exported.
 pub trait Exported: Plugin {
+    /// The wire format it speaks.
+    type Codec: Codec;
+
     /// [`Plugin::initialize`], or `Default` when the plugin leaves
     /// `initialize` out.
     ///
@@ -170,12 +182,13 @@ pub unsafe fn input<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
 /// `set_error`) when not.
 pub fn initialize<P: Exported>(slot: &Slot<P>, input: &[u8]) -> i32 {
     install_panic_hook();
+    let _codec = codec::enter::<P::Codec>();
     let result = (|| {
         let _busy = slot.enter()?;
         let ctx = if input.is_empty() {
             Context::default()
         } else {
-            serde_json::from_slice(input)
+            P::Codec::decode_model(input)
                 .map_err(|e| Error::new(format!("cannot read the initialization context: {e}")))?
         };
         let plugin = P::construct(ctx)?;
@@ -197,9 +210,10 @@ pub fn initialize<P: Exported>(slot: &Slot<P>, input: &[u8]) -> i32 {
 /// (after `set_error`).
 pub fn handle_event<P: Exported>(slot: &Slot<P>, input: &[u8]) -> Option<(*mut u8, usize)> {
     install_panic_hook();
+    let _codec = codec::enter::<P::Codec>();
     let result = (|| {
         let _busy = slot.enter()?;
-        let event: PluginEvent = serde_json::from_slice(input)
+        let event: PluginEvent = P::Codec::decode_model(input)
             .map_err(|e| Error::new(format!("cannot read the event: {e}")))?;
         let mut plugin = slot.plugin.borrow_mut();
         let plugin = match &mut *plugin {
@@ -207,7 +221,7 @@ pub fn handle_event<P: Exported>(slot: &Slot<P>, input: &[u8]) -> Option<(*mut u
             none => none.insert(P::construct(Context::default())?),
         };
         let response = plugin.handle_event(event)?;
-        serde_json::to_vec(&response)
+        P::Codec::encode(&response)
             .map_err(|e| Error::new(format!("cannot serialize the response: {e}")))
     })();
     reply(result)
@@ -215,18 +229,20 @@ pub fn handle_event<P: Exported>(slot: &Slot<P>, input: &[u8]) -> Option<(*mut u
 
 /// `plugin_get_manifest() -> i64`: the serialized manifest, or none (after
 /// `set_error`).
-pub fn manifest<P: Plugin>() -> Option<(*mut u8, usize)> {
+pub fn manifest<P: Exported>() -> Option<(*mut u8, usize)> {
     install_panic_hook();
+    let _codec = codec::enter::<P::Codec>();
     reply(
-        serde_json::to_vec(&P::manifest())
+        P::Codec::encode(&P::manifest())
             .map_err(|e| Error::new(format!("cannot serialize the manifest: {e}"))),
     )
 }
 
 /// `plugin_dispose()`: disposes of the plugin, unless a call trapped (then
 /// its state is not to be trusted, and it is left as it is).
-pub fn dispose<P: Plugin>(slot: &Slot<P>) {
+pub fn dispose<P: Exported>(slot: &Slot<P>) {
     install_panic_hook();
+    let _codec = codec::enter::<P::Codec>();
     match slot.enter() {
         Ok(_busy) => {
             if let Some(plugin) = slot.plugin.take() {

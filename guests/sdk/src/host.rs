@@ -8,7 +8,7 @@ use std::fmt;
 
 use plugin_system_core::Value;
 
-use crate::sys;
+use crate::{codec, sys};
 
 /// Why a host call failed: the status `host_call` returned, with the host's
 /// message.
@@ -77,7 +77,9 @@ impl std::error::Error for HostCallError {}
 /// Calls the host function `name` with `args` and returns its result.
 ///
 /// The call is synchronous and counts against the fuel and deadline of the
-/// current event.
+/// current event. The arguments and the result travel in the plugin's wire
+/// format (the one [`export_plugin!`](crate::export_plugin) names), as the
+/// host expects of that plugin.
 ///
 /// ```
 /// use plugin_system_guest::prelude::*;
@@ -92,9 +94,17 @@ impl std::error::Error for HostCallError {}
 /// [`HostCallError`] with the host's status and message. Outside a
 /// WebAssembly host (in native unit tests) every call fails with
 /// [`HostCallError::NotFound`], unless the test installed a mock with
-/// [`testing::mock_host`](crate::testing::mock_host).
+/// [`testing::mock_host`](crate::testing::mock_host); there, a call made
+/// outside the plugin's exports speaks JSON. On wasm, a call made outside
+/// them (from a hand-written export) fails with [`HostCallError::Failed`].
 pub fn call(name: &str, args: impl Into<Value>) -> Result<Value, HostCallError> {
-    let args = serde_json::to_vec(&args.into())
+    let Some(codec) = codec::current() else {
+        return Err(HostCallError::Failed(format!(
+            "cannot call `{name}`: no wire format (host::call runs inside the exports of \
+             export_plugin!)"
+        )));
+    };
+    let args = (codec.encode)(&args.into())
         .map_err(|e| HostCallError::BadArguments(format!("cannot serialize the arguments: {e}")))?;
     let (status, result) = sys::host_call(name, &args);
     if status != 0 {
@@ -106,7 +116,7 @@ pub fn call(name: &str, args: impl Into<Value>) -> Result<Value, HostCallError> 
     if result.is_empty() {
         return Ok(Value::Null);
     }
-    serde_json::from_slice(&result)
+    (codec.decode)(&result)
         .map_err(|e| HostCallError::Failed(format!("cannot read the result of `{name}`: {e}")))
 }
 

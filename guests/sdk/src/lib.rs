@@ -30,6 +30,32 @@
 //! With `crate-type = ["cdylib"]` and the release profile `opt-level = "s"`,
 //! `lto = true`, `panic = "abort"`, that is the whole plugin.
 //!
+//! # Wire format
+//!
+//! A plugin speaks JSON unless it says otherwise; for MessagePack, name it in
+//! the macro:
+//!
+//! ```
+//! # use plugin_system_guest::prelude::*;
+//! # #[derive(Default)]
+//! # struct WordCount;
+//! # impl Plugin for WordCount {
+//! #     fn manifest() -> PluginManifest {
+//! #         PluginManifest::wasm("plugin.word-count", "Word Count", "1.0.0", "Counts words")
+//! #     }
+//! #     fn handle_event(&mut self, _event: PluginEvent) -> Result<PluginResponse, Error> {
+//! #         Ok(PluginResponse::ok())
+//! #     }
+//! # }
+//! plugin_system_guest::export_plugin!(WordCount, format = msgpack);
+//! ```
+//!
+//! `format = json` is the default, written out. The module then declares
+//! `msgpack` in its custom section `plugin_wire_format`, the host sends and
+//! expects MessagePack, and the plugin reads and writes it: structs as maps
+//! with string keys, as the host's `MessagePackSerializer` does (see
+//! [`codec`]). Only the chosen format's code is linked into the module.
+//!
 //! # What the SDK does
 //!
 //! - [`export_plugin!`] defines the exports `alloc`, `dealloc`,
@@ -37,10 +63,11 @@
 //!   form, which receives a [`Context`]), `plugin_dispose`,
 //!   `plugin_get_manifest` and the diagnostic `plugin_live_buffers`, and the
 //!   custom sections `plugin_abi_version` (`1`) and `plugin_wire_format`
-//!   (`json`).
-//! - Events, responses, the manifest and host-call values travel as JSON, in
-//!   the models of `plugin-system-core` ([`PluginEvent`], [`PluginResponse`],
-//!   [`PluginManifest`], [`Value`]), re-exported here.
+//!   (`json` or `msgpack`).
+//! - Events, responses, the manifest, the initialization context and
+//!   host-call values travel in the plugin's wire format, JSON or
+//!   MessagePack, in the models of `plugin-system-core` ([`PluginEvent`],
+//!   [`PluginResponse`], [`PluginManifest`], [`Value`]), re-exported here.
 //! - An `Err` from the plugin goes to the host through the import
 //!   `set_error`, and the export returns its failure value (0).
 //! - [`host::call`] calls a host function; [`log`] writes to the host's log.
@@ -61,11 +88,14 @@
 //! `PluginResponse::error` and `PluginEvent::now` trap there. Use
 //! [`PluginResponseExt::ok`](ext::PluginResponseExt::ok) and its siblings.
 //!
-//! This crate has no cargo features.
+//! This crate has no cargo features: the wire format is chosen per plugin in
+//! [`export_plugin!`], as cargo would unify a feature across every plugin of
+//! a workspace.
 
 #![warn(missing_docs)]
 
 pub mod abi;
+pub mod codec;
 mod error;
 pub mod ext;
 pub mod host;
@@ -103,11 +133,45 @@ pub mod prelude {
 ///
 /// [`Plugin::initialize`] may be left out when the type implements
 /// `Default`.
+///
+/// # Wire format
+///
+/// - `export_plugin!(MyPlugin)` or `export_plugin!(MyPlugin, format = json)`:
+///   JSON ([`codec::Json`]).
+/// - `export_plugin!(MyPlugin, format = msgpack)`: MessagePack
+///   ([`codec::MessagePack`]).
+///
+/// The choice is per module (a cargo feature would switch every plugin of a
+/// workspace at once). It sets the custom section `plugin_wire_format`, and
+/// every message of the plugin takes that format: events, responses, the
+/// manifest, the initialization context, and the arguments and results of
+/// [`host::call`]. Messages for `set_error` and [`log`] stay UTF-8 text.
+///
+/// Any other format is a compile error:
+///
+/// ```compile_fail
+/// # use plugin_system_guest::prelude::*;
+/// # #[derive(Default)]
+/// # struct Echo;
+/// # impl Plugin for Echo {
+/// #     fn manifest() -> PluginManifest {
+/// #         PluginManifest::wasm("plugin.echo", "Echo", "1.0.0", "Echoes")
+/// #     }
+/// #     fn handle_event(&mut self, event: PluginEvent) -> Result<PluginResponse, Error> {
+/// #         Ok(PluginResponse::ok_with(event.data))
+/// #     }
+/// # }
+/// // error: export_plugin!: unknown wire format `postcard`; the SDK speaks
+/// // `format = json` (the default) and `format = msgpack`
+/// plugin_system_guest::export_plugin!(Echo, format = postcard);
+/// ```
 #[macro_export]
 macro_rules! export_plugin {
-    ($plugin:ty) => {
+    (@with $plugin:ty, $codec:ty) => {
         const _: () = {
             impl $crate::__private::Exported for $plugin {
+                type Codec = $codec;
+
                 fn construct(ctx: $crate::Context) -> ::core::result::Result<Self, $crate::Error> {
                     #[allow(unused_imports)]
                     use $crate::__private::{ViaDefault as _, ViaNothing as _};
@@ -125,7 +189,8 @@ macro_rules! export_plugin {
 
                 #[used]
                 #[unsafe(link_section = "plugin_wire_format")]
-                static PLUGIN_WIRE_FORMAT: [u8; 4] = $crate::__private::WIRE_FORMAT_SECTION;
+                static PLUGIN_WIRE_FORMAT: [u8; <$codec as $crate::__private::Codec>::WIRE_FORMAT
+                    .len()] = $crate::__private::wire_format_section::<$codec, _>();
 
                 ::std::thread_local! {
                     static SLOT: $crate::__private::Slot<$plugin> =
@@ -184,6 +249,22 @@ macro_rules! export_plugin {
                 }
             };
         };
+    };
+    ($plugin:ty $(,)?) => {
+        $crate::export_plugin!(@with $plugin, $crate::__private::Json);
+    };
+    ($plugin:ty, format = json $(,)?) => {
+        $crate::export_plugin!(@with $plugin, $crate::__private::Json);
+    };
+    ($plugin:ty, format = msgpack $(,)?) => {
+        $crate::export_plugin!(@with $plugin, $crate::__private::MessagePack);
+    };
+    ($plugin:ty, format = $other:tt $(,)?) => {
+        ::core::compile_error!(::core::concat!(
+            "export_plugin!: unknown wire format `",
+            ::core::stringify!($other),
+            "`; the SDK speaks `format = json` (the default) and `format = msgpack`"
+        ));
     };
 }
 

@@ -39,24 +39,31 @@
 use plugin_system_core::{PluginEvent, PluginManifest, PluginResponse, Value};
 
 use crate::__private::{self as export, Exported, Slot};
+use crate::codec::{self, Codec};
 use crate::host::HostCallError;
 use crate::log::Level;
 use crate::{Context, abi, sys};
 
 /// Makes [`host::call`](crate::host::call) on this thread call `host`
 /// instead of failing with [`HostCallError::NotFound`]. The arguments and the
-/// result go through JSON, as they would to a real host.
+/// result go through the calling plugin's wire format (JSON or MessagePack),
+/// as they would to a real host.
 pub fn mock_host<F>(mut host: F)
 where
     F: FnMut(&str, Value) -> Result<Value, HostCallError> + 'static,
 {
     mock_host_raw(move |name, args| {
-        let args = match serde_json::from_slice::<Value>(args) {
+        // The mock runs inside `host::call`, so this is the caller's codec.
+        let codec = codec::current_native();
+        let args = match (codec.decode)(args) {
             Ok(args) => args,
-            Err(e) => return (4, e.to_string().into_bytes()),
+            Err(e) => return (4, e.message().as_bytes().to_vec()),
         };
         match host(name, args) {
-            Ok(result) => (0, serde_json::to_vec(&result).unwrap_or_default()),
+            Ok(result) => match (codec.encode)(&result) {
+                Ok(bytes) => (0, bytes),
+                Err(e) => (1, e.message().as_bytes().to_vec()),
+            },
             Err(e) => (e.status(), e.message().as_bytes().to_vec()),
         }
     });
@@ -96,7 +103,10 @@ pub fn take_error() -> Option<String> {
 /// is freed on every path. After each call, [`abi::live_buffers`] is back to
 /// what it was.
 ///
-/// A failure is the message the plugin passed to `set_error`.
+/// It speaks the plugin's wire format, JSON or MessagePack, as
+/// [`export_plugin!`](crate::export_plugin) chose it ([`Harness::encode`]
+/// and [`Harness::decode`] give tests the same); a failure is the message
+/// the plugin passed to `set_error`.
 pub struct Harness<P> {
     slot: Slot<P>,
 }
@@ -115,7 +125,7 @@ impl<P: Exported> Harness<P> {
     pub fn manifest(&self) -> Result<PluginManifest, String> {
         take_error();
         let bytes = read_reply(export::manifest::<P>())?;
-        serde_json::from_slice(&bytes).map_err(|e| format!("invalid manifest: {e}"))
+        P::Codec::decode_model(&bytes).map_err(|e| format!("invalid manifest: {e}"))
     }
 
     /// `plugin_initialize` with this context.
@@ -124,7 +134,7 @@ impl<P: Exported> Harness<P> {
     ///
     /// The plugin's error message.
     pub fn initialize(&self, ctx: &Context) -> Result<(), String> {
-        let bytes = serde_json::to_vec(ctx).map_err(|e| e.to_string())?;
+        let bytes = Self::encode(ctx)?;
         take_error();
         match with_input(&bytes, |input| export::initialize(&self.slot, input)) {
             0 => Ok(()),
@@ -138,9 +148,9 @@ impl<P: Exported> Harness<P> {
     ///
     /// The plugin's error message, or why its response cannot be read.
     pub fn handle(&self, event: &PluginEvent) -> Result<PluginResponse, String> {
-        let bytes = serde_json::to_vec(event).map_err(|e| e.to_string())?;
+        let bytes = Self::encode(event)?;
         let reply = self.handle_bytes(&bytes)?;
-        serde_json::from_slice(&reply).map_err(|e| format!("invalid response: {e}"))
+        P::Codec::decode_model(&reply).map_err(|e| format!("invalid response: {e}"))
     }
 
     /// `plugin_handle_event` with these bytes; the reply's bytes.
@@ -158,6 +168,26 @@ impl<P: Exported> Harness<P> {
     /// `plugin_dispose`.
     pub fn dispose(&self) {
         export::dispose(&self.slot);
+    }
+
+    /// `value` in the plugin's wire format, as the host would send it (for
+    /// [`handle_bytes`](Self::handle_bytes)).
+    ///
+    /// # Errors
+    ///
+    /// Why the format cannot hold it.
+    pub fn encode<T: serde::Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, String> {
+        P::Codec::encode(value).map_err(|e| e.message().to_owned())
+    }
+
+    /// A message in the plugin's wire format, such as a reply of
+    /// [`handle_bytes`](Self::handle_bytes).
+    ///
+    /// # Errors
+    ///
+    /// Why `bytes` are not a `T` in that format.
+    pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+        P::Codec::decode(bytes).map_err(|e| e.message().to_owned())
     }
 }
 

@@ -9,6 +9,8 @@ use crate::log::Level;
 use crate::prelude::*;
 use crate::testing::{self, Harness};
 
+mod msgpack;
+
 thread_local! {
     static DISPOSED: Cell<u32> = const { Cell::new(0) };
 }

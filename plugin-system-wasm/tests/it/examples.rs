@@ -1,14 +1,15 @@
 //! The example plugins of `guests/` (built from source by `cargo xtask guests`)
-//! through `WasmPluginRuntime` on both engines: three in Rust with the guest SDK,
-//! one in C to the bare ABI.
+//! through `WasmPluginRuntime` on both engines: four in Rust with the guest SDK
+//! (one of them in MessagePack), one in C to the bare ABI.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use plugin_system_core::{
     HostFunction, HostFunctionError, PluginContext, PluginError, PluginEvent, PluginPermissions,
-    PluginSource, Value, WasmRuntimeConfig,
+    PluginSource, Value, ValueMap, WasmRuntimeConfig,
 };
-use plugin_system_wasm::{LoadOptions, WasmPlugin, WasmPluginRuntime};
+use plugin_system_wasm::{JsonSerializer, LoadOptions, WasmPlugin, WasmPluginRuntime};
 use plugin_system_wasm_run::{EngineKind, new_runtime};
 
 use crate::plugin::live_buffers;
@@ -154,6 +155,67 @@ fn echo_returns_the_data_unchanged() {
             assert_eq!(response.data, map);
         }
         assert_eq!(live_buffers(&plugin), 0);
+    }
+}
+
+#[test]
+fn echo_msgpack_declares_msgpack_and_echoes_nested_data() {
+    let inner = Value::from_iter([
+        ("bytes".to_owned(), Value::Bytes(vec![0, 1, 254, 255])),
+        (
+            "list".to_owned(),
+            Value::from_iter([
+                Value::from(1.5),
+                Value::Null,
+                Value::from(true),
+                Value::from_iter([Value::from("deep"), Value::from(-200)]),
+                Value::Array(Vec::new()),
+            ]),
+        ),
+        ("empty".to_owned(), Value::Map(ValueMap::new())),
+    ]);
+    let data = Value::from_iter([
+        ("text".to_owned(), Value::from("ünïcödé ✓")),
+        ("big".to_owned(), Value::from(u64::MAX)),
+        ("small".to_owned(), Value::from(i64::MIN)),
+        ("inner".to_owned(), inner),
+    ]);
+    let Value::Map(map) = data else {
+        unreachable!()
+    };
+    let path = guest("wasm32-unknown-unknown/release/echo_msgpack.wasm");
+    let bytes = std::fs::read(&path).expect("reads the module");
+    let source = PluginSource::file(path);
+    for kind in ENGINES {
+        // A host that speaks JSON to plugins that declare no format: the
+        // plugin gets MessagePack (and is understood) only because the load
+        // reads its section. JSON would fail the plugin's initialization.
+        let rt = runtime(kind).with_serializer(Arc::new(JsonSerializer::new()));
+        let module = rt.runtime().load_module(&bytes).expect("compiles");
+        assert_eq!(
+            module.custom_section("plugin_wire_format"),
+            Some(&b"msgpack"[..]),
+            "{kind:?}"
+        );
+        let plugin = start(&rt, &source, LoadOptions::new());
+        assert_eq!(
+            plugin_system_core::Plugin::manifest(&plugin).id,
+            "plugin.echo-msgpack"
+        );
+        for _ in 0..100 {
+            let event = PluginEvent::new("echo")
+                .with_target("plugin.echo-msgpack")
+                .with_data(map.clone());
+            let response = plugin.handle_event_sync(&event).expect("echoes");
+            assert!(response.success);
+            assert_eq!(response.data, map, "{kind:?}");
+        }
+        let empty = plugin
+            .handle_event_sync(&PluginEvent::new("empty"))
+            .expect("echoes");
+        assert!(empty.data.is_empty());
+        assert_eq!(live_buffers(&plugin), 0);
+        plugin.dispose_sync().expect("disposes");
     }
 }
 
