@@ -13,6 +13,10 @@
 //!   call with a WAT plugin that declares no format (so the host's serializer of
 //!   that format is used) and answers with the echo's reply, pre-encoded in that
 //!   format, without reading the event: the host's full path, no guest codec.
+//! - `extism/sdk-json`: the counterpart of `sdk-json`: the host serializes the
+//!   event with `JsonSerializer`, calls the Extism plugin's `echo_event`, which
+//!   reads it with extism-pdk's `Json` into the same models and answers with its
+//!   data, and deserializes the response. The `sdk-*` rows are compared with it.
 //! - `extism/call`: `extism::Plugin::call::<&[u8], &[u8]>("echo", ..)` with the
 //!   event's JSON bytes, pre-serialized: Extism does no codec work at all. Run
 //!   with `RUST_LIB_BACKTRACE=0` (set here unless given): with `RUST_BACKTRACE=1`
@@ -28,7 +32,9 @@
 //!   `codec/<format>/event` (into a reused buffer, as the bridge does) and
 //!   `codec/<format>/response` each alone.
 //!
-//! At the end a summary prints each median, against Extism and the 2 µs target.
+//! At the end a summary prints each median, against its Extism row (`sdk-*`
+//! against `extism/sdk-json`, the rest against `extism/call`) and the 2 µs
+//! target.
 //! Time is the wall clock; `PLUGIN_BENCH_CLOCK=cpu` measures the thread's CPU
 //! time instead, which leaves out the time other processes hold the cores (on a
 //! shared 2-core machine the wall clock of a row can double with the load).
@@ -361,6 +367,8 @@ struct Fixtures {
     /// `round_trip/<engine>/<plugin>`.
     plugins: Vec<(String, WasmPlugin)>,
     extism: extism::Plugin,
+    /// `extism/sdk-json`: another instance of the same plugin.
+    extism_sdk: extism::Plugin,
     /// `bridge/<engine>`.
     bridges: Vec<(String, WasmPlugin)>,
     /// `raw/<engine>`.
@@ -371,7 +379,10 @@ impl Fixtures {
     fn new() -> Self {
         let event = event();
         let formats: Vec<Format> = [
-            ("json", Arc::new(JsonSerializer::new()) as Arc<dyn PluginSerializer>),
+            (
+                "json",
+                Arc::new(JsonSerializer::new()) as Arc<dyn PluginSerializer>,
+            ),
             ("msgpack", Arc::new(MessagePackSerializer::new())),
             ("postcard", Arc::new(PostcardSerializer::new())),
         ]
@@ -448,6 +459,14 @@ impl Fixtures {
             .call::<&[u8], &[u8]>("echo", &event_json)
             .expect("the Extism echo");
         assert_eq!(out, &event_json[..]);
+        let mut extism_sdk =
+            extism::Plugin::new(&extism_manifest, [], false).expect("the Extism plugin");
+        let response = extism_sdk_round_trip(&mut extism_sdk, &event);
+        assert!(response.success);
+        assert_eq!(
+            response.data, event.data,
+            "extism/sdk-json: the data comes back"
+        );
 
         let mut bridges = Vec::new();
         let mut raw = Vec::new();
@@ -469,9 +488,31 @@ impl Fixtures {
             formats,
             plugins,
             extism,
+            extism_sdk,
             bridges,
             raw,
         }
+    }
+}
+
+/// One event through the Extism plugin's `echo_event`, with the host's JSON
+/// codec on this side, as `round_trip/*/sdk-json` does it.
+fn extism_sdk_round_trip(plugin: &mut extism::Plugin, event: &PluginEvent) -> PluginResponse {
+    let json = JsonSerializer::new();
+    let input = json.serialize_event(event).unwrap();
+    let output = plugin
+        .call::<&[u8], &[u8]>("echo_event", &input)
+        .expect("the Extism echo_event");
+    json.deserialize_response(output).unwrap()
+}
+
+/// The Extism row a row is compared with: the one that does the same codec
+/// work (`sdk-*`: JSON in the guest and on the host), or the bare echo.
+fn counterpart(id: &str) -> &'static str {
+    if id.contains("/sdk-") {
+        "extism/sdk-json"
+    } else {
+        "extism/call"
     }
 }
 
@@ -486,6 +527,7 @@ fn rows(fx: &mut Fixtures) -> Vec<Bench<'_>> {
         formats,
         plugins,
         extism,
+        extism_sdk,
         bridges,
         raw,
     } = fx;
@@ -506,6 +548,12 @@ fn rows(fx: &mut Fixtures) -> Vec<Bench<'_>> {
                 .call::<&[u8], &[u8]>("echo", black_box(&event_json[..]))
                 .unwrap();
             black_box(out);
+        }),
+    ));
+    rows.push((
+        "extism/sdk-json".to_owned(),
+        Box::new(move || {
+            black_box(extism_sdk_round_trip(extism_sdk, black_box(event)));
         }),
     ));
     for (name, plugin) in bridges.iter() {
@@ -600,14 +648,14 @@ fn interleaved(rows: &mut [Bench<'_>], budget: Duration) {
         }
         round += 1;
     }
-    let extism = rows.iter().position(|(id, _)| id == "extism/call");
     println!("\ninterleaved: {round} rounds of 1 ms batches over {budget:?}, medians");
     println!(
-        "| benchmark | median | Extism / this (per round) | this / {} |",
+        "| benchmark | median | its Extism row / this (per round) | this / {} |",
         show(TARGET_NS)
     );
     println!("|---|---|---|---|");
     for (i, (id, _)) in rows.iter().enumerate() {
+        let extism = rows.iter().position(|(other, _)| other == counterpart(id));
         let vs_extism = extism.map_or_else(
             || "–".to_owned(),
             |e| {
@@ -745,12 +793,17 @@ fn summary(since: SystemTime, clock: &str) {
         return;
     }
     let order = [
-        "round_trip/wasmtime/json",
-        "round_trip/wasmtime/msgpack",
-        "round_trip/wasmtime/json-canned",
-        "round_trip/wasmi/json",
-        "round_trip/wasmi/msgpack",
-        "round_trip/wasmi/json-canned",
+        "round_trip/wasmtime/sdk-json",
+        "round_trip/wasmtime/sdk-msgpack",
+        "round_trip/wasmtime/canned-json",
+        "round_trip/wasmtime/canned-msgpack",
+        "round_trip/wasmtime/canned-postcard",
+        "round_trip/wasmi/sdk-json",
+        "round_trip/wasmi/sdk-msgpack",
+        "round_trip/wasmi/canned-json",
+        "round_trip/wasmi/canned-msgpack",
+        "round_trip/wasmi/canned-postcard",
+        "extism/sdk-json",
         "extism/call",
         "bridge/wasmtime",
         "bridge/wasmi",
@@ -760,18 +813,20 @@ fn summary(since: SystemTime, clock: &str) {
         "codec/msgpack",
     ];
     rows.sort_by_key(|(id, _)| order.iter().position(|o| o == id).unwrap_or(order.len()));
-    let extism = rows
-        .iter()
-        .find(|(id, _)| id == "extism/call")
-        .map(|&(_, ns)| ns);
+    let extism = |id: &str| {
+        rows.iter()
+            .find(|(other, _)| other == counterpart(id))
+            .map(|&(_, ns)| ns)
+    };
     println!("\nsummary (criterion medians of this run, {clock})");
     println!(
-        "| benchmark | median | Extism / this | this / {} |",
+        "| benchmark | median | its Extism row / this | this / {} |",
         show(TARGET_NS)
     );
     println!("|---|---|---|---|");
-    for (id, ns) in rows {
-        let vs_extism = extism.map_or_else(|| "–".to_owned(), |e| format!("{:.1}×", e / ns));
+    for (id, ns) in &rows {
+        let ns = *ns;
+        let vs_extism = extism(id).map_or_else(|| "–".to_owned(), |e| format!("{:.1}×", e / ns));
         println!(
             "| {id} | {} | {vs_extism} | {:.2} |",
             show(ns),

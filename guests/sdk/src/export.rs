@@ -220,11 +220,12 @@ pub fn handle_event<P: Exported>(slot: &Slot<P>, input: &[u8]) -> Option<(*mut u
             Some(plugin) => plugin,
             none => none.insert(P::construct(Context::default())?),
         };
-        let response = plugin.handle_event(event)?;
-        P::Codec::encode(&response)
-            .map_err(|e| Error::new(format!("cannot serialize the response: {e}")))
+        plugin.handle_event(event)
     })();
-    reply(result)
+    reply(|out| {
+        P::Codec::encode_into(&result?, out)
+            .map_err(|e| Error::new(format!("cannot serialize the response: {e}")))
+    })
 }
 
 /// `plugin_get_manifest() -> i64`: the serialized manifest, or none (after
@@ -232,10 +233,10 @@ pub fn handle_event<P: Exported>(slot: &Slot<P>, input: &[u8]) -> Option<(*mut u
 pub fn manifest<P: Exported>() -> Option<(*mut u8, usize)> {
     install_panic_hook();
     let _codec = codec::enter::<P::Codec>();
-    reply(
-        P::Codec::encode(&P::manifest())
-            .map_err(|e| Error::new(format!("cannot serialize the manifest: {e}"))),
-    )
+    reply(|out| {
+        P::Codec::encode_into(&P::manifest(), out)
+            .map_err(|e| Error::new(format!("cannot serialize the manifest: {e}")))
+    })
 }
 
 /// `plugin_dispose()`: disposes of the plugin, unless a call trapped (then
@@ -253,11 +254,26 @@ pub fn dispose<P: Exported>(slot: &Slot<P>) {
     }
 }
 
-/// Hands `result` to the host: a buffer with the bytes, or none after
-/// `set_error`.
-fn reply(result: Result<Vec<u8>, Error>) -> Option<(*mut u8, usize)> {
-    match result {
-        Ok(bytes) => {
+/// The most the reply buffer keeps between calls: one large reply does not
+/// hold its memory for the plugin's life.
+const KEPT_REPLY_BUFFER: usize = 64 * 1024;
+
+thread_local! {
+    /// Replies are written here, then copied into the buffer the host gets
+    /// (and frees): its room is reused from one event to the next, so a reply
+    /// does not grow a fresh buffer from nothing each time.
+    static REPLY_BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Writes a reply with `write` and hands it to the host: a buffer with the
+/// bytes, or none after `set_error`.
+fn reply(write: impl FnOnce(&mut Vec<u8>) -> Result<(), Error>) -> Option<(*mut u8, usize)> {
+    // Taken, not borrowed: a call nested in `write` (natively, a test's
+    // plugin called from another's host call) gets a buffer of its own.
+    let mut bytes = REPLY_BUFFER.take();
+    bytes.clear();
+    let handed = match write(&mut bytes) {
+        Ok(()) => {
             let buffer = abi::hand_out(&bytes);
             if buffer.is_none() {
                 sys::set_error(&format!(
@@ -271,7 +287,11 @@ fn reply(result: Result<Vec<u8>, Error>) -> Option<(*mut u8, usize)> {
             sys::set_error(e.message());
             None
         }
-    }
+    };
+    bytes.clear();
+    bytes.shrink_to(KEPT_REPLY_BUFFER);
+    REPLY_BUFFER.set(bytes);
+    handed
 }
 
 /// On wasm, makes a panic tell the host its message (as `set_error` and an

@@ -180,6 +180,20 @@ fn events_round_trip_in_msgpack() {
 }
 
 #[test]
+fn replies_of_any_size_follow_each_other() {
+    // Replies are written in a buffer reused across calls: a short one after
+    // a long one carries nothing of it.
+    let plugin = Harness::<Packed>::new();
+    let long = PluginEvent::new("echo").with_field("text", "x".repeat(100_000));
+    let short = PluginEvent::new("echo").with_field("n", 1);
+    for event in [&long, &short, &long, &PluginEvent::new("echo"), &short] {
+        let reply = plugin.handle_bytes(&packed(event)).unwrap();
+        assert_eq!(reply, packed(&PluginResponse::ok_with(event.data.clone())));
+    }
+    assert_eq!(live_buffers(), 0);
+}
+
+#[test]
 fn an_error_goes_to_set_error_and_returns_nothing() {
     let plugin = Harness::<Packed>::new();
     assert_eq!(
@@ -210,6 +224,11 @@ fn bytes_that_are_not_a_msgpack_event_are_failures() {
     let event = packed(&PluginEvent::new("count"));
     let mut trailing = event.clone();
     trailing.push(0xc0);
+    // Trailing bytes that are no value: a reserved byte, a cut string.
+    let mut reserved = event.clone();
+    reserved.push(0xc1);
+    let mut cut = event.clone();
+    cut.extend([0xa5, b'a']);
     // 200 nested arrays: deeper than the host allows.
     let mut deep = vec![0x82];
     deep.extend(fixstr("type"));
@@ -219,7 +238,7 @@ fn bytes_that_are_not_a_msgpack_event_are_failures() {
     deep.extend(fixstr("k"));
     deep.extend(std::iter::repeat_n(0x91, 200));
     deep.push(0xc0);
-    let cases: [(&[u8], &str); 11] = [
+    let cases: [(&[u8], &str); 13] = [
         (b"", "expected a MessagePack map at the top"),
         (
             br#"{"type":"count"}"#,
@@ -231,7 +250,9 @@ fn bytes_that_are_not_a_msgpack_event_are_failures() {
             "expected a MessagePack map at the top",
         ),
         (&event[..event.len() - 1], ""),
-        (&trailing, "1 bytes after the end of the message"),
+        (&trailing, "bytes after the end of the message"),
+        (&reserved, "bytes after the end of the message"),
+        (&cut, "bytes after the end of the message"),
         // A map without `type`.
         (&[0x80], "missing field `type`"),
         // A reserved byte where the key should be.
