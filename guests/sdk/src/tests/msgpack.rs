@@ -229,6 +229,11 @@ fn bytes_that_are_not_a_msgpack_event_are_failures() {
     reserved.push(0xc1);
     let mut cut = event.clone();
     cut.extend([0xa5, b'a']);
+    // Trailing values nested far deeper than allowed, or claiming 4 GiB.
+    let mut nested = event.clone();
+    nested.extend(std::iter::repeat_n(0x91, 100_000));
+    let mut huge = event.clone();
+    huge.extend([0xdb, 0xff, 0xff, 0xff, 0xff, b'a']);
     // 200 nested arrays: deeper than the host allows.
     let mut deep = vec![0x82];
     deep.extend(fixstr("type"));
@@ -238,7 +243,7 @@ fn bytes_that_are_not_a_msgpack_event_are_failures() {
     deep.extend(fixstr("k"));
     deep.extend(std::iter::repeat_n(0x91, 200));
     deep.push(0xc0);
-    let cases: [(&[u8], &str); 13] = [
+    let cases: [(&[u8], &str); 15] = [
         (b"", "expected a MessagePack map at the top"),
         (
             br#"{"type":"count"}"#,
@@ -253,6 +258,8 @@ fn bytes_that_are_not_a_msgpack_event_are_failures() {
         (&trailing, "bytes after the end of the message"),
         (&reserved, "bytes after the end of the message"),
         (&cut, "bytes after the end of the message"),
+        (&nested, "bytes after the end of the message"),
+        (&huge, "bytes after the end of the message"),
         // A map without `type`.
         (&[0x80], "missing field `type`"),
         // A reserved byte where the key should be.
