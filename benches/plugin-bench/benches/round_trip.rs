@@ -13,6 +13,10 @@
 //!   call with a WAT plugin that declares no format (so the host's serializer of
 //!   that format is used) and answers with the echo's reply, pre-encoded in that
 //!   format, without reading the event: the host's full path, no guest codec.
+//! - `round_trip/<engine>/bytes-<format>`: the canned plugins through
+//!   `WasmPlugin::handle_event_bytes`, with the event serialized once
+//!   beforehand and the reply left undecoded: bytes in, bytes out, as
+//!   `extism/call` does it.
 //! - `extism/sdk-json`: the counterpart of `sdk-json`: the host serializes the
 //!   event with `JsonSerializer`, calls the Extism plugin's `echo_event`, which
 //!   reads it with extism-pdk's `Json` into the same models and answers with its
@@ -355,6 +359,8 @@ impl RawEcho {
 struct Format {
     name: &'static str,
     serializer: Arc<dyn PluginSerializer>,
+    /// The benchmark's event, encoded.
+    event: Vec<u8>,
     /// The reply of the echo plugins, encoded.
     reply: Vec<u8>,
 }
@@ -398,6 +404,7 @@ impl Fixtures {
             Format {
                 name,
                 serializer,
+                event: event_bytes,
                 reply,
             }
         })
@@ -541,6 +548,23 @@ fn rows(fx: &mut Fixtures) -> Vec<Bench<'_>> {
             }),
         ));
     }
+    // The canned plugins again, through the bytes API: the event serialized
+    // once (as a host does for a broadcast), the reply left undecoded.
+    for (name, plugin) in plugins.iter() {
+        let Some((kind, format)) = name.split_once("/canned-") else {
+            continue;
+        };
+        let Some(format) = formats.iter().find(|f| f.name == format) else {
+            continue;
+        };
+        let bytes = &format.event;
+        rows.push((
+            format!("round_trip/{kind}/bytes-{}", format.name),
+            Box::new(move || {
+                black_box(plugin.handle_event_bytes(black_box(bytes)).unwrap());
+            }),
+        ));
+    }
     rows.push((
         "extism/call".to_owned(),
         Box::new(move || {
@@ -574,6 +598,7 @@ fn rows(fx: &mut Fixtures) -> Vec<Bench<'_>> {
         name,
         serializer,
         reply,
+        ..
     } in formats.iter()
     {
         let serializer = &**serializer;
@@ -798,11 +823,17 @@ fn summary(since: SystemTime, clock: &str) {
         "round_trip/wasmtime/canned-json",
         "round_trip/wasmtime/canned-msgpack",
         "round_trip/wasmtime/canned-postcard",
+        "round_trip/wasmtime/bytes-json",
+        "round_trip/wasmtime/bytes-msgpack",
+        "round_trip/wasmtime/bytes-postcard",
         "round_trip/wasmi/sdk-json",
         "round_trip/wasmi/sdk-msgpack",
         "round_trip/wasmi/canned-json",
         "round_trip/wasmi/canned-msgpack",
         "round_trip/wasmi/canned-postcard",
+        "round_trip/wasmi/bytes-json",
+        "round_trip/wasmi/bytes-msgpack",
+        "round_trip/wasmi/bytes-postcard",
         "extism/sdk-json",
         "extism/call",
         "bridge/wasmtime",

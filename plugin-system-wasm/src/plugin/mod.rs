@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use plugin_system_core::{
     Plugin, PluginContext, PluginError, PluginEvent, PluginManifest, PluginResponse,
-    PluginSerializer, TypedFunc, Value, WasmError, WasmInstance, checked_range,
+    PluginSerializer, TypedFunc, Value, WasmError, WasmInstance, WireFormat, checked_range,
 };
 use serde::Serialize;
 
@@ -257,6 +257,20 @@ impl Bridge {
         outcome
     }
 
+    /// One event already in the plugin's wire format; the reply as the plugin
+    /// wrote it.
+    pub(crate) fn handle_event_bytes(&mut self, event: &[u8]) -> Result<Vec<u8>, PluginError> {
+        self.ensure_live()?;
+        self.stats.events += 1;
+        let outcome = self.exchange(abi::HANDLE_EVENT, event, abi::MAX_RESPONSE_BYTES, |reply| {
+            Ok(reply.to_vec())
+        });
+        if outcome.is_err() {
+            self.stats.failures += 1;
+        }
+        outcome
+    }
+
     /// The manifest the plugin exports, if it exports one.
     pub(crate) fn read_manifest(&mut self) -> Result<Option<PluginManifest>, PluginError> {
         if !self.shape.manifest {
@@ -408,6 +422,32 @@ impl WasmPlugin {
     /// As [`Plugin::handle_event`].
     pub fn handle_event_sync(&self, event: &PluginEvent) -> Result<PluginResponse, PluginError> {
         locked(&self.bridge).handle_event(event)
+    }
+
+    /// Sends an event already serialized in the plugin's
+    /// [`wire_format`](Self::wire_format) and returns the plugin's reply as it
+    /// wrote it, not decoded: on this thread, with no codec on either side.
+    ///
+    /// For hosts that serialize an event once and send it to many plugins of
+    /// one format, or relay messages that arrive already serialized. The bytes
+    /// are not checked (the plugin reads them as it reads any event), and the
+    /// reply is whatever the plugin returned, copied out of its memory: decode
+    /// it with a serializer of the plugin's format to get a
+    /// [`PluginResponse`]. Everything else is as in
+    /// [`handle_event_sync`](Self::handle_event_sync): the deadline and fuel,
+    /// the 100 MiB cap on the reply, typed errors, both buffers freed on every
+    /// path, the statistics.
+    ///
+    /// # Errors
+    /// As [`Plugin::handle_event`], except that nothing is serialized here.
+    pub fn handle_event_bytes(&self, event: &[u8]) -> Result<Vec<u8>, PluginError> {
+        locked(&self.bridge).handle_event_bytes(event)
+    }
+
+    /// The wire format the plugin speaks: the one its module declares, or
+    /// the runtime's serializer's.
+    pub fn wire_format(&self) -> WireFormat {
+        locked(&self.bridge).serializer.format()
     }
 
     /// Disposes the plugin on this thread.

@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use plugin_system_core::{
     HostFunction, HostFunctionError, PluginContext, PluginError, PluginEvent, PluginPermissions,
-    PluginSource, Value, ValueMap, WasmRuntimeConfig,
+    PluginSerializer, PluginSource, Value, ValueMap, WasmRuntimeConfig, WireFormat,
 };
-use plugin_system_wasm::{JsonSerializer, LoadOptions, WasmPlugin, WasmPluginRuntime};
+use plugin_system_wasm::{
+    JsonSerializer, LoadOptions, MessagePackSerializer, WasmPlugin, WasmPluginRuntime,
+};
 use plugin_system_wasm_run::{EngineKind, new_runtime};
 
 use crate::plugin::live_buffers;
@@ -214,6 +216,14 @@ fn echo_msgpack_declares_msgpack_and_echoes_nested_data() {
             .handle_event_sync(&PluginEvent::new("empty"))
             .expect("echoes");
         assert!(empty.data.is_empty());
+        // Serialized once, in the format the plugin speaks, and sent as bytes.
+        assert_eq!(plugin.wire_format(), WireFormat::MessagePack);
+        let msgpack = MessagePackSerializer::new();
+        let event = PluginEvent::new("echo").with_data(map.clone());
+        let reply = plugin
+            .handle_event_bytes(&msgpack.serialize_event(&event).unwrap())
+            .expect("echoes");
+        assert_eq!(msgpack.deserialize_response(&reply).unwrap().data, map);
         assert_eq!(live_buffers(&plugin), 0);
         plugin.dispose_sync().expect("disposes");
     }

@@ -7,9 +7,10 @@ use std::{sync::Arc, time::Duration};
 use plugin_system_core::{
     DirAccess, FilesystemAccessLevel, HostFunction, HostFunctionError, OutputBuffer, Plugin,
     PluginContext, PluginError, PluginEvent, PluginManifest, PluginPermissions, PluginRuntimeType,
-    PluginSource, Value, WasiConfig, WasiOutput, WasmError, WasmRuntimeConfig, WasmValue,
+    PluginSerializer, PluginSource, Value, WasiConfig, WasiOutput, WasmError, WasmRuntimeConfig,
+    WasmValue, WireFormat,
 };
-use plugin_system_wasm::{LoadOptions, WasmPlugin, WasmPluginRuntime};
+use plugin_system_wasm::{JsonSerializer, LoadOptions, WasmPlugin, WasmPluginRuntime};
 use plugin_system_wasm_run::{EngineKind, new_runtime};
 
 const ENGINES: [EngineKind; 2] = [EngineKind::Wasmtime, EngineKind::Wasmi];
@@ -191,6 +192,51 @@ fn a_dart_abi_plugin_round_trips_an_event() {
         );
         assert!(matches!(
             plugin.handle_event_sync(&event()),
+            Err(PluginError::Disposed { .. })
+        ));
+    }
+}
+
+#[test]
+fn events_go_as_bytes_and_replies_come_back_undecoded() {
+    let json = JsonSerializer::new();
+    let bytes = json.serialize_event(&event()).unwrap();
+    for kind in ENGINES {
+        let plugin = load(kind, ECHO).expect("loads");
+        assert_eq!(plugin.wire_format(), WireFormat::Json);
+        let reply = plugin.handle_event_bytes(&bytes).expect("handles");
+        let expected = [&br#"{"success":true,"data":{"echo":"#[..], &bytes, b"}}"].concat();
+        assert_eq!(reply, expected, "{kind:?}");
+        // The reply the typed path decodes.
+        let typed = plugin.handle_event_sync(&event()).expect("handles");
+        assert_eq!(json.deserialize_response(&reply).unwrap(), typed);
+        // The bytes are the plugin's to read: none is an event too.
+        assert_eq!(
+            plugin.handle_event_bytes(b"").expect("handles"),
+            br#"{"success":true,"data":{"echo":}}"#
+        );
+        assert_eq!(live_buffers(&plugin), 0, "{kind:?}");
+        let stats = plugin.stats();
+        assert_eq!((stats.events, stats.failures), (3, 0));
+        assert_eq!(stats.bytes_in, 2 * bytes.len() as u64);
+
+        // Failures as on the typed path: typed, counted, every buffer freed.
+        let refusing = load(kind, "(call $set_error MESSAGE) (i64.const 0)").expect("loads");
+        let err = refusing.handle_event_bytes(&bytes).unwrap_err();
+        assert!(
+            matches!(err, PluginError::Guest { ref message, .. } if message == "the plugin refuses"),
+            "{err}"
+        );
+        let outside = load(kind, "(i64.const 0x7fff000000000010)").expect("loads");
+        let err = outside.handle_event_bytes(&bytes).unwrap_err();
+        assert!(matches!(err, PluginError::Protocol { .. }), "{err}");
+        for failed in [&refusing, &outside] {
+            assert_eq!(live_buffers(failed), 0, "{kind:?}");
+            assert_eq!(failed.stats().failures, 1);
+        }
+        plugin.dispose_sync().expect("disposes");
+        assert!(matches!(
+            plugin.handle_event_bytes(&bytes),
             Err(PluginError::Disposed { .. })
         ));
     }
