@@ -19,6 +19,9 @@ use crate::{
 pub struct LoadOptions {
     /// The manifest, instead of the one the plugin exports.
     pub manifest: Option<PluginManifest>,
+    /// The manifest of a plugin that exports none (`plugin_get_manifest` is
+    /// optional in the ABI); the plugin's own wins when it has one.
+    pub fallback_manifest: Option<PluginManifest>,
     /// The permissions, instead of the manifest's `requiredHostFunctions` with the
     /// default limits.
     pub permissions: Option<PluginPermissions>,
@@ -39,6 +42,12 @@ impl LoadOptions {
     /// Uses this manifest; the plugin's `plugin_get_manifest` is not called.
     pub fn manifest(mut self, manifest: PluginManifest) -> Self {
         self.manifest = Some(manifest);
+        self
+    }
+
+    /// Uses this manifest if the plugin exports no `plugin_get_manifest`.
+    pub fn fallback_manifest(mut self, manifest: PluginManifest) -> Self {
+        self.fallback_manifest = Some(manifest);
         self
     }
 
@@ -196,6 +205,7 @@ impl WasmPluginRuntime {
             Some(manifest) => manifest,
             None => bridge
                 .read_manifest()?
+                .or(options.fallback_manifest)
                 .ok_or_else(|| PluginError::InvalidManifest {
                     message: "the plugin exports no `plugin_get_manifest` and none was given"
                         .into(),

@@ -292,6 +292,52 @@ fn a_given_manifest_wins_and_an_id_is_required() {
     }
 }
 
+/// The least a Dart-ABI plugin exports: no manifest, no initializer; its
+/// reply is always `{"success":true}`.
+const BARE: &str = r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 16) "{\"success\":true}")
+  (global $heap (mut i32) (i32.const 1024))
+  (func $alloc (export "alloc") (param $len i32) (result i32) (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (local.get $p) (local.get $len)))
+    (local.get $p))
+  (func (export "dealloc") (param i32 i32))
+  (func (export "plugin_handle_event") (param i32 i32) (result i64) (local $out i32)
+    (local.set $out (call $alloc (i32.const 16)))
+    (memory.copy (local.get $out) (i32.const 16) (i32.const 16))
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $out)) (i64.const 32)) (i64.const 16))))"#;
+
+#[test]
+fn a_fallback_manifest_serves_plugins_that_export_none() {
+    let fallback = PluginManifest::new("fallback.id", "F", "0.0.0", "f", PluginRuntimeType::Wasm);
+    for kind in ENGINES {
+        let rt = runtime(kind, WasmRuntimeConfig::default());
+        let bare = PluginSource::bytes(BARE.as_bytes().to_vec());
+        let refused = rt.load(&bare, LoadOptions::new());
+        assert!(
+            matches!(refused, Err(PluginError::InvalidManifest { ref message }) if message.contains("exports no `plugin_get_manifest`")),
+            "{refused:?}"
+        );
+        let plugin = rt
+            .load_and_initialize(
+                &bare,
+                LoadOptions::new().fallback_manifest(fallback.clone()),
+            )
+            .expect("loads");
+        assert_eq!(plugin.manifest().id, "fallback.id");
+        assert!(plugin.handle_event_sync(&event()).expect("handles").success);
+        // A plugin's own manifest wins over the fallback.
+        let own = rt
+            .load(
+                &PluginSource::bytes(plugin_wat(ECHO, "")),
+                LoadOptions::new().fallback_manifest(fallback.clone()),
+            )
+            .expect("loads");
+        assert_eq!(own.manifest().id, "plugin.echo-wat");
+    }
+}
+
 #[test]
 fn the_digest_is_checked_before_anything_runs() {
     use sha2::Digest;

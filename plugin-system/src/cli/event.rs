@@ -1,12 +1,19 @@
 //! `plugin-system event FILE --type TYPE [--data JSON]`: load a file as a plugin,
 //! initialize it, send it one event, print its response as JSON, dispose it.
 
-use std::{io::Write, path::PathBuf, sync::Arc};
+use std::{
+    io::{Read, Write},
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use clap::{Args, ValueEnum};
 use plugin_system::{
-    core::{PluginContext, PluginEvent, PluginSource, Value},
-    wasm::{HybridSerializer, LoadOptions, WasmPluginRuntime},
+    core::{
+        PluginContext, PluginEvent, PluginManifest, PluginRuntimeType, PluginSerializer,
+        PluginSource, Value,
+    },
+    wasm::{HybridSerializer, JsonSerializer, LoadOptions, WasmPluginRuntime},
 };
 
 use super::{Failure, RuntimeArgs};
@@ -19,9 +26,15 @@ pub(crate) struct EventArgs {
     /// The event's type, for example `get_icon` or `document.changed`.
     #[arg(long = "type", value_name = "TYPE")]
     event_type: String,
-    /// The event's data: a JSON object.
+    /// The event's data: a JSON object, `@FILE` to read it from a file, or
+    /// `-` to read it from stdin.
     #[arg(long, value_name = "JSON", default_value = "{}")]
     data: String,
+    /// The plugin's manifest (a JSON file), instead of the one it exports. A
+    /// plugin that exports none and is given none gets a manifest named after
+    /// FILE.
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
     /// The wire format spoken to a plugin that declares none.
     #[arg(long, value_enum, default_value_t = FormatArg::Json)]
     format: FormatArg,
@@ -43,13 +56,17 @@ enum FormatArg {
 
 /// Runs `event`.
 pub(crate) fn run(args: &EventArgs, out: &mut dyn Write) -> Result<(), Failure> {
-    let data: Value = serde_json::from_str(&args.data)
+    let data: Value = serde_json::from_str(&read_data(&args.data)?)
         .map_err(|e| Failure::Usage(format!("bad arguments: --data is not JSON: {e}")))?;
     let Value::Map(data) = data else {
         return Err(Failure::Usage(
             "bad arguments: --data must be a JSON object".to_owned(),
         ));
     };
+    let mut options = LoadOptions::new().fallback_manifest(fallback_manifest(&args.file));
+    if let Some(path) = &args.manifest {
+        options = options.manifest(read_manifest(path)?);
+    }
     let runtime = args.runtime.runtime(true)?;
     let serializer = Arc::new(HybridSerializer::new(args.format == FormatArg::Msgpack));
     let plugins = WasmPluginRuntime::new(runtime).with_serializer(serializer);
@@ -57,17 +74,80 @@ pub(crate) fn run(args: &EventArgs, out: &mut dyn Write) -> Result<(), Failure> 
     if let Some(hex) = &args.sha256 {
         source = source.with_sha256(hex);
     }
-    let plugin = plugins.load(&source, LoadOptions::new())?;
+    let plugin = plugins
+        .load(&source, options)
+        .map_err(|e| Failure::from(e).during("while loading the plugin"))?;
     let id = plugin_system::core::Plugin::manifest(&plugin).id.clone();
-    plugin.initialize_sync(&PluginContext::new(id))?;
     let event = PluginEvent::now(&args.event_type).with_data(data);
-    let outcome = plugin.handle_event_sync(&event);
-    // Dispose on every path; the event's outcome is what the user asked for.
-    let disposed = plugin.dispose_sync();
-    let response = outcome?;
-    disposed?;
-    let json = serde_json::to_string_pretty(&response)
-        .map_err(|e| Failure::Usage(format!("cannot print the response: {e}")))?;
-    writeln!(out, "{json}")?;
-    Ok(())
+    let outcome = plugin
+        .initialize_sync(&PluginContext::new(id))
+        .map_err(|e| Failure::from(e).during("in plugin_initialize"))
+        .and_then(|()| {
+            plugin
+                .handle_event_sync(&event)
+                .map_err(|e| Failure::from(e).during("in plugin_handle_event"))
+        });
+    // Dispose on every path. The response is what the user asked for: it is
+    // printed even when disposing fails, and that failure is not lost when
+    // the event failed.
+    let disposed = plugin
+        .dispose_sync()
+        .map_err(|e| Failure::from(e).during("in plugin_dispose"));
+    match (outcome, disposed) {
+        (Ok(response), disposed) => {
+            let json = serde_json::to_string_pretty(&response)
+                .map_err(|e| Failure::Usage(format!("cannot print the response: {e}")))?;
+            writeln!(out, "{json}")?;
+            disposed
+        }
+        (Err(first), Err(then)) => Err(Failure::Then {
+            first: Box::new(first),
+            then: Box::new(then),
+        }),
+        (Err(failed), Ok(())) => Err(failed),
+    }
+}
+
+/// `--data`: the JSON itself, `@FILE`, or `-` for stdin.
+fn read_data(arg: &str) -> Result<String, Failure> {
+    if arg == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map_err(|e| {
+            Failure::Usage(format!("bad arguments: cannot read --data from stdin: {e}"))
+        })?;
+        return Ok(text);
+    }
+    match arg.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| Failure::Usage(format!("bad arguments: cannot read --data {arg}: {e}"))),
+        None => Ok(arg.to_owned()),
+    }
+}
+
+/// `--manifest FILE`.
+fn read_manifest(path: &Path) -> Result<PluginManifest, Failure> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        Failure::Usage(format!(
+            "bad arguments: cannot read --manifest {}: {e}",
+            path.display()
+        ))
+    })?;
+    JsonSerializer::new()
+        .deserialize_manifest(&bytes)
+        .map_err(|e| Failure::Usage(format!("bad arguments: --manifest {}: {e}", path.display())))
+}
+
+/// The manifest of a plugin that exports none (the ABI makes
+/// `plugin_get_manifest` optional), named after its file.
+fn fallback_manifest(file: &Path) -> PluginManifest {
+    let name = file
+        .file_stem()
+        .map_or_else(|| "plugin".to_owned(), |s| s.to_string_lossy().into_owned());
+    PluginManifest::new(
+        name.clone(),
+        name,
+        "0.0.0",
+        "a plugin without a manifest, run by plugin-system event",
+        PluginRuntimeType::Wasm,
+    )
 }

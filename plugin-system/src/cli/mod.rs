@@ -69,8 +69,7 @@ pub(crate) fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(failure) => {
-            // Nothing is left to tell if stderr itself is gone.
-            let _ = writeln!(io::stderr(), "error: {}", one_line(&failure.to_string()));
+            failure.report();
             ExitCode::from(failure.exit_code())
         }
     }
@@ -98,12 +97,54 @@ pub(crate) enum Failure {
     Plugin(PluginError),
     /// Standard output could not be written.
     Output(io::Error),
+    /// Two failures, `first` the one the exit code tells (a plugin's
+    /// `plugin_dispose` failing after its event did).
+    Then {
+        /// What failed first.
+        first: Box<Failure>,
+        /// What failed after it.
+        then: Box<Failure>,
+    },
+    /// The guest stopped (a trap, a limit) while the command ran `phase`,
+    /// such as `in plugin_dispose`: the engine's error does not say where.
+    During {
+        /// Where, as it reads after the error: `in plugin_dispose`.
+        phase: &'static str,
+        /// What happened.
+        failure: Box<Failure>,
+    },
 }
 
 impl Failure {
+    /// Says where an engine's error happened (a plugin's own failures say
+    /// it already).
+    pub(crate) fn during(self, phase: &'static str) -> Self {
+        match self {
+            Failure::Wasm(_) => Failure::During {
+                phase,
+                failure: Box::new(self),
+            },
+            other => other,
+        }
+    }
+
+    /// One `error:` line on stderr for each failure.
+    fn report(&self) {
+        if let Failure::Then { first, then } = self {
+            first.report();
+            then.report();
+            return;
+        }
+        // Nothing is left to tell if stderr itself is gone.
+        let _ = writeln!(io::stderr(), "error: {}", one_line(&self.to_string()));
+    }
+
     /// 1 when the guest failed or a limit stopped it, 2 for bad usage or input.
     fn exit_code(&self) -> u8 {
         match self {
+            Failure::During { failure, .. } | Failure::Then { first: failure, .. } => {
+                failure.exit_code()
+            }
             Failure::Wasm(e) if e.is_guest_failure() => 1,
             Failure::Plugin(e) if e.is_guest_failure() => 1,
             Failure::Plugin(_) => 2,
@@ -121,6 +162,8 @@ impl fmt::Display for Failure {
             Failure::Wasm(e) => write!(f, "{e}"),
             Failure::Plugin(e) => write!(f, "{e}"),
             Failure::Output(e) => write!(f, "cannot write output: {e}"),
+            Failure::During { phase, failure } => write!(f, "{failure} ({phase})"),
+            Failure::Then { first, then } => write!(f, "{first}; then {then}"),
         }
     }
 }
@@ -355,6 +398,19 @@ mod tests {
         };
         assert_eq!(Failure::Wasm(link).exit_code(), 2);
         assert_eq!(Failure::Usage("bad arguments".into()).exit_code(), 2);
+        // Where it happened changes the words, not the code; only engine
+        // errors get a place (a plugin's own failures name their export).
+        let during = Failure::Wasm(WasmError::FuelExhausted).during("in plugin_dispose");
+        assert_eq!(during.exit_code(), 1);
+        assert_eq!(during.to_string(), "fuel exhausted (in plugin_dispose)");
+        let usage = Failure::Usage("bad arguments".into()).during("in plugin_dispose");
+        assert_eq!(usage.to_string(), "bad arguments");
+        // Two failures: the first one's code.
+        let both = Failure::Then {
+            first: Box::new(Failure::Usage("bad arguments".into())),
+            then: Box::new(during),
+        };
+        assert_eq!(both.exit_code(), 2);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::{engines, fixture, run, run::guest};
+use crate::{engines, fixture, run, run::guest, run_with_stdin};
 
 fn plugin(name: &str) -> PathBuf {
     guest(&format!("wasm32-unknown-unknown/release/{name}.wasm"))
@@ -141,7 +141,115 @@ fn bad_input_and_bad_plugins_are_one_error_line() {
         )
         .fails(2, "error: integrity check failed");
         event(engine, &endless, &["--type", "x", "--timeout-ms", "100"]).fails(1, "error: timeout");
+        event(engine, &endless, &["--type", "x", "--timeout-ms", "100"]).fails(
+            1,
+            "error: timeout: the call ran longer than 100ms (in plugin_handle_event)",
+        );
         event(engine, &endless, &["--type", "x", "--fuel", "100000"])
             .fails(1, "error: fuel exhausted");
+    }
+}
+
+/// `DART_ABI` without `plugin_get_manifest`, which the ABI makes optional.
+fn without_manifest() -> String {
+    DART_ABI.replace(
+        "(func (export \"plugin_get_manifest\") (result i64) (i64.const 0x0000005000000055))",
+        "",
+    )
+}
+
+#[test]
+fn a_plugin_without_a_manifest_is_named_after_its_file() {
+    let file = fixture("no_manifest.wat", without_manifest());
+    let bad_manifest = fixture(
+        "empty_id.json",
+        r#"{"id":" ","name":"x","version":"1","description":"d","runtime":"wasm"}"#,
+    );
+    for engine in engines() {
+        let out = json(&event(
+            engine,
+            &file,
+            &["--type", "x", "--data", r#"{"k":1}"#],
+        ));
+        assert_eq!(out["data"]["echo"]["data"]["k"], 1);
+        // A manifest given on the command line is the plugin's.
+        let manifest = bad_manifest.to_str().expect("utf-8 path");
+        event(engine, &file, &["--type", "x", "--manifest", manifest])
+            .fails(2, "error: invalid manifest: the manifest's `id` is empty");
+        event(
+            engine,
+            &file,
+            &["--type", "x", "--manifest", "/no/such/manifest.json"],
+        )
+        .fails(
+            2,
+            "error: bad arguments: cannot read --manifest /no/such/manifest.json: ",
+        );
+    }
+}
+
+#[test]
+fn data_comes_from_a_file_or_stdin() {
+    // The SDK echo answers with the event's data.
+    let file = plugin("echo");
+    let path = file.to_str().expect("utf-8 path");
+    // A megabyte: more than one command-line argument may hold.
+    let big = format!(r#"{{"text":"{}"}}"#, "x".repeat(1 << 20));
+    let data = fixture("big_data.json", &big);
+    let at_data = format!("@{}", data.to_str().expect("utf-8 path"));
+    for engine in engines() {
+        let out = json(&event(engine, &file, &["--type", "x", "--data", &at_data]));
+        assert_eq!(out["data"]["text"].as_str().map(str::len), Some(1 << 20));
+        let piped = run_with_stdin(
+            &[
+                "event", "--engine", engine, path, "--type", "x", "--data", "-",
+            ],
+            Some(br#"{"from":"stdin"}"#),
+        );
+        assert_eq!(json(&piped)["data"]["from"], "stdin");
+        event(
+            engine,
+            &file,
+            &["--type", "x", "--data", "@/no/such/data.json"],
+        )
+        .fails(
+            2,
+            "error: bad arguments: cannot read --data @/no/such/data.json: ",
+        );
+    }
+}
+
+#[test]
+fn a_failing_dispose_does_not_hide_the_response() {
+    let traps_on_dispose = fixture(
+        "traps_on_dispose.wat",
+        DART_ABI.replace(
+            "(func (export \"plugin_initialize\") (result i32) (i32.const 0))",
+            "(func (export \"plugin_initialize\") (result i32) (i32.const 0))
+  (func (export \"plugin_dispose\") unreachable)",
+        ),
+    );
+    let traps_on_init = fixture(
+        "traps_on_init.wat",
+        DART_ABI.replace(
+            "(func (export \"plugin_initialize\") (result i32) (i32.const 0))",
+            "(func (export \"plugin_initialize\") (result i32) unreachable)
+  (func (export \"plugin_dispose\") unreachable)",
+        ),
+    );
+    for engine in engines() {
+        let run = event(engine, &traps_on_dispose, &["--type", "x"]);
+        assert_eq!(run.code, 1, "{run:#?}");
+        let response: serde_json::Value = serde_json::from_str(&run.stdout).expect("the response");
+        assert_eq!(response["success"], true);
+        assert_eq!(run.stderr, "error: trap: unreachable (in plugin_dispose)\n");
+        // Both failures are told, in order; the first sets the exit code.
+        let run = event(engine, &traps_on_init, &["--type", "x"]);
+        assert_eq!(run.code, 1, "{run:#?}");
+        assert_eq!(run.stdout, "");
+        assert_eq!(
+            run.stderr,
+            "error: trap: unreachable (in plugin_initialize)\nerror: trap: unreachable (in plugin_dispose)\n"
+        );
     }
 }
