@@ -118,6 +118,60 @@ pub(crate) fn check_limits(
     Ok(())
 }
 
+/// An import that cannot be linked, worded alike on every engine:
+/// ``import `env::f`: <why>``; `qualified` is `module::name`.
+pub(crate) fn link_error(qualified: &str, why: impl std::fmt::Display) -> WasmError {
+    WasmError::Link {
+        message: format!("import `{qualified}`: {why}"),
+    }
+}
+
+/// An import that nothing provides.
+pub(crate) fn missing_import(qualified: &str, expected: &ExternType) -> WasmError {
+    link_error(
+        qualified,
+        format_args!("missing, the module expects {expected}"),
+    )
+}
+
+/// An import given something of another type or kind.
+pub(crate) fn mismatched_import(
+    qualified: &str,
+    expected: &ExternType,
+    given: impl std::fmt::Display,
+) -> WasmError {
+    link_error(
+        qualified,
+        format_args!("the host gives {given}, the module expects {expected}"),
+    )
+}
+
+/// What the host gives for an import, for [`mismatched_import`].
+pub(crate) fn given_type(given: &plugin_system_core::Extern) -> String {
+    use plugin_system_core::Extern;
+    match given {
+        Extern::Func(host) => ExternType::Func(host.ty().clone()).to_string(),
+        Extern::Memory(ty) => ExternType::Memory(*ty).to_string(),
+        Extern::Global(ty, _) => ExternType::Global(*ty).to_string(),
+        Extern::Table(ty, _) => ExternType::Table(*ty).to_string(),
+        Extern::Export { instance, name } => {
+            format!("export `{name}` of instance {}", instance.index())
+        }
+    }
+}
+
+/// A global's initial value of another type than the global's.
+pub(crate) fn global_value_mismatch(
+    qualified: &str,
+    value: impl std::fmt::Display,
+    holds: impl std::fmt::Display,
+) -> WasmError {
+    link_error(
+        qualified,
+        format_args!("the initial value is {value}, the global holds {holds}"),
+    )
+}
+
 /// The reactor initializer to run once at instantiation, before any other export:
 /// `_initialize` exported as `[] -> []` by a module that is no command (a module
 /// with `_start` runs its set-up from there).

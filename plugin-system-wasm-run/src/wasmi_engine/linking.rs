@@ -10,6 +10,8 @@ use plugin_system_core::{
 };
 use wasmi::{Global, Linker, Memory, Mutability, Ref, RefType, Store, Table, Val};
 
+use crate::shared;
+
 use super::{
     convert::{HostFailure, core_val_type, from_val, to_val, wasmi_func_type},
     memory::CallerMemory,
@@ -50,16 +52,18 @@ pub(crate) fn link(
         if wasi_enabled
             && import.module == plugin_system_core::wasi::WASI_MODULE
             && imports.get(&import.module, &import.name).is_none()
-            && super::wasi::define(&mut linker, &import.name).map_err(|e| WasmError::Link {
-                message: format!("import {qualified}: {e}"),
-            })?
+            && let Some(ty) = super::wasi::define(&mut linker, &import.name)
+                .map_err(|e| shared::link_error(&qualified, e))?
         {
+            // wasmi would check the type when instantiating, in words of its own.
+            let given = ExternType::Func(ty);
+            if given != import.ty {
+                return Err(shared::mismatched_import(&qualified, &import.ty, given));
+            }
             continue;
         }
         let Some(given) = imports.get(&import.module, &import.name) else {
-            return Err(WasmError::Link {
-                message: format!("missing import {qualified}: expected {}", import.ty),
-            });
+            return Err(shared::missing_import(&qualified, &import.ty));
         };
         let item = match given {
             Extern::Export { instance, name } => {
@@ -69,9 +73,7 @@ pub(crate) fn link(
         };
         linker
             .define(&import.module, &import.name, item)
-            .map_err(|e| WasmError::Link {
-                message: format!("import {qualified}: {e}"),
-            })?;
+            .map_err(|e| shared::link_error(&qualified, e))?;
     }
     Ok(linker)
 }
@@ -86,9 +88,7 @@ fn exported(
     handle: InstanceHandle,
     name: &str,
 ) -> Result<wasmi::Extern, WasmError> {
-    let link_error = |why: String| WasmError::Link {
-        message: format!("import {qualified}: {why}"),
-    };
+    let link_error = |why: String| shared::link_error(qualified, why);
     let Some(exporters) = exporters else {
         return Err(link_error(
             "imports of other instances need a store (WasmRuntime::new_store)".into(),
@@ -112,9 +112,11 @@ fn exported(
         _ => false,
     };
     if !fits {
-        return Err(link_error(format!(
-            "expected {expected}, given {given} (export `{name}` of instance {index})"
-        )));
+        return Err(shared::mismatched_import(
+            qualified,
+            expected,
+            format_args!("{given} (export `{name}` of instance {index})"),
+        ));
     }
     Ok(item)
 }
@@ -168,10 +170,8 @@ fn define(
     expected: &ExternType,
     given: &Extern,
 ) -> Result<wasmi::Extern, WasmError> {
-    let link_error = |why: String| WasmError::Link {
-        message: format!("import {qualified}: {why}"),
-    };
-    let mismatch = || link_error(format!("expected {expected}, given {}", given_type(given)));
+    let link_error = |why: String| shared::link_error(qualified, why);
+    let mismatch = || shared::mismatched_import(qualified, expected, shared::given_type(given));
     match (expected, given) {
         (ExternType::Func(want), Extern::Func(host)) => {
             if host.ty() != want {
@@ -191,7 +191,7 @@ fn define(
             let wasmi_ty = builder.build().map_err(|e| link_error(e.to_string()))?;
             let memory =
                 Memory::new(&mut *store, wasmi_ty).map_err(|e| WasmError::MemoryLimit {
-                    message: format!("import {qualified}: {e}"),
+                    message: format!("import `{qualified}`: {e}"),
                 })?;
             Ok(memory.into())
         }
@@ -200,11 +200,11 @@ fn define(
                 return Err(mismatch());
             }
             if value.ty() != ty.content {
-                return Err(link_error(format!(
-                    "initial value is {}, the global holds {}",
+                return Err(shared::global_value_mismatch(
+                    qualified,
                     value.ty(),
-                    ty.content
-                )));
+                    ty.content,
+                ));
             }
             let value = to_val(store, value)?;
             let mutability = if ty.mutable {
@@ -220,7 +220,7 @@ fn define(
             }
             table(store, ty, init).map(Into::into).map_err(|e| match e {
                 WasmError::MemoryLimit { message } => WasmError::MemoryLimit {
-                    message: format!("import {qualified}: {message}"),
+                    message: format!("import `{qualified}`: {message}"),
                 },
                 other => link_error(other.to_string()),
             })
@@ -277,19 +277,6 @@ fn limits_fit(min: u64, max: Option<u64>, want_min: u64, want_max: Option<u64>) 
             None => true,
             Some(want_max) => max.is_some_and(|max| max <= want_max),
         }
-}
-
-/// What the host provides, for messages.
-fn given_type(given: &Extern) -> String {
-    match given {
-        Extern::Func(host) => ExternType::Func(host.ty().clone()).to_string(),
-        Extern::Memory(ty) => ExternType::Memory(*ty).to_string(),
-        Extern::Global(ty, _) => ExternType::Global(*ty).to_string(),
-        Extern::Table(ty, _) => ExternType::Table(*ty).to_string(),
-        Extern::Export { instance, name } => {
-            format!("export `{name}` of instance {}", instance.index())
-        }
-    }
 }
 
 /// A wasmi function that runs `host`; `function` is its `module::name`, for errors.

@@ -47,14 +47,27 @@ fn with_wasi<R>(
     })
 }
 
+/// A WASI parameter or result type in the core's terms.
+trait CoreType {
+    const TYPE: plugin_system_core::ValType;
+}
+
+impl CoreType for i32 {
+    const TYPE: plugin_system_core::ValType = plugin_system_core::ValType::I32;
+}
+
+impl CoreType for i64 {
+    const TYPE: plugin_system_core::ValType = plugin_system_core::ValType::I64;
+}
+
 /// Defines the WASI preview 1 function `name` in `linker`, for a module that
-/// imports it; `false` when WASI has no such function.
+/// imports it, and returns its type; `None` when WASI has no such function.
 macro_rules! wasi_functions {
     ($( $mode:ident $name:ident ( $($arg:ident : $ty:ty),* ) $(-> $ret:ty)? ; )*) => {
         pub(crate) fn define(
             linker: &mut Linker<HostState>,
             name: &str,
-        ) -> Result<bool, wasmi::Error> {
+        ) -> Result<Option<plugin_system_core::FuncType>, wasmi::Error> {
             match name {
                 $(
                     stringify!($name) => {
@@ -68,11 +81,14 @@ macro_rules! wasi_functions {
                                 })
                             },
                         )?;
+                        Ok(Some(plugin_system_core::FuncType::new(
+                            [$(<$ty as CoreType>::TYPE),*],
+                            [$(<$ret as CoreType>::TYPE)?],
+                        )))
                     }
                 )*
-                _ => return Ok(false),
+                _ => Ok(None),
             }
-            Ok(true)
         }
 
         /// The WASI preview 1 functions, by name.

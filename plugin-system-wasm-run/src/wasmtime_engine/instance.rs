@@ -324,9 +324,7 @@ fn link(
     imports: &Imports,
 ) -> Result<Vec<Extern>> {
     let info = plugin_system_core::WasmModule::info(module);
-    let link_error = |m: &str, n: &str, why: String| WasmError::Link {
-        message: format!("import `{m}::{n}`: {why}"),
-    };
+    let link_error = |m: &str, n: &str, why: String| shared::link_error(&format!("{m}::{n}"), why);
     let mut externs = Vec::with_capacity(info.imports.len());
     for import in &info.imports {
         let (m, n) = (import.module.as_str(), import.name.as_str());
@@ -336,15 +334,26 @@ fn link(
             && let Some(wasi) = &shared.wasi
             && let Ok(ext) = wasi.get(&mut *store, m, n)
         {
+            // wasmtime would check the type when instantiating, in words of its own.
+            if let (Extern::Func(f), ExternType::Func(want)) = (&ext, &import.ty) {
+                let given = core_func_type(&f.ty(&*store));
+                if given.as_ref() != Some(want) {
+                    let given = given.map_or_else(
+                        || "another function".to_owned(),
+                        |g| ExternType::Func(g).to_string(),
+                    );
+                    return Err(shared::mismatched_import(
+                        &format!("{m}::{n}"),
+                        &import.ty,
+                        given,
+                    ));
+                }
+            }
             externs.push(ext);
             continue;
         }
         let Some(provided) = imports.get(m, n) else {
-            return Err(link_error(
-                m,
-                n,
-                format!("missing, the module expects {}", import.ty),
-            ));
+            return Err(shared::missing_import(&format!("{m}::{n}"), &import.ty));
         };
         if let CoreExtern::Export { instance, name } = provided {
             let exporter = members.get(instance.index()).ok_or_else(|| {
@@ -374,10 +383,10 @@ fn link(
         let ext = match (provided, &import.ty) {
             (CoreExtern::Func(f), ExternType::Func(want)) => {
                 if f.ty() != want {
-                    return Err(link_error(
-                        m,
-                        n,
-                        format!("host function is {}, the module expects {want}", f.ty()),
+                    return Err(shared::mismatched_import(
+                        &format!("{m}::{n}"),
+                        &import.ty,
+                        shared::given_type(provided),
                     ));
                 }
                 Extern::Func(host_func(
@@ -402,10 +411,10 @@ fn link(
             }
             (CoreExtern::Global(ty, value), ExternType::Global(_)) => {
                 if value.ty() != ty.content {
-                    return Err(link_error(
-                        m,
-                        n,
-                        format!("value {} does not fit {}", value.ty(), ty.content),
+                    return Err(shared::global_value_mismatch(
+                        &format!("{m}::{n}"),
+                        value.ty(),
+                        ty.content,
                     ));
                 }
                 let v = to_val(store, value)?;
@@ -420,16 +429,33 @@ fn link(
                 Extern::Table(t)
             }
             (_, want) => {
-                return Err(link_error(
-                    m,
-                    n,
-                    format!("the module expects {want}, the host provides another kind"),
+                return Err(shared::mismatched_import(
+                    &format!("{m}::{n}"),
+                    want,
+                    shared::given_type(provided),
                 ));
             }
         };
         externs.push(ext);
     }
     Ok(externs)
+}
+
+/// A wasmtime function type in the core's terms; `None` if it holds a type
+/// the core does not name (WASI's functions hold numbers only).
+#[cfg(feature = "wasi")]
+fn core_func_type(ty: &wasmtime::FuncType) -> Option<plugin_system_core::FuncType> {
+    let core = |t: wasmtime::ValType| match t {
+        wasmtime::ValType::I32 => Some(ValType::I32),
+        wasmtime::ValType::I64 => Some(ValType::I64),
+        wasmtime::ValType::F32 => Some(ValType::F32),
+        wasmtime::ValType::F64 => Some(ValType::F64),
+        wasmtime::ValType::V128 => Some(ValType::V128),
+        wasmtime::ValType::Ref(_) => None,
+    };
+    let params: Option<Vec<_>> = ty.params().map(core).collect();
+    let results: Option<Vec<_>> = ty.results().map(core).collect();
+    Some(plugin_system_core::FuncType::new(params?, results?))
 }
 
 /// Wraps a core host function as a wasmtime function in `store`.

@@ -224,3 +224,62 @@ on_every_engine!(
     link_errors_name_the_import,
     imported_memory_global_and_table,
 );
+
+/// The link errors of `imports` for `wat`, on each engine.
+fn link_messages(wat: &str, config: WasmRuntimeConfig, imports: &Imports) -> Vec<String> {
+    [EngineKind::Wasmtime, EngineKind::Wasmi]
+        .into_iter()
+        .map(|kind| {
+            let rt = runtime(kind, config.clone());
+            let module = rt.load_module(wat.as_bytes()).unwrap();
+            match rt.instantiate(&module, imports).map(drop) {
+                Err(WasmError::Link { message }) => message,
+                other => panic!("{kind:?}: {other:?}"),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn link_errors_read_the_same_on_every_engine() {
+    let missing = link_messages(GUEST, WasmRuntimeConfig::default(), &Imports::new());
+    assert_eq!(
+        missing[0],
+        "import `env::add`: missing, the module expects func (i64, i64) -> (i64)"
+    );
+    let mut wrong = env(Arc::default());
+    wrong.func(
+        "env",
+        "add",
+        HostFunc::new(FuncType::new([ValType::I32], []), |_, _, _| Ok(())),
+    );
+    let mistyped = link_messages(GUEST, WasmRuntimeConfig::default(), &wrong);
+    assert_eq!(
+        mistyped[0],
+        "import `env::add`: the host gives func (i32) -> (), the module expects func (i64, i64) -> (i64)"
+    );
+    let mut kind_wrong = env(Arc::default());
+    kind_wrong.memory("env", "add", MemoryType::new(1, None));
+    let other_kind = link_messages(GUEST, WasmRuntimeConfig::default(), &kind_wrong);
+    assert!(
+        other_kind[0].starts_with("import `env::add`: the host gives memory"),
+        "{other_kind:?}"
+    );
+    // A WASI function imported with another signature than WASI's.
+    let wasi =
+        r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32) (result i32))))"#;
+    let mut with_wasi = Imports::new();
+    with_wasi.wasi(plugin_system_core::WasiConfig::new());
+    let wasi_mistyped = link_messages(
+        wasi,
+        WasmRuntimeConfig::default().enable_wasi(true),
+        &with_wasi,
+    );
+    assert_eq!(
+        wasi_mistyped[0],
+        "import `wasi_snapshot_preview1::fd_write`: the host gives func (i32, i32, i32, i32) -> (i32), the module expects func (i32) -> (i32)"
+    );
+    for messages in [missing, mistyped, other_kind, wasi_mistyped] {
+        assert_eq!(messages[0], messages[1], "wasmtime, then wasmi");
+    }
+}
