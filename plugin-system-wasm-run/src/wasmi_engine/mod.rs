@@ -188,6 +188,8 @@ fn features() -> WasmFeatures {
     features.extended_const = true;
     features.fuel = true;
     features.deadlines = true;
+    // Both engines serve WASI preview 1 when the crate is built with it.
+    features.wasi = cfg!(feature = "wasi");
     features
 }
 

@@ -51,6 +51,8 @@ pub(crate) fn features() -> WasmFeatures {
     f.function_references = true;
     f.fuel = true;
     f.deadlines = true;
+    // Both engines serve WASI preview 1 when the crate is built with it.
+    f.wasi = cfg!(feature = "wasi");
     f.precompile = true;
     f
 }

@@ -224,6 +224,15 @@ fn reports_features_and_identity(kind: EngineKind) {
     assert!(f.multi_value && f.bulk_memory && f.reference_types && f.simd && f.fuel && f.deadlines);
     assert_eq!(f.precompile, kind == EngineKind::Wasmtime);
     assert!(f.iter().any(|(name, _)| name == "exceptions"));
+    // WASI is served when the crate is built with it, and a module that
+    // imports it validates once the runtime enables it.
+    assert_eq!(f.wasi, cfg!(feature = "wasi"));
+    let wasi = r#"(module (import "wasi_snapshot_preview1" "proc_exit" (func (param i32))) (memory (export "memory") 1 1))"#;
+    for (enabled, valid) in [(false, false), (true, f.wasi)] {
+        let rt = runtime(kind, WasmRuntimeConfig::default().enable_wasi(enabled));
+        let report = rt.load_module(wasi.as_bytes()).unwrap().validate();
+        assert_eq!(report.is_valid(), valid, "{enabled}: {report:?}");
+    }
 }
 
 on_every_engine!(

@@ -46,11 +46,20 @@ impl JsonSerializer {
             let first = bytes
                 .iter()
                 .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
-            if first != Some(&b'{') {
-                return Err(SerializationError::decode(
-                    FORMAT,
-                    "expected a JSON object at the top",
-                ));
+            match first {
+                Some(b'{') => {}
+                None => {
+                    return Err(SerializationError::decode(
+                        FORMAT,
+                        "the message is empty, where a JSON object was expected",
+                    ));
+                }
+                Some(_) => {
+                    return Err(SerializationError::decode(
+                        FORMAT,
+                        "expected a JSON object at the top",
+                    ));
+                }
             }
         }
         serde_json::from_slice(bytes).map_err(|e| SerializationError::decode(FORMAT, e))

@@ -49,6 +49,12 @@ impl MessagePackSerializer {
         map: bool,
     ) -> Result<T, SerializationError> {
         check_input(FORMAT, bytes, self.max_size)?;
+        if map && bytes.is_empty() {
+            return Err(SerializationError::decode(
+                FORMAT,
+                "the message is empty, where a MessagePack map was expected",
+            ));
+        }
         if map && !matches!(bytes.first(), Some(0x80..=0x8f | 0xde | 0xdf)) {
             return Err(SerializationError::decode(
                 FORMAT,

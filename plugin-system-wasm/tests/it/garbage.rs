@@ -205,3 +205,21 @@ fn size_limits_apply_before_parsing() {
         );
     }
 }
+
+#[test]
+fn an_empty_message_is_called_empty() {
+    for s in [
+        Box::new(JsonSerializer::new()) as Box<dyn PluginSerializer>,
+        Box::new(MessagePackSerializer::new()),
+    ] {
+        for bytes in [&b""[..], b" \n"] {
+            let err = s.deserialize_response(bytes).unwrap_err();
+            let empty = bytes.is_empty() || s.format() == plugin_system_core::WireFormat::Json;
+            assert_eq!(
+                err.to_string().contains("the message is empty"),
+                empty,
+                "{s:?} {bytes:?}: {err}"
+            );
+        }
+    }
+}

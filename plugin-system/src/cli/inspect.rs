@@ -63,7 +63,8 @@ struct Validation<'a> {
 
 /// Runs `inspect`.
 pub(crate) fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<(), Failure> {
-    let mut config = WasmRuntimeConfig::default();
+    // As `run` and `event` would load it: with WASI.
+    let mut config = WasmRuntimeConfig::default().enable_wasi(true);
     if let Some(pages) = args.max_memory_pages {
         config = config.max_memory_pages(pages);
     }

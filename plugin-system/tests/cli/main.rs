@@ -541,6 +541,21 @@ fn inspect_json_has_the_stable_keys() {
 }
 
 #[test]
+fn inspect_validates_wasi_imports_as_run_and_event_serve_them() {
+    let wat = fixture(
+        "inspect-wasi.wat",
+        r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32))) (memory (export "memory") 1))"#,
+    );
+    let file = wat.to_str().expect("utf-8 temp path");
+    for engine in engines() {
+        let out = run(&["inspect", "--json", "--engine", engine, file]);
+        assert_eq!(out.code, 0, "{out:#?}");
+        let json: serde_json::Value = serde_json::from_str(&out.stdout).expect("valid JSON");
+        assert_eq!(json["validation"]["valid"], true, "{json:#}");
+    }
+}
+
+#[test]
 fn inspect_reports_validation_errors_and_warnings() {
     let wat = fixture("inspect-big.wat", r#"(module (memory 100))"#);
     let file = wat.to_str().expect("utf-8 temp path");
