@@ -38,6 +38,10 @@ pub(crate) struct EventArgs {
     /// The wire format spoken to a plugin that declares none.
     #[arg(long, value_enum, default_value_t = FormatArg::Json)]
     format: FormatArg,
+    /// Shows the plugin's log lines (the `log` import) at LEVEL and above, on
+    /// stderr.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    log: Option<LogLevel>,
     /// The plugin's SHA-256 (hex), checked before anything of it runs.
     #[arg(long, value_name = "HEX")]
     sha256: Option<String>,
@@ -54,8 +58,48 @@ enum FormatArg {
     Msgpack,
 }
 
+/// `--log`: the levels of the ABI's `log` import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogLevel {
+    /// 0 and below.
+    Trace,
+    /// 1.
+    Debug,
+    /// 2.
+    Info,
+    /// 3.
+    Warn,
+    /// 4 and above.
+    Error,
+}
+
+/// Writes the plugins' log lines at `level` and above to stderr (the plugin
+/// layer logs them through `tracing`, under the target `plugin`).
+fn show_plugin_logs(level: LogLevel) {
+    use tracing_subscriber::{
+        Layer, filter::Targets, layer::SubscriberExt, util::SubscriberInitExt,
+    };
+    let level = match level {
+        LogLevel::Trace => tracing::Level::TRACE,
+        LogLevel::Debug => tracing::Level::DEBUG,
+        LogLevel::Info => tracing::Level::INFO,
+        LogLevel::Warn => tracing::Level::WARN,
+        LogLevel::Error => tracing::Level::ERROR,
+    };
+    let lines = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .with_filter(Targets::new().with_target("plugin", level));
+    // Only fails if a subscriber is set already: then that one shows them.
+    let _ = tracing_subscriber::registry().with(lines).try_init();
+}
+
 /// Runs `event`.
 pub(crate) fn run(args: &EventArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    if let Some(level) = args.log {
+        show_plugin_logs(level);
+    }
     let data: Value = serde_json::from_str(&read_data(&args.data)?)
         .map_err(|e| Failure::Usage(format!("bad arguments: --data is not JSON: {e}")))?;
     let Value::Map(data) = data else {

@@ -253,3 +253,32 @@ fn a_failing_dispose_does_not_hide_the_response() {
         );
     }
 }
+
+#[test]
+fn log_shows_the_plugin_log_lines() {
+    for engine in engines() {
+        let args = ["--type", "document.changed", "--data", r#"{"text":"a b"}"#];
+        let quiet = event(engine, &plugin("word_count"), &args);
+        assert_eq!(json(&quiet)["data"]["words"], 2);
+        assert_eq!(quiet.stderr, "", "no log lines unless asked");
+        let logged = event(
+            engine,
+            &plugin("word_count"),
+            &[&args[..], &["--log", "debug"]].concat(),
+        );
+        assert_eq!(json(&logged)["data"]["words"], 2);
+        assert!(
+            logged.stderr.contains("DEBUG")
+                && logged.stderr.contains("2 words")
+                && logged.stderr.contains("plugin.word-count"),
+            "{logged:#?}"
+        );
+        // The plugin logs at debug: not shown from info on.
+        let above = event(
+            engine,
+            &plugin("word_count"),
+            &[&args[..], &["--log", "info"]].concat(),
+        );
+        assert_eq!(above.stderr, "", "{above:#?}");
+    }
+}
