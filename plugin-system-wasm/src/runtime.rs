@@ -46,6 +46,9 @@ impl LoadOptions {
     }
 
     /// Uses this manifest if the plugin exports no `plugin_get_manifest`.
+    /// A [`manifest`](Self::manifest) given as well wins over both; a plugin
+    /// whose `plugin_get_manifest` fails does not load (the fallback is for
+    /// plugins without one, not for broken ones).
     pub fn fallback_manifest(mut self, manifest: PluginManifest) -> Self {
         self.fallback_manifest = Some(manifest);
         self

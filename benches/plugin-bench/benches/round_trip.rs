@@ -14,7 +14,7 @@
 //!   that format is used) and answers with the echo's reply, pre-encoded in that
 //!   format, without reading the event: the host's full path, no guest codec.
 //! - `round_trip/<engine>/bytes-<format>`: the canned plugins through
-//!   `WasmPlugin::handle_event_bytes`, with the event serialized once
+//!   `WasmPlugin::handle_event_bytes_sync`, with the event serialized once
 //!   beforehand and the reply left undecoded: bytes in, bytes out, as
 //!   `extism/call` does it.
 //! - `extism/sdk-json`: the counterpart of `sdk-json`: the host serializes the
@@ -561,7 +561,7 @@ fn rows(fx: &mut Fixtures) -> Vec<Bench<'_>> {
         rows.push((
             format!("round_trip/{kind}/bytes-{}", format.name),
             Box::new(move || {
-                black_box(plugin.handle_event_bytes(black_box(bytes)).unwrap());
+                black_box(plugin.handle_event_bytes_sync(black_box(bytes)).unwrap());
             }),
         ));
     }

@@ -115,6 +115,17 @@ impl Codec for Json {
         serde_json::to_writer(out, value).map_err(message)
     }
 
+    fn decode_model<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+        // serde would read a struct from an array too, by position.
+        let first = bytes
+            .iter()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+        if first != Some(&b'{') {
+            return Err(Error::new("expected a JSON object at the top"));
+        }
+        Self::decode(bytes)
+    }
+
     fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
         serde_json::from_slice(bytes).map_err(message)
     }

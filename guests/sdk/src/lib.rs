@@ -27,8 +27,9 @@
 //! plugin_system_guest::export_plugin!(WordCount);
 //! ```
 //!
-//! With `crate-type = ["cdylib"]` and the release profile `opt-level = "s"`,
-//! `lto = true`, `panic = "abort"`, that is the whole plugin.
+//! With `crate-type = ["cdylib"]` and a release profile with `lto = true`
+//! and `panic = "abort"` (`opt-level = 3` for speed, `"s"` for size), that
+//! is the whole plugin.
 //!
 //! # Wire format
 //!

@@ -209,6 +209,13 @@ fn unreadable_events_are_errors() {
         let error = plugin.handle_bytes(input).unwrap_err();
         assert!(error.starts_with("cannot read the event: "), "{error}");
     }
+    // serde alone would read an array as the event's fields in order.
+    let error = plugin.handle_bytes(br#" ["count"]"#).unwrap_err();
+    assert_eq!(
+        error,
+        "cannot read the event: expected a JSON object at the top"
+    );
+    assert!(plugin.handle_bytes(br#" {"type":"count"}"#).is_ok());
     assert_eq!(live_buffers(), 0);
 }
 

@@ -335,13 +335,11 @@ fn link(
             && let Ok(ext) = wasi.get(&mut *store, m, n)
         {
             // wasmtime would check the type when instantiating, in words of its own.
-            if let (Extern::Func(f), ExternType::Func(want)) = (&ext, &import.ty) {
-                let given = core_func_type(&f.ty(&*store));
-                if given.as_ref() != Some(want) {
-                    let given = given.map_or_else(
-                        || "another function".to_owned(),
-                        |g| ExternType::Func(g).to_string(),
-                    );
+            if let Extern::Func(f) = &ext {
+                let given = core_func_type(&f.ty(&*store)).map(ExternType::Func);
+                if given.as_ref() != Some(&import.ty) {
+                    let given =
+                        given.map_or_else(|| "another function".to_owned(), |g| g.to_string());
                     return Err(shared::mismatched_import(
                         &format!("{m}::{n}"),
                         &import.ty,

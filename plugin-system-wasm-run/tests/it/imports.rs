@@ -279,7 +279,26 @@ fn link_errors_read_the_same_on_every_engine() {
         wasi_mistyped[0],
         "import `wasi_snapshot_preview1::fd_write`: the host gives func (i32, i32, i32, i32) -> (i32), the module expects func (i32) -> (i32)"
     );
-    for messages in [missing, mistyped, other_kind, wasi_mistyped] {
+    // A WASI function imported as something else.
+    let wasi_memory = r#"(module (import "wasi_snapshot_preview1" "fd_write" (memory 1)))"#;
+    let wasi_other_kind = link_messages(
+        wasi_memory,
+        WasmRuntimeConfig::default().enable_wasi(true),
+        &with_wasi,
+    );
+    assert!(
+        wasi_other_kind[0].starts_with(
+            "import `wasi_snapshot_preview1::fd_write`: the host gives func (i32, i32, i32, i32)"
+        ),
+        "{wasi_other_kind:?}"
+    );
+    for messages in [
+        missing,
+        mistyped,
+        other_kind,
+        wasi_mistyped,
+        wasi_other_kind,
+    ] {
         assert_eq!(messages[0], messages[1], "wasmtime, then wasmi");
     }
 }

@@ -431,21 +431,45 @@ impl WasmPlugin {
     /// For hosts that serialize an event once and send it to many plugins of
     /// one format, or relay messages that arrive already serialized. The bytes
     /// are not checked (the plugin reads them as it reads any event), and the
-    /// reply is whatever the plugin returned, copied out of its memory: decode
-    /// it with a serializer of the plugin's format to get a
-    /// [`PluginResponse`]. Everything else is as in
-    /// [`handle_event_sync`](Self::handle_event_sync): the deadline and fuel,
-    /// the 100 MiB cap on the reply, typed errors, both buffers freed on every
-    /// path, the statistics.
+    /// reply is whatever the plugin returned, copied out of its memory: a
+    /// response with `success: false` comes back as `Ok` like any other, and
+    /// [`decode_response`](Self::decode_response) reads it as
+    /// [`handle_event_sync`](Self::handle_event_sync) would. Everything else is
+    /// as there: the deadline and fuel, the 100 MiB cap on the reply, typed
+    /// errors, both buffers freed on every path, the statistics.
     ///
     /// # Errors
     /// As [`Plugin::handle_event`], except that nothing is serialized here.
-    pub fn handle_event_bytes(&self, event: &[u8]) -> Result<Vec<u8>, PluginError> {
+    pub fn handle_event_bytes_sync(&self, event: &[u8]) -> Result<Vec<u8>, PluginError> {
         locked(&self.bridge).handle_event_bytes(event)
     }
 
-    /// The wire format the plugin speaks: the one its module declares, or
-    /// the runtime's serializer's.
+    /// [`handle_event_bytes_sync`](Self::handle_event_bytes_sync) off the
+    /// async executor, as the [`Plugin`] methods run.
+    ///
+    /// # Errors
+    /// As [`handle_event_bytes_sync`](Self::handle_event_bytes_sync).
+    pub async fn handle_event_bytes(&self, event: Vec<u8>) -> Result<Vec<u8>, PluginError> {
+        self.off_executor(move |bridge| bridge.handle_event_bytes(&event))
+            .await
+    }
+
+    /// Reads a reply of this plugin (from
+    /// [`handle_event_bytes_sync`](Self::handle_event_bytes_sync)) as the
+    /// typed path does: with the serializer the plugin was loaded with, which
+    /// for a plugin that declares no format may read more than
+    /// [`wire_format`](Self::wire_format) (the default hybrid serializer
+    /// writes JSON and reads JSON or MessagePack).
+    ///
+    /// # Errors
+    /// [`PluginError::Serialization`] when the bytes are not a response.
+    pub fn decode_response(&self, reply: &[u8]) -> Result<PluginResponse, PluginError> {
+        let serializer = Arc::clone(&locked(&self.bridge).serializer);
+        Ok(serializer.deserialize_response(reply)?)
+    }
+
+    /// The wire format the plugin is spoken to in: the one its module
+    /// declares, or the runtime's serializer's.
     pub fn wire_format(&self) -> WireFormat {
         locked(&self.bridge).serializer.format()
     }

@@ -192,7 +192,11 @@ fn echo_msgpack_declares_msgpack_and_echoes_nested_data() {
         // A host that speaks JSON to plugins that declare no format: the
         // plugin gets MessagePack (and is understood) only because the load
         // reads its section. JSON would fail the plugin's initialization.
-        let rt = runtime(kind).with_serializer(Arc::new(JsonSerializer::new()));
+        let mut rt = runtime(kind).with_serializer(Arc::new(JsonSerializer::new()));
+        rt.register_host_function(
+            "echo.host",
+            HostFunction::new(|_, args| Ok(Value::from_iter([("got".to_owned(), args)]))),
+        );
         let module = rt.runtime().load_module(&bytes).expect("compiles");
         assert_eq!(
             module.custom_section("plugin_wire_format"),
@@ -221,9 +225,23 @@ fn echo_msgpack_declares_msgpack_and_echoes_nested_data() {
         let msgpack = MessagePackSerializer::new();
         let event = PluginEvent::new("echo").with_data(map.clone());
         let reply = plugin
-            .handle_event_bytes(&msgpack.serialize_event(&event).unwrap())
+            .handle_event_bytes_sync(&msgpack.serialize_event(&event).unwrap())
             .expect("echoes");
         assert_eq!(msgpack.deserialize_response(&reply).unwrap().data, map);
+        // A host call in MessagePack both ways: the host reads the plugin's
+        // arguments and the plugin reads the host's result, bytes and all.
+        let asked = plugin
+            .handle_event_sync(&PluginEvent::new("ask_host").with_data(map.clone()))
+            .expect("asks the host");
+        assert_eq!(
+            asked.get("result"),
+            Some(&Value::from_iter([(
+                "got".to_owned(),
+                Value::Map(map.clone())
+            )])),
+            "{kind:?}"
+        );
+        assert_eq!(plugin.stats().host_calls, 1);
         assert_eq!(live_buffers(&plugin), 0);
         plugin.dispose_sync().expect("disposes");
     }

@@ -204,7 +204,7 @@ fn events_go_as_bytes_and_replies_come_back_undecoded() {
     for kind in ENGINES {
         let plugin = load(kind, ECHO).expect("loads");
         assert_eq!(plugin.wire_format(), WireFormat::Json);
-        let reply = plugin.handle_event_bytes(&bytes).expect("handles");
+        let reply = plugin.handle_event_bytes_sync(&bytes).expect("handles");
         let expected = [&br#"{"success":true,"data":{"echo":"#[..], &bytes, b"}}"].concat();
         assert_eq!(reply, expected, "{kind:?}");
         // The reply the typed path decodes.
@@ -212,7 +212,7 @@ fn events_go_as_bytes_and_replies_come_back_undecoded() {
         assert_eq!(json.deserialize_response(&reply).unwrap(), typed);
         // The bytes are the plugin's to read: none is an event too.
         assert_eq!(
-            plugin.handle_event_bytes(b"").expect("handles"),
+            plugin.handle_event_bytes_sync(b"").expect("handles"),
             br#"{"success":true,"data":{"echo":}}"#
         );
         assert_eq!(live_buffers(&plugin), 0, "{kind:?}");
@@ -222,13 +222,13 @@ fn events_go_as_bytes_and_replies_come_back_undecoded() {
 
         // Failures as on the typed path: typed, counted, every buffer freed.
         let refusing = load(kind, "(call $set_error MESSAGE) (i64.const 0)").expect("loads");
-        let err = refusing.handle_event_bytes(&bytes).unwrap_err();
+        let err = refusing.handle_event_bytes_sync(&bytes).unwrap_err();
         assert!(
             matches!(err, PluginError::Guest { ref message, .. } if message == "the plugin refuses"),
             "{err}"
         );
         let outside = load(kind, "(i64.const 0x7fff000000000010)").expect("loads");
-        let err = outside.handle_event_bytes(&bytes).unwrap_err();
+        let err = outside.handle_event_bytes_sync(&bytes).unwrap_err();
         assert!(matches!(err, PluginError::Protocol { .. }), "{err}");
         for failed in [&refusing, &outside] {
             assert_eq!(live_buffers(failed), 0, "{kind:?}");
@@ -236,8 +236,55 @@ fn events_go_as_bytes_and_replies_come_back_undecoded() {
         }
         plugin.dispose_sync().expect("disposes");
         assert!(matches!(
-            plugin.handle_event_bytes(&bytes),
+            plugin.handle_event_bytes_sync(&bytes),
             Err(PluginError::Disposed { .. })
+        ));
+    }
+}
+
+/// Declares no format and answers every event with `{"success": true}` in
+/// MessagePack, which the default (hybrid) serializer reads.
+const MSGPACK_REPLY: &str = r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 16) "\81\a7success\c3")
+  (global $heap (mut i32) (i32.const 1024))
+  (func $alloc (export "alloc") (param $len i32) (result i32) (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (local.get $p) (local.get $len)))
+    (local.get $p))
+  (func (export "dealloc") (param i32 i32))
+  (func (export "plugin_handle_event") (param i32 i32) (result i64) (local $out i32)
+    (local.set $out (call $alloc (i32.const 10)))
+    (memory.copy (local.get $out) (i32.const 16) (i32.const 10))
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $out)) (i64.const 32)) (i64.const 10))))"#;
+
+#[test]
+fn undecoded_replies_read_as_the_typed_path_reads_them() {
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let manifest = PluginManifest::new("p", "P", "1", "d", PluginRuntimeType::Wasm);
+    for kind in ENGINES {
+        let rt = runtime(kind, WasmRuntimeConfig::default());
+        let plugin = rt
+            .load(
+                &PluginSource::bytes(MSGPACK_REPLY.as_bytes().to_vec()),
+                LoadOptions::new().manifest(manifest.clone()),
+            )
+            .expect("loads");
+        // Spoken to in JSON, answering in MessagePack: the runtime's hybrid
+        // serializer reads either, and so does `decode_response`.
+        assert_eq!(plugin.wire_format(), WireFormat::Json);
+        let typed = plugin.handle_event_sync(&event()).expect("handles");
+        let bytes = JsonSerializer::new().serialize_event(&event()).unwrap();
+        let reply = tokio
+            .block_on(plugin.handle_event_bytes(bytes))
+            .expect("handles off the executor");
+        assert_eq!(reply[0], 0x81, "MessagePack, undecoded");
+        assert_eq!(plugin.decode_response(&reply).expect("reads"), typed);
+        assert!(matches!(
+            plugin.decode_response(b"nonsense"),
+            Err(PluginError::Serialization(_))
         ));
     }
 }

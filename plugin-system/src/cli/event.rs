@@ -186,7 +186,9 @@ fn read_manifest(path: &Path) -> Result<PluginManifest, Failure> {
 fn fallback_manifest(file: &Path) -> PluginManifest {
     let name = file
         .file_stem()
-        .map_or_else(|| "plugin".to_owned(), |s| s.to_string_lossy().into_owned());
+        .map(|stem| stem.to_string_lossy().trim().to_owned())
+        .filter(|stem| !stem.is_empty())
+        .unwrap_or_else(|| "plugin".to_owned());
     PluginManifest::new(
         name.clone(),
         name,

@@ -1,7 +1,9 @@
 //! `plugin.echo-msgpack`: the `echo` plugin in MessagePack. Answers every
 //! event with `success` and the event's `data`, unchanged, and declares the
 //! wire format `msgpack`: the host sends it MessagePack and reads
-//! MessagePack back.
+//! MessagePack back. An `ask_host` event instead passes its data to the host
+//! function `echo.host` and answers with `{result: <what the host returned>}`:
+//! a host call in MessagePack both ways.
 
 use plugin_system_guest::prelude::*;
 
@@ -17,9 +19,14 @@ impl Plugin for EchoMsgpack {
             env!("CARGO_PKG_VERSION"),
             "Answers every event with its data, in MessagePack",
         )
+        .with_required_host_functions(["echo.host"])
     }
 
     fn handle_event(&mut self, event: PluginEvent) -> Result<PluginResponse, Error> {
+        if event.event_type == "ask_host" {
+            let result = host::call("echo.host", event.data)?;
+            return Ok(PluginResponse::ok().with_field("result", result));
+        }
         Ok(PluginResponse::ok_with(event.data))
     }
 }
@@ -55,6 +62,21 @@ mod tests {
         assert_eq!(reply[0] & 0xf0, 0x80, "a fixmap");
         let error = plugin.handle_bytes(br#"{"type":"x"}"#).unwrap_err();
         assert!(error.starts_with("cannot read the event: "), "{error}");
+        assert_eq!(live_buffers(), 0);
+    }
+
+    #[test]
+    fn asks_the_host_in_msgpack() {
+        let plugin = Harness::<EchoMsgpack>::new();
+        plugin_system_guest::testing::mock_host(|name, args| {
+            assert_eq!(name, "echo.host");
+            Ok(Value::from_iter([("got", args)]))
+        });
+        let response = plugin
+            .handle(&PluginEvent::new("ask_host").with_field("n", 7))
+            .unwrap();
+        let expected = Value::from_iter([("got", Value::from_iter([("n", 7)]))]);
+        assert_eq!(response.get("result"), Some(&expected));
         assert_eq!(live_buffers(), 0);
     }
 }
