@@ -242,22 +242,6 @@ fn events_go_as_bytes_and_replies_come_back_undecoded() {
     }
 }
 
-/// Declares no format and answers every event with `{"success": true}` in
-/// MessagePack, which the default (hybrid) serializer reads.
-const MSGPACK_REPLY: &str = r#"(module
-  (memory (export "memory") 1)
-  (data (i32.const 16) "\81\a7success\c3")
-  (global $heap (mut i32) (i32.const 1024))
-  (func $alloc (export "alloc") (param $len i32) (result i32) (local $p i32)
-    (local.set $p (global.get $heap))
-    (global.set $heap (i32.add (local.get $p) (local.get $len)))
-    (local.get $p))
-  (func (export "dealloc") (param i32 i32))
-  (func (export "plugin_handle_event") (param i32 i32) (result i64) (local $out i32)
-    (local.set $out (call $alloc (i32.const 10)))
-    (memory.copy (local.get $out) (i32.const 16) (i32.const 10))
-    (i64.or (i64.shl (i64.extend_i32_u (local.get $out)) (i64.const 32)) (i64.const 10))))"#;
-
 #[test]
 fn undecoded_replies_read_as_the_typed_path_reads_them() {
     let tokio = tokio::runtime::Builder::new_current_thread()
@@ -268,7 +252,9 @@ fn undecoded_replies_read_as_the_typed_path_reads_them() {
         let rt = runtime(kind, WasmRuntimeConfig::default());
         let plugin = rt
             .load(
-                &PluginSource::bytes(MSGPACK_REPLY.as_bytes().to_vec()),
+                // `{"success": true}` in MessagePack, which the default
+                // (hybrid) serializer reads though the plugin declares no format.
+                &PluginSource::bytes(fixed_reply(r"\81\a7success\c3", 10)),
                 LoadOptions::new().manifest(manifest.clone()),
             )
             .expect("loads");
@@ -339,11 +325,13 @@ fn a_given_manifest_wins_and_an_id_is_required() {
     }
 }
 
-/// The least a Dart-ABI plugin exports: no manifest, no initializer; its
-/// reply is always `{"success":true}`.
-const BARE: &str = r#"(module
+/// The least a Dart-ABI plugin exports (no manifest, no initializer, no
+/// format): it answers every event with `reply`, written as WAT string text.
+fn fixed_reply(reply: &str, len: usize) -> Vec<u8> {
+    format!(
+        r#"(module
   (memory (export "memory") 1)
-  (data (i32.const 16) "{\"success\":true}")
+  (data (i32.const 16) "{reply}")
   (global $heap (mut i32) (i32.const 1024))
   (func $alloc (export "alloc") (param $len i32) (result i32) (local $p i32)
     (local.set $p (global.get $heap))
@@ -351,16 +339,24 @@ const BARE: &str = r#"(module
     (local.get $p))
   (func (export "dealloc") (param i32 i32))
   (func (export "plugin_handle_event") (param i32 i32) (result i64) (local $out i32)
-    (local.set $out (call $alloc (i32.const 16)))
-    (memory.copy (local.get $out) (i32.const 16) (i32.const 16))
-    (i64.or (i64.shl (i64.extend_i32_u (local.get $out)) (i64.const 32)) (i64.const 16))))"#;
+    (local.set $out (call $alloc (i32.const {len})))
+    (memory.copy (local.get $out) (i32.const 16) (i32.const {len}))
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $out)) (i64.const 32)) (i64.const {len}))))"#
+    )
+    .into_bytes()
+}
+
+/// `{"success":true}` in JSON.
+fn bare() -> Vec<u8> {
+    fixed_reply(r#"{\"success\":true}"#, 16)
+}
 
 #[test]
 fn a_fallback_manifest_serves_plugins_that_export_none() {
     let fallback = PluginManifest::new("fallback.id", "F", "0.0.0", "f", PluginRuntimeType::Wasm);
     for kind in ENGINES {
         let rt = runtime(kind, WasmRuntimeConfig::default());
-        let bare = PluginSource::bytes(BARE.as_bytes().to_vec());
+        let bare = PluginSource::bytes(bare());
         let refused = rt.load(&bare, LoadOptions::new());
         assert!(
             matches!(refused, Err(PluginError::InvalidManifest { ref message }) if message.contains("exports no `plugin_get_manifest`")),
