@@ -324,10 +324,12 @@ fn link(
     imports: &Imports,
 ) -> Result<Vec<Extern>> {
     let info = plugin_system_core::WasmModule::info(module);
-    let link_error = |m: &str, n: &str, why: String| shared::link_error(&format!("{m}::{n}"), why);
     let mut externs = Vec::with_capacity(info.imports.len());
     for import in &info.imports {
         let (m, n) = (import.module.as_str(), import.name.as_str());
+        // Only errors name the import: no string is made on the way through.
+        let qualified = || format!("{m}::{n}");
+        let link_error = |why: String| shared::link_error(&qualified(), why);
         #[cfg(feature = "wasi")]
         if imports.get(m, n).is_none()
             && m == plugin_system_core::wasi::WASI_MODULE
@@ -340,40 +342,28 @@ fn link(
                 if given.as_ref() != Some(&import.ty) {
                     let given =
                         given.map_or_else(|| "another function".to_owned(), |g| g.to_string());
-                    return Err(shared::mismatched_import(
-                        &format!("{m}::{n}"),
-                        &import.ty,
-                        given,
-                    ));
+                    return Err(shared::mismatched_import(&qualified(), &import.ty, given));
                 }
             }
             externs.push(ext);
             continue;
         }
         let Some(provided) = imports.get(m, n) else {
-            return Err(shared::missing_import(&format!("{m}::{n}"), &import.ty));
+            return Err(shared::missing_import(&qualified(), &import.ty));
         };
         if let CoreExtern::Export { instance, name } = provided {
             let exporter = members.get(instance.index()).ok_or_else(|| {
-                link_error(
-                    m,
-                    n,
-                    format!(
-                        "no instance {} in this store (imports of other instances need a \
+                link_error(format!(
+                    "no instance {} in this store (imports of other instances need a \
                          WasmStore from WasmRuntime::new_store)",
-                        instance.index()
-                    ),
-                )
+                    instance.index()
+                ))
             })?;
             let ext = exporter
                 .instance
                 .get_export(&mut *store, name)
                 .ok_or_else(|| {
-                    link_error(
-                        m,
-                        n,
-                        format!("instance {} exports no `{name}`", instance.index()),
-                    )
+                    link_error(format!("instance {} exports no `{name}`", instance.index()))
                 })?;
             externs.push(ext);
             continue;
@@ -382,7 +372,7 @@ fn link(
             (CoreExtern::Func(f), ExternType::Func(want)) => {
                 if f.ty() != want {
                     return Err(shared::mismatched_import(
-                        &format!("{m}::{n}"),
+                        &qualified(),
                         &import.ty,
                         shared::given_type(provided),
                     ));
@@ -399,36 +389,36 @@ fn link(
                 let wt_ty = convert::memory_type(ty);
                 if ty.shared {
                     let mem = SharedMemory::new(&shared.engine, wt_ty)
-                        .map_err(|e| link_error(m, n, format!("{e:#}")))?;
+                        .map_err(|e| link_error(format!("{e:#}")))?;
                     Extern::SharedMemory(mem)
                 } else {
                     let mem = Memory::new(&mut *store, wt_ty)
-                        .map_err(|e| link_error(m, n, format!("{e:#}")))?;
+                        .map_err(|e| link_error(format!("{e:#}")))?;
                     Extern::Memory(mem)
                 }
             }
             (CoreExtern::Global(ty, value), ExternType::Global(_)) => {
                 if value.ty() != ty.content {
                     return Err(shared::global_value_mismatch(
-                        &format!("{m}::{n}"),
+                        &qualified(),
                         value.ty(),
                         ty.content,
                     ));
                 }
                 let v = to_val(store, value)?;
                 let g = Global::new(&mut *store, convert::global_type(ty), v)
-                    .map_err(|e| link_error(m, n, format!("{e:#}")))?;
+                    .map_err(|e| link_error(format!("{e:#}")))?;
                 Extern::Global(g)
             }
             (CoreExtern::Table(ty, init), ExternType::Table(_)) => {
                 let r = convert::to_ref(store, init)?;
                 let t = Table::new(&mut *store, convert::table_type(ty), r)
-                    .map_err(|e| link_error(m, n, format!("{e:#}")))?;
+                    .map_err(|e| link_error(format!("{e:#}")))?;
                 Extern::Table(t)
             }
             (_, want) => {
                 return Err(shared::mismatched_import(
-                    &format!("{m}::{n}"),
+                    &qualified(),
                     want,
                     shared::given_type(provided),
                 ));

@@ -227,48 +227,55 @@ impl Bridge {
         Ok(())
     }
 
-    /// One event, start to end.
-    pub(crate) fn handle_event(
+    /// Runs one event with `run`, counted in the statistics (a failure too).
+    fn counted_event<T>(
         &mut self,
-        event: &PluginEvent,
-    ) -> Result<PluginResponse, PluginError> {
+        run: impl FnOnce(&mut Self) -> Result<T, PluginError>,
+    ) -> Result<T, PluginError> {
         self.ensure_live()?;
         self.stats.events += 1;
-        let serializer = Arc::clone(&self.serializer);
-        let mut bytes = std::mem::take(&mut self.event_buffer);
-        bytes.clear();
-        let outcome = serializer
-            .serialize_event_into(event, &mut bytes)
-            .map_err(PluginError::from)
-            .and_then(|()| {
-                self.exchange(
-                    abi::HANDLE_EVENT,
-                    &bytes,
-                    abi::MAX_RESPONSE_BYTES,
-                    |reply| Ok(serializer.deserialize_response(reply)?),
-                )
-            });
-        bytes.clear();
-        bytes.shrink_to(KEPT_EVENT_BUFFER);
-        self.event_buffer = bytes;
+        let outcome = run(self);
         if outcome.is_err() {
             self.stats.failures += 1;
         }
         outcome
     }
 
+    /// One event, start to end.
+    pub(crate) fn handle_event(
+        &mut self,
+        event: &PluginEvent,
+    ) -> Result<PluginResponse, PluginError> {
+        self.counted_event(|bridge| {
+            let serializer = Arc::clone(&bridge.serializer);
+            let mut bytes = std::mem::take(&mut bridge.event_buffer);
+            bytes.clear();
+            let outcome = serializer
+                .serialize_event_into(event, &mut bytes)
+                .map_err(PluginError::from)
+                .and_then(|()| {
+                    bridge.exchange(
+                        abi::HANDLE_EVENT,
+                        &bytes,
+                        abi::MAX_RESPONSE_BYTES,
+                        |reply| Ok(serializer.deserialize_response(reply)?),
+                    )
+                });
+            bytes.clear();
+            bytes.shrink_to(KEPT_EVENT_BUFFER);
+            bridge.event_buffer = bytes;
+            outcome
+        })
+    }
+
     /// One event already in the plugin's wire format; the reply as the plugin
     /// wrote it.
     pub(crate) fn handle_event_bytes(&mut self, event: &[u8]) -> Result<Vec<u8>, PluginError> {
-        self.ensure_live()?;
-        self.stats.events += 1;
-        let outcome = self.exchange(abi::HANDLE_EVENT, event, abi::MAX_RESPONSE_BYTES, |reply| {
-            Ok(reply.to_vec())
-        });
-        if outcome.is_err() {
-            self.stats.failures += 1;
-        }
-        outcome
+        self.counted_event(|bridge| {
+            bridge.exchange(abi::HANDLE_EVENT, event, abi::MAX_RESPONSE_BYTES, |reply| {
+                Ok(reply.to_vec())
+            })
+        })
     }
 
     /// The manifest the plugin exports, if it exports one.

@@ -159,7 +159,7 @@ fn without_manifest() -> String {
 }
 
 #[test]
-fn a_plugin_without_a_manifest_is_named_after_its_file() {
+fn a_plugin_without_a_manifest_runs_and_one_can_be_given() {
     let file = fixture("no_manifest.wat", without_manifest());
     let bad_manifest = fixture(
         "empty_id.json",
