@@ -96,9 +96,7 @@ pub trait Codec: sealed::Sealed + 'static {
     ///
     /// As [`decode`](Codec::decode).
     #[doc(hidden)]
-    fn decode_model<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-        Self::decode(bytes)
-    }
+    fn decode_model<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error>;
 }
 
 /// JSON, the default: `export_plugin!(T)` or `export_plugin!(T, format =
@@ -231,10 +229,10 @@ impl Drop for Entered {
 /// every call of the plugin's code comes through an export, so there is
 /// always one; `None` means a hand-written export called the host.
 pub(crate) fn current() -> Option<ValueCodec> {
-    let current = CURRENT.with(Cell::get);
     #[cfg(not(target_family = "wasm"))]
-    let current = Some(current.unwrap_or_else(ValueCodec::of::<Json>));
-    current
+    return Some(current_native());
+    #[cfg(target_family = "wasm")]
+    CURRENT.with(Cell::get)
 }
 
 /// [`current`], which natively is always there.

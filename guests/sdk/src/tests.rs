@@ -171,9 +171,11 @@ fn events_round_trip_and_free_every_buffer() {
     assert_eq!(live_buffers(), 0);
 }
 
-#[test]
-fn an_error_goes_to_set_error_and_returns_nothing() {
-    let plugin = Harness::<Counter>::new();
+/// `fail` and an event type the plugin does not know reach `set_error`,
+/// through the harness and through the raw export, every buffer freed: for a
+/// plugin that answers them as `Counter` does, in its own wire format.
+pub(crate) fn failures_reach_set_error<P: crate::__private::Exported>() {
+    let plugin = Harness::<P>::new();
     assert_eq!(
         plugin.handle(&PluginEvent::new("fail")).unwrap_err(),
         "failed on purpose after 1 events"
@@ -186,13 +188,20 @@ fn an_error_goes_to_set_error_and_returns_nothing() {
 
     // The same, without the harness: no reply, and the message was passed to
     // the `set_error` stand-in.
-    let slot = export::Slot::<Counter>::new();
-    assert_eq!(export::handle_event(&slot, br#"{"type":"fail"}"#), None);
+    let slot = export::Slot::<P>::new();
+    let fail = Harness::<P>::encode(&PluginEvent::new("fail")).unwrap();
+    assert_eq!(export::handle_event(&slot, &fail), None);
     assert_eq!(
         testing::take_error().as_deref(),
         Some("failed on purpose after 1 events")
     );
     assert_eq!(live_buffers(), 0);
+}
+
+#[test]
+fn an_error_goes_to_set_error_and_returns_nothing() {
+    failures_reach_set_error::<Counter>();
+    let slot = export::Slot::<Counter>::new();
     // A success does not call it.
     assert!(export::handle_event(&slot, br#"{"type":"nothing"}"#).is_none());
     testing::take_error();

@@ -195,27 +195,7 @@ fn replies_of_any_size_follow_each_other() {
 
 #[test]
 fn an_error_goes_to_set_error_and_returns_nothing() {
-    let plugin = Harness::<Packed>::new();
-    assert_eq!(
-        plugin.handle(&PluginEvent::new("fail")).unwrap_err(),
-        "failed on purpose after 1 events"
-    );
-    assert_eq!(
-        plugin.handle(&PluginEvent::new("what")).unwrap_err(),
-        "unsupported event type: what"
-    );
-    assert_eq!(live_buffers(), 0);
-
-    let slot = export::Slot::<Packed>::new();
-    assert_eq!(
-        export::handle_event(&slot, &packed(&PluginEvent::new("fail"))),
-        None
-    );
-    assert_eq!(
-        testing::take_error().as_deref(),
-        Some("failed on purpose after 1 events")
-    );
-    assert_eq!(live_buffers(), 0);
+    super::failures_reach_set_error::<Packed>();
 }
 
 #[test]
