@@ -36,7 +36,13 @@ pub struct WasmRuntimeConfig {
     /// Wall-clock deadline of every call into the guest (and of the start function).
     /// Running past it is [`WasmError::Timeout`](crate::WasmError::Timeout).
     pub timeout: Option<Duration>,
-    /// Most elements any one table may have.
+    /// Most elements any one table may have. `table.grow` past it returns -1; a
+    /// module whose minimum is larger fails to instantiate with
+    /// [`WasmError::MemoryLimit`](crate::WasmError::MemoryLimit). When `None`,
+    /// engines keep tables within the memory budget: `max_memory_pages` worth of
+    /// 8-byte elements, at least 4,096 and at most 2^20 (the most without a
+    /// memory limit), since one `table.grow` is a single instruction that could
+    /// otherwise commit gigabytes before any deadline looks.
     pub max_table_elements: Option<u64>,
     /// Offer WASI preview 1 to modules that import it.
     pub enable_wasi: bool,

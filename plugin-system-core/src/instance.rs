@@ -221,6 +221,22 @@ pub trait WasmInstance: Send {
     /// Sets the wall-clock deadline of each following call (`None`: no deadline).
     fn set_timeout(&mut self, timeout: Option<Duration>);
 
+    /// Ends every following call at `deadline` at the latest, until it is set
+    /// to `None`: several calls then share one budget (the plugin layer gives an
+    /// event's whole exchange one). The per-call timeout still applies; the
+    /// earlier of the two wins. A call that starts after the deadline fails
+    /// at once with [`WasmError::Timeout`], without running guest code.
+    ///
+    /// # Errors
+    /// [`WasmError::Unsupported`] from an engine without deadlines (the default
+    /// of this method).
+    fn set_deadline(&mut self, deadline: Option<crate::Deadline>) -> Result<()> {
+        let _ = deadline;
+        Err(WasmError::Unsupported {
+            feature: "deadlines".into(),
+        })
+    }
+
     /// Caps each linear memory of this instance's store at `max_bytes` from now
     /// on, under the runtime's `max_memory_pages` (the tighter limit wins;
     /// `None` leaves the runtime's alone). A guest's `memory.grow` past the cap

@@ -27,6 +27,7 @@
 //! This crate has no cargo features.
 
 mod config;
+mod deadline;
 mod error;
 mod imports;
 mod instance;
@@ -40,6 +41,7 @@ mod value;
 pub mod wasi;
 
 pub use config::{InstanceLimits, WasmFeatures, WasmRuntimeConfig};
+pub use deadline::Deadline;
 pub use error::{HostError, Result, TrapCode, WasmError};
 pub use imports::{Caller, Extern, HostFunc, Imports, UnknownImports};
 pub use instance::{

@@ -191,7 +191,16 @@ pub struct WasiConfig {
     /// clock stands at the Unix epoch, the monotonic clock advances 1 ms per
     /// reading, and both random sources are generated from this seed.
     pub deterministic: Option<u64>,
+    /// Most file descriptors the guest may hold at once, its stdio and
+    /// preopened directories included (`None`: [`DEFAULT_MAX_OPEN_FILES`]).
+    /// Past it, opening a file fails in the guest with `EMFILE`, so a guest
+    /// cannot take the host process's descriptors from the host.
+    pub max_open_files: Option<u32>,
 }
+
+/// Descriptors a guest may hold when [`WasiConfig::max_open_files`] is not set:
+/// far more than programs keep open at once, far fewer than a host process has.
+pub const DEFAULT_MAX_OPEN_FILES: u32 = 128;
 
 impl WasiConfig {
     /// Nothing granted: no arguments, environment or directories; stdin closed,
@@ -267,6 +276,12 @@ impl WasiConfig {
         self.stdin(WasiStdin::Inherit)
             .stdout(WasiOutput::Inherit)
             .stderr(WasiOutput::Inherit)
+    }
+
+    /// Sets [`max_open_files`](Self::max_open_files).
+    pub fn max_open_files(mut self, max: u32) -> Self {
+        self.max_open_files = Some(max);
+        self
     }
 
     /// Fixes the clocks and seeds the random sources (see

@@ -26,6 +26,7 @@ use std::{fmt, str::FromStr, sync::Arc};
 
 pub use plugin_system_core::{WasmError, WasmRuntime, WasmRuntimeConfig};
 
+mod deadline;
 mod module_info;
 mod shared;
 #[cfg(feature = "wasi")]

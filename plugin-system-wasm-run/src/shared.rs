@@ -45,17 +45,55 @@ pub(crate) const EPOCH_TICK: std::time::Duration = std::time::Duration::from_mil
 pub(crate) struct StoreLimitValues {
     pub(crate) memory_bytes: Option<usize>,
     pub(crate) table_elements: Option<usize>,
+    /// `max_table_elements` as configured; `None` derives the table limit from
+    /// the memory limit, also when a store's own cap tightens that.
+    configured_table_elements: Option<u64>,
+}
+
+/// Bytes a table element is reckoned to take (a function pointer), for the
+/// default table limit.
+const TABLE_ELEMENT_BYTES: u64 = 8;
+
+/// Most elements a table may have when neither `max_table_elements` nor a memory
+/// limit is set: tens of times what large programs declare, and 8 MiB.
+pub(crate) const DEFAULT_TABLE_ELEMENTS: u64 = 1 << 20;
+
+/// Fewest elements the default allows, however small the memory limit.
+const MIN_DEFAULT_TABLE_ELEMENTS: u64 = 4096;
+
+/// The table limit when `max_table_elements` is not set: tables within the
+/// memory budget (`memory_bytes`), and never more than
+/// [`DEFAULT_TABLE_ELEMENTS`]. Without it one `table.grow` of 2^31 elements,
+/// a single instruction that no deadline can cut, commits 16 GiB.
+pub(crate) fn default_table_elements(memory_bytes: Option<u64>) -> u64 {
+    memory_bytes.map_or(DEFAULT_TABLE_ELEMENTS, |bytes| {
+        (bytes / TABLE_ELEMENT_BYTES).clamp(MIN_DEFAULT_TABLE_ELEMENTS, DEFAULT_TABLE_ELEMENTS)
+    })
 }
 
 impl StoreLimitValues {
     /// The runtime's limits.
     pub(crate) fn new(config: &WasmRuntimeConfig) -> Self {
         let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        let memory_bytes = config
+            .max_memory_pages
+            .map(|pages| pages.saturating_mul(plugin_system_core::PAGE_SIZE));
         StoreLimitValues {
-            memory_bytes: config
-                .max_memory_pages
-                .map(|pages| to_usize(pages.saturating_mul(plugin_system_core::PAGE_SIZE))),
-            table_elements: config.max_table_elements.map(to_usize),
+            memory_bytes: memory_bytes.map(to_usize),
+            table_elements: None,
+            configured_table_elements: config.max_table_elements,
+        }
+        .with_table_limit()
+    }
+
+    /// These limits with the table limit worked out from the rest.
+    fn with_table_limit(self) -> Self {
+        let elements = self
+            .configured_table_elements
+            .unwrap_or_else(|| default_table_elements(self.memory_bytes.map(|bytes| bytes as u64)));
+        StoreLimitValues {
+            table_elements: Some(usize::try_from(elements).unwrap_or(usize::MAX)),
+            ..self
         }
     }
 
@@ -70,6 +108,7 @@ impl StoreLimitValues {
             memory_bytes,
             ..self
         }
+        .with_table_limit()
     }
 
     /// The memory limit in whole pages, for messages.

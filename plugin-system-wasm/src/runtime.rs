@@ -202,7 +202,15 @@ impl WasmPluginRuntime {
             .runtime
             .instantiate_with_limits(&module, &imports, limits)?;
         let fuel = self.runtime.config().fuel_limit;
-        let mut bridge = Bridge::new(instance, shape, Arc::clone(&shared), serializer, fuel)?;
+        let exchange_timeout = limits.timeout_under(self.runtime.config().timeout);
+        let mut bridge = Bridge::new(
+            instance,
+            shape,
+            Arc::clone(&shared),
+            serializer,
+            fuel,
+            exchange_timeout,
+        )?;
 
         let manifest = match options.manifest {
             Some(manifest) => manifest,

@@ -1,10 +1,12 @@
 //! WASI preview 1, one implementation for both engines: wasmtime-wasi's.
 //!
-//! wasmtime links it with its own `add_to_linker_sync`; wasmi calls the same
-//! generated functions from its host functions ([`crate::wasmi_engine`]'s `wasi`
-//! module). Both build the guest's world here, from the core [`WasiConfig`], so the
-//! two engines show a guest the same files, clocks and streams by construction.
+//! Both engines call the functions wasmtime-wasi generates, through the
+//! engine-neutral wrappers of [`calls`] (deadlines, descriptor cap), from host
+//! functions of their own (`wasi.rs` in each engine folder). Both build the
+//! guest's world here, from the core [`WasiConfig`], so the two engines show a
+//! guest the same files, clocks and streams by construction.
 
+pub(crate) mod calls;
 mod stdio;
 
 use std::time::Duration;
@@ -23,8 +25,29 @@ use self::stdio::Capture;
 
 /// The most bytes one WASI call may copy out of guest memory, as wasmtime's
 /// default `Store::hostcall_fuel`: a guest cannot make the host allocate more.
-#[cfg(feature = "wasmi")]
 pub(crate) const HOSTCALL_FUEL: usize = 128 << 20;
+
+/// A store's WASI world: wasmtime-wasi's context, and the descriptors the guest
+/// holds against its cap ([`WasiConfig::max_open_files`]).
+pub(crate) struct WasiWorld {
+    pub(crate) ctx: WasiP1Ctx,
+    /// Descriptors held: stdio, preopens, and what the guest opened since.
+    pub(crate) open: u32,
+    pub(crate) max_open: u32,
+}
+
+impl WasiWorld {
+    fn new(config: &WasiConfig) -> Result<Self, WasmError> {
+        Ok(WasiWorld {
+            ctx: build_ctx(config)?,
+            // wasmtime-wasi gives every guest descriptors 0-2, then the preopens.
+            open: 3u32.saturating_add(u32::try_from(config.preopens.len()).unwrap_or(u32::MAX)),
+            max_open: config
+                .max_open_files
+                .unwrap_or(plugin_system_core::wasi::DEFAULT_MAX_OPEN_FILES),
+        })
+    }
+}
 
 /// Whether the module imports anything from WASI preview 1.
 pub(crate) fn imports_wasi(info: &ModuleInfo) -> bool {
@@ -66,7 +89,7 @@ fn check_enabled(
 /// # Errors
 /// As [`check_enabled`] and [`build_ctx`].
 pub(crate) fn prepare(
-    world: &mut Option<WasiP1Ctx>,
+    world: &mut Option<WasiWorld>,
     config: &WasmRuntimeConfig,
     imports: &Imports,
     info: &ModuleInfo,
@@ -74,8 +97,8 @@ pub(crate) fn prepare(
     check_enabled(config, imports, info)?;
     if world.is_none() && (imports.wasi_config().is_some() || imports_wasi(info)) {
         *world = Some(match imports.wasi_config() {
-            Some(given) => build_ctx(given)?,
-            None => build_ctx(&WasiConfig::new())?,
+            Some(given) => WasiWorld::new(given)?,
+            None => WasiWorld::new(&WasiConfig::new())?,
         });
     }
     Ok(())
@@ -83,15 +106,19 @@ pub(crate) fn prepare(
 
 /// The store's world, for a WASI call. [`prepare`] set it before any instance
 /// that imports WASI was linked; the empty world stands in should that not hold.
-pub(crate) fn world(world: &mut Option<WasiP1Ctx>) -> &mut WasiP1Ctx {
-    world.get_or_insert_with(|| WasiCtxBuilder::new().build_p1())
+pub(crate) fn world(world: &mut Option<WasiWorld>) -> &mut WasiWorld {
+    world.get_or_insert_with(|| WasiWorld {
+        ctx: WasiCtxBuilder::new().build_p1(),
+        open: 3,
+        max_open: plugin_system_core::wasi::DEFAULT_MAX_OPEN_FILES,
+    })
 }
 
 /// The guest's world as wasmtime-wasi holds it.
 ///
 /// # Errors
 /// [`WasmError::Io`] when a preopened directory cannot be opened.
-pub(crate) fn build_ctx(config: &WasiConfig) -> Result<WasiP1Ctx, WasmError> {
+fn build_ctx(config: &WasiConfig) -> Result<WasiP1Ctx, WasmError> {
     let mut builder = WasiCtxBuilder::new();
     builder.envs(&environment(config));
     builder.args(&config.args);

@@ -5,9 +5,7 @@
 //! at the clock each time a slice runs out. The fuel the user sees is the store's
 //! fuel plus a reserve held back from the slices, so accounting stays exact.
 
-use std::time::{Duration, Instant};
-
-use plugin_system_core::{WasmError, WasmValue};
+use plugin_system_core::{Deadline, WasmError, WasmValue};
 use wasmi::{ResumableCall, Store, Val};
 
 use super::{
@@ -15,20 +13,33 @@ use super::{
     state::{HostState, fuel_left, set_fuel},
     typed::Typed,
 };
-use crate::shared::DEADLINE_FUEL_SLICE;
+use crate::{
+    deadline::{self, Deadlines},
+    shared::DEADLINE_FUEL_SLICE,
+};
 
 /// Calls `func`: directly without a deadline (the fast path), in slices with one.
+/// The call's deadline is in the store while it runs, for its host functions.
+///
+/// # Errors
+/// The call's; [`WasmError::Timeout`] without running when the deadline has
+/// passed already.
 #[inline]
 pub(crate) fn run(
     store: &mut Store<HostState>,
     func: wasmi::Func,
     args: &[Val],
     results: &mut [Val],
-    deadline: Option<Duration>,
+    deadlines: &Deadlines,
 ) -> Result<(), WasmError> {
-    let outcome = match deadline {
+    let outcome = match deadlines.start_call()? {
         None => func.call(&mut *store, args, results).map_err(map_error),
-        Some(limit) => run_sliced(store, func, args, results, limit),
+        Some(deadline) => {
+            store.data_mut().deadline = Some(deadline);
+            let outcome = run_sliced(store, func, args, results, deadline);
+            store.data_mut().deadline = None;
+            outcome
+        }
     };
     settle(store, outcome)
 }
@@ -63,9 +74,8 @@ fn run_sliced(
     func: wasmi::Func,
     args: &[Val],
     results: &mut [Val],
-    limit: Duration,
+    deadline: Deadline,
 ) -> Result<(), WasmError> {
-    let started = Instant::now();
     // The budget is the store's fuel: the user's, or practically unlimited when
     // metering is off. What the current slice does not hold waits in `reserve`.
     let budget = fuel_left(store);
@@ -77,8 +87,8 @@ fn run_sliced(
         let paused = match step {
             // A call that outlived its deadline in a host function (a blocking WASI
             // call) is late all the same, as on wasmtime, whose next check traps.
-            Ok(ResumableCall::Finished) if started.elapsed() > limit => {
-                break Err(WasmError::Timeout { limit });
+            Ok(ResumableCall::Finished) if deadline.has_passed() => {
+                break Err(deadline::timeout(deadline));
             }
             Ok(ResumableCall::Finished) => break Ok(()),
             Ok(ResumableCall::HostTrap(trap)) => break Err(map_error(trap.into_host_error())),
@@ -91,8 +101,8 @@ fn run_sliced(
             // As without a deadline: the budget cannot pay for the next step.
             break Err(WasmError::FuelExhausted);
         }
-        if started.elapsed() > limit {
-            break Err(WasmError::Timeout { limit });
+        if deadline.has_passed() {
+            break Err(deadline::timeout(deadline));
         }
         // A step may cost more than a slice (a large `memory.copy`): give it enough.
         let slice = left.min(DEADLINE_FUEL_SLICE.max(required));

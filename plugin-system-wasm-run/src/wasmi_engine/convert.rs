@@ -181,6 +181,8 @@ impl std::fmt::Display for HostFailure {
 
 impl wasmi::errors::HostError for HostFailure {}
 
+impl wasmi::errors::HostError for crate::deadline::DeadlinePassed {}
+
 /// A wasmi error of a call, an instantiation or a start function.
 pub(crate) fn map_error(error: wasmi::Error) -> WasmError {
     if let Some(code) = error.as_trap_code() {
@@ -188,6 +190,9 @@ pub(crate) fn map_error(error: wasmi::Error) -> WasmError {
     }
     if let Some(code) = error.i32_exit_status() {
         return WasmError::Exit { code };
+    }
+    if let Some(passed) = error.downcast_ref::<crate::deadline::DeadlinePassed>() {
+        return (*passed).into();
     }
     if error.downcast_ref::<HostFailure>().is_some() {
         return match error.downcast::<HostFailure>() {

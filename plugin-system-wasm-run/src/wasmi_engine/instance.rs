@@ -42,7 +42,7 @@ impl WasmiStore {
         }
         self.results.clear();
         self.results.resize(results.len(), Val::I32(0));
-        call::run(store, func, &self.args, &mut self.results, self.timeout)?;
+        call::run(store, func, &self.args, &mut self.results, &self.deadlines)?;
         for (slot, value) in results.iter_mut().zip(&self.results) {
             *slot = match num_from_val(value) {
                 Some(number) => number,
@@ -128,7 +128,7 @@ impl WasmInstance for WasmiStore {
         self.memory.store.data_mut().default_memory = member.default_memory;
         self.calls += 1;
         let outcome = match typed {
-            Some(typed) if self.timeout.is_none() => {
+            Some(typed) if !self.deadlines.is_set() => {
                 call::run_typed(&mut self.memory.store, typed, args, results)
             }
             _ => self.call_checked(wasm_func, args, results),
@@ -201,7 +201,12 @@ impl WasmInstance for WasmiStore {
     }
 
     fn set_timeout(&mut self, timeout: Option<Duration>) {
-        self.timeout = timeout;
+        self.deadlines.timeout = timeout;
+    }
+
+    fn set_deadline(&mut self, deadline: Option<plugin_system_core::Deadline>) -> Result<()> {
+        self.deadlines.until = deadline;
+        Ok(())
     }
 
     fn set_memory_limit(&mut self, max_bytes: Option<u64>) -> Result<()> {

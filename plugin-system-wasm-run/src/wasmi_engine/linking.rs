@@ -292,7 +292,9 @@ fn host_func(store: &mut Store<HostState>, host: HostFunc, function: Arc<str>) -
                     function: Arc::clone(&function),
                     error,
                 })
-            })
+            })?;
+            // Time in the host counts against the call's deadline.
+            crate::deadline::check_returned(caller.data().deadline).map_err(wasmi::Error::host)
         },
     )
 }

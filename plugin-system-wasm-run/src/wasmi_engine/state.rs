@@ -31,9 +31,11 @@ pub(crate) struct HostState {
     pub(crate) host_args: Vec<WasmValue>,
     /// Result buffer of host function calls, reused likewise.
     pub(crate) host_results: Vec<WasmValue>,
+    /// The deadline of the call running now, for the host functions it calls.
+    pub(crate) deadline: Option<plugin_system_core::Deadline>,
     /// The WASI world of the store, made by the first instance that imports WASI.
     #[cfg(feature = "wasi")]
-    pub(crate) wasi: Option<wasmtime_wasi::p1::WasiP1Ctx>,
+    pub(crate) wasi: Option<crate::wasi::WasiWorld>,
 }
 
 impl HostState {
@@ -60,7 +62,7 @@ fn store_limits(values: StoreLimitValues) -> StoreLimits {
 #[cfg(feature = "wasi")]
 impl HostState {
     /// The store's WASI world.
-    pub(crate) fn wasi_ctx(&mut self) -> &mut wasmtime_wasi::p1::WasiP1Ctx {
+    pub(crate) fn wasi_world(&mut self) -> &mut crate::wasi::WasiWorld {
         crate::wasi::world(&mut self.wasi)
     }
 }
@@ -78,6 +80,7 @@ pub(crate) fn new_store(engine: &wasmi::Engine, config: &WasmRuntimeConfig) -> S
         externrefs: HashMap::new(),
         host_args: Vec::new(),
         host_results: Vec::new(),
+        deadline: None,
         #[cfg(feature = "wasi")]
         wasi: None,
     };

@@ -7,7 +7,6 @@
 use std::{
     panic::{AssertUnwindSafe, catch_unwind},
     sync::Arc,
-    time::Duration,
 };
 
 use plugin_system_core::{
@@ -20,7 +19,7 @@ use super::{
     ENGINE, WasmiModule, call, convert::map_error, linking, memory::StoreMemory,
     start::START_EXPORT, state, typed::Typed,
 };
-use crate::shared;
+use crate::{deadline::Deadlines, shared};
 
 /// A wasmi store with its instances.
 ///
@@ -43,7 +42,7 @@ pub(crate) struct WasmiStore {
     /// Result buffer, reused by every call.
     pub(super) results: Vec<Val>,
     pub(super) fuel: FuelBook,
-    pub(super) timeout: Option<Duration>,
+    pub(super) deadlines: Deadlines,
     pub(super) calls: u64,
     pub(super) failed_calls: u64,
 }
@@ -117,7 +116,7 @@ impl WasmiStore {
                 last_set: initial_fuel,
                 burnt_before: 0,
             },
-            timeout: config.timeout,
+            deadlines: Deadlines::new(config.timeout),
             calls: 0,
             failed_calls: 0,
         }
@@ -183,14 +182,14 @@ impl WasmiStore {
         {
             // The start function is the caller of any host function it calls.
             store.data_mut().default_memory = default_memory;
-            call::run(store, start, &[], &mut [], self.timeout)?;
+            call::run(store, start, &[], &mut [], &self.deadlines)?;
         }
         // A reactor's set-up, under the same fuel and deadline as any call.
         if let Some(init) =
             shared::initializer(&compiled.info).and_then(|name| instance.get_func(&*store, name))
         {
             store.data_mut().default_memory = default_memory;
-            let outcome = call::run(store, init, &[], &mut [], self.timeout);
+            let outcome = call::run(store, init, &[], &mut [], &self.deadlines);
             shared::initialized(outcome)?;
         }
 

@@ -1,21 +1,14 @@
-//! WASI preview 1 on wasmi, served by wasmtime-wasi's implementation.
-//!
-//! wasmtime-wasi generates (with wiggle) one function per WASI call that takes the
-//! guest memory as a byte slice and the world as a `WasiP1Ctx`; wasmtime's linker
-//! wraps them, and here wasmi host functions do the same, so both engines run one
-//! implementation. The generated module is internal to wasmtime-wasi, which is why
-//! it is pinned to one exact version and every call is wired in this one file.
+//! WASI preview 1 on wasmi: host functions around the engine-neutral calls of
+//! [`crate::wasi::calls`], which run wasmtime-wasi's implementation.
 
 use plugin_system_core::wasi::WASI_MODULE;
 use wasmi::{Caller, Linker};
-use wasmtime_wasi::p1::{
-    WasiP1Ctx,
-    wasi_snapshot_preview1::{self as p1, WasiSnapshotPreview1},
-};
-use wiggle::GuestMemory;
 
 use super::{convert::HostFailure, state::HostState};
-use crate::wasi::HOSTCALL_FUEL;
+use crate::wasi::{
+    WasiWorld,
+    calls::{CoreType, WasiFailure, for_each_wasi_function, functions, wasi_ret},
+};
 
 /// A WASI call's failure, reported as a host function's.
 fn failure(message: String) -> wasmi::Error {
@@ -25,10 +18,15 @@ fn failure(message: String) -> wasmi::Error {
     })
 }
 
-/// Runs one WASI call with the caller's memory and the store's world.
+/// Runs one WASI call with the caller's memory, the store's world and the call's
+/// deadline.
 fn with_wasi<R>(
     caller: &mut Caller<'_, HostState>,
-    call: impl FnOnce(&mut WasiP1Ctx, &mut GuestMemory<'_>) -> wiggle::error::Result<R>,
+    call: impl FnOnce(
+        &mut WasiWorld,
+        &mut [u8],
+        Option<plugin_system_core::Deadline>,
+    ) -> Result<R, WasiFailure>,
 ) -> Result<R, wasmi::Error> {
     let Some(memory) = caller
         .get_export("memory")
@@ -37,33 +35,19 @@ fn with_wasi<R>(
         return Err(failure("missing required memory export".into()));
     };
     let (data, state) = memory.data_and_store_mut(caller);
-    let ctx = state.wasi_ctx();
-    ctx.set_hostcall_fuel(HOSTCALL_FUEL);
-    let mut memory = GuestMemory::Unshared(data);
-    call(ctx, &mut memory).map_err(|e| match crate::wasi::exit_code(&e) {
-        Some(code) => wasmi::Error::i32_exit(code),
+    let deadline = state.deadline;
+    call(state.wasi_world(), data, deadline).map_err(|failed| match failed {
+        WasiFailure::Exit(code) => wasmi::Error::i32_exit(code),
+        WasiFailure::Deadline(passed) => wasmi::Error::host(passed),
         // The guest's failure, named as on wasmtime.
-        None => failure(e.root_cause().to_string()),
+        WasiFailure::Guest(message) => failure(message),
     })
-}
-
-/// A WASI parameter or result type in the core's terms.
-trait CoreType {
-    const TYPE: plugin_system_core::ValType;
-}
-
-impl CoreType for i32 {
-    const TYPE: plugin_system_core::ValType = plugin_system_core::ValType::I32;
-}
-
-impl CoreType for i64 {
-    const TYPE: plugin_system_core::ValType = plugin_system_core::ValType::I64;
 }
 
 /// Defines the WASI preview 1 function `name` in `linker`, for a module that
 /// imports it, and returns its type; `None` when WASI has no such function.
-macro_rules! wasi_functions {
-    ($( $mode:ident $name:ident ( $($arg:ident : $ty:ty),* ) $(-> $ret:ty)? ; )*) => {
+macro_rules! define_on_wasmi {
+    ($( $mode:ident $fds:ident $name:ident ( $($arg:ident : $ty:ty),* ) $(-> $ret:ty)? ; )*) => {
         pub(crate) fn define(
             linker: &mut Linker<HostState>,
             name: &str,
@@ -75,9 +59,9 @@ macro_rules! wasi_functions {
                             WASI_MODULE,
                             stringify!($name),
                             |mut caller: Caller<'_, HostState>, $($arg: $ty),*|
-                                -> Result<wasi_functions!(@ret $($ret)?), wasmi::Error> {
-                                with_wasi(&mut caller, |ctx, memory| {
-                                    wasi_functions!(@call $mode p1::$name(ctx, memory $(, $arg)*))
+                                -> Result<wasi_ret!($($ret)?), wasmi::Error> {
+                                with_wasi(&mut caller, |world, memory, deadline| {
+                                    functions::$name(world, memory, deadline $(, $arg)*)
                                 })
                             },
                         )?;
@@ -90,73 +74,16 @@ macro_rules! wasi_functions {
                 _ => Ok(None),
             }
         }
-
-        /// The WASI preview 1 functions, by name.
-        #[cfg(test)]
-        pub(crate) const NAMES: &[&str] = &[$(stringify!($name)),*];
     };
-    (@ret) => { () };
-    (@ret $ret:ty) => { $ret };
-    // wasmtime-wasi's I/O calls are async; it drives them the same way.
-    (@call async $call:expr) => { wasmtime_wasi::runtime::in_tokio($call) };
-    (@call sync $call:expr) => { $call };
 }
 
-wasi_functions! {
-    sync args_get(a: i32, b: i32) -> i32;
-    sync args_sizes_get(a: i32, b: i32) -> i32;
-    sync clock_res_get(a: i32, b: i32) -> i32;
-    sync clock_time_get(a: i32, b: i64, c: i32) -> i32;
-    sync environ_get(a: i32, b: i32) -> i32;
-    sync environ_sizes_get(a: i32, b: i32) -> i32;
-    async fd_advise(a: i32, b: i64, c: i64, d: i32) -> i32;
-    sync fd_allocate(a: i32, b: i64, c: i64) -> i32;
-    async fd_close(a: i32) -> i32;
-    async fd_datasync(a: i32) -> i32;
-    async fd_fdstat_get(a: i32, b: i32) -> i32;
-    sync fd_fdstat_set_flags(a: i32, b: i32) -> i32;
-    sync fd_fdstat_set_rights(a: i32, b: i64, c: i64) -> i32;
-    async fd_filestat_get(a: i32, b: i32) -> i32;
-    async fd_filestat_set_size(a: i32, b: i64) -> i32;
-    async fd_filestat_set_times(a: i32, b: i64, c: i64, d: i32) -> i32;
-    async fd_pread(a: i32, b: i32, c: i32, d: i64, e: i32) -> i32;
-    sync fd_prestat_dir_name(a: i32, b: i32, c: i32) -> i32;
-    sync fd_prestat_get(a: i32, b: i32) -> i32;
-    async fd_pwrite(a: i32, b: i32, c: i32, d: i64, e: i32) -> i32;
-    async fd_read(a: i32, b: i32, c: i32, d: i32) -> i32;
-    async fd_readdir(a: i32, b: i32, c: i32, d: i64, e: i32) -> i32;
-    async fd_renumber(a: i32, b: i32) -> i32;
-    async fd_seek(a: i32, b: i64, c: i32, d: i32) -> i32;
-    async fd_sync(a: i32) -> i32;
-    sync fd_tell(a: i32, b: i32) -> i32;
-    async fd_write(a: i32, b: i32, c: i32, d: i32) -> i32;
-    async path_create_directory(a: i32, b: i32, c: i32) -> i32;
-    async path_filestat_get(a: i32, b: i32, c: i32, d: i32, e: i32) -> i32;
-    async path_filestat_set_times(a: i32, b: i32, c: i32, d: i32, e: i64, f: i64, g: i32) -> i32;
-    async path_link(a: i32, b: i32, c: i32, d: i32, e: i32, f: i32, g: i32) -> i32;
-    async path_open(a: i32, b: i32, c: i32, d: i32, e: i32, f: i64, g: i64, h: i32, i: i32) -> i32;
-    async path_readlink(a: i32, b: i32, c: i32, d: i32, e: i32, f: i32) -> i32;
-    async path_remove_directory(a: i32, b: i32, c: i32) -> i32;
-    async path_rename(a: i32, b: i32, c: i32, d: i32, e: i32, f: i32) -> i32;
-    async path_symlink(a: i32, b: i32, c: i32, d: i32, e: i32) -> i32;
-    async path_unlink_file(a: i32, b: i32, c: i32) -> i32;
-    async poll_oneoff(a: i32, b: i32, c: i32, d: i32) -> i32;
-    sync proc_exit(a: i32);
-    sync proc_raise(a: i32) -> i32;
-    sync random_get(a: i32, b: i32) -> i32;
-    sync sched_yield() -> i32;
-    sync sock_accept(a: i32, b: i32, c: i32) -> i32;
-    sync sock_recv(a: i32, b: i32, c: i32, d: i32, e: i32, f: i32) -> i32;
-    sync sock_send(a: i32, b: i32, c: i32, d: i32, e: i32) -> i32;
-    sync sock_shutdown(a: i32, b: i32) -> i32;
-}
+for_each_wasi_function!(define_on_wasmi);
 
 #[cfg(all(test, feature = "wasmtime"))]
 mod tests {
     use plugin_system_core::{Imports, WasmRuntime, WasmRuntimeConfig};
 
-    use super::NAMES;
-    use crate::WasmiRuntime;
+    use crate::{WasmiRuntime, wasi::calls::functions::NAMES};
 
     /// Every function wasmtime-wasi's own linker defines, with its wasm type.
     fn wasmtime_wasi_functions() -> Vec<(String, String)> {

@@ -17,7 +17,13 @@ pub(super) struct HostCallFailed {
 }
 
 /// Maps an error out of a call (or a start function) to the core's.
-pub(super) fn call_error(err: wasmtime::Error, timeout: Option<std::time::Duration>) -> WasmError {
+pub(super) fn call_error(
+    err: wasmtime::Error,
+    deadline: Option<plugin_system_core::Deadline>,
+) -> WasmError {
+    if let Some(passed) = err.downcast_ref::<crate::deadline::DeadlinePassed>() {
+        return (*passed).into();
+    }
     let err = match err.downcast::<HostCallFailed>() {
         Ok(h) => {
             return WasmError::Host {
@@ -37,7 +43,7 @@ pub(super) fn call_error(err: wasmtime::Error, timeout: Option<std::time::Durati
             Trap::StackOverflow => return WasmError::StackOverflow,
             Trap::Interrupt => {
                 return WasmError::Timeout {
-                    limit: timeout.unwrap_or_default(),
+                    limit: deadline.map(|d| d.limit()).unwrap_or_default(),
                 };
             }
             Trap::UnreachableCodeReached => TrapCode::Unreachable,

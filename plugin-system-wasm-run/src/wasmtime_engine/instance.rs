@@ -16,7 +16,10 @@ use super::{
     Shared, WasmtimeModule,
     convert::{self, HostCallFailed, call_error, from_val, to_val},
 };
-use crate::shared::{self, EPOCH_TICK, StoreLimitValues};
+use crate::{
+    deadline::{self, Deadlines},
+    shared::{self, EPOCH_TICK, StoreLimitValues},
+};
 
 /// wasmtime's limiter for these values.
 fn store_limits(values: StoreLimitValues) -> StoreLimits {
@@ -43,15 +46,17 @@ pub(crate) struct StoreData {
     limit_values: StoreLimitValues,
     /// Functions handed to the host as `funcref`s; a core `FuncRef` indexes here.
     pub(super) funcs: Vec<Func>,
+    /// The deadline of the call running now, for the host functions it calls.
+    pub(super) deadline: Option<plugin_system_core::Deadline>,
     /// The WASI world of the store, made by the first instance that imports WASI.
     #[cfg(feature = "wasi")]
-    wasi: Option<wasmtime_wasi::p1::WasiP1Ctx>,
+    wasi: Option<crate::wasi::WasiWorld>,
 }
 
 #[cfg(feature = "wasi")]
 impl StoreData {
     /// The store's WASI world.
-    pub(super) fn wasi_ctx(&mut self) -> &mut wasmtime_wasi::p1::WasiP1Ctx {
+    pub(super) fn wasi_world(&mut self) -> &mut crate::wasi::WasiWorld {
         crate::wasi::world(&mut self.wasi)
     }
 }
@@ -87,9 +92,7 @@ pub(crate) struct WasmtimeInstance {
     current: usize,
     /// The memory [`WasmMemory`] methods act on: the one last asked for.
     selected_memory: Option<Memory>,
-    timeout: Option<Duration>,
-    /// `timeout` in epoch ticks, worked out once: every call sets it.
-    deadline: Option<u64>,
+    deadlines: Deadlines,
     metered: bool,
     /// Fuel given so far: consumed = budget - left.
     fuel_budget: u64,
@@ -100,6 +103,8 @@ pub(crate) struct WasmtimeInstance {
     failed_calls: u64,
 }
 
+/// Epoch ticks from now until `timeout` has gone by, one more for the tick
+/// that is under way.
 fn deadline_ticks(timeout: Duration) -> u64 {
     let ticks = timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos().max(1));
     u64::try_from(ticks)
@@ -120,6 +125,7 @@ impl WasmtimeInstance {
                 runtime_limits,
                 limit_values: runtime_limits,
                 funcs: Vec::new(),
+                deadline: None,
                 #[cfg(feature = "wasi")]
                 wasi: None,
             },
@@ -131,16 +137,13 @@ impl WasmtimeInstance {
             store.set_fuel(fuel_budget).map_err(engine_error)?;
         }
         store.epoch_deadline_trap();
-        let timeout = config.timeout;
-        let deadline = timeout.map(deadline_ticks);
-        store.set_epoch_deadline(deadline.unwrap_or(NO_DEADLINE));
+        store.set_epoch_deadline(NO_DEADLINE);
         Ok(WasmtimeInstance {
             store,
             members: Vec::new(),
             current: 0,
             selected_memory: None,
-            timeout,
-            deadline,
+            deadlines: Deadlines::new(config.timeout),
             metered,
             fuel_budget,
             raw: Vec::new(),
@@ -159,8 +162,9 @@ impl WasmtimeInstance {
         wt_module: &WasmtimeModule,
         imports: &Imports,
     ) -> Result<InstanceHandle> {
-        if let Some(ticks) = self.deadline {
-            self.store.set_epoch_deadline(ticks);
+        // The start function runs under the deadline of a call.
+        if plugin_system_core::WasmModule::info(wt_module).has_start {
+            self.begin_call()?;
         }
         #[cfg(feature = "wasi")]
         {
@@ -181,7 +185,7 @@ impl WasmtimeInstance {
                 wasmtime::Instance::new(&mut self.store, &wt_module.module, &externs)
             }
         }
-        .map_err(|e| match call_error(e, self.timeout) {
+        .map_err(|e| match call_error(e, self.store.data().deadline) {
             // wasmtime's own import checks (types of linked exports) say "import";
             // anything else (an exhausted pool) stays an engine error.
             WasmError::Engine { message } if message.contains("import") => {
@@ -214,6 +218,22 @@ impl WasmtimeInstance {
             }
         }
         Ok(InstanceHandle::from_index(self.current))
+    }
+
+    /// Arms the deadline of a call that starts now: the epoch deadline that
+    /// stops guest code, and the instant that host and WASI calls see.
+    ///
+    /// # Errors
+    /// [`WasmError::Timeout`] when the deadline has passed already.
+    fn begin_call(&mut self) -> Result<()> {
+        let deadline = self.deadlines.start_call()?;
+        if let Some(d) = deadline {
+            self.store.set_epoch_deadline(deadline_ticks(d.remaining()));
+        } else if self.store.data().deadline.is_some() {
+            self.store.set_epoch_deadline(NO_DEADLINE);
+        }
+        self.store.data_mut().deadline = deadline;
+        Ok(())
     }
 
     /// The selected instance. A store handed out as an instance always has one.
@@ -266,25 +286,9 @@ impl WasmtimeInstance {
         Ok(())
     }
 
-    /// The error of a failed call. The store's only host functions besides the
-    /// core's (which fail as [`HostCallFailed`]) are WASI's: any other failure
-    /// that is no trap comes from a WASI call the guest made, and is its failure.
+    /// The error of a failed call.
     fn call_failed(&self, e: wasmtime::Error) -> WasmError {
-        #[cfg(feature = "wasi")]
-        let wasi_message = self
-            .store
-            .data()
-            .wasi
-            .is_some()
-            .then(|| e.root_cause().to_string());
-        match call_error(e, self.timeout) {
-            #[cfg(feature = "wasi")]
-            WasmError::Engine { .. } if wasi_message.is_some() => WasmError::Host {
-                function: plugin_system_core::wasi::WASI_MODULE.to_owned(),
-                source: HostError::new(wasi_message.unwrap_or_default()),
-            },
-            other => other,
-        }
+        call_error(e, self.store.data().deadline)
     }
 
     fn call_checked(
@@ -490,7 +494,8 @@ fn host_closure(
         for (slot, v) in results.iter_mut().zip(&out) {
             *slot = to_val(&mut caller, v).map_err(|e| fail(HostError::from_error(e)))?;
         }
-        Ok(())
+        // Time in the host counts against the call's deadline.
+        deadline::check_returned(caller.data().deadline).map_err(wasmtime::Error::new)
     }
 }
 
@@ -690,10 +695,11 @@ impl WasmInstance for WasmtimeInstance {
             .resolved
             .get(func.index())
             .ok_or_else(|| WasmError::type_mismatch("unknown function handle"))?;
-        if let Some(ticks) = self.deadline {
-            self.store.set_epoch_deadline(ticks);
-        }
         self.calls += 1;
+        if let Err(late) = self.begin_call() {
+            self.failed_calls += 1;
+            return Err(late);
+        }
         let outcome = if resolved.numeric {
             self.call_raw(resolved.func, func.ty(), args, results)
         } else {
@@ -781,15 +787,19 @@ impl WasmInstance for WasmtimeInstance {
     }
 
     fn set_timeout(&mut self, timeout: Option<Duration>) {
-        self.timeout = timeout;
-        self.deadline = timeout.map(deadline_ticks);
-        match timeout {
-            Some(_) => {
-                // The ticker lives as long as the engine; starting it twice is a no-op.
-                self.shared.start_ticker();
-            }
-            None => self.store.set_epoch_deadline(NO_DEADLINE),
+        self.deadlines.timeout = timeout;
+        if timeout.is_some() {
+            // The ticker lives as long as the engine; starting it twice is a no-op.
+            self.shared.start_ticker();
         }
+    }
+
+    fn set_deadline(&mut self, deadline: Option<plugin_system_core::Deadline>) -> Result<()> {
+        self.deadlines.until = deadline;
+        if deadline.is_some() {
+            self.shared.start_ticker();
+        }
+        Ok(())
     }
 
     fn stats(&mut self) -> InstanceStats {

@@ -4,6 +4,8 @@
 mod convert;
 mod instance;
 mod module;
+#[cfg(feature = "wasi")]
+mod wasi;
 
 use std::{
     sync::{Arc, OnceLock},
@@ -195,10 +197,9 @@ impl WasmtimeRuntime {
         #[cfg(feature = "wasi")]
         let wasi = if config.enable_wasi {
             let mut linker = wasmtime::Linker::new(&engine);
-            wasmtime_wasi::p1::add_to_linker_sync(&mut linker, instance::StoreData::wasi_ctx)
-                .map_err(|e| WasmError::Engine {
-                    message: format!("cannot define WASI: {e:#}"),
-                })?;
+            wasi::define_all(&mut linker).map_err(|e| WasmError::Engine {
+                message: format!("cannot define WASI: {e:#}"),
+            })?;
             Some(linker)
         } else {
             None

@@ -2,11 +2,14 @@
 
 pub(crate) mod link;
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::{
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::Duration,
+};
 
 use async_trait::async_trait;
 use plugin_system_core::{
-    Plugin, PluginContext, PluginError, PluginEvent, PluginManifest, PluginResponse,
+    Deadline, Plugin, PluginContext, PluginError, PluginEvent, PluginManifest, PluginResponse,
     PluginSerializer, TypedFunc, Value, WasmError, WasmInstance, WireFormat, checked_range,
 };
 use serde::Serialize;
@@ -16,6 +19,11 @@ use crate::abi::{self, DisposeForm, InitForm, Shape};
 
 /// Fuel a buffer's `dealloc` may use after the call it belonged to ran dry.
 const CLEANUP_FUEL: u64 = 1_000_000;
+
+/// Time a buffer's `dealloc` may take after the exchange it belonged to ran out
+/// of time (or the exchange's whole budget, when that is shorter): buffers are
+/// freed, and the exchange still ends within a small margin of its deadline.
+const CLEANUP_TIME: Duration = Duration::from_millis(10);
 
 /// The most the bridge keeps of its event buffer between events: one large
 /// event does not hold its memory for the plugin's life.
@@ -52,6 +60,11 @@ pub(crate) struct Bridge {
     serializer: Arc<dyn PluginSerializer>,
     /// Fuel each call starts with, when metering is on.
     fuel_per_call: Option<u64>,
+    /// The time one exchange may take, all its guest calls together (`alloc`,
+    /// the export, both `dealloc`s).
+    exchange_timeout: Option<Duration>,
+    /// The deadline of the exchange under way.
+    deadline: Option<Deadline>,
     disposed: bool,
     stats: PluginStats,
     /// Events are serialized here, one after the other, before the copy into
@@ -66,6 +79,7 @@ impl Bridge {
         link: SharedLink,
         serializer: Arc<dyn PluginSerializer>,
         fuel_per_call: Option<u64>,
+        exchange_timeout: Option<Duration>,
     ) -> Result<Self, PluginError> {
         let alloc = instance.typed(abi::ALLOC)?;
         let dealloc = instance.typed(abi::DEALLOC)?;
@@ -79,19 +93,43 @@ impl Bridge {
             link,
             serializer,
             fuel_per_call,
+            exchange_timeout,
+            deadline: None,
             disposed: false,
             stats: PluginStats::default(),
             event_buffer: Vec::new(),
         })
     }
 
-    /// Readies the store for a call into the guest: fresh fuel, a clean link.
-    fn begin(&mut self) -> Result<(), PluginError> {
+    /// Runs one exchange with the guest (an event, the manifest, initialize,
+    /// dispose): fresh fuel, a clean link, and one deadline for all the guest
+    /// calls it makes, so that no part of it (a looping `dealloc`) gets a
+    /// deadline of its own.
+    fn exchange_with<T>(
+        &mut self,
+        run: impl FnOnce(&mut Self) -> Result<T, PluginError>,
+    ) -> Result<T, PluginError> {
         if let Some(fuel) = self.fuel_per_call {
             self.instance.set_fuel(fuel)?;
         }
         lock(&self.link).begin_call();
-        Ok(())
+        if let Some(timeout) = self.exchange_timeout {
+            self.set_deadline(Some(Deadline::after(timeout)));
+        }
+        let outcome = run(self);
+        if self.deadline.is_some() {
+            self.set_deadline(None);
+        }
+        outcome
+    }
+
+    /// Puts the guest's calls under `deadline`. An engine without shared
+    /// deadlines keeps its per-call timeout, which the instance has already.
+    fn set_deadline(&mut self, deadline: Option<Deadline>) {
+        self.deadline = deadline;
+        if let Err(e) = self.instance.set_deadline(deadline) {
+            tracing::debug!("the engine keeps per-call deadlines: {e}");
+        }
     }
 
     /// The error for a call that returned a failure value: a denied host call
@@ -137,31 +175,59 @@ impl Bridge {
             None => Err("the plugin has no memory".to_owned()),
         };
         if let Err(message) = written {
-            self.free(ptr, len);
-            return Err(PluginError::Protocol {
-                export,
-                message: format!(
-                    "alloc({len}) returned {ptr:#x}, which is not in memory: {message}"
-                ),
-            });
+            return self.free_after(
+                ptr,
+                len,
+                Err(PluginError::Protocol {
+                    export,
+                    message: format!(
+                        "alloc({len}) returned {ptr:#x}, which is not in memory: {message}"
+                    ),
+                }),
+            );
         }
         self.stats.bytes_in += input.len() as u64;
         Ok((ptr, len))
     }
 
-    /// Frees a guest buffer. A failure here (the guest's allocator trapped) does
-    /// not hide the outcome of the call it follows; it is logged.
-    fn free(&mut self, ptr: i32, len: i32) {
-        // A call that ran out of fuel still has its buffers freed.
+    /// Frees a guest buffer. A call that ran out of fuel or time still has its
+    /// buffers freed, with a little of each to do it.
+    ///
+    /// # Errors
+    /// The `dealloc` call's failure (a trap, a loop cut by the deadline): the
+    /// guest's allocator is broken, so the exchange fails even when the call
+    /// before succeeded. Callers let an earlier failure win over this one.
+    fn free(&mut self, ptr: i32, len: i32) -> Result<(), PluginError> {
         if self.fuel_per_call.is_some()
             && self.instance.fuel().is_ok_and(|left| left < CLEANUP_FUEL)
-            && let Err(e) = self.instance.set_fuel(CLEANUP_FUEL)
         {
-            tracing::warn!("cannot refuel to free a buffer: {e}");
+            self.instance.set_fuel(CLEANUP_FUEL)?;
         }
-        if let Err(e) = self.dealloc.call(&mut *self.instance, (ptr, len)) {
-            tracing::warn!("dealloc({ptr:#x}, {len}) failed: {e}");
+        if let Some(deadline) = self.deadline
+            && deadline.has_passed()
+        {
+            self.set_deadline(Some(Deadline::after(CLEANUP_TIME.min(deadline.limit()))));
         }
+        self.dealloc
+            .call(&mut *self.instance, (ptr, len))
+            .map_err(|e| {
+                tracing::warn!("dealloc({ptr:#x}, {len}) failed: {e}");
+                PluginError::from(e)
+            })
+    }
+
+    /// Frees a buffer after a call whose outcome was `outcome`: that outcome's
+    /// failure wins over a failure to free.
+    fn free_after<T>(
+        &mut self,
+        ptr: i32,
+        len: i32,
+        outcome: Result<T, PluginError>,
+    ) -> Result<T, PluginError> {
+        let freed = self.free(ptr, len);
+        let value = outcome?;
+        freed?;
+        Ok(value)
     }
 
     /// Reads the packed reply of `export`, decodes it, and frees it.
@@ -177,11 +243,14 @@ impl Bridge {
         };
         let (ptr_i32, len_i32) = (ptr as i32, len as i32);
         if len as usize > cap {
-            self.free(ptr_i32, len_i32);
-            return Err(PluginError::Protocol {
-                export,
-                message: format!("a reply of {len} bytes is over the limit of {cap}"),
-            });
+            return self.free_after(
+                ptr_i32,
+                len_i32,
+                Err(PluginError::Protocol {
+                    export,
+                    message: format!("a reply of {len} bytes is over the limit of {cap}"),
+                }),
+            );
         }
         let data = self.instance.memory().map(|m| m.data()).unwrap_or_default();
         let decoded = match checked_range(u64::from(ptr), len as usize, data.len()) {
@@ -196,7 +265,7 @@ impl Bridge {
         };
         self.stats.bytes_out += u64::from(len);
         if ptr != 0 || len != 0 {
-            self.free(ptr_i32, len_i32);
+            return self.free_after(ptr_i32, len_i32, decoded);
         }
         decoded
     }
@@ -210,12 +279,12 @@ impl Bridge {
         cap: usize,
         decode: impl FnOnce(&[u8]) -> Result<T, PluginError>,
     ) -> Result<T, PluginError> {
-        self.begin()?;
-        let (ptr, len) = self.write_input(export, input)?;
-        let called = self.handle.call(&mut *self.instance, (ptr, len));
-        self.free(ptr, len);
-        let packed = called?;
-        self.take_reply(export, packed, cap, decode)
+        self.exchange_with(|bridge| {
+            let (ptr, len) = bridge.write_input(export, input)?;
+            let called = bridge.handle.call(&mut *bridge.instance, (ptr, len));
+            let packed = bridge.free_after(ptr, len, called.map_err(PluginError::from))?;
+            bridge.take_reply(export, packed, cap, decode)
+        })
     }
 
     fn ensure_live(&self) -> Result<(), PluginError> {
@@ -283,22 +352,23 @@ impl Bridge {
         if !self.shape.manifest {
             return Ok(None);
         }
-        self.begin()?;
-        let get = self.instance.typed::<(), i64>(abi::GET_MANIFEST)?;
-        let packed = get.call(&mut *self.instance, ())?;
-        let serializer = Arc::clone(&self.serializer);
-        self.take_reply(
-            abi::GET_MANIFEST,
-            packed,
-            abi::MAX_MANIFEST_BYTES,
-            |bytes| {
-                serializer
-                    .deserialize_manifest(bytes)
-                    .map_err(|e| PluginError::InvalidManifest {
-                        message: e.to_string(),
+        self.exchange_with(|bridge| {
+            let get = bridge.instance.typed::<(), i64>(abi::GET_MANIFEST)?;
+            let packed = get.call(&mut *bridge.instance, ())?;
+            let serializer = Arc::clone(&bridge.serializer);
+            bridge.take_reply(
+                abi::GET_MANIFEST,
+                packed,
+                abi::MAX_MANIFEST_BYTES,
+                |bytes| {
+                    serializer.deserialize_manifest(bytes).map_err(|e| {
+                        PluginError::InvalidManifest {
+                            message: e.to_string(),
+                        }
                     })
-            },
-        )
+                },
+            )
+        })
         .map(Some)
     }
 
@@ -307,21 +377,19 @@ impl Bridge {
         let Some(form) = self.shape.initialize else {
             return Ok(());
         };
-        self.begin()?;
-        let status = match form {
+        let status = self.exchange_with(|bridge| match form {
             InitForm::Bare => {
-                let init = self.instance.typed::<(), i32>(abi::INITIALIZE)?;
-                init.call(&mut *self.instance, ())?
+                let init = bridge.instance.typed::<(), i32>(abi::INITIALIZE)?;
+                Ok(init.call(&mut *bridge.instance, ())?)
             }
             InitForm::WithContext => {
-                let bytes = self.serializer.serialize_value(&context_value(context))?;
-                let init = self.instance.typed::<(i32, i32), i32>(abi::INITIALIZE)?;
-                let (ptr, len) = self.write_input(abi::INITIALIZE, &bytes)?;
-                let called = init.call(&mut *self.instance, (ptr, len));
-                self.free(ptr, len);
-                called?
+                let bytes = bridge.serializer.serialize_value(&context_value(context))?;
+                let init = bridge.instance.typed::<(i32, i32), i32>(abi::INITIALIZE)?;
+                let (ptr, len) = bridge.write_input(abi::INITIALIZE, &bytes)?;
+                let called = init.call(&mut *bridge.instance, (ptr, len));
+                bridge.free_after(ptr, len, called.map_err(PluginError::from))
             }
-        };
+        })?;
         if status != 0 {
             self.stats.failures += 1;
             return Err(self.guest_failure(abi::INITIALIZE, &status.to_string()));
@@ -337,27 +405,33 @@ impl Bridge {
         let Some(form) = self.shape.dispose else {
             return Ok(());
         };
-        self.begin()?;
-        match form {
-            DisposeForm::Unit => {
-                let f = self.instance.typed::<(), ()>(abi::DISPOSE)?;
-                f.call(&mut *self.instance, ())?;
-            }
-            DisposeForm::Status => {
-                let f = self.instance.typed::<(), i32>(abi::DISPOSE)?;
-                f.call(&mut *self.instance, ())?;
-            }
-            DisposeForm::Packed => {
-                let f = self.instance.typed::<(), i64>(abi::DISPOSE)?;
-                let packed = f.call(&mut *self.instance, ())?;
-                // The result is ignored, as in the Dart original; the buffer is freed.
-                if abi::unpack(packed).is_some() {
-                    let _ignored =
-                        self.take_reply(abi::DISPOSE, packed, abi::MAX_RESPONSE_BYTES, |_| Ok(()));
+        self.exchange_with(|bridge| {
+            match form {
+                DisposeForm::Unit => {
+                    let f = bridge.instance.typed::<(), ()>(abi::DISPOSE)?;
+                    f.call(&mut *bridge.instance, ())?;
+                }
+                DisposeForm::Status => {
+                    let f = bridge.instance.typed::<(), i32>(abi::DISPOSE)?;
+                    f.call(&mut *bridge.instance, ())?;
+                }
+                DisposeForm::Packed => {
+                    let f = bridge.instance.typed::<(), i64>(abi::DISPOSE)?;
+                    let packed = f.call(&mut *bridge.instance, ())?;
+                    // The result is ignored, as in the Dart original; the buffer is
+                    // freed.
+                    if abi::unpack(packed).is_some() {
+                        let _ignored = bridge.take_reply(
+                            abi::DISPOSE,
+                            packed,
+                            abi::MAX_RESPONSE_BYTES,
+                            |_| Ok(()),
+                        );
+                    }
                 }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     pub(crate) fn stats(&mut self) -> PluginStats {

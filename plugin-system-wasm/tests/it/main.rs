@@ -4,6 +4,7 @@
 //! garbage that must give errors, never panics.
 
 mod dart_compat;
+mod deadlines;
 mod examples;
 mod garbage;
 mod hybrid;
