@@ -86,13 +86,14 @@ impl Timestamp {
         Timestamp { micros }
     }
 
-    /// The same instant as a [`SystemTime`].
-    pub fn to_system_time(self) -> SystemTime {
+    /// The same instant as a [`SystemTime`], `None` when the platform's
+    /// `SystemTime` cannot hold it (a timestamp from a guest can be anything).
+    pub fn to_system_time(self) -> Option<SystemTime> {
         let magnitude = Duration::from_micros(self.micros.unsigned_abs());
         if self.micros >= 0 {
-            SystemTime::UNIX_EPOCH + magnitude
+            SystemTime::UNIX_EPOCH.checked_add(magnitude)
         } else {
-            SystemTime::UNIX_EPOCH - magnitude
+            SystemTime::UNIX_EPOCH.checked_sub(magnitude)
         }
     }
 
@@ -196,9 +197,16 @@ impl FromStr for Timestamp {
     }
 }
 
-impl From<Timestamp> for SystemTime {
-    fn from(t: Timestamp) -> Self {
-        t.to_system_time()
+impl TryFrom<Timestamp> for SystemTime {
+    type Error = TimestampParseError;
+
+    fn try_from(t: Timestamp) -> Result<Self, Self::Error> {
+        t.to_system_time().ok_or_else(|| {
+            TimestampParseError::new(
+                &t.to_string(),
+                "beyond what this platform's SystemTime holds",
+            )
+        })
     }
 }
 
@@ -607,9 +615,20 @@ mod tests {
         assert_eq!(t.as_micros(), 1_500_000);
         assert_eq!(Timestamp::from_micros(-1).as_millis(), -1);
         assert_eq!(Timestamp::from_millis(i64::MAX), None);
-        assert_eq!(Timestamp::from_system_time(t.to_system_time()), t);
+        assert_eq!(Timestamp::from_system_time(t.to_system_time().unwrap()), t);
         let before = Timestamp::from_micros(-2_000_001);
-        assert_eq!(Timestamp::from_system_time(before.to_system_time()), before);
+        assert_eq!(
+            Timestamp::from_system_time(before.to_system_time().unwrap()),
+            before
+        );
+        // The extremes never panic, whatever the platform holds.
+        for extreme in [i64::MIN, i64::MAX] {
+            let t = Timestamp::from_micros(extreme);
+            if let Some(time) = t.to_system_time() {
+                assert_eq!(Timestamp::from_system_time(time), t);
+            }
+            let _ = SystemTime::try_from(t);
+        }
         assert!(Timestamp::now() > ts("2020-01-01"));
     }
 }

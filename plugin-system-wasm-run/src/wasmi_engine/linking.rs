@@ -38,13 +38,11 @@ pub(crate) fn link(
     #[cfg(not(feature = "wasi"))]
     let _ = wasi_enabled;
     let mut linker = Linker::new(store.engine());
-    for (i, import) in info.imports.iter().enumerate() {
-        // A module may import one name twice; one definition serves both.
-        let seen = &info.imports[..i];
-        if seen
-            .iter()
-            .any(|s| s.module == import.module && s.name == import.name)
-        {
+    // A module may import one name twice (or 100,000 times); one definition
+    // serves them all, found in a set rather than by comparing every pair.
+    let mut seen = std::collections::HashSet::with_capacity(info.imports.len());
+    for import in &info.imports {
+        if !seen.insert((import.module.as_str(), import.name.as_str())) {
             continue;
         }
         let qualified = format!("{}::{}", import.module, import.name);

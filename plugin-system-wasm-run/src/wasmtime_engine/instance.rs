@@ -228,6 +228,7 @@ impl WasmtimeInstance {
     fn begin_call(&mut self) -> Result<()> {
         let deadline = self.deadlines.start_call()?;
         if let Some(d) = deadline {
+            self.shared.start_ticker()?;
             self.store.set_epoch_deadline(deadline_ticks(d.remaining()));
         } else if self.store.data().deadline.is_some() {
             self.store.set_epoch_deadline(NO_DEADLINE);
@@ -787,18 +788,12 @@ impl WasmInstance for WasmtimeInstance {
     }
 
     fn set_timeout(&mut self, timeout: Option<Duration>) {
+        // The ticker starts with the first call under a deadline.
         self.deadlines.timeout = timeout;
-        if timeout.is_some() {
-            // The ticker lives as long as the engine; starting it twice is a no-op.
-            self.shared.start_ticker();
-        }
     }
 
     fn set_deadline(&mut self, deadline: Option<plugin_system_core::Deadline>) -> Result<()> {
         self.deadlines.until = deadline;
-        if deadline.is_some() {
-            self.shared.start_ticker();
-        }
         Ok(())
     }
 

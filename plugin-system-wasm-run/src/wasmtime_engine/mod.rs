@@ -84,7 +84,9 @@ pub(crate) struct Shared {
     pub(crate) counters: Arc<RuntimeCounters>,
     /// Secret that seals precompiled modules (see `module::precompile`).
     pub(crate) precompile_key: [u8; 32],
-    ticker: OnceLock<()>,
+    /// The deadline ticker, started when the first deadline is armed; the
+    /// error when it could not start, which every deadline then reports.
+    ticker: OnceLock<Result<(), String>>,
     /// WASI preview 1's functions, defined once (the guest's world is per store).
     #[cfg(feature = "wasi")]
     pub(crate) wasi: Option<wasmtime::Linker<instance::StoreData>>,
@@ -94,22 +96,28 @@ impl Shared {
     /// Starts the engine's one deadline ticker, once. It bumps the epoch every
     /// [`shared::EPOCH_TICK`] and ends when the engine is gone. Each store has its
     /// own deadline in ticks, so a deadline in one instance never stops another.
-    pub(crate) fn start_ticker(&self) {
-        self.ticker.get_or_init(|| {
-            let weak = self.engine.weak();
-            let spawned = thread::Builder::new()
-                .name("plugin-system-epoch".into())
-                .spawn(move || {
-                    while let Some(engine) = weak.upgrade() {
-                        engine.increment_epoch();
-                        drop(engine);
-                        thread::sleep(shared::EPOCH_TICK);
-                    }
-                });
-            if let Err(e) = spawned {
-                tracing::error!("cannot start the deadline ticker: {e}");
-            }
-        });
+    ///
+    /// # Errors
+    /// [`WasmError::Engine`] when the thread cannot be spawned: deadlines would
+    /// silently not hold, so every call under one fails instead.
+    pub(crate) fn start_ticker(&self) -> Result<()> {
+        self.ticker
+            .get_or_init(|| {
+                let weak = self.engine.weak();
+                thread::Builder::new()
+                    .name("plugin-system-epoch".into())
+                    .spawn(move || {
+                        while let Some(engine) = weak.upgrade() {
+                            engine.increment_epoch();
+                            drop(engine);
+                            thread::sleep(shared::EPOCH_TICK);
+                        }
+                    })
+                    .map(drop)
+                    .map_err(|e| format!("cannot start the deadline ticker: {e}"))
+            })
+            .clone()
+            .map_err(|message| WasmError::Engine { message })
     }
 }
 
@@ -128,7 +136,7 @@ impl WasmtimeRuntime {
     /// # Errors
     /// [`WasmError::Engine`] when wasmtime refuses the configuration.
     pub fn new(config: WasmRuntimeConfig) -> Result<Self> {
-        Self::build(config, None)
+        Self::build(config, None, None)
     }
 
     /// An engine that preallocates `instances` instance slots (wasmtime's pooling
@@ -140,10 +148,23 @@ impl WasmtimeRuntime {
     /// # Errors
     /// [`WasmError::Engine`] when wasmtime refuses the configuration.
     pub fn with_pooling(config: WasmRuntimeConfig, instances: u32) -> Result<Self> {
-        Self::build(config, Some(instances))
+        Self::build(config, Some(instances), None)
     }
 
-    fn build(config: WasmRuntimeConfig, pool: Option<u32>) -> Result<Self> {
+    /// An engine whose precompiled modules are sealed with `key`.
+    ///
+    /// By default each runtime draws a random key, so its precompiled bytes load
+    /// only into itself. A host that caches precompiled modules on disk across
+    /// runs gives its own key, kept where guests and other users cannot read it:
+    /// whoever holds the key can make bytes that this runtime will execute.
+    ///
+    /// # Errors
+    /// [`WasmError::Engine`] when wasmtime refuses the configuration.
+    pub fn with_precompile_key(config: WasmRuntimeConfig, key: [u8; 32]) -> Result<Self> {
+        Self::build(config, None, Some(key))
+    }
+
+    fn build(config: WasmRuntimeConfig, pool: Option<u32>, key: Option<[u8; 32]>) -> Result<Self> {
         let mut wt = Config::new();
         if let Some(instances) = pool {
             let mut pooling = wasmtime::PoolingAllocationConfig::new();
@@ -190,10 +211,16 @@ impl WasmtimeRuntime {
         let engine = Engine::new(&wt).map_err(|e| WasmError::Engine {
             message: format!("{e:#}"),
         })?;
-        let mut precompile_key = [0u8; 32];
-        getrandom::fill(&mut precompile_key).map_err(|e| WasmError::Engine {
-            message: format!("no randomness for the precompile key: {e}"),
-        })?;
+        let precompile_key = match key {
+            Some(key) => key,
+            None => {
+                let mut key = [0u8; 32];
+                getrandom::fill(&mut key).map_err(|e| WasmError::Engine {
+                    message: format!("no randomness for the precompile key: {e}"),
+                })?;
+                key
+            }
+        };
         #[cfg(feature = "wasi")]
         let wasi = if config.enable_wasi {
             let mut linker = wasmtime::Linker::new(&engine);
@@ -214,23 +241,9 @@ impl WasmtimeRuntime {
             wasi,
         });
         if shared.config.timeout.is_some() {
-            shared.start_ticker();
+            shared.start_ticker()?;
         }
         Ok(WasmtimeRuntime { shared })
-    }
-
-    /// Sets the secret that seals precompiled modules.
-    ///
-    /// By default each runtime draws a random key, so its precompiled bytes load
-    /// only into itself. A host that caches precompiled modules on disk across
-    /// runs sets its own key, kept where guests and other users cannot read it:
-    /// whoever holds the key can make bytes that this runtime will execute.
-    pub fn with_precompile_key(mut self, key: [u8; 32]) -> Self {
-        match Arc::get_mut(&mut self.shared) {
-            Some(shared) => shared.precompile_key = key,
-            None => unreachable!("a new runtime is not shared yet"),
-        }
-        self
     }
 
     /// The underlying wasmtime engine, for embedders that need more than this API.

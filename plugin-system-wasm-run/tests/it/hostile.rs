@@ -107,6 +107,35 @@ fn a_large_declared_table_fails_to_instantiate(kind: EngineKind) {
     );
 }
 
+fn a_huge_declared_memory_is_refused_before_it_is_committed(kind: EngineKind) {
+    // wasmi commits a memory's minimum at once (65,536 pages: 4 GiB); the
+    // limit must refuse it before, from the runtime's config or an instance's own.
+    let huge = "(module (memory 65536))";
+    let before = resident_bytes();
+    let rt = runtime(kind, WasmRuntimeConfig::default().max_memory_pages(16));
+    let m = rt.load_module(huge.as_bytes()).unwrap();
+    let r = rt.instantiate(&m, &Imports::new());
+    assert!(
+        matches!(r, Err(WasmError::MemoryLimit { .. })),
+        "{:?}",
+        r.err()
+    );
+    let rt = runtime(kind, WasmRuntimeConfig::default());
+    let m = rt.load_module(huge.as_bytes()).unwrap();
+    let limits = plugin_system_core::InstanceLimits::new().max_memory_bytes(1 << 20);
+    let r = rt.instantiate_with_limits(&m, &Imports::new(), limits);
+    assert!(
+        matches!(r, Err(WasmError::MemoryLimit { .. })),
+        "{:?}",
+        r.err()
+    );
+    let after = resident_bytes();
+    assert!(
+        after < before + (256 << 20),
+        "resident memory grew from {before} to {after} bytes"
+    );
+}
+
 const SPIN: &str = r#"(module
     (func (export "spin") (loop $l (br $l)))
     (func (export "quick") (result i32) i32.const 1))"#;
@@ -296,6 +325,7 @@ on_every_engine!(
     the_default_table_limit_follows_the_memory_budget,
     a_table_bomb_in_a_loop_stops_at_the_limit,
     a_large_declared_table_fails_to_instantiate,
+    a_huge_declared_memory_is_refused_before_it_is_committed,
     a_zero_timeout_fails_every_call_alike,
     a_shared_deadline_ends_a_run_of_calls,
     time_in_host_functions_counts_against_the_deadline,

@@ -47,7 +47,7 @@ pub(crate) fn runtime(
         && kind.resolve() == EngineKind::Wasmtime
         && let Some((dir, key)) = wasmtime_cache::open()
     {
-        let inner = plugin_system::WasmtimeRuntime::new(config)?.with_precompile_key(key);
+        let inner = plugin_system::WasmtimeRuntime::with_precompile_key(config, key)?;
         return Ok(Arc::new(wasmtime_cache::CachedRuntime::new(
             Arc::new(inner),
             dir,

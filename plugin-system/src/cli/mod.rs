@@ -273,6 +273,10 @@ pub(crate) struct LimitArgs {
     /// module that needs more at start does not instantiate.
     #[arg(long, value_name = "PAGES")]
     max_memory_pages: Option<u64>,
+    /// Most elements a table may have: table.grow past it returns -1. Default:
+    /// tables within the memory limit (8 bytes an element), at most 2^20.
+    #[arg(long, value_name = "N")]
+    max_table_elements: Option<u64>,
     /// Most nested wasm calls; deeper recursion is a stack overflow.
     #[arg(long, value_name = "DEPTH")]
     max_stack_depth: Option<u32>,
@@ -290,6 +294,9 @@ impl LimitArgs {
         }
         if let Some(pages) = self.max_memory_pages {
             config = config.max_memory_pages(pages);
+        }
+        if let Some(elements) = self.max_table_elements {
+            config = config.max_table_elements(elements);
         }
         if let Some(depth) = self.max_stack_depth {
             config = config.max_stack_depth(depth);

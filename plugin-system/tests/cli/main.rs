@@ -4,6 +4,7 @@
 
 mod cache;
 mod event;
+mod limits;
 mod run;
 
 use std::{
