@@ -24,6 +24,16 @@ pub trait Caller {
 
     /// The name of the engine running the caller.
     fn engine(&self) -> &'static str;
+
+    /// Charges `fuel` for work the host does for the guest (bytes it copies,
+    /// say), so that a guest cannot get unbounded host work for a bounded
+    /// budget. Never fails here: a guest whose fuel runs out stops at its next
+    /// instruction with [`WasmError::FuelExhausted`](crate::WasmError::FuelExhausted).
+    /// Without metering (or in an engine without fuel, the default) nothing is
+    /// charged.
+    fn consume_fuel(&mut self, fuel: u64) {
+        let _ = fuel;
+    }
 }
 
 type HostFnBox =

@@ -60,6 +60,8 @@ pub(crate) fn run_typed(
 /// What every call does with its outcome.
 #[inline]
 fn settle(store: &mut Store<HostState>, outcome: Result<(), WasmError>) -> Result<(), WasmError> {
+    // A debt past the budget left is forgiven: the budget is spent.
+    store.data_mut().fuel_debt = 0;
     if matches!(outcome, Err(WasmError::FuelExhausted)) {
         // wasmi stops when the rest cannot pay for the next step and leaves that
         // rest; the budget is spent all the same, and wasmtime reports 0 here.
@@ -95,7 +97,10 @@ fn run_sliced(
             Ok(ResumableCall::OutOfFuel(paused)) => paused,
             Err(error) => break Err(map_error(error)),
         };
-        let left = reserve.saturating_add(fuel_left(store));
+        let debt = std::mem::take(&mut store.data_mut().fuel_debt);
+        let left = reserve
+            .saturating_add(fuel_left(store))
+            .saturating_sub(debt);
         let required = paused.required_fuel();
         if required > left {
             // As without a deadline: the budget cannot pay for the next step.
@@ -112,7 +117,10 @@ fn run_sliced(
     };
     // Whatever happened, the store holds the whole budget left again, as if the call
     // had not been sliced.
-    let left = reserve.saturating_add(fuel_left(store));
+    let debt = std::mem::take(&mut store.data_mut().fuel_debt);
+    let left = reserve
+        .saturating_add(fuel_left(store))
+        .saturating_sub(debt);
     set_fuel(store, left);
     outcome
 }

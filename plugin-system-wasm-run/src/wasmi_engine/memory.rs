@@ -63,6 +63,18 @@ impl Caller for CallerMemory<'_, '_> {
     fn engine(&self) -> &'static str {
         ENGINE
     }
+
+    fn consume_fuel(&mut self, fuel: u64) {
+        if !self.caller.data().metered {
+            return;
+        }
+        let left = self.caller.get_fuel().unwrap_or(0);
+        let _always_metered = self.caller.set_fuel(left.saturating_sub(fuel));
+        // Under a deadline the store holds one slice of the budget: what the
+        // slice cannot pay comes out of the rest when the call resumes.
+        let state = self.caller.data_mut();
+        state.fuel_debt = state.fuel_debt.saturating_add(fuel.saturating_sub(left));
+    }
 }
 
 impl WasmMemory for CallerMemory<'_, '_> {

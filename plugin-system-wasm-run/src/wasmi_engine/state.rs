@@ -33,6 +33,12 @@ pub(crate) struct HostState {
     pub(crate) host_results: Vec<WasmValue>,
     /// The deadline of the call running now, for the host functions it calls.
     pub(crate) deadline: Option<plugin_system_core::Deadline>,
+    /// Whether the user's fuel is metered (the engine always meters, to slice
+    /// calls under a deadline).
+    pub(crate) metered: bool,
+    /// Fuel host functions charged beyond what the store held (a deadline
+    /// slice): taken from the rest of the budget when the call resumes.
+    pub(crate) fuel_debt: u64,
     /// The WASI world of the store, made by the first instance that imports WASI.
     #[cfg(feature = "wasi")]
     pub(crate) wasi: Option<crate::wasi::WasiWorld>,
@@ -81,6 +87,8 @@ pub(crate) fn new_store(engine: &wasmi::Engine, config: &WasmRuntimeConfig) -> S
         host_args: Vec::new(),
         host_results: Vec::new(),
         deadline: None,
+        metered: config.fuel_limit.is_some(),
+        fuel_debt: 0,
         #[cfg(feature = "wasi")]
         wasi: None,
     };

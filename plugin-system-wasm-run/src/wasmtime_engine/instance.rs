@@ -561,6 +561,13 @@ impl CoreCaller for CallerCtx<'_, '_> {
     fn engine(&self) -> &'static str {
         "wasmtime"
     }
+
+    fn consume_fuel(&mut self, fuel: u64) {
+        // Err: metering is off, and nothing is charged.
+        if let Ok(left) = self.caller.get_fuel() {
+            let _metered = self.caller.set_fuel(left.saturating_sub(fuel));
+        }
+    }
 }
 
 impl WasmMemory for CallerCtx<'_, '_> {

@@ -220,6 +220,46 @@ fn time_in_host_functions_counts_against_the_deadline(kind: EngineKind) {
     assert!(matches!(r, Err(WasmError::Timeout { .. })), "{r:?}");
 }
 
+fn host_work_counts_against_fuel(kind: EngineKind) {
+    // Each host call charges 1,000,000 fuel for work the guest costs the host;
+    // 10,000,000 fuel pays for about ten, deadline or not.
+    let wat = r#"(module
+        (import "env" "work" (func $work))
+        (global $calls (mut i32) (i32.const 0))
+        (func (export "loop") (loop $l
+            (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+            (call $work) (br $l)))
+        (func (export "calls") (result i32) (global.get $calls)))"#;
+    let mut imports = Imports::new();
+    imports.func(
+        "env",
+        "work",
+        HostFunc::new(FuncType::new([], []), |caller, _, _| {
+            caller.consume_fuel(1_000_000);
+            Ok(())
+        }),
+    );
+    for config in [
+        WasmRuntimeConfig::default().fuel_limit(10_000_000),
+        WasmRuntimeConfig::default()
+            .fuel_limit(10_000_000)
+            .timeout(Duration::from_secs(600)),
+    ] {
+        let rt = runtime(kind, config);
+        let module = rt.load_module(wat.as_bytes()).unwrap();
+        let mut i = rt.instantiate(&module, &imports).unwrap();
+        let r = i.call("loop", &[]);
+        assert!(matches!(r, Err(WasmError::FuelExhausted)), "{r:?}");
+        assert_eq!(i.fuel().unwrap(), 0);
+        i.set_fuel(1_000).unwrap();
+        let calls = i.call("calls", &[]);
+        assert!(
+            matches!(calls.as_deref(), Ok([WasmValue::I32(n)]) if (10..=11).contains(n)),
+            "{calls:?}"
+        );
+    }
+}
+
 /// `poll_oneoff` with one clock subscription: `sleep(ns, flags)` (flags 1:
 /// an absolute time), returning the errno.
 const SLEEPER: &str = r#"(module
@@ -329,6 +369,7 @@ on_every_engine!(
     a_zero_timeout_fails_every_call_alike,
     a_shared_deadline_ends_a_run_of_calls,
     time_in_host_functions_counts_against_the_deadline,
+    host_work_counts_against_fuel,
     blocking_wasi_sleeps_end_at_the_deadline,
     a_guest_cannot_hold_more_descriptors_than_its_cap,
 );
