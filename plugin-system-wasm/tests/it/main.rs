@@ -7,6 +7,7 @@ mod dart_compat;
 mod examples;
 mod garbage;
 mod hybrid;
+mod messages;
 mod msgpack;
 mod plugin;
 mod roundtrip;
