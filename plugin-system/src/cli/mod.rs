@@ -17,7 +17,7 @@ use std::{
     ffi::OsString,
     fmt,
     io::{self, Write},
-    path::Path,
+    path::{Path, PathBuf},
     process::ExitCode,
     sync::Arc,
     time::Duration,
@@ -257,6 +257,15 @@ impl RuntimeArgs {
             config,
             &self.cache,
         )?)
+    }
+
+    /// Refuses host folders given to the guest that would expose the cache
+    /// of compiled code ([`cache::guard_grants`]).
+    ///
+    /// # Errors
+    /// [`Failure::Usage`] naming the grant and the ways out.
+    pub(crate) fn guard_grants(&self, grants: &[(String, PathBuf)]) -> Result<(), Failure> {
+        cache::guard_grants(&self.cache, grants)
     }
 }
 
