@@ -2,6 +2,7 @@
 
 use std::{
     collections::BTreeMap,
+    io::Read,
     path::Path,
     sync::{
         Arc,
@@ -17,6 +18,46 @@ use crate::{
     module::WasmModule,
     store::WasmStore,
 };
+
+/// The most bytes [`WasmRuntime::load_module_from_file`] reads from a file: 1 GiB.
+pub(crate) const MAX_MODULE_FILE_BYTES: u64 = 1 << 30;
+
+/// Reads a module file of at most `cap` bytes, without reading more than one
+/// byte past the cap, whatever the file is (a device, a pipe).
+fn read_module_file(path: &Path, cap: u64) -> Result<Vec<u8>> {
+    let io = |source| WasmError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let too_large = || WasmError::InvalidModule {
+        message: format!(
+            "{} is larger than {cap} bytes, the most a module file may hold",
+            path.display()
+        ),
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    // A regular file tells its size: one past the cap fails before any read.
+    let known = file
+        .metadata()
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .map(|metadata| metadata.len());
+    if known.is_some_and(|len| len > cap) {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    let capacity = known.map_or(0, |len| usize::try_from(len).unwrap_or(usize::MAX));
+    bytes
+        .try_reserve_exact(capacity)
+        .map_err(|_| io(std::io::ErrorKind::OutOfMemory.into()))?;
+    file.take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > cap {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
 
 /// Counters of one engine, with the Dart original's keys in [`to_map`](Self::to_map).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -115,16 +156,19 @@ pub trait WasmRuntime: Send + Sync {
     /// the module needs a feature the engine lacks.
     fn load_module(&self, bytes: &[u8]) -> Result<Arc<dyn WasmModule>>;
 
-    /// Compiles a module from a `.wasm` or `.wat` file.
+    /// Compiles a module from a `.wasm` or `.wat` file of at most 1 GiB.
+    ///
+    /// The file is read with that cap, so that a path such as `/dev/zero`, a
+    /// pipe that never ends or a file of many gigabytes fails at once instead
+    /// of filling the host's memory. Real programs are far smaller (a whole
+    /// compiler suite such as yosys is about 70 MB).
     ///
     /// # Errors
-    /// [`WasmError::Io`] when the file cannot be read, else as
+    /// [`WasmError::Io`] when the file cannot be read,
+    /// [`WasmError::InvalidModule`] when it holds more than 1 GiB, else as
     /// [`load_module`](Self::load_module).
     fn load_module_from_file(&self, path: &Path) -> Result<Arc<dyn WasmModule>> {
-        let bytes = std::fs::read(path).map_err(|source| WasmError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = read_module_file(path, MAX_MODULE_FILE_BYTES)?;
         self.load_module(&bytes)
     }
 
@@ -209,4 +253,45 @@ pub trait WasmRuntime: Send + Sync {
 
     /// Counters.
     fn stats(&self) -> RuntimeStats;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("plugin-system-core-{}-{name}", std::process::id()));
+        std::fs::write(&path, bytes).expect("write a temp file");
+        path
+    }
+
+    #[test]
+    fn a_module_file_is_read_up_to_the_cap() {
+        let fits = temp_file("fits.wasm", b"0123456789");
+        assert_eq!(
+            read_module_file(&fits, 10).expect("10 bytes fit"),
+            b"0123456789"
+        );
+        let message = match read_module_file(&fits, 9) {
+            Err(WasmError::InvalidModule { message }) => message,
+            other => panic!("one byte over the cap: {other:?}"),
+        };
+        assert!(message.ends_with("is larger than 9 bytes, the most a module file may hold"));
+        let _ = std::fs::remove_file(fits);
+        assert!(matches!(
+            read_module_file(Path::new("/no/such/module.wasm"), 10),
+            Err(WasmError::Io { .. })
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_endless_file_stops_at_the_cap() {
+        // A device says nothing of its size: the read itself stops.
+        assert!(matches!(
+            read_module_file(Path::new("/dev/zero"), 4096),
+            Err(WasmError::InvalidModule { .. })
+        ));
+    }
 }

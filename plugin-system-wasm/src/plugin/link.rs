@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use plugin_system_core::{
     Caller, FuncType, HostCall, HostError, HostFunc, HostFunctions, Imports, PluginError,
-    PluginSerializer, ValType, Value, WasmValue,
+    PluginSerializer, ValType, Value, WasmValue, checked_range,
 };
 
 use crate::abi::{IMPORT_MODULE, MAX_MESSAGE_BYTES, MAX_RESPONSE_BYTES};
@@ -158,6 +158,33 @@ fn read(
         .map_err(|e| HostError::new(format!("{what}: {e}")))
 }
 
+/// Reads the text of a `set_error` or `log` message at `ptr`, `len` bytes
+/// long. The whole range must lie inside the caller's memory: a range that
+/// does not is a bad pointer, and fails the import (ABI.md). Of a range that
+/// does, only the first `keep` bytes are copied; the text then ends with
+/// `… (N more bytes)`.
+fn read_message(
+    caller: &mut dyn Caller,
+    ptr: u32,
+    len: u32,
+    keep: usize,
+    what: &str,
+) -> Result<String, HostError> {
+    let memory = caller
+        .memory()
+        .ok_or_else(|| HostError::new("the plugin exports no memory"))?;
+    let data = memory.data();
+    // Checked before anything is copied: the bounds, then the kept prefix.
+    let range = checked_range(u64::from(ptr), len as usize, data.len())
+        .map_err(|e| HostError::new(format!("{what}: {e}")))?;
+    let kept = range.start..range.end.min(range.start.saturating_add(keep));
+    let mut text = String::from_utf8_lossy(&data[kept.clone()]).into_owned();
+    if kept.end < range.end {
+        text.push_str(&format!("… ({} more bytes)", range.end - kept.end));
+    }
+    Ok(text)
+}
+
 /// The `plugin_system` imports of one plugin.
 pub(crate) fn imports(link: &SharedLink) -> Imports {
     use ValType::I32;
@@ -168,15 +195,14 @@ pub(crate) fn imports(link: &SharedLink) -> Imports {
         IMPORT_MODULE,
         "set_error",
         HostFunc::new(FuncType::new([I32, I32], []), move |caller, args, _| {
-            let len = arg(args, 1).min(MAX_MESSAGE_BYTES as u32);
-            let bytes = read(
+            let text = read_message(
                 caller,
                 arg(args, 0),
-                len,
+                arg(args, 1),
                 MAX_MESSAGE_BYTES,
                 "error message",
             )?;
-            lock(&l).error = Some(String::from_utf8_lossy(&bytes).into_owned());
+            lock(&l).error = Some(text);
             Ok(())
         }),
     );
@@ -188,9 +214,13 @@ pub(crate) fn imports(link: &SharedLink) -> Imports {
         HostFunc::new(
             FuncType::new([I32, I32, I32], []),
             move |caller, args, _| {
-                let len = arg(args, 2).min(MAX_MESSAGE_BYTES as u32);
-                let bytes = read(caller, arg(args, 1), len, MAX_MESSAGE_BYTES, "log message")?;
-                let text = String::from_utf8_lossy(&bytes);
+                let text = read_message(
+                    caller,
+                    arg(args, 1),
+                    arg(args, 2),
+                    MAX_MESSAGE_BYTES,
+                    "log message",
+                )?;
                 let link = lock(&l);
                 let plugin = link.plugin_id.as_str();
                 match args.first().and_then(WasmValue::as_i32).unwrap_or(2) {

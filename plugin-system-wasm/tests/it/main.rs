@@ -8,6 +8,7 @@ mod deadlines;
 mod examples;
 mod garbage;
 mod hybrid;
+mod messages;
 mod msgpack;
 mod plugin;
 mod roundtrip;

@@ -2,21 +2,29 @@
 //! initialize it, send it one event, print its response as JSON, dispose it.
 
 use std::{
-    io::{Read, Write},
+    io::{self, Read, Write},
     path::{Path, PathBuf},
     sync::Arc,
 };
 
 use clap::{Args, ValueEnum};
 use plugin_system::{
+    WasmError,
     core::{
-        PluginContext, PluginEvent, PluginManifest, PluginRuntimeType, PluginSerializer,
-        PluginSource, Value,
+        PluginContext, PluginError, PluginEvent, PluginManifest, PluginRuntimeType,
+        PluginSerializer, PluginSource, Value, WireFormat,
     },
-    wasm::{HybridSerializer, JsonSerializer, LoadOptions, WasmPluginRuntime},
+    wasm::{
+        HybridSerializer, JsonSerializer, LoadOptions, MessagePackSerializer, PostcardSerializer,
+        WasmPlugin, WasmPluginRuntime,
+    },
 };
 
-use super::{Failure, RuntimeArgs};
+use super::{
+    Failure, RuntimeArgs,
+    input::{self, MAX_DATA_BYTES, MAX_MANIFEST_BYTES, MAX_PLUGIN_BYTES},
+    terminal,
+};
 
 /// Arguments of `event`.
 #[derive(Debug, Args)]
@@ -86,8 +94,10 @@ fn show_plugin_logs(level: LogLevel) {
         LogLevel::Warn => tracing::Level::WARN,
         LogLevel::Error => tracing::Level::ERROR,
     };
+    // The lines hold the plugin's words: escaped, one line each, no colours.
     let lines = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(|| EscapedLine(Vec::new()))
+        .with_ansi(false)
         .without_time()
         .with_target(false)
         .with_filter(Targets::new().with_target("plugin", level));
@@ -95,12 +105,36 @@ fn show_plugin_logs(level: LogLevel) {
     let _ = tracing_subscriber::registry().with(lines).try_init();
 }
 
+/// A log line on its way to stderr: written there, escaped
+/// ([`terminal::line`]), when the formatter is done with it.
+struct EscapedLine(Vec<u8>);
+
+impl Write for EscapedLine {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for EscapedLine {
+    fn drop(&mut self) {
+        let text = String::from_utf8_lossy(&self.0);
+        let text = text.strip_suffix('\n').unwrap_or(&text);
+        // Nothing is left to tell if stderr itself is gone.
+        let _ = writeln!(io::stderr(), "{}", terminal::line(text));
+    }
+}
+
 /// Runs `event`.
 pub(crate) fn run(args: &EventArgs, out: &mut dyn Write) -> Result<(), Failure> {
     if let Some(level) = args.log {
         show_plugin_logs(level);
     }
-    let data: Value = serde_json::from_str(&read_data(&args.data)?)
+    let data: Value = serde_json::from_slice(&read_data(&args.data)?)
         .map_err(|e| Failure::Usage(format!("bad arguments: --data is not JSON: {e}")))?;
     let Value::Map(data) = data else {
         return Err(Failure::Usage(
@@ -113,22 +147,31 @@ pub(crate) fn run(args: &EventArgs, out: &mut dyn Write) -> Result<(), Failure> 
     }
     let runtime = args.runtime.runtime(true)?;
     let serializer = Arc::new(HybridSerializer::new(args.format == FormatArg::Msgpack));
-    let plugins = WasmPluginRuntime::new(runtime).with_serializer(serializer);
-    let mut source = PluginSource::file(&args.file);
+    let plugins = WasmPluginRuntime::new(runtime)
+        .with_serializer(Arc::<HybridSerializer>::clone(&serializer));
+    let mut source = PluginSource::bytes(read_plugin(&args.file)?);
     if let Some(hex) = &args.sha256 {
         source = source.with_sha256(hex);
     }
-    let plugin = plugins
-        .load(&source, options)
-        .map_err(|e| Failure::from(e).during("while loading the plugin"))?;
+    let plugin = plugins.load(&source, options).map_err(|e| {
+        let failure = match e {
+            PluginError::Wasm(e) => Failure::Wasm(super::name_file(e, &args.file)),
+            other => Failure::from(other),
+        };
+        failure.during("while loading the plugin")
+    })?;
     let id = plugin_system::core::Plugin::manifest(&plugin).id.clone();
     let event = PluginEvent::now(&args.event_type).with_data(data);
+    // The event is the user's input: one the wire format cannot carry (too
+    // large once serialized) is bad input, found before any guest call.
+    let event = encode_event(&plugin, &serializer, &event)?;
     let outcome = plugin
         .initialize_sync(&PluginContext::new(id))
         .map_err(|e| Failure::from(e).during("in plugin_initialize"))
         .and_then(|()| {
             plugin
-                .handle_event_sync(&event)
+                .handle_event_bytes_sync(&event)
+                .and_then(|reply| plugin.decode_response(&reply))
                 .map_err(|e| Failure::from(e).during("in plugin_handle_event"))
         });
     // Dispose on every path. The response is what the user asked for: it is
@@ -152,30 +195,76 @@ pub(crate) fn run(args: &EventArgs, out: &mut dyn Write) -> Result<(), Failure> 
     }
 }
 
-/// `--data`: the JSON itself, `@FILE`, or `-` for stdin.
-fn read_data(arg: &str) -> Result<String, Failure> {
+/// The event in the plugin's wire format, by the serializer the plugin is
+/// spoken to with: the one its module declares, else the command's.
+fn encode_event(
+    plugin: &WasmPlugin,
+    serializer: &Arc<HybridSerializer>,
+    event: &PluginEvent,
+) -> Result<Vec<u8>, Failure> {
+    let format = plugin.wire_format();
+    let encoded = if format == serializer.format() {
+        serializer.serialize_event(event)
+    } else {
+        match format {
+            WireFormat::MessagePack => MessagePackSerializer::new().serialize_event(event),
+            WireFormat::Postcard => PostcardSerializer::new().serialize_event(event),
+            _ => JsonSerializer::new().serialize_event(event),
+        }
+    };
+    encoded.map_err(|e| Failure::Usage(format!("bad arguments: the event cannot be sent: {e}")))
+}
+
+/// The plugin's bytes, at most [`MAX_PLUGIN_BYTES`] (as a module file that
+/// `call` or `run` loads).
+fn read_plugin(path: &Path) -> Result<Vec<u8>, Failure> {
+    let unreadable = |source| {
+        Failure::Plugin(PluginError::Io {
+            path: path.to_owned(),
+            source,
+        })
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
+    let known = file.metadata().ok().filter(std::fs::Metadata::is_file);
+    let mut bytes = Vec::new();
+    let over = known.is_some_and(|m| m.len() > MAX_PLUGIN_BYTES) || {
+        file.take(MAX_PLUGIN_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(unreadable)?;
+        bytes.len() as u64 > MAX_PLUGIN_BYTES
+    };
+    if over {
+        return Err(Failure::Wasm(WasmError::InvalidModule {
+            message: format!(
+                "{} is larger than {MAX_PLUGIN_BYTES} bytes, the most a module file may hold",
+                path.display()
+            ),
+        }));
+    }
+    Ok(bytes)
+}
+
+/// `--data`: the JSON itself, `@FILE`, or `-` for stdin, at most
+/// [`MAX_DATA_BYTES`].
+fn read_data(arg: &str) -> Result<Vec<u8>, Failure> {
     if arg == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| {
-            Failure::Usage(format!("bad arguments: cannot read --data from stdin: {e}"))
-        })?;
-        return Ok(text);
+        return input::read_capped(io::stdin().lock(), MAX_DATA_BYTES, "--data -");
     }
     match arg.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| Failure::Usage(format!("bad arguments: cannot read --data {arg}: {e}"))),
-        None => Ok(arg.to_owned()),
+        Some(path) => {
+            input::read_file_capped(Path::new(path), MAX_DATA_BYTES, &format!("--data {arg}"))
+        }
+        None => Ok(arg.as_bytes().to_vec()),
     }
 }
 
-/// `--manifest FILE`.
+/// `--manifest FILE`, at most [`MAX_MANIFEST_BYTES`].
 fn read_manifest(path: &Path) -> Result<PluginManifest, Failure> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        Failure::Usage(format!(
-            "bad arguments: cannot read --manifest {}: {e}",
-            path.display()
-        ))
-    })?;
+    let bytes = input::read_file_capped(
+        path,
+        MAX_MANIFEST_BYTES,
+        &format!("--manifest {}", path.display()),
+    )?;
     JsonSerializer::new()
         .deserialize_manifest(&bytes)
         .map_err(|e| Failure::Usage(format!("bad arguments: --manifest {}: {e}", path.display())))

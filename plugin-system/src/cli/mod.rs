@@ -10,14 +10,16 @@
 mod cache;
 mod call;
 mod event;
+mod input;
 mod inspect;
 mod run;
+mod terminal;
 
 use std::{
     ffi::OsString,
     fmt,
     io::{self, Write},
-    path::Path,
+    path::{Path, PathBuf},
     process::ExitCode,
     sync::Arc,
     time::Duration,
@@ -135,8 +137,10 @@ impl Failure {
             then.report();
             return;
         }
-        // Nothing is left to tell if stderr itself is gone.
-        let _ = writeln!(io::stderr(), "error: {}", one_line(&self.to_string()));
+        // The message may quote the guest (a `set_error` message, an export's
+        // name): escaped, one line, cut past a few KB. Nothing is left to
+        // tell if stderr itself is gone.
+        let _ = writeln!(io::stderr(), "error: {}", terminal::line(&self.to_string()));
     }
 
     /// 1 when the guest failed or a limit stopped it, 2 for bad usage or input.
@@ -258,6 +262,15 @@ impl RuntimeArgs {
             &self.cache,
         )?)
     }
+
+    /// Refuses host folders given to the guest that would expose the cache
+    /// of compiled code ([`cache::guard_grants`]).
+    ///
+    /// # Errors
+    /// [`Failure::Usage`] naming the grant and the ways out.
+    pub(crate) fn guard_grants(&self, grants: &[(String, PathBuf)]) -> Result<(), Failure> {
+        cache::guard_grants(&self.cache, grants)
+    }
 }
 
 /// The limits of `call` and `run`, each off unless given.
@@ -305,16 +318,23 @@ impl LimitArgs {
     }
 }
 
-/// Loads a `.wasm` or `.wat` file. A WAT error names the file where the parser
-/// only knows `<anon>`.
+/// Loads a `.wasm` or `.wat` file (of at most 1 GiB, the cap of
+/// [`WasmRuntime::load_module_from_file`]).
 pub(crate) fn load(runtime: &dyn WasmRuntime, path: &Path) -> Result<Arc<dyn WasmModule>, Failure> {
-    runtime.load_module_from_file(path).map_err(|e| match e {
+    runtime
+        .load_module_from_file(path)
+        .map_err(|e| name_file(e, path).into())
+}
+
+/// A WAT error of the file at `path` on one line ([`one_line`]), naming the
+/// file where the parser only knows `<anon>`. Other errors pass unchanged.
+pub(crate) fn name_file(e: WasmError, path: &Path) -> WasmError {
+    match e {
         WasmError::InvalidModule { message } => WasmError::InvalidModule {
-            message: message.replace("<anon>", &path.display().to_string()),
-        }
-        .into(),
-        other => other.into(),
-    })
+            message: one_line(&message.replace("<anon>", &path.display().to_string())),
+        },
+        other => other,
+    }
 }
 
 /// Lets `call` take its options anywhere, also after arguments that begin with

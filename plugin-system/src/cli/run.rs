@@ -63,6 +63,15 @@ fn preopen(value: &str) -> (PathBuf, String) {
 }
 
 impl RunArgs {
+    /// The host folders given to the guest, each with the option that gives it.
+    fn grants(&self) -> Vec<(String, PathBuf)> {
+        let dirs = self.dirs.iter().map(|value| ("--dir", value));
+        let read_only = self.dirs_ro.iter().map(|value| ("--dir-ro", value));
+        dirs.chain(read_only)
+            .map(|(option, value)| (format!("{option} {value}"), preopen(value).0))
+            .collect()
+    }
+
     fn wasi(&self) -> Result<WasiConfig, Failure> {
         // As wasmtime's CLI: the program's name, without its directory.
         let argv0 = self.file.file_name().map_or_else(
@@ -107,6 +116,9 @@ impl RunArgs {
 
 /// Runs `run` and returns the process's exit code: the guest's.
 pub(crate) fn run(args: &RunArgs) -> Result<u8, Failure> {
+    // Before the cache is opened: with --no-cache and a grant that reaches
+    // it, its key goes before anything runs.
+    args.runtime.guard_grants(&args.grants())?;
     let runtime = args.runtime.runtime(true)?;
     let module = super::load(&*runtime, &args.file)?;
     let mut imports = Imports::new();

@@ -1,6 +1,7 @@
 //! The compiled-module cache of wasmtime: entries written and reused, bad
-//! entries replaced, `--no-cache`, an unusable cache directory, and wasmi
-//! caching nothing. Every test has a cache directory of its own.
+//! entries and keys replaced, `--no-cache`, an unusable cache directory, wasmi
+//! caching nothing, and grants of host folders that would give a guest the
+//! cache refused. Every test has a cache directory of its own.
 
 use std::{
     ffi::OsStr,
@@ -8,7 +9,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use crate::{Run, fixture, run_with};
+use crate::{Run, engines, fixture, run::guest, run_with};
 
 const HELLO: &str = r#"(module
   (import "wasi_snapshot_preview1" "fd_write"
@@ -92,7 +93,7 @@ fn a_second_run_loads_the_entry_of_the_first() {
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(&key).expect("key").permissions().mode();
-        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        assert_eq!(mode & 0o777, 0o400, "{mode:o}");
     }
 }
 
@@ -142,9 +143,54 @@ fn a_corrupted_entry_is_compiled_again_and_replaced() {
     assert_eq!(replaced.len(), good.len());
 
     // A well-formed entry sealed under another key is refused as well.
-    fs::write(dir.join("key"), [7u8; 32]).expect("replace the key");
+    let key = fs::read(dir.join("key")).expect("key");
+    fs::remove_file(dir.join("key")).expect("remove the key");
     run_cached(&dir, &["--engine", "wasmtime"], &wat).prints("hello\n");
+    assert_ne!(fs::read(dir.join("key")).expect("a new key"), key);
+    assert_eq!(fs::read(&entry).expect("entry").len(), good.len());
     run_cached(&dir, &["--engine", "wasmtime"], &wat).prints("hello\n");
+}
+
+#[test]
+fn a_key_the_host_did_not_make_is_replaced() {
+    if !cfg!(feature = "wasmtime") {
+        return;
+    }
+    let wat = fixture("cache-planted-key.wat", HELLO);
+    // A key anyone could have written (as a guest writes a file through WASI,
+    // which cannot set modes), a key of the wrong length, a symlink.
+    type Plant = fn(&Path);
+    let planted: [(&str, Plant); 3] = [
+        ("writable-key", |key| {
+            fs::write(key, [7u8; 32]).expect("plant a key")
+        }),
+        ("short-key", |key| {
+            fs::write(key, b"short").expect("plant a key")
+        }),
+        ("symlinked-key", |key| {
+            let target = key.with_file_name("elsewhere");
+            fs::write(&target, [7u8; 32]).expect("plant a key");
+            #[cfg(unix)]
+            std::os::unix::fs::symlink(&target, key).expect("symlink");
+        }),
+    ];
+    for (name, plant) in planted {
+        let dir = cache_dir(name);
+        fs::create_dir_all(&dir).expect("cache dir");
+        let key = dir.join("key");
+        plant(&key);
+        run_cached(&dir, &["--engine", "wasmtime"], &wat).prints("hello\n");
+        let metadata = fs::symlink_metadata(&key).expect("a key");
+        assert!(metadata.is_file(), "{name}: a regular file");
+        assert_eq!(metadata.len(), 32, "{name}");
+        assert_ne!(fs::read(&key).expect("key"), [7u8; 32], "{name}: replaced");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(metadata.permissions().mode() & 0o777, 0o400, "{name}");
+        }
+        assert_eq!(entries(&dir).len(), 1, "{name}: cached under the new key");
+    }
 }
 
 #[test]
@@ -167,12 +213,17 @@ fn an_unusable_cache_dir_still_runs() {
     let wat = fixture("cache-unusable.wat", HELLO);
     run_cached(&file.join("cache"), &["--engine", "wasmtime"], &wat).prints("hello\n");
 
-    // A key of the wrong length: nothing is cached.
-    let dir = cache_dir("short-key");
-    fs::create_dir_all(&dir).expect("cache dir");
-    fs::write(dir.join("key"), b"short").expect("short key");
-    run_cached(&dir, &["--engine", "wasmtime"], &wat).prints("hello\n");
-    assert_eq!(entries(&dir), Vec::<PathBuf>::new());
+    // A directory others may write: nothing is cached.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = cache_dir("shared");
+        fs::create_dir_all(&dir).expect("cache dir");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).expect("chmod");
+        run_cached(&dir, &["--engine", "wasmtime"], &wat).prints("hello\n");
+        assert_eq!(entries(&dir), Vec::<PathBuf>::new());
+        assert!(!dir.join("key").exists());
+    }
 }
 
 #[test]
@@ -184,4 +235,117 @@ fn wasmi_writes_nothing() {
     let wat = fixture("cache-wasmi.wat", HELLO);
     run_cached(&dir, &["--engine", "wasmi"], &wat).prints("hello\n");
     assert!(!dir.exists(), "{} was created", dir.display());
+}
+
+/// A home folder for one test, with the cache in `home/.cache/plugin-system`
+/// (not made yet) and an empty `home/work`.
+fn home(name: &str) -> (PathBuf, PathBuf) {
+    let home = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("plugin-system-cli-grants")
+        .join(name);
+    let _ = fs::remove_dir_all(&home);
+    fs::create_dir_all(home.join("work")).expect("home");
+    let cache = home.join(".cache").join("plugin-system");
+    (home, cache)
+}
+
+/// `plugin-system run --engine ENGINE OPTIONS... FILE -- ARGS...` with the
+/// cache in `cache`.
+fn run_granted(cache: &Path, engine: &str, options: &[&str], file: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["run", "--engine", engine];
+    all.extend_from_slice(options);
+    all.push(file.to_str().expect("utf-8 temp path"));
+    all.push("--");
+    all.extend_from_slice(args);
+    run_with(
+        &all,
+        None,
+        &[("PLUGIN_SYSTEM_CACHE_DIR", cache.as_os_str())],
+    )
+}
+
+fn path(path: &Path) -> &str {
+    path.to_str().expect("utf-8 temp path")
+}
+
+#[test]
+fn a_grant_that_reaches_the_cache_is_refused() {
+    let (home, cache) = home("refused");
+    let wat = fixture("grant-hello.wat", HELLO);
+    let inside = cache.join("entries");
+    let link = home.join("work").join("to-home");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&home, &link).expect("symlink");
+    for engine in engines() {
+        // Before the cache exists, and once it does.
+        for made in [false, true] {
+            if made {
+                fs::create_dir_all(&inside).expect("a folder in the cache");
+            }
+            let mut grants = vec![
+                format!("--dir={}::/h", path(&home)),
+                format!("--dir-ro={}", path(&home)),
+                format!("--dir={}::/c", path(&home.join(".cache"))),
+                format!("--dir-ro={}::/c", path(&cache)),
+                format!("--dir={}/work/..::/h", path(&home)),
+                format!("--dir={}/..::/c", path(&cache)),
+                "--dir-ro=/::/".to_owned(),
+            ];
+            if made {
+                grants.push(format!("--dir={}::/e", path(&inside)));
+            }
+            if cfg!(unix) {
+                grants.push(format!("--dir={}::/l", path(&link)));
+            }
+            for grant in &grants {
+                let refused = run_granted(&cache, engine, &[grant], &wat, &[]);
+                assert_eq!(refused.code, 2, "{grant}: {refused:#?}");
+                refused.fails(2, "error: bad usage: --dir");
+                for words in [
+                    "the cache of compiled code",
+                    "--no-cache",
+                    "PLUGIN_SYSTEM_CACHE_DIR",
+                ] {
+                    assert!(refused.stderr.contains(words), "{grant}: {refused:#?}");
+                }
+            }
+        }
+        let _ = fs::remove_dir_all(&cache);
+    }
+}
+
+#[test]
+fn a_grant_elsewhere_or_without_the_cache_runs() {
+    let probe = guest("wasm32-wasip1/release/wasi-probe.wasm");
+    for engine in engines() {
+        let (home, cache) = home(&format!("allowed-{engine}"));
+        let work = format!("--dir={}::/w", path(&home.join("work")));
+        fs::write(home.join("work").join("note"), "hi").expect("a file");
+        run_granted(&cache, engine, &[&work], &probe, &["ls", "/w"]).prints("note\n");
+        // The cache elsewhere: the same home can be given.
+        let elsewhere = home.with_extension("cache");
+        let whole = format!("--dir={}::/h", path(&home));
+        run_granted(&elsewhere, engine, &[&whole], &probe, &["ls", "/h/work"]).prints("note\n");
+        // A cache in the home: only with --no-cache, and the guest finds no key
+        // there, only entries that no key will take.
+        if cfg!(feature = "wasmtime") {
+            run_granted(&cache, "wasmtime", &[], &probe, &["args"]).code_is(0);
+            assert!(cache.join("key").exists(), "a cached run made the key");
+        }
+        run_granted(&cache, engine, &[&whole], &probe, &["ls", "/h"]).code_is(2);
+        let listed = run_granted(
+            &cache,
+            engine,
+            &["--no-cache", &whole],
+            &probe,
+            &["ls", "/h/.cache/plugin-system"],
+        );
+        assert_eq!(listed.code, 0, "{listed:#?}");
+        assert!(
+            !listed.stdout.lines().any(|name| name == "key"),
+            "the key is deleted first: {listed:#?}"
+        );
+        assert!(!cache.join("key").exists());
+        let _ = fs::remove_dir_all(&elsewhere);
+    }
 }

@@ -4,6 +4,7 @@
 
 mod cache;
 mod event;
+mod hostile;
 mod limits;
 mod run;
 
@@ -90,19 +91,30 @@ fn run_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> Run {
 /// under the target dir unless `env` sets `PLUGIN_SYSTEM_CACHE_DIR`: tests never
 /// write to the user's own cache.
 fn run_with(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &OsStr)]) -> Run {
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-system-cli-cache");
     let mut command = Command::new(env!("CARGO_BIN_EXE_plugin-system"));
     command
         .args(args)
-        .env_remove("PLUGIN_SYSTEM_ENGINE")
-        .env("PLUGIN_SYSTEM_CACHE_DIR", cache)
-        .envs(env.iter().copied());
+        .envs(env.iter().copied())
+        .stdin(Stdio::null());
+    run_command(command, args, stdin)
+}
+
+/// Runs `command` (the binary, or a shell that runs it) with the environment
+/// of [`run_with`] and `stdin` as its stdin (when `None`, the one `command`
+/// has), and waits for it (at most [`HANG`]).
+fn run_command(mut command: Command, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-system-cli-cache");
+    command.env_remove("PLUGIN_SYSTEM_ENGINE");
+    if command
+        .get_envs()
+        .all(|(key, _)| key != "PLUGIN_SYSTEM_CACHE_DIR")
+    {
+        command.env("PLUGIN_SYSTEM_CACHE_DIR", cache);
+    }
+    if stdin.is_some() {
+        command.stdin(Stdio::piped());
+    }
     let mut child = command
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
