@@ -24,7 +24,7 @@ pub(crate) const MAX_MODULE_FILE_BYTES: u64 = 1 << 30;
 
 /// Reads a module file of at most `cap` bytes, without reading more than one
 /// byte past the cap, whatever the file is (a device, a pipe).
-fn read_module_file(path: &Path, cap: u64) -> Result<Vec<u8>> {
+pub(crate) fn read_module_file(path: &Path, cap: u64) -> Result<Vec<u8>> {
     let io = |source| WasmError::Io {
         path: path.to_owned(),
         source,

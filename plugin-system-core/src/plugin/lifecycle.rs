@@ -114,10 +114,14 @@ impl PluginSource {
     /// when the digest differs.
     pub fn load(&self) -> Result<Vec<u8>, PluginError> {
         let bytes = match &self.origin {
-            PluginOrigin::File(path) => std::fs::read(path).map_err(|source| PluginError::Io {
-                path: path.clone(),
-                source,
-            })?,
+            // As a module file: at most 1 GiB, whatever the file is (a device, a pipe).
+            PluginOrigin::File(path) => {
+                crate::runtime::read_module_file(path, crate::runtime::MAX_MODULE_FILE_BYTES)
+                    .map_err(|e| match e {
+                        crate::WasmError::Io { path, source } => PluginError::Io { path, source },
+                        other => PluginError::from(other),
+                    })?
+            }
             PluginOrigin::Bytes(bytes) => bytes.clone(),
         };
         if let Some(expected) = &self.sha256 {

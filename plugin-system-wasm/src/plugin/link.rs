@@ -150,6 +150,8 @@ fn read(
             "{what} of {len} bytes is over the limit of {cap}"
         )));
     }
+    // Copying is host work the guest pays for, a unit of fuel a byte.
+    caller.consume_fuel(len as u64);
     let memory = caller
         .memory()
         .ok_or_else(|| HostError::new("the plugin exports no memory"))?;
@@ -178,6 +180,11 @@ fn read_message(
     let range = checked_range(u64::from(ptr), len as usize, data.len())
         .map_err(|e| HostError::new(format!("{what}: {e}")))?;
     let kept = range.start..range.end.min(range.start.saturating_add(keep));
+    caller.consume_fuel(kept.len() as u64);
+    let memory = caller
+        .memory()
+        .ok_or_else(|| HostError::new("the plugin exports no memory"))?;
+    let data = memory.data();
     let mut text = String::from_utf8_lossy(&data[kept.clone()]).into_owned();
     if kept.end < range.end {
         text.push_str(&format!("… ({} more bytes)", range.end - kept.end));
@@ -279,6 +286,7 @@ pub(crate) fn imports(link: &SharedLink) -> Imports {
         "host_result",
         HostFunc::new(FuncType::new([I32], []), move |caller, args, _| {
             let pending = std::mem::take(&mut lock(&l).pending);
+            caller.consume_fuel(pending.len() as u64);
             let memory = caller
                 .memory()
                 .ok_or_else(|| HostError::new("the plugin exports no memory"))?;

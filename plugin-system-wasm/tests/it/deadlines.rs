@@ -40,7 +40,11 @@ fn plugin(imports: &str, dealloc_body: &str, handler_body: &str) -> Vec<u8> {
 }
 
 fn load(kind: EngineKind, wasm: Vec<u8>, wasi: bool) -> WasmPlugin {
-    let engine = new_runtime(kind, WasmRuntimeConfig::default().enable_wasi(wasi)).unwrap();
+    load_with(kind, wasm, WasmRuntimeConfig::default().enable_wasi(wasi))
+}
+
+fn load_with(kind: EngineKind, wasm: Vec<u8>, config: WasmRuntimeConfig) -> WasmPlugin {
+    let engine = new_runtime(kind, config).unwrap();
     let manifest = PluginManifest::new("slow", "Slow", "1.0.0", "slow", PluginRuntimeType::Wasm);
     WasmPluginRuntime::new(engine)
         .load(
@@ -111,5 +115,35 @@ fn a_plugin_sleeping_in_wasi_times_out_at_its_deadline() {
         // The plugin is still usable for the host: its next event times out the
         // same way rather than hanging.
         assert_times_out(&sleeper, "the next event");
+    }
+}
+
+/// Logs 64 KiB (from the start of memory) in an endless loop.
+const LOG_FLOOD: (&str, &str) = (
+    r#"(import "plugin_system" "log" (func $log (param i32 i32 i32)))"#,
+    "(loop $l (call $log (i32.const 2) (i32.const 0) (i32.const 65536)) (br $l))",
+);
+
+#[test]
+fn a_plugin_flooding_the_log_stops_at_its_deadline() {
+    // wasmi charges no fuel for the host's copying: this ran 8-27 times past
+    // its deadline there, since the clock was only read between fuel slices.
+    for kind in ENGINES {
+        let flood = load(kind, plugin(LOG_FLOOD.0, "", LOG_FLOOD.1), false);
+        assert_times_out(&flood, "a log flood");
+    }
+}
+
+#[test]
+fn a_plugin_flooding_the_log_pays_for_it_in_fuel() {
+    // 10,000,000 fuel pays for about 150 log calls of 64 KiB, not for ever.
+    for kind in ENGINES {
+        let config = WasmRuntimeConfig::default().fuel_limit(10_000_000);
+        let flood = load_with(kind, plugin(LOG_FLOOD.0, "", LOG_FLOOD.1), config);
+        let outcome = flood.handle_event_sync(&PluginEvent::new("go"));
+        assert!(
+            matches!(outcome, Err(PluginError::Wasm(WasmError::FuelExhausted))),
+            "{kind:?}: {outcome:?}"
+        );
     }
 }
