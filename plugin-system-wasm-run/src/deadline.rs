@@ -37,16 +37,24 @@ impl Deadlines {
         self.timeout.is_some() || self.until.is_some()
     }
 
-    /// The deadline of a call that starts now.
+    /// The deadline of a call that starts now. Reads the clock only when a
+    /// fresh timeout could end first: a shared deadline whose limit is no
+    /// longer than the timeout ends first whenever the call starts (the plugin
+    /// layer's case, with calls of an exchange under one deadline).
+    ///
+    /// Whether a shared deadline has passed already is for the engine to
+    /// find out (wasmtime's epoch check at function entry, wasmi's look at
+    /// the clock): this path stays free of clock reads.
     ///
     /// # Errors
-    /// [`WasmError::Timeout`] when it has passed already (a zero timeout, or a
-    /// shared deadline used up by earlier calls): the call must not start.
+    /// [`WasmError::Timeout`] for a zero timeout: no call can start in no time.
+    #[inline]
     pub(crate) fn start_call(&self) -> Result<Option<Deadline>, WasmError> {
-        let deadline = Deadline::earliest(self.timeout.map(Deadline::after), self.until);
-        match deadline {
-            Some(d) if d.has_passed() => Err(timeout(d)),
-            other => Ok(other),
+        match (self.timeout, self.until) {
+            (None, until) => Ok(until),
+            (Some(timeout), _) if timeout.is_zero() => Err(WasmError::Timeout { limit: timeout }),
+            (Some(timeout), Some(until)) if until.limit() <= timeout => Ok(Some(until)),
+            (Some(timeout), until) => Ok(Deadline::earliest(Some(Deadline::after(timeout)), until)),
         }
     }
 }
@@ -100,6 +108,16 @@ mod tests {
             zero.start_call(),
             Err(WasmError::Timeout { limit }) if limit == Duration::ZERO
         ));
+    }
+
+    #[test]
+    fn a_shared_deadline_no_longer_than_the_timeout_is_taken_as_it_is() {
+        let shared = Deadline::after(Duration::from_secs(5));
+        let deadlines = Deadlines {
+            timeout: Some(Duration::from_secs(5)),
+            until: Some(shared),
+        };
+        assert_eq!(deadlines.start_call().unwrap(), Some(shared));
     }
 
     #[test]

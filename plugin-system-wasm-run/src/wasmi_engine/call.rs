@@ -34,6 +34,7 @@ pub(crate) fn run(
 ) -> Result<(), WasmError> {
     let outcome = match deadlines.start_call()? {
         None => func.call(&mut *store, args, results).map_err(map_error),
+        Some(deadline) if deadline.has_passed() => Err(deadline::timeout(deadline)),
         Some(deadline) => {
             store.data_mut().deadline = Some(deadline);
             let outcome = run_sliced(store, func, args, results, deadline);

@@ -93,6 +93,9 @@ pub(crate) struct WasmtimeInstance {
     /// The memory [`WasmMemory`] methods act on: the one last asked for.
     selected_memory: Option<Memory>,
     deadlines: Deadlines,
+    /// The deadline the store's epoch deadline stands for: a call under the
+    /// same one (the next call of an exchange) leaves it as it is.
+    armed: Option<plugin_system_core::Deadline>,
     metered: bool,
     /// Fuel given so far: consumed = budget - left.
     fuel_budget: u64,
@@ -144,6 +147,7 @@ impl WasmtimeInstance {
             current: 0,
             selected_memory: None,
             deadlines: Deadlines::new(config.timeout),
+            armed: None,
             metered,
             fuel_budget,
             raw: Vec::new(),
@@ -227,11 +231,19 @@ impl WasmtimeInstance {
     /// [`WasmError::Timeout`] when the deadline has passed already.
     fn begin_call(&mut self) -> Result<()> {
         let deadline = self.deadlines.start_call()?;
-        if let Some(d) = deadline {
-            self.shared.start_ticker()?;
-            self.store.set_epoch_deadline(deadline_ticks(d.remaining()));
-        } else if self.store.data().deadline.is_some() {
-            self.store.set_epoch_deadline(NO_DEADLINE);
+        match deadline {
+            // The epoch deadline is absolute: it still stands for this one.
+            Some(d) if self.armed == Some(d) => {}
+            Some(d) => {
+                self.shared.start_ticker()?;
+                self.store.set_epoch_deadline(deadline_ticks(d.remaining()));
+                self.armed = Some(d);
+            }
+            None => {
+                if self.armed.take().is_some() {
+                    self.store.set_epoch_deadline(NO_DEADLINE);
+                }
+            }
         }
         self.store.data_mut().deadline = deadline;
         Ok(())
