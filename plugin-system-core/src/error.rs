@@ -125,7 +125,8 @@ pub enum WasmError {
     Trap {
         /// The trap's kind.
         code: TrapCode,
-        /// The engine's full message, with a backtrace where it has one.
+        /// The engine's description of the trap: one line, worded alike on
+        /// every engine (no backtrace).
         message: String,
     },
     /// The guest used up its fuel.

@@ -211,6 +211,14 @@ pub(crate) fn global_value_mismatch(
     )
 }
 
+/// Growing a memory that is not there (an instance or caller without one).
+pub(crate) fn no_memory() -> WasmError {
+    WasmError::ExportNotFound {
+        kind: "memory",
+        name: "memory".into(),
+    }
+}
+
 /// The reactor initializer to run once at instantiation, before any other export:
 /// `_initialize` exported as `[] -> []` by a module that is no command (a module
 /// with `_start` runs its set-up from there).

@@ -104,9 +104,7 @@ fn grow(
     pages: u64,
 ) -> Result<u64> {
     let Some(memory) = memory else {
-        return Err(WasmError::MemoryLimit {
-            message: "no memory to grow".into(),
-        });
+        return Err(crate::shared::no_memory());
     };
     let before = memory.size(&ctx);
     memory.grow(&mut ctx, pages).map_err(|_| {

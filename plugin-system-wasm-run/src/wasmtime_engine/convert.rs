@@ -61,17 +61,27 @@ pub(super) fn call_error(
         };
         return WasmError::Trap {
             code,
-            message: format!("{err:?}"),
+            message: trap_message(trap),
         };
     }
     if err.downcast_ref::<wasmtime::ThrownException>().is_some() {
         return WasmError::Trap {
             code: TrapCode::UncaughtException,
-            message: format!("{err:?}"),
+            message: "uncaught wasm exception".into(),
         };
     }
     WasmError::Engine {
         message: format!("{err:#}"),
+    }
+}
+
+/// A trap's message as wasmi words it (both take it from the same table), on
+/// one line and without the backtrace wasmtime keeps beside it.
+fn trap_message(trap: &Trap) -> String {
+    let text = trap.to_string();
+    match text.strip_prefix("wasm trap: ") {
+        Some(rest) => rest.to_owned(),
+        None => text,
     }
 }
 

@@ -201,6 +201,17 @@ impl WasmtimeInstance {
             .default_memory
             .as_deref()
             .and_then(|name| instance.get_memory(&mut self.store, name));
+        // A reactor's set-up, under the same fuel and deadline as any call but
+        // no call of the user's; an instance whose set-up fails is never made.
+        if let Some(init) = shared::initializer(plugin_system_core::WasmModule::info(wt_module))
+            .and_then(|name| instance.get_func(&mut self.store, name))
+        {
+            self.begin_call()?;
+            let outcome = init
+                .call(&mut self.store, &[], &mut [])
+                .map_err(|e| self.call_failed(e));
+            shared::initialized(outcome)?;
+        }
         self.members.push(Member {
             id: InstanceId::next(),
             module,
@@ -212,15 +223,6 @@ impl WasmtimeInstance {
         });
         self.current = self.members.len() - 1;
         self.selected_memory = default_memory;
-        if let Some(init) = shared::initializer(plugin_system_core::WasmModule::info(wt_module)) {
-            let outcome = self.call(init, &[]).map(drop);
-            if let Err(e) = shared::initialized(outcome) {
-                self.members.pop();
-                self.current = self.members.len().saturating_sub(1);
-                self.selected_memory = self.members.last().and_then(|m| m.default_memory);
-                return Err(e);
-            }
-        }
         Ok(InstanceHandle::from_index(self.current))
     }
 
@@ -598,10 +600,7 @@ impl WasmMemory for CallerCtx<'_, '_> {
     }
 
     fn grow(&mut self, pages: u64) -> Result<u64> {
-        let m = self.memory.ok_or(WasmError::ExportNotFound {
-            kind: "memory",
-            name: "memory".into(),
-        })?;
+        let m = self.memory.ok_or_else(shared::no_memory)?;
         m.grow(&mut *self.caller, pages).map_err(grow_error)
     }
 }
@@ -628,10 +627,7 @@ impl WasmMemory for WasmtimeInstance {
     }
 
     fn grow(&mut self, pages: u64) -> Result<u64> {
-        let m = self.selected_memory.ok_or(WasmError::ExportNotFound {
-            kind: "memory",
-            name: "memory".into(),
-        })?;
+        let m = self.selected_memory.ok_or_else(shared::no_memory)?;
         m.grow(&mut self.store, pages).map_err(grow_error)
     }
 }
