@@ -4,6 +4,7 @@
 
 mod cache;
 mod event;
+mod reftypes;
 mod run;
 
 use std::{
