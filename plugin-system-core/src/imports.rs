@@ -109,7 +109,7 @@ impl HostFunc {
             }
         }
         for (i, (value, ty)) in results.iter().zip(self.ty.results()).enumerate() {
-            if value.ty() != *ty {
+            if !value.matches(*ty) {
                 return Err(HostError::new(format!(
                     "host function returned {} for result {i}, declared {ty}",
                     value.ty()

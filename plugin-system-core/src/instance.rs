@@ -75,8 +75,15 @@ impl Func {
             ));
         }
         let params = self.ty.params();
-        if args.len() != params.len() || args.iter().zip(params).any(|(a, p)| a.ty() != *p) {
-            let given: Vec<String> = args.iter().map(|a| a.ty().to_string()).collect();
+        if args.len() != params.len() || args.iter().zip(params).any(|(a, p)| !a.matches(*p)) {
+            // A null says `null`: its kind's type would hide why it does not fit.
+            let given: Vec<String> = args
+                .iter()
+                .map(|a| match a.is_null() {
+                    true => "null".to_owned(),
+                    false => a.ty().to_string(),
+                })
+                .collect();
             return Err(WasmError::type_mismatch(format!(
                 "function {} called with ({})",
                 self.ty,

@@ -58,7 +58,9 @@ pub use plugin::{
 pub use runtime::{InstanceGuard, RuntimeCounters, RuntimeStats, WasmRuntime};
 pub use store::{InstanceHandle, WasmStore};
 pub use types::{ExportType, ExternType, FuncType, GlobalType, ImportType, MemoryType, TableType};
-pub use value::{ExternRef, FuncRef, ValType, WasmValue};
+pub use value::{
+    AnyRef, ExternRef, FuncRef, HeapType, OpaqueRef, ParseValTypeError, RefType, ValType, WasmValue,
+};
 pub use wasi::{DirAccess, OutputBuffer, Preopen, WasiConfig, WasiOutput, WasiStdin};
 
 #[cfg(test)]

@@ -82,7 +82,7 @@ impl MemoryType {
 /// A table's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TableType {
-    /// The element type: [`ValType::FuncRef`] or [`ValType::ExternRef`].
+    /// The element type, a reference type such as [`ValType::FuncRef`].
     pub element: ValType,
     /// Elements at instantiation.
     pub minimum: u64,

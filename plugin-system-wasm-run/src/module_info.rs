@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 
 use plugin_system_core::{
-    ExportType, ExternType, FuncType, GlobalType, ImportType, MemoryType, ModuleInfo, TableType,
-    ValType, WasmError,
+    ExportType, ExternType, FuncType, GlobalType, HeapType, ImportType, MemoryType, ModuleInfo,
+    RefType, TableType, ValType, WasmError,
 };
 use sha2::{Digest, Sha256};
 use wasmparser::{
@@ -257,8 +257,7 @@ fn func_type(f: &wasmparser::FuncType) -> FuncType {
     )
 }
 
-/// Maps a parser type to ours; GC reference types fold into the two reference
-/// types the core knows, by the hierarchy they belong to.
+/// Maps a parser type to ours.
 pub(crate) fn val_type(t: &wasmparser::ValType) -> ValType {
     match t {
         wasmparser::ValType::I32 => ValType::I32,
@@ -270,12 +269,36 @@ pub(crate) fn val_type(t: &wasmparser::ValType) -> ValType {
     }
 }
 
+/// Maps a parser reference type to ours, each heap type to its own. The `shared`
+/// flag (shared-everything threads) is dropped: no engine here enables it.
 fn ref_type(r: &wasmparser::RefType) -> ValType {
-    if r.is_func_ref() {
-        ValType::FuncRef
-    } else {
-        ValType::ExternRef
-    }
+    use wasmparser::AbstractHeapType as A;
+    let heap = match r.heap_type() {
+        wasmparser::HeapType::Abstract { ty, .. } => match ty {
+            A::Func => HeapType::Func,
+            A::Extern => HeapType::Extern,
+            A::Any => HeapType::Any,
+            A::None => HeapType::None,
+            A::NoExtern => HeapType::NoExtern,
+            A::NoFunc => HeapType::NoFunc,
+            A::Eq => HeapType::Eq,
+            A::Struct => HeapType::Struct,
+            A::Array => HeapType::Array,
+            A::I31 => HeapType::I31,
+            A::Exn => HeapType::Exn,
+            A::NoExn => HeapType::NoExn,
+            A::Cont => HeapType::Cont,
+            A::NoCont => HeapType::NoCont,
+        },
+        // The module reader (unlike the validator) gives type-section indices.
+        wasmparser::HeapType::Concrete(i) | wasmparser::HeapType::Exact(i) => {
+            HeapType::Concrete(i.as_module_index().unwrap_or(u32::MAX))
+        }
+    };
+    ValType::Ref(RefType {
+        nullable: r.is_nullable(),
+        heap,
+    })
 }
 
 fn table_type(t: &wasmparser::TableType) -> TableType {

@@ -669,6 +669,25 @@ fn matches_ret(want: &WastRetCore<'_>, have: &WasmValue) -> bool {
                 ..
             })
         ),
+        (WastRetCore::RefNull(ty), WasmValue::AnyRef(None)) => matches!(
+            ty,
+            None | Some(HeapType::Abstract {
+                ty: AbstractHeapType::Any
+                    | AbstractHeapType::Eq
+                    | AbstractHeapType::I31
+                    | AbstractHeapType::Struct
+                    | AbstractHeapType::Array
+                    | AbstractHeapType::None,
+                ..
+            })
+        ),
+        (WastRetCore::RefNull(ty), WasmValue::ExnRef(None)) => matches!(
+            ty,
+            None | Some(HeapType::Abstract {
+                ty: AbstractHeapType::Exn | AbstractHeapType::NoExn,
+                ..
+            })
+        ),
         (WastRetCore::RefExtern(None), WasmValue::ExternRef(Some(_))) => true,
         (WastRetCore::RefExtern(Some(n)), WasmValue::ExternRef(Some(r))) => r.0 == u64::from(*n),
         (WastRetCore::RefFunc(_), WasmValue::FuncRef(Some(_))) => true,
@@ -889,7 +908,7 @@ impl Backend for ApiBackend {
 
 #[cfg(feature = "wasmtime")]
 mod raw_wasmtime {
-    use plugin_system_core::{ExternRef, FuncRef, TrapCode, WasmValue};
+    use plugin_system_core::{AnyRef, ExternRef, FuncRef, OpaqueRef, TrapCode, WasmValue};
     use wasmtime::{
         Config, Engine, Global, GlobalType, Instance, Linker, Memory, MemoryType, Module,
         Mutability, Ref, RefType, Store, Table, TableType, Trap, Val, ValType,
@@ -1018,6 +1037,9 @@ mod raw_wasmtime {
                 WasmValue::FuncRef(Some(_)) => {
                     return Err(EngineError::new(ErrorKind::Other, "funcref argument"));
                 }
+                WasmValue::AnyRef(_) | WasmValue::ExnRef(_) => {
+                    return Err(EngineError::new(ErrorKind::Other, "gc or exnref argument"));
+                }
             })
         }
 
@@ -1039,12 +1061,12 @@ mod raw_wasmtime {
                         .and_then(|d| d.downcast_ref::<u64>().copied());
                     WasmValue::ExternRef(Some(ExternRef(data.unwrap_or(u64::MAX))))
                 }
-                Val::AnyRef(None) | Val::ExnRef(None) | Val::ContRef(None) => {
-                    WasmValue::ExternRef(None)
+                Val::AnyRef(None) | Val::ContRef(None) => WasmValue::AnyRef(None),
+                Val::AnyRef(Some(_)) | Val::ContRef(Some(_)) => {
+                    WasmValue::AnyRef(Some(AnyRef::Opaque(OpaqueRef::new())))
                 }
-                Val::AnyRef(Some(_)) | Val::ExnRef(Some(_)) | Val::ContRef(Some(_)) => {
-                    WasmValue::ExternRef(Some(ExternRef(u64::MAX)))
-                }
+                Val::ExnRef(None) => WasmValue::ExnRef(None),
+                Val::ExnRef(Some(_)) => WasmValue::ExnRef(Some(OpaqueRef::new())),
             }
         }
     }
@@ -1250,6 +1272,9 @@ mod raw_wasmi {
                 }
                 WasmValue::FuncRef(Some(_)) => {
                     return Err(EngineError::new(ErrorKind::Other, "funcref argument"));
+                }
+                WasmValue::AnyRef(_) | WasmValue::ExnRef(_) => {
+                    return Err(EngineError::new(ErrorKind::Other, "gc or exnref argument"));
                 }
             })
         }

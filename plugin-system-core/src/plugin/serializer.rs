@@ -256,9 +256,4 @@ mod tests {
         );
         assert!(SerializationError::check_size(WireFormat::Postcard, 10, 10).is_ok());
     }
-
-    #[test]
-    fn serializer_is_object_safe() {
-        fn _takes(_: std::sync::Arc<dyn PluginSerializer>) {}
-    }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use plugin_system_core::{
-    ExternRef, FuncRef, FuncType, HostError, TrapCode, ValType, WasmError, WasmValue,
+    ExternRef, FuncRef, FuncType, HeapType, HostError, TrapCode, ValType, WasmError, WasmValue,
 };
 use wasmi::{
     AsContext, AsContextMut, F32, F64, Nullable, V128, Val,
@@ -25,7 +25,10 @@ pub(crate) fn num_to_val(value: &WasmValue) -> Option<Val> {
         WasmValue::F32(v) => Val::F32(F32::from_bits(v.to_bits())),
         WasmValue::F64(v) => Val::F64(F64::from_bits(v.to_bits())),
         WasmValue::V128(v) => Val::V128(V128::from(v)),
-        WasmValue::FuncRef(_) | WasmValue::ExternRef(_) => return None,
+        WasmValue::FuncRef(_)
+        | WasmValue::ExternRef(_)
+        | WasmValue::AnyRef(_)
+        | WasmValue::ExnRef(_) => return None,
     })
 }
 
@@ -33,7 +36,8 @@ pub(crate) fn num_to_val(value: &WasmValue) -> Option<Val> {
 /// an `ExternRef` becomes the store's wasmi `externref` holding that `u64`.
 ///
 /// # Errors
-/// [`WasmError::TypeMismatch`] for a `FuncRef` this store does not know.
+/// [`WasmError::TypeMismatch`] for a `FuncRef` this store does not know;
+/// [`WasmError::Unsupported`] for a GC or exception reference, which wasmi lacks.
 pub(crate) fn to_val<C: AsContextMut<Data = HostState>>(
     ctx: &mut C,
     value: &WasmValue,
@@ -72,7 +76,10 @@ pub(crate) fn to_val<C: AsContextMut<Data = HostState>>(
             Val::ExternRef(Nullable::Val(object))
         }
         WasmValue::FuncRef(None) => Val::FuncRef(Nullable::Null),
-        _ => Val::ExternRef(Nullable::Null),
+        WasmValue::ExternRef(None) => Val::ExternRef(Nullable::Null),
+        WasmValue::ExnRef(_) => return Err(unsupported("exceptions")),
+        // A GC reference (numbers were converted above).
+        _ => return Err(unsupported("gc")),
     })
 }
 
@@ -127,9 +134,20 @@ pub(crate) fn from_val<C: AsContextMut<Data = HostState>>(
     })
 }
 
+/// The error for what wasmi lacks, named by its proposal.
+fn unsupported(proposal: &str) -> WasmError {
+    WasmError::Unsupported {
+        feature: proposal.to_owned(),
+    }
+}
+
 /// A core value type in wasmi's terms.
-pub(crate) fn wasmi_val_type(ty: ValType) -> wasmi::ValType {
-    match ty {
+///
+/// # Errors
+/// [`WasmError::Unsupported`] for a reference type other than `funcref` and
+/// `externref`: wasmi has neither GC nor typed function references.
+pub(crate) fn wasmi_val_type(ty: ValType) -> Result<wasmi::ValType, WasmError> {
+    Ok(match ty {
         ValType::I32 => wasmi::ValType::I32,
         ValType::I64 => wasmi::ValType::I64,
         ValType::F32 => wasmi::ValType::F32,
@@ -137,7 +155,14 @@ pub(crate) fn wasmi_val_type(ty: ValType) -> wasmi::ValType {
         ValType::V128 => wasmi::ValType::V128,
         ValType::FuncRef => wasmi::ValType::FuncRef,
         ValType::ExternRef => wasmi::ValType::ExternRef,
-    }
+        ValType::Ref(r) => {
+            return Err(unsupported(match r.heap {
+                HeapType::Exn | HeapType::NoExn => "exceptions",
+                HeapType::Func | HeapType::Extern | HeapType::Concrete(_) => "function references",
+                _ => "gc",
+            }));
+        }
+    })
 }
 
 /// A wasmi value type in the core's terms.
@@ -157,11 +182,21 @@ pub(crate) fn core_val_type(ty: wasmi::ValType) -> ValType {
 ///
 /// Only call this with a signature the module itself declares: wasmi panics on more
 /// than 1000 parameters or results, and a module it accepted has none such.
-pub(crate) fn wasmi_func_type(ty: &FuncType) -> wasmi::FuncType {
-    wasmi::FuncType::new(
-        ty.params().iter().map(|t| wasmi_val_type(*t)),
-        ty.results().iter().map(|t| wasmi_val_type(*t)),
-    )
+///
+/// # Errors
+/// [`WasmError::Unsupported`] as [`wasmi_val_type`].
+pub(crate) fn wasmi_func_type(ty: &FuncType) -> Result<wasmi::FuncType, WasmError> {
+    let params: Vec<_> = ty
+        .params()
+        .iter()
+        .map(|t| wasmi_val_type(*t))
+        .collect::<Result<_, _>>()?;
+    let results: Vec<_> = ty
+        .results()
+        .iter()
+        .map(|t| wasmi_val_type(*t))
+        .collect::<Result<_, _>>()?;
+    Ok(wasmi::FuncType::new(params, results))
 }
 
 /// A host function's error on its way through wasmi, with the function's name.

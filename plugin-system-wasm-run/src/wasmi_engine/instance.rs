@@ -13,7 +13,7 @@ use wasmi::Val;
 
 use super::{
     call,
-    convert::{core_val_type, from_val, num_from_val, num_to_val, to_val, wasmi_val_type},
+    convert::{core_val_type, from_val, num_from_val, num_to_val, to_val},
     start::START_EXPORT,
     state::{self, fuel_left},
     store::{Resolved, WasmiStore},
@@ -155,7 +155,7 @@ impl WasmInstance for WasmiStore {
                 name: name.to_string(),
             });
         }
-        if wasmi_val_type(value.ty()) != ty.content() {
+        if !value.matches(core_val_type(ty.content())) {
             return Err(WasmError::type_mismatch(format!(
                 "global `{name}` holds {}, given {}",
                 core_val_type(ty.content()),

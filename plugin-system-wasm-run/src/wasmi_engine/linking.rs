@@ -175,7 +175,7 @@ fn define(
             if host.ty() != want {
                 return Err(mismatch());
             }
-            Ok(host_func(store, host.clone(), qualified.into()).into())
+            Ok(host_func(store, host.clone(), qualified.into())?.into())
         }
         (ExternType::Memory(want), Extern::Memory(ty)) => {
             if !memory_fits(ty, want) {
@@ -197,7 +197,7 @@ fn define(
             if ty != want {
                 return Err(mismatch());
             }
-            if value.ty() != ty.content {
+            if !value.matches(ty.content) {
                 return Err(shared::global_value_mismatch(
                     qualified,
                     value.ty(),
@@ -235,7 +235,7 @@ fn table(
 ) -> Result<Table, WasmError> {
     let invalid =
         |why: &str| WasmError::type_mismatch(format!("table {}: {why}", ExternType::Table(*ty)));
-    if init.ty() != ty.element {
+    if !init.matches(ty.element) {
         return Err(invalid("initial element of another type"));
     }
     let minimum = u32::try_from(ty.minimum).map_err(|_| invalid("too large"))?;
@@ -278,10 +278,14 @@ fn limits_fit(min: u64, max: Option<u64>, want_min: u64, want_max: Option<u64>) 
 }
 
 /// A wasmi function that runs `host`; `function` is its `module::name`, for errors.
-fn host_func(store: &mut Store<HostState>, host: HostFunc, function: Arc<str>) -> wasmi::Func {
+fn host_func(
+    store: &mut Store<HostState>,
+    host: HostFunc,
+    function: Arc<str>,
+) -> Result<wasmi::Func, WasmError> {
     // The type equals the module's import type, which wasmi accepted: no panic here.
-    let ty = wasmi_func_type(host.ty());
-    wasmi::Func::new(
+    let ty = wasmi_func_type(host.ty())?;
+    Ok(wasmi::Func::new(
         store,
         ty,
         move |mut caller: wasmi::Caller<'_, HostState>, params: &[Val], results: &mut [Val]| {
@@ -294,7 +298,7 @@ fn host_func(store: &mut Store<HostState>, host: HostFunc, function: Arc<str>) -
             // Time in the host counts against the call's deadline.
             crate::deadline::check_returned(caller.data().deadline).map_err(wasmi::Error::host)
         },
-    )
+    ))
 }
 
 /// Converts the arguments, runs `host` and converts its results back, with the

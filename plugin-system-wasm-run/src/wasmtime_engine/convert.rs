@@ -1,10 +1,10 @@
 //! Conversions between the core's values, types and errors and wasmtime's.
 
 use plugin_system_core::{
-    ExternRef, FuncRef, FuncType, GlobalType, HostError, MemoryType, TableType, TrapCode, ValType,
-    WasmError, WasmValue,
+    AnyRef, ExternRef, FuncRef, FuncType, GlobalType, HeapType, HostError, MemoryType, OpaqueRef,
+    RefType, TableType, TrapCode, ValType, WasmError, WasmValue,
 };
-use wasmtime::{AsContext, AsContextMut, Func, Mutability, Ref, RefType, Trap, Val};
+use wasmtime::{AsContext, AsContextMut, Func, I31, Mutability, Ref, Trap, Val};
 
 use super::instance::StoreData;
 
@@ -85,31 +85,111 @@ fn trap_message(trap: &Trap) -> String {
     }
 }
 
-pub(super) fn val_type(t: ValType) -> wasmtime::ValType {
-    match t {
+/// A core heap type in wasmtime's terms; a module-defined type has no meaning
+/// outside its module, so a host cannot name one.
+fn heap_type(h: HeapType) -> Result<wasmtime::HeapType, WasmError> {
+    use wasmtime::HeapType as W;
+    Ok(match h {
+        HeapType::Func => W::Func,
+        HeapType::Extern => W::Extern,
+        HeapType::Any => W::Any,
+        HeapType::Eq => W::Eq,
+        HeapType::I31 => W::I31,
+        HeapType::Struct => W::Struct,
+        HeapType::Array => W::Array,
+        HeapType::Exn => W::Exn,
+        HeapType::Cont => W::Cont,
+        HeapType::None => W::None,
+        HeapType::NoFunc => W::NoFunc,
+        HeapType::NoExtern => W::NoExtern,
+        HeapType::NoExn => W::NoExn,
+        HeapType::NoCont => W::NoCont,
+        HeapType::Concrete(_) => {
+            return Err(WasmError::Unsupported {
+                feature: format!(
+                    "host definitions of a module's own types ({})",
+                    ValType::Ref(RefType::nullable(h))
+                ),
+            });
+        }
+    })
+}
+
+fn ref_type(r: RefType) -> Result<wasmtime::RefType, WasmError> {
+    Ok(wasmtime::RefType::new(r.nullable, heap_type(r.heap)?))
+}
+
+/// A core value type in wasmtime's terms.
+///
+/// # Errors
+/// [`WasmError::Unsupported`] for a reference to a module-defined type.
+pub(super) fn val_type(t: ValType) -> Result<wasmtime::ValType, WasmError> {
+    Ok(match t {
         ValType::I32 => wasmtime::ValType::I32,
         ValType::I64 => wasmtime::ValType::I64,
         ValType::F32 => wasmtime::ValType::F32,
         ValType::F64 => wasmtime::ValType::F64,
         ValType::V128 => wasmtime::ValType::V128,
-        ValType::FuncRef => wasmtime::ValType::FUNCREF,
-        ValType::ExternRef => wasmtime::ValType::EXTERNREF,
-    }
+        ValType::Ref(r) => wasmtime::ValType::Ref(ref_type(r)?),
+    })
 }
 
-fn ref_type(t: ValType) -> RefType {
-    match t {
-        ValType::ExternRef => RefType::EXTERNREF,
-        _ => RefType::FUNCREF,
-    }
+/// A core signature in wasmtime's terms, as [`val_type`] converts each type.
+pub(super) fn func_type(
+    engine: &wasmtime::Engine,
+    t: &FuncType,
+) -> Result<wasmtime::FuncType, WasmError> {
+    let params: Vec<_> = t
+        .params()
+        .iter()
+        .map(|p| val_type(*p))
+        .collect::<Result<_, _>>()?;
+    let results: Vec<_> = t
+        .results()
+        .iter()
+        .map(|r| val_type(*r))
+        .collect::<Result<_, _>>()?;
+    Ok(wasmtime::FuncType::new(engine, params, results))
 }
 
-pub(super) fn func_type(engine: &wasmtime::Engine, t: &FuncType) -> wasmtime::FuncType {
-    wasmtime::FuncType::new(
-        engine,
-        t.params().iter().map(|p| val_type(*p)),
-        t.results().iter().map(|r| val_type(*r)),
-    )
+/// A wasmtime value type in the core's terms; `None` for a module-defined type,
+/// which wasmtime names by its structure, not by an index.
+pub(super) fn core_val_type(t: &wasmtime::ValType) -> Option<ValType> {
+    use wasmtime::HeapType as W;
+    Some(match t {
+        wasmtime::ValType::I32 => ValType::I32,
+        wasmtime::ValType::I64 => ValType::I64,
+        wasmtime::ValType::F32 => ValType::F32,
+        wasmtime::ValType::F64 => ValType::F64,
+        wasmtime::ValType::V128 => ValType::V128,
+        wasmtime::ValType::Ref(r) => {
+            let heap = match r.heap_type() {
+                W::Func => HeapType::Func,
+                W::Extern => HeapType::Extern,
+                W::Any => HeapType::Any,
+                W::Eq => HeapType::Eq,
+                W::I31 => HeapType::I31,
+                W::Struct => HeapType::Struct,
+                W::Array => HeapType::Array,
+                W::Exn => HeapType::Exn,
+                W::Cont => HeapType::Cont,
+                W::None => HeapType::None,
+                W::NoFunc => HeapType::NoFunc,
+                W::NoExtern => HeapType::NoExtern,
+                W::NoExn => HeapType::NoExn,
+                W::NoCont => HeapType::NoCont,
+                W::ConcreteFunc(_)
+                | W::ConcreteArray(_)
+                | W::ConcreteStruct(_)
+                | W::ConcreteExn(_)
+                | W::ConcreteCont(_) => return None,
+            };
+            ValType::Ref(RefType {
+                nullable: r.is_nullable(),
+                heap,
+            })
+        }
+    })
 }
 
 pub(super) fn memory_type(m: &MemoryType) -> wasmtime::MemoryType {
@@ -124,28 +204,46 @@ pub(super) fn memory_type(m: &MemoryType) -> wasmtime::MemoryType {
     }
 }
 
-pub(super) fn table_type(t: &TableType) -> wasmtime::TableType {
+/// A core table type in wasmtime's terms.
+///
+/// # Errors
+/// [`WasmError::TypeMismatch`] for an element type that is not a reference;
+/// [`WasmError::Unsupported`] for a reference to a module-defined type.
+pub(super) fn table_type(t: &TableType) -> Result<wasmtime::TableType, WasmError> {
+    let element = match t.element {
+        ValType::Ref(r) => ref_type(r)?,
+        other => {
+            return Err(WasmError::type_mismatch(format!(
+                "table element type {other} is not a reference"
+            )));
+        }
+    };
     let max = t.maximum.map(|m| u32::try_from(m).unwrap_or(u32::MAX));
-    wasmtime::TableType::new(
-        ref_type(t.element),
+    Ok(wasmtime::TableType::new(
+        element,
         u32::try_from(t.minimum).unwrap_or(u32::MAX),
         max,
-    )
+    ))
 }
 
-pub(super) fn global_type(g: &GlobalType) -> wasmtime::GlobalType {
-    wasmtime::GlobalType::new(
-        val_type(g.content),
+/// A core global type in wasmtime's terms.
+///
+/// # Errors
+/// [`WasmError::Unsupported`] for a reference to a module-defined type.
+pub(super) fn global_type(g: &GlobalType) -> Result<wasmtime::GlobalType, WasmError> {
+    Ok(wasmtime::GlobalType::new(
+        val_type(g.content)?,
         if g.mutable {
             Mutability::Var
         } else {
             Mutability::Const
         },
-    )
+    ))
 }
 
 /// Converts a value into wasmtime's. `FuncRef`s are looked up in the instance's
-/// registry; an unknown handle is a type error, never a panic.
+/// registry; an unknown handle is a type error, never a panic, as is an opaque
+/// reference (the host holds no handle to give back) or an i31 past 31 bits.
 pub(super) fn to_val(
     store: &mut impl AsContextMut<Data = StoreData>,
     v: &WasmValue,
@@ -176,6 +274,22 @@ pub(super) fn to_val(
             })?;
             Val::ExternRef(Some(r))
         }
+        WasmValue::AnyRef(None) => Val::AnyRef(None),
+        WasmValue::AnyRef(Some(AnyRef::I31(x))) => {
+            let i31 = I31::new_u32(x).ok_or_else(|| {
+                WasmError::type_mismatch(format!("i31 value {x} does not fit in 31 bits"))
+            })?;
+            Val::AnyRef(Some(wasmtime::AnyRef::from_i31(
+                store.as_context_mut(),
+                i31,
+            )))
+        }
+        WasmValue::ExnRef(None) => Val::ExnRef(None),
+        WasmValue::AnyRef(Some(AnyRef::Opaque(_))) | WasmValue::ExnRef(Some(_)) => {
+            return Err(WasmError::type_mismatch(
+                "an opaque reference cannot be given back to the guest",
+            ));
+        }
     })
 }
 
@@ -198,12 +312,19 @@ pub(super) fn from_val(store: &mut impl AsContextMut<Data = StoreData>, v: &Val)
                 .and_then(|d| d.downcast_ref::<u64>().copied());
             WasmValue::ExternRef(data.map(ExternRef))
         }
-        // GC references have no host-side representation in the core: a non-null
-        // one shows as an opaque extern reference, a null one as null.
-        Val::AnyRef(None) | Val::ExnRef(None) | Val::ContRef(None) => WasmValue::ExternRef(None),
-        Val::AnyRef(Some(_)) | Val::ExnRef(Some(_)) | Val::ContRef(Some(_)) => {
-            WasmValue::ExternRef(Some(ExternRef(u64::MAX)))
-        }
+        Val::AnyRef(None) => WasmValue::AnyRef(None),
+        Val::AnyRef(Some(r)) => WasmValue::AnyRef(Some(match r.as_i31(store.as_context()) {
+            Ok(Some(i31)) => AnyRef::I31(i31.get_u32()),
+            // A struct, an array, an internalized host value, or a reference whose
+            // store is gone: the host cannot look into any of them.
+            _ => AnyRef::Opaque(OpaqueRef::new()),
+        })),
+        Val::ExnRef(None) => WasmValue::ExnRef(None),
+        Val::ExnRef(Some(_)) => WasmValue::ExnRef(Some(OpaqueRef::new())),
+        // Stack switching is off in this engine (see `features`), so no continuation
+        // reaches the host; were one to, it would show as an opaque reference.
+        Val::ContRef(None) => WasmValue::AnyRef(None),
+        Val::ContRef(Some(_)) => WasmValue::AnyRef(Some(AnyRef::Opaque(OpaqueRef::new()))),
     }
 }
 
@@ -215,6 +336,8 @@ pub(super) fn to_ref(
     match to_val(store, v)? {
         Val::FuncRef(f) => Ok(Ref::Func(f)),
         Val::ExternRef(r) => Ok(Ref::Extern(r)),
+        Val::AnyRef(r) => Ok(Ref::Any(r)),
+        Val::ExnRef(r) => Ok(Ref::Exn(r)),
         other => Err(WasmError::type_mismatch(format!(
             "table element must be a reference, got {:?}",
             other.ty(store.as_context())

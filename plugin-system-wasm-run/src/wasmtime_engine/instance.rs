@@ -8,8 +8,8 @@ use plugin_system_core::{
     WasmInstance, WasmMemory, WasmModule, WasmStore, WasmValue,
 };
 use wasmtime::{
-    Caller, Extern, Func, Global, InstancePre, Linker, Memory, SharedMemory, Store, StoreLimits,
-    StoreLimitsBuilder, Table, Val, ValRaw,
+    Caller, Extern, Func, Global, InstancePre, Linker, Memory, RootScope, SharedMemory, Store,
+    StoreLimits, StoreLimitsBuilder, Table, Val, ValRaw,
 };
 
 use super::{
@@ -275,7 +275,10 @@ impl WasmtimeInstance {
                 WasmValue::F32(x) => ValRaw::f32(x.to_bits()),
                 WasmValue::F64(x) => ValRaw::f64(x.to_bits()),
                 WasmValue::V128(x) => ValRaw::v128(x),
-                WasmValue::FuncRef(_) | WasmValue::ExternRef(_) => {
+                WasmValue::FuncRef(_)
+                | WasmValue::ExternRef(_)
+                | WasmValue::AnyRef(_)
+                | WasmValue::ExnRef(_) => {
                     return Err(WasmError::type_mismatch(
                         "reference passed to a numeric function",
                     ));
@@ -295,7 +298,7 @@ impl WasmtimeInstance {
                 ValType::F32 => WasmValue::F32(f32::from_bits(raw.get_f32())),
                 ValType::F64 => WasmValue::F64(f64::from_bits(raw.get_f64())),
                 ValType::V128 => WasmValue::V128(raw.get_v128()),
-                ValType::FuncRef | ValType::ExternRef => WasmValue::FuncRef(None),
+                ValType::Ref(_) => ty.default_value(),
             };
         }
         Ok(())
@@ -312,17 +315,27 @@ impl WasmtimeInstance {
         args: &[WasmValue],
         results: &mut [WasmValue],
     ) -> Result<()> {
+        let deadline = self.store.data().deadline;
+        // GC references made or returned here are rooted in this scope alone, so a
+        // long-lived instance does not keep a root per call.
+        let mut scope = RootScope::new(&mut self.store);
+        // A null takes its type from the parameter: the core cannot tell which
+        // hierarchy a module-defined type belongs to.
+        let params = args.iter().any(WasmValue::is_null).then(|| func.ty(&scope));
         self.args.clear();
-        for arg in args {
-            let v = to_val(&mut self.store, arg)?;
+        for (i, arg) in args.iter().enumerate() {
+            let v = match params.as_ref().and_then(|p| p.param(i)) {
+                Some(wasmtime::ValType::Ref(r)) if arg.is_null() => Val::null_ref(r.heap_type()),
+                _ => to_val(&mut scope, arg)?,
+            };
             self.args.push(v);
         }
         self.results.clear();
         self.results.resize(results.len(), Val::I32(0));
-        func.call(&mut self.store, &self.args, &mut self.results)
-            .map_err(|e| self.call_failed(e))?;
+        func.call(&mut scope, &self.args, &mut self.results)
+            .map_err(|e| call_error(e, deadline))?;
         for (slot, v) in results.iter_mut().zip(&self.results) {
-            *slot = from_val(&mut self.store, v);
+            *slot = from_val(&mut scope, v);
         }
         Ok(())
     }
@@ -402,7 +415,7 @@ fn link(
                     f,
                     format!("{m}::{n}"),
                     module.default_memory.clone(),
-                ))
+                )?)
             }
             (CoreExtern::Memory(ty), ExternType::Memory(_)) => {
                 let wt_ty = convert::memory_type(ty);
@@ -417,7 +430,7 @@ fn link(
                 }
             }
             (CoreExtern::Global(ty, value), ExternType::Global(_)) => {
-                if value.ty() != ty.content {
+                if !value.matches(ty.content) {
                     return Err(shared::global_value_mismatch(
                         &qualified(),
                         value.ty(),
@@ -425,13 +438,13 @@ fn link(
                     ));
                 }
                 let v = to_val(store, value)?;
-                let g = Global::new(&mut *store, convert::global_type(ty), v)
+                let g = Global::new(&mut *store, convert::global_type(ty)?, v)
                     .map_err(|e| link_error(format!("{e:#}")))?;
                 Extern::Global(g)
             }
             (CoreExtern::Table(ty, init), ExternType::Table(_)) => {
                 let r = convert::to_ref(store, init)?;
-                let t = Table::new(&mut *store, convert::table_type(ty), r)
+                let t = Table::new(&mut *store, convert::table_type(ty)?, r)
                     .map_err(|e| link_error(format!("{e:#}")))?;
                 Extern::Table(t)
             }
@@ -452,16 +465,8 @@ fn link(
 /// the core does not name (WASI's functions hold numbers only).
 #[cfg(feature = "wasi")]
 fn core_func_type(ty: &wasmtime::FuncType) -> Option<plugin_system_core::FuncType> {
-    let core = |t: wasmtime::ValType| match t {
-        wasmtime::ValType::I32 => Some(ValType::I32),
-        wasmtime::ValType::I64 => Some(ValType::I64),
-        wasmtime::ValType::F32 => Some(ValType::F32),
-        wasmtime::ValType::F64 => Some(ValType::F64),
-        wasmtime::ValType::V128 => Some(ValType::V128),
-        wasmtime::ValType::Ref(_) => None,
-    };
-    let params: Option<Vec<_>> = ty.params().map(core).collect();
-    let results: Option<Vec<_>> = ty.results().map(core).collect();
+    let params: Option<Vec<_>> = ty.params().map(|t| convert::core_val_type(&t)).collect();
+    let results: Option<Vec<_>> = ty.results().map(|t| convert::core_val_type(&t)).collect();
     Some(plugin_system_core::FuncType::new(params?, results?))
 }
 
@@ -472,9 +477,13 @@ fn host_func(
     f: &HostFunc,
     name: String,
     memory_name: Option<String>,
-) -> Func {
-    let ty = convert::func_type(&shared.engine, f.ty());
-    Func::new(&mut *store, ty, host_closure(f, name, memory_name))
+) -> Result<Func> {
+    let ty = convert::func_type(&shared.engine, f.ty())?;
+    Ok(Func::new(
+        &mut *store,
+        ty,
+        host_closure(f, name, memory_name),
+    ))
 }
 
 /// The wasmtime callback of a core host function: converts the values, gives the
@@ -543,7 +552,7 @@ fn prelinked(
         let (m, n) = (import.module.as_str(), import.name.as_str());
         match (imports.get(m, n), &import.ty) {
             (Some(CoreExtern::Func(f)), ExternType::Func(want)) if f.ty() == want => {
-                let ty = convert::func_type(&shared.engine, f.ty());
+                let ty = convert::func_type(&shared.engine, f.ty()).ok()?;
                 let closure = host_closure(f, format!("{m}::{n}"), module.default_memory.clone());
                 linker.func_new(m, n, ty, closure).ok()?;
             }
@@ -748,7 +757,7 @@ impl WasmInstance for WasmtimeInstance {
                 name: name.to_string(),
             });
         }
-        if value.ty() != ty.content {
+        if !value.matches(ty.content) {
             return Err(WasmError::type_mismatch(format!(
                 "global `{name}` holds {}, not {}",
                 ty.content,

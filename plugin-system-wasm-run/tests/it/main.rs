@@ -9,6 +9,7 @@ mod limits;
 mod memory;
 mod module;
 mod precompile;
+mod reftypes;
 mod store;
 mod wasi;
 mod wasmtime_only;

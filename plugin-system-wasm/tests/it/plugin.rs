@@ -275,23 +275,59 @@ fn undecoded_replies_read_as_the_typed_path_reads_them() {
     }
 }
 
+/// The `Plugin` trait's async methods drive the plugin's lifecycle, and run the
+/// guest off the executor: a guest blocked in a host function leaves it free. On a
+/// current-thread runtime, the host function waits for a message that only
+/// another task of that runtime sends, which it can send only if the guest runs
+/// off the executor's one thread. (The wait is bounded so that a regression
+/// fails instead of hanging; a healthy run never comes near the bound.)
 #[test]
 fn the_async_trait_runs_the_plugin() {
     let tokio = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
+    let executor = std::thread::current().id();
     for kind in ENGINES {
-        let plugin: Arc<dyn Plugin> = Arc::new(load(kind, ECHO).expect("loads"));
-        tokio.block_on(async {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let rx = std::sync::Mutex::new(rx);
+        let seen = Arc::new(std::sync::Mutex::new(None));
+        let record = Arc::clone(&seen);
+        let mut rt = runtime(kind, WasmRuntimeConfig::default());
+        rt.register_host_function(
+            "editor.get_text",
+            HostFunction::new(move |_, _| {
+                let released = rx
+                    .lock()
+                    .map_err(|_| HostFunctionError::new("poisoned"))?
+                    .recv_timeout(Duration::from_secs(30))
+                    .is_ok();
+                *record.lock().expect("not poisoned") =
+                    Some((std::thread::current().id(), released));
+                Ok(Value::from_iter([("text".to_owned(), Value::from("x"))]))
+            }),
+        );
+        let source = PluginSource::bytes(plugin_wat("(call $ask_host)", ""));
+        let plugin: Arc<dyn Plugin> =
+            Arc::new(rt.load(&source, LoadOptions::new()).expect("loads"));
+        let other_task_ran = tokio.block_on(async {
             plugin
                 .initialize(PluginContext::new("x"))
                 .await
                 .expect("init");
+            let other = tokio::spawn(async move { tx.send(()).is_ok() });
             let response = plugin.handle_event(event()).await.expect("event");
-            assert!(response.success);
+            assert!(response.success, "{kind:?}");
             plugin.dispose().await.expect("dispose");
             assert!(plugin.handle_event(event()).await.is_err());
+            other.await.expect("the other task")
         });
+        let (thread, released) = seen.lock().expect("not poisoned").expect("host called");
+        assert!(other_task_ran, "{kind:?}");
+        assert!(
+            released,
+            "{kind:?}: the other task could not run while the guest did"
+        );
+        assert_ne!(thread, executor, "{kind:?}: the guest ran on the executor");
     }
 }
 
@@ -735,20 +771,45 @@ fn a_plugin_that_imports_wasi_gets_the_world_its_permissions_allow() {
     }
 }
 
+/// A plugin whose every event burns a loop of a million turns before it replies:
+/// more than the fuel the bridge tops `dealloc` up with, so that an event cannot
+/// run on what cleanup left.
+const BURN: &str = "(local $i i32)
+    (local.set $i (i32.const 1000000))
+    (loop $burn (br_if $burn (local.tee $i (i32.sub (local.get $i) (i32.const 1)))))
+    (call $reply (local.get $p) (local.get $n))";
+
 #[test]
 fn fuel_is_given_afresh_to_every_call() {
     for kind in ENGINES {
-        let rt = runtime(kind, WasmRuntimeConfig::default().fuel_limit(200_000));
-        let plugin = rt
-            .load(
-                &PluginSource::bytes(plugin_wat(ECHO, "")),
+        let load_with = |fuel: u64| {
+            runtime(kind, WasmRuntimeConfig::default().fuel_limit(fuel)).load(
+                &PluginSource::bytes(plugin_wat(BURN, "")),
                 LoadOptions::new(),
             )
-            .expect("loads");
-        for _ in 0..50 {
-            plugin
+        };
+        let one_event_runs =
+            |fuel: u64| load_with(fuel).is_ok_and(|p| p.handle_event_sync(&event()).is_ok());
+        // The least fuel an event needs, found by bisection: each engine counts
+        // fuel its own way.
+        let (mut lo, mut hi) = (0u64, 1 << 32);
+        assert!(one_event_runs(hi), "{kind:?}");
+        while hi - lo > hi / 50 {
+            let mid = lo + (hi - lo) / 2;
+            if one_event_runs(mid) {
+                hi = mid;
+            } else {
+                lo = mid;
+            }
+        }
+        // Enough for one event, far from enough for two: an exchange that did
+        // not refill the fuel fails the second.
+        let plugin = load_with(hi + hi / 10).expect("loads");
+        for n in 0..5 {
+            let response = plugin
                 .handle_event_sync(&event())
-                .expect("each call has its own budget");
+                .unwrap_or_else(|e| panic!("{kind:?}: event {n} has its own budget: {e}"));
+            assert!(response.success, "{kind:?}");
         }
     }
 }

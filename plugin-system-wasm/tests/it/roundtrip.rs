@@ -1,7 +1,9 @@
 //! Round trips through every format: what goes in comes out (JSON: with bytes
 //! as arrays of numbers).
 
-use plugin_system_core::{PluginEvent, PluginSerializer, Value};
+use std::sync::Arc;
+
+use plugin_system_core::{PluginEvent, PluginSerializer, Value, WireFormat};
 use plugin_system_wasm::{
     HybridSerializer, JsonSerializer, MessagePackSerializer, PostcardSerializer,
 };
@@ -168,4 +170,62 @@ fn postcard_is_the_most_compact() {
     .map(|s| s.serialize_event(&event).unwrap().len())
     .collect();
     assert!(sizes[0] > sizes[1] && sizes[1] > sizes[2], "{sizes:?}");
+}
+
+/// Every serializer works as the trait object hosts share: an event written
+/// through an `Arc<dyn PluginSerializer>` on another thread reads back through a
+/// `&dyn PluginSerializer`, and the in-place writer (a method with a default)
+/// writes the same bytes.
+#[test]
+fn serializer_is_object_safe() {
+    let all: Vec<Arc<dyn PluginSerializer>> = vec![
+        Arc::new(JsonSerializer::new()),
+        Arc::new(MessagePackSerializer::new()),
+        Arc::new(PostcardSerializer::new()),
+        Arc::new(HybridSerializer::new(true)),
+        Arc::new(HybridSerializer::new(false)),
+    ];
+    let event = PluginEvent::new("document.changed")
+        .with_target("plugin.echo")
+        .with_field("text", "hello wörld")
+        .with_field("count", 3);
+    let formats: Vec<WireFormat> = all.iter().map(|s| s.format()).collect();
+    assert_eq!(
+        formats,
+        [
+            WireFormat::Json,
+            WireFormat::MessagePack,
+            WireFormat::Postcard,
+            WireFormat::MessagePack,
+            WireFormat::Json,
+        ]
+    );
+    for shared in all {
+        let sender = Arc::clone(&shared);
+        let sent = event.clone();
+        let bytes = std::thread::spawn(move || sender.serialize_event(&sent))
+            .join()
+            .expect("no panic")
+            .expect("writes");
+        let s: &dyn PluginSerializer = &*shared;
+        assert_eq!(
+            s.deserialize_event(&bytes).expect("reads"),
+            event,
+            "{}",
+            s.format()
+        );
+        let mut buffer = b"kept".to_vec();
+        s.serialize_event_into(&event, &mut buffer).expect("writes");
+        assert_eq!(
+            (&buffer[..4], &buffer[4..]),
+            (&b"kept"[..], &bytes[..]),
+            "{}",
+            s.format()
+        );
+        assert!(
+            s.deserialize_event(b"\xc1 not an event").is_err(),
+            "{}",
+            s.format()
+        );
+    }
 }

@@ -18,7 +18,8 @@ pub(crate) struct CallArgs {
     /// The function's arguments, read by its parameter types: integers in decimal
     /// or 0x hex, negative too (i32 also takes 0..=u32::MAX as its bit pattern,
     /// i64 likewise); floats as Rust reads them (1.5, -2e3, nan, inf, -inf);
-    /// v128 as one integer; funcref and externref only as `null`. Options may come
+    /// v128 as one integer; a nullable reference (funcref, externref, anyref,
+    /// i31ref, exnref, `(ref null ...)`) only as `null`. Options may come
     /// before or after them; after a `--`, everything is an argument.
     #[arg(value_name = "ARGS", allow_hyphen_values = true)]
     args: Vec<String>,
@@ -136,16 +137,28 @@ pub(crate) fn parse_args(
 }
 
 /// What a value of type `ty` looks like, for an error message.
-fn expected(ty: ValType) -> &'static str {
+fn expected(ty: ValType) -> String {
     match ty {
-        ValType::I32 => "an i32",
-        ValType::I64 => "an i64",
-        ValType::F32 => "an f32",
-        ValType::F64 => "an f64",
-        ValType::V128 => "a v128 (one 128-bit integer)",
-        ValType::FuncRef => "a funcref (only `null` can be given)",
-        ValType::ExternRef => "an externref (only `null` can be given)",
+        ValType::I32 => "an i32".to_owned(),
+        ValType::I64 => "an i64".to_owned(),
+        ValType::F32 => "an f32".to_owned(),
+        ValType::F64 => "an f64".to_owned(),
+        ValType::V128 => "a v128 (one 128-bit integer)".to_owned(),
+        ValType::Ref(r) if r.nullable => format!("{} (only `null` can be given)", with_article(ty)),
+        // No reference can be written on a command line, and null is not one of these.
+        ValType::Ref(_) => format!("{} (non-nullable: no value can be given)", with_article(ty)),
     }
+}
+
+/// `a funcref`, `an externref`.
+fn with_article(ty: ValType) -> String {
+    let name = ty.to_string();
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {name}")
 }
 
 /// One value of type `ty` from its text, or `None`.
@@ -173,9 +186,8 @@ fn parse_value(ty: ValType, text: &str) -> Option<WasmValue> {
             Some(_) => parse_integer(text)?.cast_unsigned(),
             None => parse_magnitude(text)?,
         }),
-        ValType::FuncRef if text == "null" => WasmValue::FuncRef(None),
-        ValType::ExternRef if text == "null" => WasmValue::ExternRef(None),
-        ValType::FuncRef | ValType::ExternRef => return None,
+        ValType::Ref(r) if r.nullable && text == "null" => ty.default_value(),
+        ValType::Ref(_) => return None,
     })
 }
 
@@ -273,6 +285,26 @@ mod tests {
             Some(WasmValue::FuncRef(None))
         );
         assert_eq!(parse_value(ValType::ExternRef, "0"), None);
+        assert_eq!(
+            parse_value(ValType::ExnRef, "null"),
+            Some(WasmValue::ExnRef(None))
+        );
+        assert_eq!(
+            parse_value(ValType::I31Ref, "null"),
+            Some(WasmValue::AnyRef(None))
+        );
+        let concrete: ValType = "(ref null 0)".parse().unwrap();
+        assert!(parse_value(concrete, "null").is_some_and(|v| v.is_null()));
+        let non_null: ValType = "(ref func)".parse().unwrap();
+        assert_eq!(parse_value(non_null, "null"), None);
+        assert_eq!(
+            expected(non_null),
+            "a (ref func) (non-nullable: no value can be given)"
+        );
+        assert_eq!(
+            expected(ValType::ExnRef),
+            "an exnref (only `null` can be given)"
+        );
     }
 
     #[test]

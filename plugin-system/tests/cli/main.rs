@@ -6,6 +6,7 @@ mod cache;
 mod event;
 mod hostile;
 mod limits;
+mod reftypes;
 mod run;
 
 use std::{
