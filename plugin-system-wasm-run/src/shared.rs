@@ -157,6 +157,27 @@ pub(crate) fn check_limits(
     Ok(())
 }
 
+/// A host function's error on its way through an engine (as the engine's own
+/// error), with the function's `module::name`; both engines turn it back into
+/// [`WasmError::Host`].
+#[derive(Debug, thiserror::Error)]
+#[error("host function {function} failed: {error}")]
+pub(crate) struct HostFailure {
+    /// `module::name` of the import.
+    pub(crate) function: std::sync::Arc<str>,
+    /// What the host function returned.
+    pub(crate) error: plugin_system_core::HostError,
+}
+
+impl From<HostFailure> for WasmError {
+    fn from(failure: HostFailure) -> Self {
+        WasmError::Host {
+            function: failure.function.to_string(),
+            source: failure.error,
+        }
+    }
+}
+
 /// An import that cannot be linked, worded alike on every engine:
 /// ``import `env::f`: <why>``; `qualified` is `module::name`.
 pub(crate) fn link_error(qualified: &str, why: impl std::fmt::Display) -> WasmError {

@@ -10,7 +10,7 @@ use wasmi::{ResumableCall, Store, Val};
 
 use super::{
     convert::map_error,
-    state::{HostState, fuel_left, set_fuel},
+    state::{StoreData, fuel_left, set_fuel},
     typed::Typed,
 };
 use crate::{
@@ -26,7 +26,7 @@ use crate::{
 /// passed already.
 #[inline]
 pub(crate) fn run(
-    store: &mut Store<HostState>,
+    store: &mut Store<StoreData>,
     func: wasmi::Func,
     args: &[Val],
     results: &mut [Val],
@@ -49,7 +49,7 @@ pub(crate) fn run(
 /// deadline, which needs slicing).
 #[inline]
 pub(crate) fn run_typed(
-    store: &mut Store<HostState>,
+    store: &mut Store<StoreData>,
     func: Typed,
     args: &[WasmValue],
     results: &mut [WasmValue],
@@ -60,7 +60,7 @@ pub(crate) fn run_typed(
 
 /// What every call does with its outcome.
 #[inline]
-fn settle(store: &mut Store<HostState>, outcome: Result<(), WasmError>) -> Result<(), WasmError> {
+fn settle(store: &mut Store<StoreData>, outcome: Result<(), WasmError>) -> Result<(), WasmError> {
     // A debt past the budget left is forgiven: the budget is spent.
     store.data_mut().fuel_debt = 0;
     if matches!(outcome, Err(WasmError::FuelExhausted)) {
@@ -73,7 +73,7 @@ fn settle(store: &mut Store<HostState>, outcome: Result<(), WasmError>) -> Resul
 
 /// Calls `func` in slices of fuel, checking the clock between slices.
 fn run_sliced(
-    store: &mut Store<HostState>,
+    store: &mut Store<StoreData>,
     func: wasmi::Func,
     args: &[Val],
     results: &mut [Val],

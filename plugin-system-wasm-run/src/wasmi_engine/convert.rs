@@ -1,17 +1,15 @@
 //! Values and types between the core's terms and wasmi's, and wasmi errors as
 //! [`WasmError`]s.
 
-use std::sync::Arc;
-
 use plugin_system_core::{
-    ExternRef, FuncRef, FuncType, HeapType, HostError, TrapCode, ValType, WasmError, WasmValue,
+    ExternRef, FuncRef, FuncType, HeapType, TrapCode, ValType, WasmError, WasmValue,
 };
 use wasmi::{
     AsContext, AsContextMut, F32, F64, Nullable, V128, Val,
     errors::{ErrorKind, InstantiationError},
 };
 
-use super::state::HostState;
+use super::state::StoreData;
 
 /// A core number as a wasmi value; `None` for references, which need the store.
 ///
@@ -38,7 +36,7 @@ pub(crate) fn num_to_val(value: &WasmValue) -> Option<Val> {
 /// # Errors
 /// [`WasmError::TypeMismatch`] for a `FuncRef` this store does not know;
 /// [`WasmError::Unsupported`] for a GC or exception reference, which wasmi lacks.
-pub(crate) fn to_val<C: AsContextMut<Data = HostState>>(
+pub(crate) fn to_val<C: AsContextMut<Data = StoreData>>(
     ctx: &mut C,
     value: &WasmValue,
 ) -> Result<Val, WasmError> {
@@ -103,7 +101,7 @@ pub(crate) fn num_from_val(value: &Val) -> Option<WasmValue> {
 /// # Errors
 /// [`WasmError::TypeMismatch`] for an `externref` that holds no `u64` (one this
 /// runtime did not make), or when the registry of function references is full.
-pub(crate) fn from_val<C: AsContextMut<Data = HostState>>(
+pub(crate) fn from_val<C: AsContextMut<Data = StoreData>>(
     ctx: &mut C,
     value: &Val,
 ) -> Result<WasmValue, WasmError> {
@@ -199,20 +197,7 @@ pub(crate) fn wasmi_func_type(ty: &FuncType) -> Result<wasmi::FuncType, WasmErro
     Ok(wasmi::FuncType::new(params, results))
 }
 
-/// A host function's error on its way through wasmi, with the function's name.
-#[derive(Debug)]
-pub(crate) struct HostFailure {
-    /// `module::name` of the import.
-    pub(crate) function: Arc<str>,
-    /// What the host function returned.
-    pub(crate) error: HostError,
-}
-
-impl std::fmt::Display for HostFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "host function {} failed: {}", self.function, self.error)
-    }
-}
+pub(crate) use crate::shared::HostFailure;
 
 impl wasmi::errors::HostError for HostFailure {}
 
@@ -231,10 +216,7 @@ pub(crate) fn map_error(error: wasmi::Error) -> WasmError {
     }
     if error.downcast_ref::<HostFailure>().is_some() {
         return match error.downcast::<HostFailure>() {
-            Some(failure) => WasmError::Host {
-                function: failure.function.to_string(),
-                source: failure.error,
-            },
+            Some(failure) => failure.into(),
             None => WasmError::Engine {
                 message: "a host function failed".into(),
             },

@@ -16,7 +16,7 @@ use super::{
     convert::{HostFailure, core_val_type, from_val, to_val, wasmi_func_type},
     memory::CallerMemory,
     start::START_EXPORT,
-    state::HostState,
+    state::StoreData,
 };
 
 /// A linker that holds a definition for every import of the module, each created in
@@ -29,12 +29,12 @@ use super::{
 /// there; [`WasmError::MemoryLimit`] when a memory or table to create is over the
 /// limits.
 pub(crate) fn link(
-    store: &mut Store<HostState>,
+    store: &mut Store<StoreData>,
     info: &ModuleInfo,
     imports: &Imports,
     exporters: Option<&[wasmi::Instance]>,
     wasi_enabled: bool,
-) -> Result<Linker<HostState>, WasmError> {
+) -> Result<Linker<StoreData>, WasmError> {
     #[cfg(not(feature = "wasi"))]
     let _ = wasi_enabled;
     let mut linker = Linker::new(store.engine());
@@ -79,7 +79,7 @@ pub(crate) fn link(
 /// The export `name` of the instance at `handle`, after checking it against
 /// `expected` with the spec's import-matching rules (on its current sizes).
 fn exported(
-    store: &Store<HostState>,
+    store: &Store<StoreData>,
     qualified: &str,
     expected: &ExternType,
     exporters: Option<&[wasmi::Instance]>,
@@ -120,7 +120,7 @@ fn exported(
 }
 
 /// The type of a wasm object of `store`, memories and tables at their current size.
-fn extern_type(store: &Store<HostState>, item: &wasmi::Extern) -> ExternType {
+fn extern_type(store: &Store<StoreData>, item: &wasmi::Extern) -> ExternType {
     match item {
         wasmi::Extern::Func(func) => {
             let ty = func.ty(store);
@@ -163,7 +163,7 @@ fn extern_type(store: &Store<HostState>, item: &wasmi::Extern) -> ExternType {
 /// Creates in `store` what `given` describes, after checking it against `expected`
 /// with the import-matching rules of the spec.
 fn define(
-    store: &mut Store<HostState>,
+    store: &mut Store<StoreData>,
     qualified: &str,
     expected: &ExternType,
     given: &Extern,
@@ -229,7 +229,7 @@ fn define(
 
 /// A new table of type `ty`, every element `init`.
 fn table(
-    store: &mut Store<HostState>,
+    store: &mut Store<StoreData>,
     ty: &TableType,
     init: &WasmValue,
 ) -> Result<Table, WasmError> {
@@ -279,7 +279,7 @@ fn limits_fit(min: u64, max: Option<u64>, want_min: u64, want_max: Option<u64>) 
 
 /// A wasmi function that runs `host`; `function` is its `module::name`, for errors.
 fn host_func(
-    store: &mut Store<HostState>,
+    store: &mut Store<StoreData>,
     host: HostFunc,
     function: Arc<str>,
 ) -> Result<wasmi::Func, WasmError> {
@@ -288,7 +288,7 @@ fn host_func(
     Ok(wasmi::Func::new(
         store,
         ty,
-        move |mut caller: wasmi::Caller<'_, HostState>, params: &[Val], results: &mut [Val]| {
+        move |mut caller: wasmi::Caller<'_, StoreData>, params: &[Val], results: &mut [Val]| {
             call_host(&mut caller, &host, params, results).map_err(|error| {
                 wasmi::Error::host(HostFailure {
                     function: Arc::clone(&function),
@@ -304,7 +304,7 @@ fn host_func(
 /// Converts the arguments, runs `host` and converts its results back, with the
 /// store's reusable buffers: no allocation per call once they have grown.
 fn call_host(
-    caller: &mut wasmi::Caller<'_, HostState>,
+    caller: &mut wasmi::Caller<'_, StoreData>,
     host: &HostFunc,
     params: &[Val],
     results: &mut [Val],
@@ -319,7 +319,7 @@ fn call_host(
 }
 
 fn call_host_with(
-    caller: &mut wasmi::Caller<'_, HostState>,
+    caller: &mut wasmi::Caller<'_, StoreData>,
     host: &HostFunc,
     params: &[Val],
     results: &mut [Val],

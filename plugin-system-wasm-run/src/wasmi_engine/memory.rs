@@ -8,12 +8,12 @@
 use plugin_system_core::{Caller, Result, WasmError, WasmMemory};
 use wasmi::{AsContextMut, Memory, Store};
 
-use super::{ENGINE, state::HostState};
+use super::{ENGINE, state::StoreData};
 
 /// An instance's store with one of its memories selected.
 pub(crate) struct StoreMemory {
     /// The instance's store: it owns every wasm object of the instance.
-    pub(crate) store: Store<HostState>,
+    pub(crate) store: Store<StoreData>,
     /// The memory the view reads, set just before the view is handed out.
     pub(crate) selected: Option<Memory>,
 }
@@ -40,13 +40,13 @@ impl WasmMemory for StoreMemory {
 
 /// What a host function sees of the guest that called it.
 pub(crate) struct CallerMemory<'c, 'a> {
-    caller: &'c mut wasmi::Caller<'a, HostState>,
+    caller: &'c mut wasmi::Caller<'a, StoreData>,
     memory: Option<Memory>,
 }
 
 impl<'c, 'a> CallerMemory<'c, 'a> {
     /// The caller, with its default memory.
-    pub(crate) fn new(caller: &'c mut wasmi::Caller<'a, HostState>) -> Self {
+    pub(crate) fn new(caller: &'c mut wasmi::Caller<'a, StoreData>) -> Self {
         let memory = caller.data().default_memory;
         CallerMemory { caller, memory }
     }
@@ -99,7 +99,7 @@ impl WasmMemory for CallerMemory<'_, '_> {
 
 /// Grows `memory` by `pages` and returns its previous size in pages.
 fn grow(
-    mut ctx: impl AsContextMut<Data = HostState>,
+    mut ctx: impl AsContextMut<Data = StoreData>,
     memory: Option<Memory>,
     pages: u64,
 ) -> Result<u64> {

@@ -11,7 +11,7 @@ use crate::shared::StoreLimitValues;
 pub(crate) const UNMETERED_FUEL: u64 = u64::MAX;
 
 /// The data of a [`Store`].
-pub(crate) struct HostState {
+pub(crate) struct StoreData {
     /// Memory and table limits, consulted by wasmi on every grow.
     limits: StoreLimits,
     /// The runtime's limits, which a store's own memory cap tightens.
@@ -44,7 +44,7 @@ pub(crate) struct HostState {
     pub(crate) wasi: Option<crate::wasi::WasiWorld>,
 }
 
-impl HostState {
+impl StoreData {
     /// Caps the store's memories at `max_bytes` from now on, under the
     /// runtime's limit.
     pub(crate) fn set_memory_cap(&mut self, max_bytes: Option<u64>) {
@@ -66,7 +66,7 @@ fn store_limits(values: StoreLimitValues) -> StoreLimits {
 }
 
 #[cfg(feature = "wasi")]
-impl HostState {
+impl StoreData {
     /// The store's WASI world.
     pub(crate) fn wasi_world(&mut self) -> &mut crate::wasi::WasiWorld {
         crate::wasi::world(&mut self.wasi)
@@ -75,9 +75,9 @@ impl HostState {
 
 /// A store with the configured limits and the initial fuel: `fuel_limit`, or
 /// [`UNMETERED_FUEL`] when metering is off.
-pub(crate) fn new_store(engine: &wasmi::Engine, config: &WasmRuntimeConfig) -> Store<HostState> {
+pub(crate) fn new_store(engine: &wasmi::Engine, config: &WasmRuntimeConfig) -> Store<StoreData> {
     let limit_values = StoreLimitValues::new(config);
-    let state = HostState {
+    let state = StoreData {
         limits: store_limits(limit_values),
         runtime_limits: limit_values,
         limit_values,
@@ -99,13 +99,13 @@ pub(crate) fn new_store(engine: &wasmi::Engine, config: &WasmRuntimeConfig) -> S
 }
 
 /// The fuel left in the store.
-pub(crate) fn fuel_left(store: &Store<HostState>) -> u64 {
+pub(crate) fn fuel_left(store: &Store<StoreData>) -> u64 {
     // Cannot fail: every engine of this runtime has fuel metering on.
     store.get_fuel().unwrap_or(0)
 }
 
 /// Sets the fuel left in the store.
-pub(crate) fn set_fuel(store: &mut Store<HostState>, fuel: u64) {
+pub(crate) fn set_fuel(store: &mut Store<StoreData>, fuel: u64) {
     // Cannot fail: every engine of this runtime has fuel metering on.
     let outcome = store.set_fuel(fuel);
     debug_assert!(outcome.is_ok(), "fuel metering is always on");

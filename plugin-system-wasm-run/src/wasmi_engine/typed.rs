@@ -5,7 +5,7 @@
 use plugin_system_core::{FuncType, ValType, WasmValue};
 use wasmi::{Store, TypedFunc};
 
-use super::state::HostState;
+use super::state::StoreData;
 
 /// A function whose signature is one of the fast ones.
 #[derive(Clone, Copy)]
@@ -28,7 +28,7 @@ pub(crate) enum Typed {
 
 impl Typed {
     /// The typed form of `func`, when its signature `ty` is a fast one.
-    pub(crate) fn new(store: &Store<HostState>, func: wasmi::Func, ty: &FuncType) -> Option<Self> {
+    pub(crate) fn new(store: &Store<StoreData>, func: wasmi::Func, ty: &FuncType) -> Option<Self> {
         use ValType::{I32, I64};
         Some(match (ty.params(), ty.results()) {
             ([], []) => Typed::V2V(func.typed(store).ok()?),
@@ -45,7 +45,7 @@ impl Typed {
     /// Calls with `args` already checked against the signature.
     pub(crate) fn call(
         self,
-        store: &mut Store<HostState>,
+        store: &mut Store<StoreData>,
         args: &[WasmValue],
         results: &mut [WasmValue],
     ) -> Result<(), wasmi::Error> {

@@ -4,7 +4,7 @@
 use plugin_system_core::wasi::WASI_MODULE;
 use wasmi::{Caller, Linker};
 
-use super::{convert::HostFailure, state::HostState};
+use super::{convert::HostFailure, state::StoreData};
 use crate::wasi::{
     WasiWorld,
     calls::{CoreType, WasiFailure, for_each_wasi_function, functions, wasi_ret},
@@ -21,7 +21,7 @@ fn failure(message: String) -> wasmi::Error {
 /// Runs one WASI call with the caller's memory, the store's world and the call's
 /// deadline.
 fn with_wasi<R>(
-    caller: &mut Caller<'_, HostState>,
+    caller: &mut Caller<'_, StoreData>,
     call: impl FnOnce(
         &mut WasiWorld,
         &mut [u8],
@@ -49,7 +49,7 @@ fn with_wasi<R>(
 macro_rules! define_on_wasmi {
     ($( $mode:ident $fds:ident $name:ident ( $($arg:ident : $ty:ty),* ) $(-> $ret:ty)? ; )*) => {
         pub(crate) fn define(
-            linker: &mut Linker<HostState>,
+            linker: &mut Linker<StoreData>,
             name: &str,
         ) -> Result<Option<plugin_system_core::FuncType>, wasmi::Error> {
             match name {
@@ -58,7 +58,7 @@ macro_rules! define_on_wasmi {
                         linker.func_wrap(
                             WASI_MODULE,
                             stringify!($name),
-                            |mut caller: Caller<'_, HostState>, $($arg: $ty),*|
+                            |mut caller: Caller<'_, StoreData>, $($arg: $ty),*|
                                 -> Result<wasi_ret!($($ret)?), wasmi::Error> {
                                 with_wasi(&mut caller, |world, memory, deadline| {
                                     functions::$name(world, memory, deadline $(, $arg)*)

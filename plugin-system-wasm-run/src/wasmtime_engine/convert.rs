@@ -1,36 +1,25 @@
 //! Conversions between the core's values, types and errors and wasmtime's.
 
 use plugin_system_core::{
-    AnyRef, ExternRef, FuncRef, FuncType, GlobalType, HeapType, HostError, MemoryType, OpaqueRef,
-    RefType, TableType, TrapCode, ValType, WasmError, WasmValue,
+    AnyRef, ExternRef, FuncRef, FuncType, GlobalType, HeapType, MemoryType, OpaqueRef, RefType,
+    TableType, TrapCode, ValType, WasmError, WasmValue,
 };
 use wasmtime::{AsContext, AsContextMut, Func, I31, Mutability, Ref, Trap, Val};
 
-use super::instance::StoreData;
+use super::state::StoreData;
 
-/// A host function's error on its way through wasmtime.
-#[derive(Debug, thiserror::Error)]
-#[error("host function {function} failed: {error}")]
-pub(super) struct HostCallFailed {
-    pub(super) function: String,
-    pub(super) error: HostError,
-}
+pub(super) use crate::shared::HostFailure;
 
 /// Maps an error out of a call (or a start function) to the core's.
-pub(super) fn call_error(
+pub(super) fn map_error(
     err: wasmtime::Error,
     deadline: Option<plugin_system_core::Deadline>,
 ) -> WasmError {
     if let Some(passed) = err.downcast_ref::<crate::deadline::DeadlinePassed>() {
         return (*passed).into();
     }
-    let err = match err.downcast::<HostCallFailed>() {
-        Ok(h) => {
-            return WasmError::Host {
-                function: h.function,
-                source: h.error,
-            };
-        }
+    let err = match err.downcast::<HostFailure>() {
+        Ok(failure) => return failure.into(),
         Err(e) => e,
     };
     #[cfg(feature = "wasi")]

@@ -1,65 +1,29 @@
-//! An instance in its own wasmtime store.
+//! A wasmtime store with its instances: instantiation, linking, calls, and the
+//! [`WasmInstance`] and [`WasmStore`] methods.
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use plugin_system_core::{
-    Caller as CoreCaller, Extern as CoreExtern, ExternType, Func as CoreFunc, HostError, HostFunc,
-    Imports, InstanceGuard, InstanceHandle, InstanceId, InstanceStats, Result, ValType, WasmError,
-    WasmInstance, WasmMemory, WasmModule, WasmStore, WasmValue,
+    ExternType, Func as CoreFunc, Imports, InstanceGuard, InstanceHandle, InstanceId,
+    InstanceStats, Result, ValType, WasmError, WasmInstance, WasmMemory, WasmModule, WasmStore,
+    WasmValue,
 };
-use wasmtime::{
-    Caller, Extern, Func, Global, InstancePre, Linker, Memory, RootScope, SharedMemory, Store,
-    StoreLimits, StoreLimitsBuilder, Table, Val, ValRaw,
-};
+use wasmtime::{Func, Global, Memory, RootScope, Store, Val, ValRaw};
 
 use super::{
     Shared, WasmtimeModule,
-    convert::{self, HostCallFailed, call_error, from_val, to_val},
+    convert::{from_val, map_error, to_val},
+    linking::{link, prelinked},
+    state::{StoreData, store_limits},
 };
 use crate::{
-    deadline::{self, Deadlines},
+    deadline::Deadlines,
     shared::{self, EPOCH_TICK, StoreLimitValues},
 };
-
-/// wasmtime's limiter for these values.
-fn store_limits(values: StoreLimitValues) -> StoreLimits {
-    let mut limits = StoreLimitsBuilder::new();
-    if let Some(bytes) = values.memory_bytes {
-        limits = limits.memory_size(bytes);
-    }
-    if let Some(elements) = values.table_elements {
-        limits = limits.table_elements(elements);
-    }
-    limits.build()
-}
 
 /// Epoch ticks that stand for "no deadline": far away, and safe to add to the
 /// engine's current epoch without overflow.
 const NO_DEADLINE: u64 = u64::MAX / 2;
-
-/// What each store holds besides the instance.
-pub(crate) struct StoreData {
-    limits: StoreLimits,
-    /// The runtime's limits, which a store's own memory cap tightens.
-    runtime_limits: StoreLimitValues,
-    /// What `limits` enforces.
-    limit_values: StoreLimitValues,
-    /// Functions handed to the host as `funcref`s; a core `FuncRef` indexes here.
-    pub(super) funcs: Vec<Func>,
-    /// The deadline of the call running now, for the host functions it calls.
-    pub(super) deadline: Option<plugin_system_core::Deadline>,
-    /// The WASI world of the store, made by the first instance that imports WASI.
-    #[cfg(feature = "wasi")]
-    wasi: Option<crate::wasi::WasiWorld>,
-}
-
-#[cfg(feature = "wasi")]
-impl StoreData {
-    /// The store's WASI world.
-    pub(super) fn wasi_world(&mut self) -> &mut crate::wasi::WasiWorld {
-        crate::wasi::world(&mut self.wasi)
-    }
-}
 
 /// A function export resolved once.
 #[derive(Clone, Copy)]
@@ -70,10 +34,10 @@ struct Resolved {
 }
 
 /// One instance of a store.
-struct Member {
+pub(super) struct Member {
     id: InstanceId,
     module: Arc<dyn WasmModule>,
-    instance: wasmtime::Instance,
+    pub(super) instance: wasmtime::Instance,
     resolved: Vec<Resolved>,
     by_name: HashMap<String, usize>,
     default_memory: Option<Memory>,
@@ -85,13 +49,13 @@ struct Member {
 /// several for a [`WasmStore`]. As a [`WasmInstance`] it acts on the instance
 /// selected last (`current`); the store-wide state (fuel, deadline, buffers,
 /// counters) is kept once.
-pub(crate) struct WasmtimeInstance {
+pub(crate) struct WasmtimeStore {
     shared: Arc<Shared>,
-    store: Store<StoreData>,
+    pub(super) store: Store<StoreData>,
     members: Vec<Member>,
     current: usize,
     /// The memory [`WasmMemory`] methods act on: the one last asked for.
-    selected_memory: Option<Memory>,
+    pub(super) selected_memory: Option<Memory>,
     deadlines: Deadlines,
     /// The deadline the store's epoch deadline stands for: a call under the
     /// same one (the next call of an exchange) leaves it as it is.
@@ -116,7 +80,7 @@ fn deadline_ticks(timeout: Duration) -> u64 {
         .min(NO_DEADLINE)
 }
 
-impl WasmtimeInstance {
+impl WasmtimeStore {
     /// An empty store with the configured limits, fuel and deadline.
     pub(super) fn empty(shared: Arc<Shared>) -> Result<Self> {
         let config = &shared.config;
@@ -141,7 +105,7 @@ impl WasmtimeInstance {
         }
         store.epoch_deadline_trap();
         store.set_epoch_deadline(NO_DEADLINE);
-        Ok(WasmtimeInstance {
+        Ok(WasmtimeStore {
             store,
             members: Vec::new(),
             current: 0,
@@ -189,7 +153,7 @@ impl WasmtimeInstance {
                 wasmtime::Instance::new(&mut self.store, &wt_module.module, &externs)
             }
         }
-        .map_err(|e| match call_error(e, self.store.data().deadline) {
+        .map_err(|e| match map_error(e, self.store.data().deadline) {
             // wasmtime's own import checks (types of linked exports) say "import";
             // anything else (an exhausted pool) stays an engine error.
             WasmError::Engine { message } if message.contains("import") => {
@@ -306,7 +270,7 @@ impl WasmtimeInstance {
 
     /// The error of a failed call.
     fn call_failed(&self, e: wasmtime::Error) -> WasmError {
-        call_error(e, self.store.data().deadline)
+        map_error(e, self.store.data().deadline)
     }
 
     fn call_checked(
@@ -333,7 +297,7 @@ impl WasmtimeInstance {
         self.results.clear();
         self.results.resize(results.len(), Val::I32(0));
         func.call(&mut scope, &self.args, &mut self.results)
-            .map_err(|e| call_error(e, deadline))?;
+            .map_err(|e| map_error(e, deadline))?;
         for (slot, v) in results.iter_mut().zip(&self.results) {
             *slot = from_val(&mut scope, v);
         }
@@ -347,301 +311,7 @@ fn engine_error(e: wasmtime::Error) -> WasmError {
     }
 }
 
-/// Resolves every import of the module from `imports`, in the module's order.
-fn link(
-    shared: &Shared,
-    store: &mut Store<StoreData>,
-    members: &[Member],
-    module: &WasmtimeModule,
-    imports: &Imports,
-) -> Result<Vec<Extern>> {
-    let info = plugin_system_core::WasmModule::info(module);
-    let mut externs = Vec::with_capacity(info.imports.len());
-    for import in &info.imports {
-        let (m, n) = (import.module.as_str(), import.name.as_str());
-        // Only errors name the import: no string is made on the way through.
-        let qualified = || format!("{m}::{n}");
-        let link_error = |why: String| shared::link_error(&qualified(), why);
-        #[cfg(feature = "wasi")]
-        if imports.get(m, n).is_none()
-            && m == plugin_system_core::wasi::WASI_MODULE
-            && let Some(wasi) = &shared.wasi
-            && let Ok(ext) = wasi.get(&mut *store, m, n)
-        {
-            // wasmtime would check the type when instantiating, in words of its own.
-            if let Extern::Func(f) = &ext {
-                let given = core_func_type(&f.ty(&*store)).map(ExternType::Func);
-                if given.as_ref() != Some(&import.ty) {
-                    let given =
-                        given.map_or_else(|| "another function".to_owned(), |g| g.to_string());
-                    return Err(shared::mismatched_import(&qualified(), &import.ty, given));
-                }
-            }
-            externs.push(ext);
-            continue;
-        }
-        let Some(provided) = imports.get(m, n) else {
-            return Err(shared::missing_import(&qualified(), &import.ty));
-        };
-        if let CoreExtern::Export { instance, name } = provided {
-            let exporter = members.get(instance.index()).ok_or_else(|| {
-                link_error(format!(
-                    "no instance {} in this store (imports of other instances need a \
-                         WasmStore from WasmRuntime::new_store)",
-                    instance.index()
-                ))
-            })?;
-            let ext = exporter
-                .instance
-                .get_export(&mut *store, name)
-                .ok_or_else(|| {
-                    link_error(format!("instance {} exports no `{name}`", instance.index()))
-                })?;
-            externs.push(ext);
-            continue;
-        }
-        let ext = match (provided, &import.ty) {
-            (CoreExtern::Func(f), ExternType::Func(want)) => {
-                if f.ty() != want {
-                    return Err(shared::mismatched_import(
-                        &qualified(),
-                        &import.ty,
-                        shared::given_type(provided),
-                    ));
-                }
-                Extern::Func(host_func(
-                    shared,
-                    store,
-                    f,
-                    format!("{m}::{n}"),
-                    module.default_memory.clone(),
-                )?)
-            }
-            (CoreExtern::Memory(ty), ExternType::Memory(_)) => {
-                let wt_ty = convert::memory_type(ty);
-                if ty.shared {
-                    let mem = SharedMemory::new(&shared.engine, wt_ty)
-                        .map_err(|e| link_error(format!("{e:#}")))?;
-                    Extern::SharedMemory(mem)
-                } else {
-                    let mem = Memory::new(&mut *store, wt_ty)
-                        .map_err(|e| link_error(format!("{e:#}")))?;
-                    Extern::Memory(mem)
-                }
-            }
-            (CoreExtern::Global(ty, value), ExternType::Global(_)) => {
-                if !value.matches(ty.content) {
-                    return Err(shared::global_value_mismatch(
-                        &qualified(),
-                        value.ty(),
-                        ty.content,
-                    ));
-                }
-                let v = to_val(store, value)?;
-                let g = Global::new(&mut *store, convert::global_type(ty)?, v)
-                    .map_err(|e| link_error(format!("{e:#}")))?;
-                Extern::Global(g)
-            }
-            (CoreExtern::Table(ty, init), ExternType::Table(_)) => {
-                let r = convert::to_ref(store, init)?;
-                let t = Table::new(&mut *store, convert::table_type(ty)?, r)
-                    .map_err(|e| link_error(format!("{e:#}")))?;
-                Extern::Table(t)
-            }
-            (_, want) => {
-                return Err(shared::mismatched_import(
-                    &qualified(),
-                    want,
-                    shared::given_type(provided),
-                ));
-            }
-        };
-        externs.push(ext);
-    }
-    Ok(externs)
-}
-
-/// A wasmtime function type in the core's terms; `None` if it holds a type
-/// the core does not name (WASI's functions hold numbers only).
-#[cfg(feature = "wasi")]
-fn core_func_type(ty: &wasmtime::FuncType) -> Option<plugin_system_core::FuncType> {
-    let params: Option<Vec<_>> = ty.params().map(|t| convert::core_val_type(&t)).collect();
-    let results: Option<Vec<_>> = ty.results().map(|t| convert::core_val_type(&t)).collect();
-    Some(plugin_system_core::FuncType::new(params?, results?))
-}
-
-/// Wraps a core host function as a wasmtime function in `store`.
-fn host_func(
-    shared: &Shared,
-    store: &mut Store<StoreData>,
-    f: &HostFunc,
-    name: String,
-    memory_name: Option<String>,
-) -> Result<Func> {
-    let ty = convert::func_type(&shared.engine, f.ty())?;
-    Ok(Func::new(
-        &mut *store,
-        ty,
-        host_closure(f, name, memory_name),
-    ))
-}
-
-/// The wasmtime callback of a core host function: converts the values, gives the
-/// function its caller's memory, and carries its error out as [`HostCallFailed`].
-fn host_closure(
-    f: &HostFunc,
-    name: String,
-    memory_name: Option<String>,
-) -> impl Fn(Caller<'_, StoreData>, &[Val], &mut [Val]) -> wasmtime::Result<()> + Send + Sync + 'static
-{
-    let f = f.clone();
-    move |mut caller: Caller<'_, StoreData>, params, results| {
-        let fail = |error: HostError| {
-            wasmtime::Error::new(HostCallFailed {
-                function: name.clone(),
-                error,
-            })
-        };
-        let args: Vec<WasmValue> = params.iter().map(|v| from_val(&mut caller, v)).collect();
-        let mut out: Vec<WasmValue> = f.ty().results().iter().map(|t| t.default_value()).collect();
-        let memory = memory_name
-            .as_deref()
-            .and_then(|n| caller.get_export(n))
-            .and_then(Extern::into_memory);
-        {
-            let mut ctx = CallerCtx {
-                caller: &mut caller,
-                memory,
-            };
-            f.call(&mut ctx, &args, &mut out).map_err(fail)?;
-        }
-        for (slot, v) in results.iter_mut().zip(&out) {
-            *slot = to_val(&mut caller, v).map_err(|e| fail(HostError::from_error(e)))?;
-        }
-        // Time in the host counts against the call's deadline.
-        deadline::check_returned(caller.data().deadline).map_err(wasmtime::Error::new)
-    }
-}
-
-/// The module linked once against `imports`, when every import is a host function
-/// of the right type: later instances with the same imports skip linking. `None`
-/// when an import is a memory, global or table (those belong to one store) or
-/// does not fit, in which case [`link`] resolves it per store and names the error.
-fn prelinked(
-    shared: &Shared,
-    module: &WasmtimeModule,
-    imports: &Imports,
-) -> Option<InstancePre<StoreData>> {
-    let mut cache = module.prelinked.lock().ok()?;
-    if let Some((generation, pre)) = cache.as_ref()
-        && *generation == imports.generation()
-    {
-        return Some(pre.clone());
-    }
-    let info = plugin_system_core::WasmModule::info(module);
-    #[cfg(feature = "wasi")]
-    let mut linker = match &shared.wasi {
-        Some(wasi) if crate::wasi::imports_wasi(info) => wasi.clone(),
-        _ => Linker::new(&shared.engine),
-    };
-    #[cfg(not(feature = "wasi"))]
-    let mut linker = Linker::new(&shared.engine);
-    // The caller's definitions win over WASI's.
-    linker.allow_shadowing(true);
-    for import in &info.imports {
-        let (m, n) = (import.module.as_str(), import.name.as_str());
-        match (imports.get(m, n), &import.ty) {
-            (Some(CoreExtern::Func(f)), ExternType::Func(want)) if f.ty() == want => {
-                let ty = convert::func_type(&shared.engine, f.ty()).ok()?;
-                let closure = host_closure(f, format!("{m}::{n}"), module.default_memory.clone());
-                linker.func_new(m, n, ty, closure).ok()?;
-            }
-            // Served by WASI, or missing: `instantiate_pre` tells.
-            (None, ExternType::Func(_)) if m == plugin_system_core::wasi::WASI_MODULE => {}
-            _ => return None,
-        }
-    }
-    let pre = linker.instantiate_pre(&module.module).ok()?;
-    *cache = Some((imports.generation(), pre.clone()));
-    Some(pre)
-}
-
-/// What a host function sees of its caller.
-struct CallerCtx<'a, 'b> {
-    caller: &'a mut Caller<'b, StoreData>,
-    memory: Option<Memory>,
-}
-
-impl CoreCaller for CallerCtx<'_, '_> {
-    fn memory(&mut self) -> Option<&mut dyn WasmMemory> {
-        if self.memory.is_some() {
-            Some(self)
-        } else {
-            None
-        }
-    }
-
-    fn engine(&self) -> &'static str {
-        "wasmtime"
-    }
-
-    fn consume_fuel(&mut self, fuel: u64) {
-        // Err: metering is off, and nothing is charged.
-        if let Ok(left) = self.caller.get_fuel() {
-            let _metered = self.caller.set_fuel(left.saturating_sub(fuel));
-        }
-    }
-}
-
-impl WasmMemory for CallerCtx<'_, '_> {
-    fn data(&self) -> &[u8] {
-        match self.memory {
-            Some(m) => m.data(&*self.caller),
-            None => &[],
-        }
-    }
-
-    fn data_mut(&mut self) -> &mut [u8] {
-        match self.memory {
-            Some(m) => m.data_mut(&mut *self.caller),
-            None => &mut [],
-        }
-    }
-
-    fn grow(&mut self, pages: u64) -> Result<u64> {
-        let m = self.memory.ok_or_else(shared::no_memory)?;
-        m.grow(&mut *self.caller, pages).map_err(grow_error)
-    }
-}
-
-fn grow_error(e: wasmtime::Error) -> WasmError {
-    WasmError::MemoryLimit {
-        message: format!("memory.grow refused: {e:#}"),
-    }
-}
-
-impl WasmMemory for WasmtimeInstance {
-    fn data(&self) -> &[u8] {
-        match self.selected_memory {
-            Some(m) => m.data(&self.store),
-            None => &[],
-        }
-    }
-
-    fn data_mut(&mut self) -> &mut [u8] {
-        match self.selected_memory {
-            Some(m) => m.data_mut(&mut self.store),
-            None => &mut [],
-        }
-    }
-
-    fn grow(&mut self, pages: u64) -> Result<u64> {
-        let m = self.selected_memory.ok_or_else(shared::no_memory)?;
-        m.grow(&mut self.store, pages).map_err(grow_error)
-    }
-}
-
-impl WasmtimeInstance {
+impl WasmtimeStore {
     fn no_metering() -> WasmError {
         WasmError::Unsupported {
             feature: "fuel metering (set fuel_limit in the config)".into(),
@@ -661,7 +331,7 @@ impl WasmtimeInstance {
     }
 }
 
-impl WasmStore for WasmtimeInstance {
+impl WasmStore for WasmtimeStore {
     fn instantiate(
         &mut self,
         module: &Arc<dyn WasmModule>,
@@ -679,7 +349,7 @@ impl WasmStore for WasmtimeInstance {
     }
 }
 
-impl WasmInstance for WasmtimeInstance {
+impl WasmInstance for WasmtimeStore {
     fn module(&self) -> &Arc<dyn WasmModule> {
         &self.member().module
     }

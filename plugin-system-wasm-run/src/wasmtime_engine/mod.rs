@@ -3,7 +3,10 @@
 
 mod convert;
 mod instance;
+mod linking;
+mod memory;
 mod module;
+mod state;
 #[cfg(feature = "wasi")]
 mod wasi;
 
@@ -19,7 +22,7 @@ use plugin_system_core::{
 use wasmtime::{Config, Engine, OptLevel};
 
 use crate::{module_info, shared};
-pub(crate) use instance::WasmtimeInstance;
+pub(crate) use instance::WasmtimeStore;
 pub(crate) use module::WasmtimeModule;
 
 /// The proposals this engine is configured to accept, as the validator names them.
@@ -89,7 +92,7 @@ pub(crate) struct Shared {
     ticker: OnceLock<Result<(), String>>,
     /// WASI preview 1's functions, defined once (the guest's world is per store).
     #[cfg(feature = "wasi")]
-    pub(crate) wasi: Option<wasmtime::Linker<instance::StoreData>>,
+    pub(crate) wasi: Option<wasmtime::Linker<state::StoreData>>,
 }
 
 impl Shared {
@@ -292,7 +295,7 @@ impl WasmRuntime for WasmtimeRuntime {
     ) -> Result<Box<dyn WasmInstance>> {
         // A store of its own with one instance. An `Extern::Export` finds no
         // instance to refer to there, and `link` says so.
-        let mut store = WasmtimeInstance::empty(Arc::clone(&self.shared))?;
+        let mut store = WasmtimeStore::empty(Arc::clone(&self.shared))?;
         WasmStore::instantiate(&mut store, module, imports)?;
         Ok(Box::new(store))
     }
@@ -303,7 +306,7 @@ impl WasmRuntime for WasmtimeRuntime {
         imports: &Imports,
         limits: InstanceLimits,
     ) -> Result<Box<dyn WasmInstance>> {
-        let mut store = WasmtimeInstance::empty(Arc::clone(&self.shared))?;
+        let mut store = WasmtimeStore::empty(Arc::clone(&self.shared))?;
         store.set_timeout(limits.timeout_under(self.shared.config.timeout));
         store.set_memory_limit(limits.max_memory_bytes)?;
         WasmStore::instantiate(&mut store, module, imports)?;
@@ -311,7 +314,7 @@ impl WasmRuntime for WasmtimeRuntime {
     }
 
     fn new_store(&self) -> Result<Box<dyn WasmStore>> {
-        Ok(Box::new(WasmtimeInstance::empty(Arc::clone(&self.shared))?))
+        Ok(Box::new(WasmtimeStore::empty(Arc::clone(&self.shared))?))
     }
 
     fn precompile(&self, bytes: &[u8]) -> Result<Vec<u8>> {

@@ -11,7 +11,7 @@ use plugin_system_core::{
 };
 use sha2::Sha256;
 
-use super::{Shared, instance::StoreData};
+use super::{Shared, state::StoreData};
 use crate::{module_info, shared};
 use wasmtime::InstancePre;
 

@@ -4,7 +4,7 @@
 use plugin_system_core::{HostError, wasi::WASI_MODULE};
 use wasmtime::{Caller, Linker};
 
-use super::{convert::HostCallFailed, instance::StoreData};
+use super::{convert::HostFailure, state::StoreData};
 use crate::wasi::{
     WasiWorld,
     calls::{WasiFailure, for_each_wasi_function, functions, wasi_ret},
@@ -12,7 +12,7 @@ use crate::wasi::{
 
 /// A WASI call's failure, reported as a host function's.
 fn failure(message: String) -> wasmtime::Error {
-    wasmtime::Error::new(HostCallFailed {
+    wasmtime::Error::new(HostFailure {
         function: WASI_MODULE.into(),
         error: HostError::new(message),
     })
