@@ -283,8 +283,15 @@ pub(super) fn to_val(
 }
 
 /// Converts wasmtime's value into the core's.
-pub(super) fn from_val(store: &mut impl AsContextMut<Data = StoreData>, v: &Val) -> WasmValue {
-    match v {
+///
+/// # Errors
+/// [`WasmError::TypeMismatch`] for an `externref` that holds no `u64` (one
+/// this runtime did not make: a guest's `extern.convert_any`), as on wasmi.
+pub(super) fn from_val(
+    store: &mut impl AsContextMut<Data = StoreData>,
+    v: &Val,
+) -> Result<WasmValue, WasmError> {
+    Ok(match v {
         Val::I32(x) => WasmValue::I32(*x),
         Val::I64(x) => WasmValue::I64(*x),
         Val::F32(x) => WasmValue::F32(f32::from_bits(*x)),
@@ -299,7 +306,14 @@ pub(super) fn from_val(store: &mut impl AsContextMut<Data = StoreData>, v: &Val)
                 .ok()
                 .flatten()
                 .and_then(|d| d.downcast_ref::<u64>().copied());
-            WasmValue::ExternRef(data.map(ExternRef))
+            match data {
+                Some(host) => WasmValue::ExternRef(Some(ExternRef(host))),
+                None => {
+                    return Err(WasmError::type_mismatch(
+                        "externref that holds no host value of this runtime",
+                    ));
+                }
+            }
         }
         Val::AnyRef(None) => WasmValue::AnyRef(None),
         Val::AnyRef(Some(r)) => WasmValue::AnyRef(Some(match r.as_i31(store.as_context()) {
@@ -314,7 +328,7 @@ pub(super) fn from_val(store: &mut impl AsContextMut<Data = StoreData>, v: &Val)
         // reaches the host; were one to, it would show as an opaque reference.
         Val::ContRef(None) => WasmValue::AnyRef(None),
         Val::ContRef(Some(_)) => WasmValue::AnyRef(Some(AnyRef::Opaque(OpaqueRef::new()))),
-    }
+    })
 }
 
 /// The reference a table is filled with.

@@ -299,7 +299,7 @@ impl WasmtimeStore {
         func.call(&mut scope, &self.args, &mut self.results)
             .map_err(|e| map_error(e, deadline))?;
         for (slot, v) in results.iter_mut().zip(&self.results) {
-            *slot = from_val(&mut scope, v);
+            *slot = from_val(&mut scope, v)?;
         }
         Ok(())
     }
@@ -409,7 +409,7 @@ impl WasmInstance for WasmtimeStore {
     fn global(&mut self, name: &str) -> Result<WasmValue> {
         let g = self.global_export(name)?;
         let v = g.get(&mut self.store);
-        Ok(from_val(&mut self.store, &v))
+        from_val(&mut self.store, &v)
     }
 
     fn set_global(&mut self, name: &str, value: WasmValue) -> Result<()> {

@@ -175,7 +175,11 @@ fn host_closure(
                 error,
             })
         };
-        let args: Vec<WasmValue> = params.iter().map(|v| from_val(&mut caller, v)).collect();
+        let args = params
+            .iter()
+            .map(|v| from_val(&mut caller, v))
+            .collect::<Result<Vec<WasmValue>, _>>()
+            .map_err(|e| fail(HostError::from_error(e)))?;
         let mut out: Vec<WasmValue> = f.ty().results().iter().map(|t| t.default_value()).collect();
         let memory = memory_name
             .as_deref()

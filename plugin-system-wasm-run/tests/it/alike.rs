@@ -72,3 +72,20 @@ fn a_reactor_initializer_is_no_call_and_a_failed_one_makes_no_instance() {
         );
     }
 }
+
+#[test]
+fn an_externref_the_host_did_not_make_is_a_type_mismatch() {
+    // Only a guest with GC can make one (wasmi has no GC: it refuses the
+    // module); wasmi reports a foreign externref as this same error.
+    let wat = r#"(module
+        (func (export "foreign") (result externref)
+            (extern.convert_any (ref.i31 (i32.const 5)))))"#;
+    let mut i = instance(EngineKind::Wasmtime, WasmRuntimeConfig::default(), wat);
+    let r = i.call("foreign", &[]);
+    assert!(matches!(r, Err(WasmError::TypeMismatch { .. })), "{r:?}");
+    let rt = runtime(EngineKind::Wasmi, WasmRuntimeConfig::default());
+    assert!(matches!(
+        rt.load_module(wat.as_bytes()),
+        Err(WasmError::Unsupported { .. })
+    ));
+}
