@@ -39,8 +39,8 @@ mod types;
 mod value;
 pub mod wasi;
 
-pub use config::{InstanceLimits, WasmFeatures, WasmRuntimeConfig};
-pub use error::{HostError, Result, TrapCode, WasmError};
+pub use config::{InstanceLimits, ModuleBounds, WasmFeatures, WasmRuntimeConfig};
+pub use error::{HostError, ModuleBound, Result, TrapCode, WasmError};
 pub use imports::{Caller, Extern, HostFunc, Imports, UnknownImports};
 pub use instance::{
     Func, InstanceId, InstanceStats, TypedFunc, WasmInstance, WasmParams, WasmResults, WasmTy,

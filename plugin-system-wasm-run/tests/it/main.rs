@@ -1,6 +1,7 @@
 //! The engine conformance suite: written once against the `WasmRuntime` API and run
 //! on every engine built in. Each test module covers one part of the API.
 
+mod bounds;
 mod imports;
 mod instance;
 mod limits;
