@@ -1,10 +1,18 @@
 //! `plugin-system inspect FILE`: what a module declares, and whether the chosen
-//! engine would run it, as text or as one JSON object.
+//! engine would run it, as text or as one JSON object. The module is read, not
+//! compiled: time and memory stay linear in its size, whatever it holds.
 
-use std::{io::Write, path::PathBuf};
+use std::{
+    io::{self, Read, Write},
+    path::{Path, PathBuf},
+};
 
 use clap::Args;
-use plugin_system::WasmRuntimeConfig;
+use plugin_system::{
+    WasmError, WasmRuntimeConfig,
+    core::ModuleBounds,
+    wasm_run::{CodeShape, Peak},
+};
 use serde::Serialize;
 
 use super::{EngineArgs, Failure};
@@ -61,6 +69,30 @@ struct Validation<'a> {
     warnings: &'a [String],
 }
 
+/// The largest module `inspect` reads: a larger file is refused before it fills
+/// memory (`inspect /dev/zero`).
+const MAX_MODULE_BYTES: u64 = 1 << 30;
+
+/// Reads `path`, at most [`MAX_MODULE_BYTES`].
+fn read_module(path: &Path) -> Result<Vec<u8>, WasmError> {
+    let io_error = |source| WasmError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_MODULE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() as u64 > MAX_MODULE_BYTES {
+        return Err(io_error(io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            "larger than the 1 GiB a module may have",
+        )));
+    }
+    Ok(bytes)
+}
+
 /// Runs `inspect`.
 pub(crate) fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<(), Failure> {
     // As `run` and `event` would load it: with WASI.
@@ -69,14 +101,22 @@ pub(crate) fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<(), Failure
         config = config.max_memory_pages(pages);
     }
     let runtime = args.engine.runtime(config)?;
-    let module = super::load(&*runtime, &args.file)?;
-    let validation = module.validate();
+    let bytes = read_module(&args.file)?;
+    let inspection = plugin_system::wasm_run::inspect(&*runtime, &bytes).map_err(|e| match e {
+        // WAT errors name no file: name it.
+        WasmError::InvalidModule { message } => WasmError::InvalidModule {
+            message: message.replace("<anon>", &args.file.display().to_string()),
+        },
+        other => other,
+    })?;
+    let module = &inspection.info;
+    let validation = &inspection.validation;
     let report = Report {
-        size: module.size(),
-        sha256: module.hash_hex(),
-        binary_version: module.binary_version(),
+        size: module.size,
+        sha256: hex(&module.sha256),
+        binary_version: module.binary_version,
         imports: module
-            .imports()
+            .imports
             .iter()
             .map(|i| Import {
                 module: &i.module,
@@ -86,7 +126,7 @@ pub(crate) fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<(), Failure
             })
             .collect(),
         exports: module
-            .exports()
+            .exports
             .iter()
             .map(|e| Export {
                 name: &e.name,
@@ -94,7 +134,11 @@ pub(crate) fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<(), Failure
                 ty: e.ty.to_string(),
             })
             .collect(),
-        custom_sections: module.custom_section_names(),
+        custom_sections: module
+            .custom_sections
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect(),
         validation: Validation {
             valid: validation.is_valid(),
             errors: &validation.errors,
@@ -111,6 +155,53 @@ pub(crate) fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<(), Failure
             &format!("{} {}", runtime.name(), runtime.version()),
             out,
         )?;
+        write_code(&inspection.code, &runtime.config().module_bounds, out)?;
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The shape of the code beside the bounds a load applies: how close the module
+/// comes to each.
+fn write_code(code: &CodeShape, bounds: &ModuleBounds, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "code:            {} functions (limit {})",
+        code.functions, bounds.max_functions
+    )?;
+    let rows: [(&str, Peak, u32); 6] = [
+        (
+            "nesting depth",
+            code.nesting_depth,
+            bounds.max_nesting_depth,
+        ),
+        (
+            "function size",
+            code.function_size,
+            bounds.max_function_size,
+        ),
+        ("locals", code.locals, bounds.max_locals),
+        (
+            "br_table targets",
+            code.br_table_targets,
+            bounds.max_br_table_targets,
+        ),
+        (
+            "blocks with results",
+            code.result_blocks,
+            bounds.max_result_blocks,
+        ),
+        ("loops", code.loops, bounds.max_loops),
+    ];
+    for (name, peak, limit) in rows {
+        let at = peak
+            .function
+            .map(|f| format!(" in function {f}"))
+            .unwrap_or_default();
+        writeln!(out, "  {name:<19} {}{at} (limit {limit})", peak.value)?;
     }
     Ok(())
 }

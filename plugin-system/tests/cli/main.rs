@@ -4,6 +4,7 @@
 
 mod cache;
 mod event;
+mod inspect_bounds;
 mod run;
 
 use std::{
