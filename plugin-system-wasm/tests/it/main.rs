@@ -7,6 +7,7 @@ mod dart_compat;
 mod examples;
 mod garbage;
 mod hybrid;
+mod memory64;
 mod msgpack;
 mod plugin;
 mod roundtrip;
