@@ -46,6 +46,9 @@ pub struct WasmRuntimeConfig {
     pub max_table_elements: Option<u64>,
     /// Offer WASI preview 1 to modules that import it.
     pub enable_wasi: bool,
+    /// Structural bounds a module must keep to be compiled, checked before the
+    /// engine sees it. See [`ModuleBounds`].
+    pub module_bounds: ModuleBounds,
 }
 
 impl Default for WasmRuntimeConfig {
@@ -58,6 +61,7 @@ impl Default for WasmRuntimeConfig {
             timeout: None,
             max_table_elements: None,
             enable_wasi: false,
+            module_bounds: ModuleBounds::DEFAULT,
         }
     }
 }
@@ -103,6 +107,145 @@ impl WasmRuntimeConfig {
     pub fn enable_wasi(mut self, on: bool) -> Self {
         self.enable_wasi = on;
         self
+    }
+
+    /// Sets [`module_bounds`](Self::module_bounds).
+    pub fn module_bounds(mut self, bounds: ModuleBounds) -> Self {
+        self.module_bounds = bounds;
+        self
+    }
+}
+
+/// Structural bounds on the code of a module, checked in one pass over its bytes
+/// before any engine compiles it, the same way on every engine.
+///
+/// Compiling is not linear in a module's size: on wasmtime, 120 KB of blocks with
+/// results take 3 GB of memory to compile, 80 KB of loops take 90 s, 500 KB of
+/// empty functions take 600 MB. A module past a bound fails to load with
+/// [`WasmError::ModuleLimit`](crate::WasmError::ModuleLimit), which names the
+/// bound, the function, the value found and the limit.
+///
+/// The defaults sit well above what compilers emit and at or below the limits of
+/// the engines themselves, so that a module either passes on every engine or is
+/// refused by the same bound on every engine. The largest values seen in real
+/// programs are those of yosys (69 MB, built for WASI), which loads with room to
+/// spare, as CPython (26 MB) and resvg do; the costs are wasmtime's, measured
+/// on one function (or module) at the limit:
+///
+/// | bound | default | largest seen | why |
+/// |---|---|---|---|
+/// | [`max_nesting_depth`](Self::max_nesting_depth) | 2,048 | 533 | compile time grows faster than depth past it (4,096: 10× the cost per byte) |
+/// | [`max_function_size`](Self::max_function_size) | 7,654,321 bytes | 223,045 | the JS API's limit, kept by V8, SpiderMonkey and wasmparser |
+/// | [`max_locals`](Self::max_locals) | 30,000 | 666 | wasmi's own limit of parameters and locals (the JS API allows 50,000) |
+/// | [`max_br_table_targets`](Self::max_br_table_targets) | 65,520 | 723 | V8's limit |
+/// | [`max_result_blocks`](Self::max_result_blocks) | 4,096 | 1,276 | compile memory grows with their square: 4,096 take 140 MB, 40,000 take 3 GB |
+/// | [`max_loops`](Self::max_loops) | 1,024 | 258 | compile time grows with their square: 1,024 take 70 ms, 40,000 take 90 s |
+/// | [`max_functions`](Self::max_functions) | 250,000 | 46,499 | each costs about 6 KB to compile, even empty: 250,000 take 1.5 GB |
+///
+/// ```
+/// use plugin_system_core::{ModuleBounds, WasmRuntimeConfig};
+///
+/// let bounds = ModuleBounds::default().max_nesting_depth(256);
+/// let config = WasmRuntimeConfig::default().module_bounds(bounds);
+/// assert_eq!(config.module_bounds.max_nesting_depth, 256);
+/// assert_eq!(config.module_bounds.max_locals, ModuleBounds::DEFAULT.max_locals);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ModuleBounds {
+    /// Most blocks, loops, ifs and trys open at once in one function.
+    pub max_nesting_depth: u32,
+    /// Most bytes of one function body (its locals and code).
+    pub max_function_size: u32,
+    /// Most parameters and locals of one function, together.
+    pub max_locals: u32,
+    /// Most targets of one `br_table`, its default not counted.
+    pub max_br_table_targets: u32,
+    /// Most blocks, loops, ifs and trys with parameters or results in one function.
+    pub max_result_blocks: u32,
+    /// Most loops in one function.
+    pub max_loops: u32,
+    /// Most functions of a module, imported and defined.
+    pub max_functions: u32,
+}
+
+impl ModuleBounds {
+    /// The defaults: see the table on [`ModuleBounds`].
+    pub const DEFAULT: ModuleBounds = ModuleBounds {
+        max_nesting_depth: 2_048,
+        max_function_size: 7_654_321,
+        max_locals: 30_000,
+        max_br_table_targets: 65_520,
+        max_result_blocks: 4_096,
+        max_loops: 1_024,
+        max_functions: 250_000,
+    };
+
+    /// No bound at all: every module goes to the engine as it is. For modules
+    /// from a trusted source only; the engines' own limits still apply.
+    pub const UNBOUNDED: ModuleBounds = ModuleBounds {
+        max_nesting_depth: u32::MAX,
+        max_function_size: u32::MAX,
+        max_locals: u32::MAX,
+        max_br_table_targets: u32::MAX,
+        max_result_blocks: u32::MAX,
+        max_loops: u32::MAX,
+        max_functions: u32::MAX,
+    };
+
+    /// Sets [`max_nesting_depth`](Self::max_nesting_depth).
+    #[must_use]
+    pub const fn max_nesting_depth(mut self, depth: u32) -> Self {
+        self.max_nesting_depth = depth;
+        self
+    }
+
+    /// Sets [`max_function_size`](Self::max_function_size).
+    #[must_use]
+    pub const fn max_function_size(mut self, bytes: u32) -> Self {
+        self.max_function_size = bytes;
+        self
+    }
+
+    /// Sets [`max_locals`](Self::max_locals).
+    #[must_use]
+    pub const fn max_locals(mut self, locals: u32) -> Self {
+        self.max_locals = locals;
+        self
+    }
+
+    /// Sets [`max_br_table_targets`](Self::max_br_table_targets).
+    #[must_use]
+    pub const fn max_br_table_targets(mut self, targets: u32) -> Self {
+        self.max_br_table_targets = targets;
+        self
+    }
+
+    /// Sets [`max_result_blocks`](Self::max_result_blocks).
+    #[must_use]
+    pub const fn max_result_blocks(mut self, blocks: u32) -> Self {
+        self.max_result_blocks = blocks;
+        self
+    }
+
+    /// Sets [`max_loops`](Self::max_loops).
+    #[must_use]
+    pub const fn max_loops(mut self, loops: u32) -> Self {
+        self.max_loops = loops;
+        self
+    }
+
+    /// Sets [`max_functions`](Self::max_functions).
+    #[must_use]
+    pub const fn max_functions(mut self, functions: u32) -> Self {
+        self.max_functions = functions;
+        self
+    }
+}
+
+impl Default for ModuleBounds {
+    fn default() -> Self {
+        ModuleBounds::DEFAULT
     }
 }
 

@@ -51,6 +51,72 @@ impl fmt::Display for TrapCode {
     }
 }
 
+/// Which structural bound a module passes ([`WasmError::ModuleLimit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ModuleBound {
+    /// [`ModuleBounds::max_nesting_depth`](crate::ModuleBounds::max_nesting_depth).
+    NestingDepth,
+    /// [`ModuleBounds::max_function_size`](crate::ModuleBounds::max_function_size).
+    FunctionSize,
+    /// [`ModuleBounds::max_locals`](crate::ModuleBounds::max_locals).
+    Locals,
+    /// [`ModuleBounds::max_br_table_targets`](crate::ModuleBounds::max_br_table_targets).
+    BrTableTargets,
+    /// [`ModuleBounds::max_result_blocks`](crate::ModuleBounds::max_result_blocks).
+    ResultBlocks,
+    /// [`ModuleBounds::max_loops`](crate::ModuleBounds::max_loops).
+    Loops,
+    /// [`ModuleBounds::max_functions`](crate::ModuleBounds::max_functions).
+    Functions,
+    /// A limit of the engine's own translator that no [`ModuleBounds`](crate::ModuleBounds)
+    /// field covers (wasmi's registers per function, for example): the module is
+    /// valid, but this engine cannot compile it.
+    Engine,
+}
+
+impl fmt::Display for ModuleBound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ModuleBound::NestingDepth => "nesting depth",
+            ModuleBound::FunctionSize => "function size",
+            ModuleBound::Locals => "locals",
+            ModuleBound::BrTableTargets => "br_table targets",
+            ModuleBound::ResultBlocks => "blocks with results",
+            ModuleBound::Loops => "loops",
+            ModuleBound::Functions => "functions",
+            ModuleBound::Engine => "engine limit",
+        })
+    }
+}
+
+/// The message of [`WasmError::ModuleLimit`]: `nesting depth 40000 in function 3
+/// exceeds the limit 2048`, or the engine's own words for [`ModuleBound::Engine`].
+fn module_limit_message(
+    bound: &ModuleBound,
+    function: &Option<u32>,
+    found: &Option<u64>,
+    limit: &Option<u64>,
+    detail: &str,
+) -> String {
+    use fmt::Write as _;
+    let mut message = bound.to_string();
+    // Writing to a `String` cannot fail.
+    if let Some(found) = found {
+        let _ = write!(message, " {found}");
+    }
+    if let Some(function) = function {
+        let _ = write!(message, " in function {function}");
+    }
+    if let Some(limit) = limit {
+        let _ = write!(message, " exceeds the limit {limit}");
+    }
+    if !detail.is_empty() {
+        let _ = write!(message, ": {detail}");
+    }
+    message
+}
+
 /// An error raised by a host function.
 ///
 /// Host functions return it to stop the guest; the caller gets it back inside
@@ -113,6 +179,25 @@ pub enum WasmError {
     Unsupported {
         /// The feature, for example `exceptions` or `fuel metering`.
         feature: String,
+    },
+    /// The module is valid WebAssembly, but past a bound on what is compiled: one
+    /// of the runtime's [`ModuleBounds`](crate::ModuleBounds), checked before the
+    /// engine compiles anything, or a limit of the engine's own translator
+    /// ([`ModuleBound::Engine`]).
+    #[error("module limit: {}", module_limit_message(.bound, .function, .found, .limit, .detail))]
+    ModuleLimit {
+        /// The bound passed.
+        bound: ModuleBound,
+        /// The function that passes it, in the function index space (imported
+        /// functions first), when the bound is one function's.
+        function: Option<u32>,
+        /// The value found, when known (an engine's own limit does not say).
+        found: Option<u64>,
+        /// The limit, when known.
+        limit: Option<u64>,
+        /// The engine's message for [`ModuleBound::Engine`]; empty for the
+        /// runtime's own bounds, which the other fields tell in full.
+        detail: String,
     },
     /// An import is missing or has the wrong type.
     #[error("link error: {message}")]
@@ -229,6 +314,7 @@ impl WasmError {
         match self {
             WasmError::InvalidModule { .. } => "invalid module",
             WasmError::Unsupported { .. } => "unsupported feature",
+            WasmError::ModuleLimit { .. } => "module limit",
             WasmError::Link { .. } => "link error",
             WasmError::Trap { .. } => "trap",
             WasmError::FuelExhausted => "fuel exhausted",

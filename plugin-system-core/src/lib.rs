@@ -40,9 +40,9 @@ mod types;
 mod value;
 pub mod wasi;
 
-pub use config::{InstanceLimits, WasmFeatures, WasmRuntimeConfig};
+pub use config::{InstanceLimits, ModuleBounds, WasmFeatures, WasmRuntimeConfig};
 pub use deadline::Deadline;
-pub use error::{HostError, Result, TrapCode, WasmError};
+pub use error::{HostError, ModuleBound, Result, TrapCode, WasmError};
 pub use imports::{Caller, Extern, HostFunc, Imports, UnknownImports};
 pub use instance::{
     Func, InstanceId, InstanceStats, TypedFunc, WasmInstance, WasmParams, WasmResults, WasmTy,
@@ -55,7 +55,10 @@ pub use plugin::{
     PluginOrigin, PluginPermissions, PluginResponse, PluginRuntimeType, PluginSerializer,
     PluginSource, SerializationError, Timestamp, TimestampParseError, Value, ValueMap, WireFormat,
 };
-pub use runtime::{InstanceGuard, RuntimeCounters, RuntimeStats, WasmRuntime};
+pub use runtime::{
+    InstanceGuard, MAX_MODULE_FILE_BYTES, RuntimeCounters, RuntimeStats, WasmRuntime,
+    read_module_file,
+};
 pub use store::{InstanceHandle, WasmStore};
 pub use types::{ExportType, ExternType, FuncType, GlobalType, ImportType, MemoryType, TableType};
 pub use value::{

@@ -19,12 +19,22 @@ use crate::{
     store::WasmStore,
 };
 
-/// The most bytes [`WasmRuntime::load_module_from_file`] reads from a file: 1 GiB.
-pub(crate) const MAX_MODULE_FILE_BYTES: u64 = 1 << 30;
+/// The most bytes a module file may hold, as [`read_module_file`] and
+/// [`WasmRuntime::load_module_from_file`] read it: 1 GiB.
+pub const MAX_MODULE_FILE_BYTES: u64 = 1 << 30;
 
-/// Reads a module file of at most `cap` bytes, without reading more than one
-/// byte past the cap, whatever the file is (a device, a pipe).
-pub(crate) fn read_module_file(path: &Path, cap: u64) -> Result<Vec<u8>> {
+/// Reads a module file of at most [`MAX_MODULE_FILE_BYTES`], without reading
+/// more than one byte past the cap, whatever the file is (`/dev/zero`, a pipe).
+///
+/// # Errors
+/// [`WasmError::Io`] when the file cannot be read, [`WasmError::InvalidModule`]
+/// when it holds more than the cap.
+pub fn read_module_file(path: &Path) -> Result<Vec<u8>> {
+    read_capped(path, MAX_MODULE_FILE_BYTES)
+}
+
+/// [`read_module_file`] with another cap.
+pub(crate) fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
     let io = |source| WasmError::Io {
         path: path.to_owned(),
         source,
@@ -168,7 +178,7 @@ pub trait WasmRuntime: Send + Sync {
     /// [`WasmError::InvalidModule`] when it holds more than 1 GiB, else as
     /// [`load_module`](Self::load_module).
     fn load_module_from_file(&self, path: &Path) -> Result<Arc<dyn WasmModule>> {
-        let bytes = read_module_file(path, MAX_MODULE_FILE_BYTES)?;
+        let bytes = read_module_file(path)?;
         self.load_module(&bytes)
     }
 
@@ -269,18 +279,15 @@ mod tests {
     #[test]
     fn a_module_file_is_read_up_to_the_cap() {
         let fits = temp_file("fits.wasm", b"0123456789");
-        assert_eq!(
-            read_module_file(&fits, 10).expect("10 bytes fit"),
-            b"0123456789"
-        );
-        let message = match read_module_file(&fits, 9) {
+        assert_eq!(read_capped(&fits, 10).expect("10 bytes fit"), b"0123456789");
+        let message = match read_capped(&fits, 9) {
             Err(WasmError::InvalidModule { message }) => message,
             other => panic!("one byte over the cap: {other:?}"),
         };
         assert!(message.ends_with("is larger than 9 bytes, the most a module file may hold"));
         let _ = std::fs::remove_file(fits);
         assert!(matches!(
-            read_module_file(Path::new("/no/such/module.wasm"), 10),
+            read_capped(Path::new("/no/such/module.wasm"), 10),
             Err(WasmError::Io { .. })
         ));
     }
@@ -290,7 +297,7 @@ mod tests {
     fn an_endless_file_stops_at_the_cap() {
         // A device says nothing of its size: the read itself stops.
         assert!(matches!(
-            read_module_file(Path::new("/dev/zero"), 4096),
+            read_capped(Path::new("/dev/zero"), 4096),
             Err(WasmError::InvalidModule { .. })
         ));
     }

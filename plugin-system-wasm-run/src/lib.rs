@@ -26,6 +26,7 @@ use std::{fmt, str::FromStr, sync::Arc};
 
 pub use plugin_system_core::{WasmError, WasmRuntime, WasmRuntimeConfig};
 
+mod bounds;
 mod deadline;
 mod module_info;
 mod shared;
@@ -36,6 +37,9 @@ mod wasmi_engine;
 #[cfg(feature = "wasmtime")]
 mod wasmtime_engine;
 
+pub use bounds::{CodeShape, Peak};
+pub use module_info::{Inspection, inspect};
+pub use plugin_system_core::{ModuleBound, ModuleBounds};
 #[cfg(feature = "wasmi")]
 pub use wasmi_engine::WasmiRuntime;
 #[cfg(feature = "wasmtime")]

@@ -1,11 +1,13 @@
-//! Reading what a module declares, and sorting compile failures into "invalid" and
-//! "unsupported here". Shared by every engine so that they report the same thing.
+//! Reading what a module declares, and sorting compile failures into "invalid",
+//! "unsupported here" and "past this engine's own limits". Shared by every engine
+//! so that they report the same thing.
 
 use std::borrow::Cow;
 
 use plugin_system_core::{
-    ExportType, ExternType, FuncType, GlobalType, HeapType, ImportType, MemoryType, ModuleInfo,
-    RefType, TableType, ValType, WasmError,
+    ExportType, ExternType, FuncType, GlobalType, HeapType, ImportType, MemoryType, ModuleBound,
+    ModuleBounds, ModuleInfo, RefType, TableType, ValType, ValidationReport, WasmError,
+    WasmRuntime,
 };
 use sha2::{Digest, Sha256};
 use wasmparser::{
@@ -29,6 +31,91 @@ pub(crate) fn to_binary(bytes: &[u8]) -> Result<Cow<'_, [u8]>, WasmError> {
     }
     wat::parse_bytes(bytes).map_err(|e| WasmError::InvalidModule {
         message: e.to_string(),
+    })
+}
+
+/// What every engine compiles: the binary of `bytes` (WAT translated), once it
+/// keeps within `bounds`. Every path from bytes to a module goes through here, so
+/// that no engine compiles a module past the bounds.
+pub(crate) fn prepare<'a>(
+    bytes: &'a [u8],
+    bounds: &ModuleBounds,
+) -> Result<Cow<'a, [u8]>, WasmError> {
+    let binary = to_binary(bytes)?;
+    match crate::bounds::check(&binary, bounds) {
+        Ok(()) => Ok(binary),
+        // A bound speaks for valid modules only: one that is invalid besides (a
+        // count of locals past what WebAssembly allows) is invalid, as the engine
+        // would say. Validating costs as little as the check, and only here.
+        Err(limit @ WasmError::ModuleLimit { .. }) => {
+            match Validator::new_with_features(WasmFeatures::all()).validate_all(&binary) {
+                Ok(_) => Err(limit),
+                Err(e) => Err(WasmError::InvalidModule {
+                    message: e.to_string(),
+                }),
+            }
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// What a module declares, and how `runtime` would take it, read without
+/// compiling it: what `plugin-system inspect` shows.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Inspection {
+    /// What the module declares, as [`WasmModule::info`](plugin_system_core::WasmModule::info)
+    /// would give it.
+    pub info: ModuleInfo,
+    /// As [`WasmModule::validate`](plugin_system_core::WasmModule::validate) would
+    /// give it, with a bound of the runtime's [`ModuleBounds`] that the module
+    /// exceeds as its first error.
+    pub validation: ValidationReport,
+    /// The shape of the code, to compare with the runtime's [`ModuleBounds`].
+    pub code: crate::CodeShape,
+}
+
+/// Reads a module (binary or WAT) as `runtime` would load it, without compiling it:
+/// the bytes are parsed, validated by the runtime's engine with its features, and
+/// measured against its [`ModuleBounds`]. Time and memory stay linear in the
+/// module's size, whatever the module (compiling is not: a module of 120 KB can
+/// take gigabytes to compile).
+///
+/// A module that exceeds a bound is reported, not refused: the bound is the first
+/// error of [`Inspection::validation`]. The engine's own translation limits are
+/// not known without compiling.
+///
+/// # Errors
+/// [`WasmError::InvalidModule`] for bytes that are not a valid module (or WAT),
+/// [`WasmError::Unsupported`] for a module that needs a proposal the engine lacks.
+pub fn inspect(runtime: &dyn WasmRuntime, bytes: &[u8]) -> Result<Inspection, WasmError> {
+    let binary = to_binary(bytes)?;
+    let code = crate::bounds::scan(&binary, &ModuleBounds::UNBOUNDED)?;
+    let exceeded = code.exceeds(&runtime.config().module_bounds);
+    match &exceeded {
+        // The engine validates (without compiling) within the bounds; past them
+        // it would stop at the bound, so the module is validated here with every
+        // proposal: one over a bound and invalid besides is reported as invalid.
+        Some(_) => {
+            if let Err(e) = Validator::new_with_features(WasmFeatures::all()).validate_all(&binary)
+            {
+                return Err(WasmError::InvalidModule {
+                    message: e.to_string(),
+                });
+            }
+        }
+        None => runtime.validate_bytes(&binary)?,
+    }
+    let info = read_module_info(&binary)?;
+    let mut validation =
+        crate::shared::validation_report(&info, runtime.config(), &runtime.supported_features());
+    if let Some(limit) = exceeded {
+        validation.errors.insert(0, limit.to_string());
+    }
+    Ok(Inspection {
+        info,
+        validation,
+        code,
     })
 }
 
@@ -56,37 +143,46 @@ const PROPOSALS: &[(&str, WasmFeatures)] = &[
     ("component model", WasmFeatures::COMPONENT_MODEL),
 ];
 
-/// Classifies an engine's compile error: [`WasmError::Unsupported`] when the module
-/// is valid WebAssembly that needs a proposal outside `engine_features`, else
-/// [`WasmError::InvalidModule`] with the engine's message.
+/// Classifies an engine's compile error: [`WasmError::InvalidModule`] with the
+/// engine's message when the module is not valid WebAssembly;
+/// [`WasmError::Unsupported`] when it is, but needs a proposal outside
+/// `engine_features`; and [`WasmError::ModuleLimit`] ([`ModuleBound::Engine`])
+/// when it is valid with the engine's own features: then the engine refused it
+/// for a limit of its own (wasmi's registers per function, for example).
 pub(crate) fn compile_error(
     bytes: &[u8],
     engine_features: WasmFeatures,
     engine_message: String,
 ) -> WasmError {
-    let everything = WasmFeatures::all();
-    if Validator::new_with_features(everything)
-        .validate_all(bytes)
-        .is_err()
-    {
+    let validates = |features: WasmFeatures| {
+        Validator::new_with_features(features)
+            .validate_all(bytes)
+            .is_ok()
+    };
+    if !validates(WasmFeatures::all()) {
         return WasmError::InvalidModule {
             message: engine_message,
         };
     }
-    // Valid WebAssembly the engine refuses: find the proposal it lacks. A module
-    // may need several; name the first that makes it validate when added.
-    let missing: Vec<&str> = PROPOSALS
+    // A proposal is to blame only if the module fails without it: a module that
+    // needs none was refused for what it is, not for what it uses.
+    if validates(engine_features) {
+        return WasmError::ModuleLimit {
+            bound: ModuleBound::Engine,
+            function: None,
+            found: None,
+            limit: None,
+            detail: engine_message,
+        };
+    }
+    // Valid WebAssembly that needs a proposal the engine lacks. A module may need
+    // several; name the first that makes it validate when added.
+    let missing = PROPOSALS
         .iter()
         .filter(|(_, f)| !engine_features.contains(*f))
-        .filter(|(_, f)| {
-            Validator::new_with_features(engine_features | *f)
-                .validate_all(bytes)
-                .is_ok()
-        })
-        .map(|(name, _)| *name)
-        .collect();
-    let feature = match missing.first() {
-        Some(name) => (*name).to_string(),
+        .find(|(_, f)| validates(engine_features | *f));
+    let feature = match missing {
+        Some((name, _)) => (*name).to_string(),
         None => {
             let needed: Vec<&str> = PROPOSALS
                 .iter()
@@ -394,6 +490,21 @@ mod tests {
         assert!(matches!(
             compile_error(b"\0asm\x01\0\0\0\x7f", without, "bad".into()),
             WasmError::InvalidModule { .. }
+        ));
+    }
+
+    #[test]
+    fn blames_no_proposal_the_module_does_not_use() {
+        // Valid without any proposal, yet refused: the engine's own limit.
+        let plain = wat::parse_str(r#"(module (func (export "f")))"#).unwrap();
+        assert!(matches!(
+            compile_error(&plain, WasmFeatures::WASM2, "too big".into()),
+            WasmError::ModuleLimit { bound: ModuleBound::Engine, detail, .. } if detail == "too big"
+        ));
+        let legacy = wat::parse_str("(module (func try catch_all end))").unwrap();
+        assert!(matches!(
+            compile_error(&legacy, WasmFeatures::WASM2 | WasmFeatures::EXCEPTIONS, "x".into()),
+            WasmError::Unsupported { feature } if feature == "legacy exceptions"
         ));
     }
 

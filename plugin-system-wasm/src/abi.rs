@@ -62,7 +62,7 @@ fn invalid(message: String) -> PluginError {
 ///
 /// # Errors
 /// [`PluginError::AbiVersion`] for another version, [`PluginError::InvalidPlugin`]
-/// naming a missing or mistyped export.
+/// naming a missing or mistyped export, or a 64-bit memory.
 pub(crate) fn check(module: &dyn WasmModule) -> Result<Shape, PluginError> {
     if let Some(section) = module.custom_section(ABI_VERSION_SECTION) {
         let text = String::from_utf8_lossy(section);
@@ -75,10 +75,21 @@ pub(crate) fn check(module: &dyn WasmModule) -> Result<Shape, PluginError> {
         }
     }
     use ValType::{I32, I64};
-    if !matches!(module.export(MEMORY), Some(ExternType::Memory(_))) {
-        return Err(invalid(format!(
-            "the plugin exports no memory named `{MEMORY}`"
-        )));
+    match module.export(MEMORY) {
+        // Pointers and lengths cross the ABI as i32: a 64-bit memory cannot be
+        // addressed through them. (Engines without memory64 refuse it earlier,
+        // as an unsupported feature.)
+        Some(ExternType::Memory(m)) if m.memory64 => {
+            return Err(invalid(format!(
+                "the plugin's `{MEMORY}` is a 64-bit memory; the ABI is wasm32"
+            )));
+        }
+        Some(ExternType::Memory(_)) => {}
+        _ => {
+            return Err(invalid(format!(
+                "the plugin exports no memory named `{MEMORY}`"
+            )));
+        }
     }
     let required = [
         (ALLOC, sig(&[I32], &[I32])),

@@ -116,11 +116,10 @@ impl PluginSource {
         let bytes = match &self.origin {
             // As a module file: at most 1 GiB, whatever the file is (a device, a pipe).
             PluginOrigin::File(path) => {
-                crate::runtime::read_module_file(path, crate::runtime::MAX_MODULE_FILE_BYTES)
-                    .map_err(|e| match e {
-                        crate::WasmError::Io { path, source } => PluginError::Io { path, source },
-                        other => PluginError::from(other),
-                    })?
+                crate::runtime::read_module_file(path).map_err(|e| match e {
+                    crate::WasmError::Io { path, source } => PluginError::Io { path, source },
+                    other => PluginError::from(other),
+                })?
             }
             PluginOrigin::Bytes(bytes) => bytes.clone(),
         };

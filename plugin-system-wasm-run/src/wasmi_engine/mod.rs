@@ -40,7 +40,7 @@ use plugin_system_core::{
 use wasmparser::WasmFeatures as Proposals;
 
 use crate::{
-    module_info::{compile_error, read_module_info, to_binary},
+    module_info::{compile_error, prepare, read_module_info},
     shared,
 };
 
@@ -221,7 +221,7 @@ impl WasmRuntime for WasmiRuntime {
     }
 
     fn load_module(&self, bytes: &[u8]) -> Result<Arc<dyn WasmModule>> {
-        let binary = to_binary(bytes)?;
+        let binary = prepare(bytes, &self.config.module_bounds)?;
         let (module, start_hoisted) = self.compile(&binary)?;
         let info = read_module_info(&binary)?;
         self.counters.module_loaded(false);
@@ -234,7 +234,7 @@ impl WasmRuntime for WasmiRuntime {
     }
 
     fn validate_bytes(&self, bytes: &[u8]) -> Result<()> {
-        let binary = to_binary(bytes)?;
+        let binary = prepare(bytes, &self.config.module_bounds)?;
         guarded(|| wasmi::Module::validate(&self.engine, &binary))
             .map_err(|message| compile_error(&binary, PROPOSALS, message))
     }

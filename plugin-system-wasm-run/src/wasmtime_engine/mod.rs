@@ -273,7 +273,7 @@ impl WasmRuntime for WasmtimeRuntime {
     }
 
     fn load_module(&self, bytes: &[u8]) -> Result<Arc<dyn WasmModule>> {
-        let binary = module_info::to_binary(bytes)?;
+        let binary = module_info::prepare(bytes, &self.shared.config.module_bounds)?;
         let module = wasmtime::Module::from_binary(&self.shared.engine, &binary).map_err(|e| {
             module_info::compile_error(&binary, parser_features(), format!("{e:#}"))
         })?;
@@ -283,7 +283,7 @@ impl WasmRuntime for WasmtimeRuntime {
     }
 
     fn validate_bytes(&self, bytes: &[u8]) -> Result<()> {
-        let binary = module_info::to_binary(bytes)?;
+        let binary = module_info::prepare(bytes, &self.shared.config.module_bounds)?;
         wasmtime::Module::validate(&self.shared.engine, &binary)
             .map_err(|e| module_info::compile_error(&binary, parser_features(), format!("{e:#}")))
     }

@@ -75,7 +75,7 @@ fn mac(key: &[u8; 32]) -> Tag {
 
 /// Compiles `bytes` and seals the artifact with the runtime's key.
 pub(crate) fn precompile(shared: &Shared, bytes: &[u8]) -> Result<Vec<u8>> {
-    let binary = module_info::to_binary(bytes)?;
+    let binary = module_info::prepare(bytes, &shared.config.module_bounds)?;
     let artifact = shared.engine.precompile_module(&binary).map_err(|e| {
         module_info::compile_error(&binary, super::parser_features(), format!("{e:#}"))
     })?;

@@ -2,6 +2,7 @@
 //! on every engine built in. Each test module covers one part of the API.
 
 mod alike;
+mod bounds;
 mod hostile;
 mod imports;
 mod instance;

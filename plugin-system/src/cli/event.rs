@@ -2,7 +2,7 @@
 //! initialize it, send it one event, print its response as JSON, dispose it.
 
 use std::{
-    io::{self, Read, Write},
+    io::{self, Write},
     path::{Path, PathBuf},
     sync::Arc,
 };
@@ -22,7 +22,7 @@ use plugin_system::{
 
 use super::{
     Failure, RuntimeArgs,
-    input::{self, MAX_DATA_BYTES, MAX_MANIFEST_BYTES, MAX_PLUGIN_BYTES},
+    input::{self, MAX_DATA_BYTES, MAX_MANIFEST_BYTES},
     terminal,
 };
 
@@ -215,33 +215,13 @@ fn encode_event(
     encoded.map_err(|e| Failure::Usage(format!("bad arguments: the event cannot be sent: {e}")))
 }
 
-/// The plugin's bytes, at most [`MAX_PLUGIN_BYTES`] (as a module file that
-/// `call` or `run` loads).
+/// The plugin's bytes, read as every module file is (at most
+/// [`plugin_system::core::MAX_MODULE_FILE_BYTES`]).
 fn read_plugin(path: &Path) -> Result<Vec<u8>, Failure> {
-    let unreadable = |source| {
-        Failure::Plugin(PluginError::Io {
-            path: path.to_owned(),
-            source,
-        })
-    };
-    let file = std::fs::File::open(path).map_err(unreadable)?;
-    let known = file.metadata().ok().filter(std::fs::Metadata::is_file);
-    let mut bytes = Vec::new();
-    let over = known.is_some_and(|m| m.len() > MAX_PLUGIN_BYTES) || {
-        file.take(MAX_PLUGIN_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(unreadable)?;
-        bytes.len() as u64 > MAX_PLUGIN_BYTES
-    };
-    if over {
-        return Err(Failure::Wasm(WasmError::InvalidModule {
-            message: format!(
-                "{} is larger than {MAX_PLUGIN_BYTES} bytes, the most a module file may hold",
-                path.display()
-            ),
-        }));
-    }
-    Ok(bytes)
+    plugin_system::core::read_module_file(path).map_err(|e| match e {
+        WasmError::Io { path, source } => Failure::Plugin(PluginError::Io { path, source }),
+        other => Failure::Wasm(other),
+    })
 }
 
 /// `--data`: the JSON itself, `@FILE`, or `-` for stdin, at most

@@ -16,10 +16,6 @@ pub(crate) const MAX_DATA_BYTES: u64 = 100 * 1024 * 1024;
 /// manifest a plugin returns, 1 MiB.
 pub(crate) const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
 
-/// The most bytes of a plugin file (`event FILE`): the cap of
-/// `WasmRuntime::load_module_from_file`, 1 GiB.
-pub(crate) const MAX_PLUGIN_BYTES: u64 = 1 << 30;
-
 /// Reads all of `reader` if it holds at most `cap` bytes. `what` names the
 /// input in the error, as `--data @x.json` or `--manifest m.json`.
 ///

@@ -1,10 +1,18 @@
 //! `plugin-system inspect FILE`: what a module declares, and whether the chosen
-//! engine would run it, as text or as one JSON object.
+//! engine would run it, as text or as one JSON object. The module is read, not
+//! compiled: time and memory stay linear in its size, whatever it holds.
 
-use std::{io::Write, path::PathBuf};
+use std::{
+    io::{self, Write},
+    path::PathBuf,
+};
 
 use clap::Args;
-use plugin_system::WasmRuntimeConfig;
+use plugin_system::{
+    WasmError, WasmRuntimeConfig,
+    core::ModuleBounds,
+    wasm_run::{CodeShape, Peak},
+};
 use serde::Serialize;
 
 use super::{EngineArgs, Failure};
@@ -69,14 +77,23 @@ pub(crate) fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<(), Failure
         config = config.max_memory_pages(pages);
     }
     let runtime = args.engine.runtime(config)?;
-    let module = super::load(&*runtime, &args.file)?;
-    let validation = module.validate();
+    // At most 1 GiB, whatever the file is (`inspect /dev/zero`).
+    let bytes = plugin_system::core::read_module_file(&args.file)?;
+    let inspection = plugin_system::wasm_run::inspect(&*runtime, &bytes).map_err(|e| match e {
+        // WAT errors name no file: name it.
+        WasmError::InvalidModule { message } => WasmError::InvalidModule {
+            message: message.replace("<anon>", &args.file.display().to_string()),
+        },
+        other => other,
+    })?;
+    let module = &inspection.info;
+    let validation = &inspection.validation;
     let report = Report {
-        size: module.size(),
-        sha256: module.hash_hex(),
-        binary_version: module.binary_version(),
+        size: module.size,
+        sha256: hex(&module.sha256),
+        binary_version: module.binary_version,
         imports: module
-            .imports()
+            .imports
             .iter()
             .map(|i| Import {
                 module: &i.module,
@@ -86,7 +103,7 @@ pub(crate) fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<(), Failure
             })
             .collect(),
         exports: module
-            .exports()
+            .exports
             .iter()
             .map(|e| Export {
                 name: &e.name,
@@ -94,7 +111,11 @@ pub(crate) fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<(), Failure
                 ty: e.ty.to_string(),
             })
             .collect(),
-        custom_sections: module.custom_section_names(),
+        custom_sections: module
+            .custom_sections
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect(),
         validation: Validation {
             valid: validation.is_valid(),
             errors: &validation.errors,
@@ -111,6 +132,53 @@ pub(crate) fn run(args: &InspectArgs, out: &mut dyn Write) -> Result<(), Failure
             &format!("{} {}", runtime.name(), runtime.version()),
             out,
         )?;
+        write_code(&inspection.code, &runtime.config().module_bounds, out)?;
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The shape of the code beside the bounds a load applies: how close the module
+/// comes to each.
+fn write_code(code: &CodeShape, bounds: &ModuleBounds, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "code:            {} functions (limit {})",
+        code.functions, bounds.max_functions
+    )?;
+    let rows: [(&str, Peak, u32); 6] = [
+        (
+            "nesting depth",
+            code.nesting_depth,
+            bounds.max_nesting_depth,
+        ),
+        (
+            "function size",
+            code.function_size,
+            bounds.max_function_size,
+        ),
+        ("locals", code.locals, bounds.max_locals),
+        (
+            "br_table targets",
+            code.br_table_targets,
+            bounds.max_br_table_targets,
+        ),
+        (
+            "blocks with results",
+            code.result_blocks,
+            bounds.max_result_blocks,
+        ),
+        ("loops", code.loops, bounds.max_loops),
+    ];
+    for (name, peak, limit) in rows {
+        let at = peak
+            .function
+            .map(|f| format!(" in function {f}"))
+            .unwrap_or_default();
+        writeln!(out, "  {name:<19} {}{at} (limit {limit})", peak.value)?;
     }
     Ok(())
 }
@@ -188,17 +256,10 @@ fn write_list(out: &mut dyn Write, title: &str, entries: &[(String, &str)]) -> s
     Ok(())
 }
 
-/// A name with its control characters escaped, so that one entry stays one line.
+/// A name from the module, safe for a terminal and on one line: controls and
+/// bidi overrides escaped, very long names cut.
 fn printable(name: &str) -> String {
-    let mut shown = String::with_capacity(name.len());
-    for c in name.chars() {
-        if c.is_control() {
-            shown.extend(c.escape_default());
-        } else {
-            shown.push(c);
-        }
-    }
-    shown
+    super::terminal::line(name)
 }
 
 #[cfg(test)]
@@ -209,5 +270,6 @@ mod tests {
     fn names_stay_on_one_line() {
         assert_eq!(printable("add"), "add");
         assert_eq!(printable("a\nb\u{7}"), "a\\nb\\u{7}");
+        assert_eq!(printable("\u{202e}x"), "\\u{202e}x");
     }
 }

@@ -5,6 +5,7 @@
 mod cache;
 mod event;
 mod hostile;
+mod inspect_bounds;
 mod limits;
 mod reftypes;
 mod run;
