@@ -11,12 +11,15 @@
 //! - `cargo xtask bench plugins [criterion options]`: the plugin round trip
 //!   beside Extism (`benches/plugin-bench`, a workspace of its own): builds the
 //!   guests and the Extism echo plugin, then runs the benchmark.
+//! - `cargo xtask fuzz TARGET [--seconds N]`: runs one cargo-fuzz target of
+//!   `fuzz/` (nightly, one job; installs cargo-fuzz when missing).
 
 #![allow(clippy::print_stderr, reason = "a command-line tool reports progress")]
 
 mod bench;
 mod ci;
 mod demo;
+mod fuzz;
 mod guests;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +33,7 @@ fn main() -> Result<()> {
         "guests" => guests::run(),
         "demo" => demo::run(),
         "ci" => ci::run(),
+        "fuzz" => fuzz::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         "bench" => match std::env::args().nth(2).as_deref() {
             None => cargo(&["bench", "-p", "plugin-system-wasm-run", "--bench", "engine"]),
             Some("plugins") => bench::plugins(std::env::args().skip(3).collect()),
@@ -39,7 +43,7 @@ fn main() -> Result<()> {
             }
         },
         _ => {
-            eprintln!("usage: cargo xtask <demo|guests|ci|bench [plugins]>");
+            eprintln!("usage: cargo xtask <demo|guests|ci|bench [plugins]|fuzz TARGET>");
             bail!("unknown task `{task}`")
         }
     }
