@@ -74,8 +74,13 @@ fn comparable(value: &WasmValue) -> Comparable {
         WasmValue::F64(v) if v.is_nan() => Comparable::Nan,
         WasmValue::F64(v) => Comparable::Bits(u128::from(v.to_bits())),
         WasmValue::V128(v) => Comparable::Bits(v),
-        WasmValue::FuncRef(None) | WasmValue::ExternRef(None) => Comparable::Null,
-        WasmValue::FuncRef(Some(_)) => Comparable::NonNull,
+        WasmValue::FuncRef(None)
+        | WasmValue::ExternRef(None)
+        | WasmValue::AnyRef(None)
+        | WasmValue::ExnRef(None) => Comparable::Null,
+        WasmValue::FuncRef(Some(_)) | WasmValue::AnyRef(Some(_)) | WasmValue::ExnRef(Some(_)) => {
+            Comparable::NonNull
+        }
         WasmValue::ExternRef(Some(r)) => Comparable::Extern(r.0),
     }
 }
