@@ -42,9 +42,6 @@ use plugin_system_core::{
 
 use crate::engines;
 
-/// Calls made per generated module, at most.
-const MAX_CALLS: usize = 20;
-
 /// The outcome of one step on one engine, in comparable form.
 #[derive(Debug, PartialEq)]
 enum Outcome {
@@ -144,19 +141,9 @@ pub fn run(data: &[u8]) {
             return;
         }
     };
-    let mut u = Unstructured::new(args);
-    let functions = a.functions();
-    for (call, (name, ty)) in functions.iter().cycle().take(MAX_CALLS).enumerate() {
-        if call >= functions.len() && u.is_empty() {
-            break;
-        }
-        let args: Vec<_> = ty
-            .params()
-            .iter()
-            .map(|&t| engines::arbitrary_value(&mut u, t))
-            .collect();
-        let ra = a.call(name, &args);
-        let rb = b.call(name, &args);
+    for (call, (name, args)) in engines::call_plan(&a.functions(), args).iter().enumerate() {
+        let ra = a.call(name, args);
+        let rb = b.call(name, args);
         if ra.as_ref().is_err_and(ends_comparison) || rb.as_ref().is_err_and(ends_comparison) {
             return;
         }

@@ -4,7 +4,7 @@
 use std::{sync::Arc, sync::OnceLock, time::Duration};
 
 use arbitrary::Unstructured;
-use plugin_system_core::{ExternRef, ValType, WasmRuntime, WasmRuntimeConfig, WasmValue};
+use plugin_system_core::{ExternRef, FuncType, ValType, WasmRuntime, WasmRuntimeConfig, WasmValue};
 use plugin_system_wasm_run::{EngineKind, new_runtime};
 
 /// Both engines, wasmtime first.
@@ -54,6 +54,32 @@ pub(crate) fn limited_config() -> WasmRuntimeConfig {
 pub(crate) fn limited() -> &'static Pair {
     static PAIR: OnceLock<Pair> = OnceLock::new();
     PAIR.get_or_init(|| build(&limited_config()))
+}
+
+/// Calls made per generated module, at most.
+const MAX_CALLS: usize = 20;
+
+/// The calls the smith targets make: each exported function in turn, round
+/// and round, with arguments drawn from `args`; every function once, then on
+/// while the input lasts, at most [`MAX_CALLS`].
+pub(crate) fn call_plan(
+    functions: &[(String, FuncType)],
+    args: &[u8],
+) -> Vec<(String, Vec<WasmValue>)> {
+    let mut u = Unstructured::new(args);
+    let mut plan = Vec::new();
+    for (call, (name, ty)) in functions.iter().cycle().take(MAX_CALLS).enumerate() {
+        if call >= functions.len() && u.is_empty() {
+            break;
+        }
+        let args = ty
+            .params()
+            .iter()
+            .map(|&t| arbitrary_value(&mut u, t))
+            .collect();
+        plan.push((name.clone(), args));
+    }
+    plan
 }
 
 /// An argument of type `ty` from the input; zero (or null) once the input is

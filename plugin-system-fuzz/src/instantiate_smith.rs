@@ -20,9 +20,6 @@ use plugin_system_core::{
 
 use crate::engines;
 
-/// Calls made per generated module, at most.
-const MAX_CALLS: usize = 20;
-
 /// Runs the target on one input.
 ///
 /// # Panics
@@ -51,19 +48,9 @@ fn exercise(runtime: &dyn WasmRuntime, bytes: &[u8], args: &[u8]) {
         Err(e) => return typed(engine, "instantiation", &e),
     };
     check_memories(engine, instance.as_mut());
-    let mut u = Unstructured::new(args);
-    let functions = instance.functions();
-    for (call, (name, ty)) in functions.iter().cycle().take(MAX_CALLS).enumerate() {
-        if call >= functions.len() && u.is_empty() {
-            break;
-        }
-        let args: Vec<_> = ty
-            .params()
-            .iter()
-            .map(|&t| engines::arbitrary_value(&mut u, t))
-            .collect();
-        if let Err(e) = instance.call(name, &args) {
-            typed(engine, name, &e);
+    for (name, args) in engines::call_plan(&instance.functions(), args) {
+        if let Err(e) = instance.call(&name, &args) {
+            typed(engine, &name, &e);
         }
         check_memories(engine, instance.as_mut());
     }
