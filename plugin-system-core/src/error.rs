@@ -90,75 +90,227 @@ impl fmt::Display for ModuleBound {
     }
 }
 
-/// The message of [`WasmError::ModuleLimit`]: `nesting depth 40000 in function 3
-/// exceeds the limit 2048`, or the engine's own words for [`ModuleBound::Engine`].
-fn module_limit_message(
-    bound: &ModuleBound,
-    function: &Option<u32>,
-    found: &Option<u64>,
-    limit: &Option<u64>,
-    detail: &str,
-) -> String {
-    use fmt::Write as _;
-    let mut message = bound.to_string();
-    // Writing to a `String` cannot fail.
-    if let Some(found) = found {
-        let _ = write!(message, " {found}");
+/// The boxed payload of [`WasmError::ModuleLimit`]: which bound a module
+/// passes, where, and by how much.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ModuleLimitError {
+    /// The bound passed.
+    pub bound: ModuleBound,
+    /// The function that passes it, in the function index space (imported
+    /// functions first), when the bound is one function's.
+    pub function: Option<u32>,
+    /// The value found, when known (an engine's own limit does not say).
+    pub found: Option<u64>,
+    /// The limit, when known.
+    pub limit: Option<u64>,
+    /// The engine's own error for [`ModuleBound::Engine`]; `None` for the
+    /// runtime's own bounds, which the other fields tell in full.
+    pub source: Option<BoxError>,
+}
+
+impl ModuleLimitError {
+    /// A runtime bound passed: `found` where `limit` is the most allowed.
+    pub fn new(bound: ModuleBound, function: Option<u32>, found: u64, limit: u64) -> Self {
+        ModuleLimitError {
+            bound,
+            function,
+            found: Some(found),
+            limit: Some(limit),
+            source: None,
+        }
     }
-    if let Some(function) = function {
-        let _ = write!(message, " in function {function}");
+
+    /// A limit of the engine's own translator ([`ModuleBound::Engine`]), in the
+    /// engine's words.
+    pub fn engine(source: impl Into<BoxError>) -> Self {
+        ModuleLimitError {
+            bound: ModuleBound::Engine,
+            function: None,
+            found: None,
+            limit: None,
+            source: Some(source.into()),
+        }
     }
-    if let Some(limit) = limit {
-        let _ = write!(message, " exceeds the limit {limit}");
+}
+
+/// `nesting depth 40000 in function 3 exceeds the limit 2048`, or the engine's
+/// own words for [`ModuleBound::Engine`].
+impl fmt::Display for ModuleLimitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.bound)?;
+        if let Some(found) = self.found {
+            write!(f, " {found}")?;
+        }
+        if let Some(function) = self.function {
+            write!(f, " in function {function}")?;
+        }
+        if let Some(limit) = self.limit {
+            write!(f, " exceeds the limit {limit}")?;
+        }
+        if let Some(source) = &self.source {
+            write!(f, ": {}", ErrorChain(source.as_ref()))?;
+        }
+        Ok(())
     }
-    if !detail.is_empty() {
-        let _ = write!(message, ": {detail}");
+}
+
+impl std::error::Error for ModuleLimitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as _)
     }
-    message
+}
+
+/// Any error, boxed: the cause an engine or a host function gives.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Shows an error with its causes on one line, `outer: cause: root cause`,
+/// skipping a cause whose words the line already holds (an error that prints
+/// its source itself, as this crate's errors do).
+///
+/// ```
+/// use plugin_system_core::{ErrorChain, HostError};
+/// let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+/// let error = HostError::with_source("cannot open the theme", io);
+/// assert_eq!(
+///     ErrorChain(&error).to_string(),
+///     "cannot open the theme: no such file"
+/// );
+/// ```
+#[derive(Clone, Copy)]
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut line = self.0.to_string();
+        let mut next = self.0.source();
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            if !line.contains(&text) {
+                line.push_str(": ");
+                line.push_str(&text);
+            }
+            next = cause.source();
+        }
+        f.write_str(&line)
+    }
+}
+
+impl fmt::Debug for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// An engine error that says what the runtime was doing: `context: cause`.
+#[derive(Debug)]
+struct Context {
+    context: String,
+    source: BoxError,
+}
+
+impl fmt::Display for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.context, ErrorChain(self.source.as_ref()))
+    }
+}
+
+impl std::error::Error for Context {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.source.as_ref())
+    }
+}
+
+/// The kind of an export asked for by name ([`WasmError::ExportNotFound`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ExportKind {
+    /// A function.
+    Function,
+    /// A linear memory.
+    Memory,
+    /// A table.
+    Table,
+    /// A global.
+    Global,
+    /// An exception tag.
+    Tag,
+}
+
+impl ExportKind {
+    /// `function`, `memory`, `table`, `global` or `tag`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportKind::Function => "function",
+            ExportKind::Memory => "memory",
+            ExportKind::Table => "table",
+            ExportKind::Global => "global",
+            ExportKind::Tag => "tag",
+        }
+    }
+}
+
+impl fmt::Display for ExportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// An error raised by a host function.
 ///
 /// Host functions return it to stop the guest; the caller gets it back inside
-/// [`WasmError::Host`].
+/// [`WasmError::Host`]. One pointer wide, so a host function's
+/// `Result<(), HostError>` costs no more than a `bool` to return.
 #[derive(Debug)]
-pub struct HostError {
+pub struct HostError(Box<HostErrorInner>);
+
+#[derive(Debug)]
+struct HostErrorInner {
     message: String,
-    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    source: Option<BoxError>,
 }
 
 impl HostError {
     /// An error with a message.
     pub fn new(message: impl Into<String>) -> Self {
-        HostError {
+        HostError(Box::new(HostErrorInner {
             message: message.into(),
             source: None,
-        }
+        }))
     }
 
-    /// An error that wraps another.
+    /// An error that wraps another, with the other's message.
     pub fn from_error(error: impl std::error::Error + Send + Sync + 'static) -> Self {
-        HostError {
+        HostError(Box::new(HostErrorInner {
             message: error.to_string(),
             source: Some(Box::new(error)),
-        }
+        }))
     }
 
-    /// The message.
+    /// An error that says what failed, caused by `source`: its message is
+    /// `message`, and [`source`](std::error::Error::source) gives the cause.
+    pub fn with_source(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        HostError(Box::new(HostErrorInner {
+            message: message.into(),
+            source: Some(source.into()),
+        }))
+    }
+
+    /// The message, without the causes ([`ErrorChain`] shows them).
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 }
 
 impl fmt::Display for HostError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 
 impl std::error::Error for HostError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as _)
+        self.0.source.as_deref().map(|e| e as _)
     }
 }
 
@@ -184,21 +336,8 @@ pub enum WasmError {
     /// of the runtime's [`ModuleBounds`](crate::ModuleBounds), checked before the
     /// engine compiles anything, or a limit of the engine's own translator
     /// ([`ModuleBound::Engine`]).
-    #[error("module limit: {}", module_limit_message(.bound, .function, .found, .limit, .detail))]
-    ModuleLimit {
-        /// The bound passed.
-        bound: ModuleBound,
-        /// The function that passes it, in the function index space (imported
-        /// functions first), when the bound is one function's.
-        function: Option<u32>,
-        /// The value found, when known (an engine's own limit does not say).
-        found: Option<u64>,
-        /// The limit, when known.
-        limit: Option<u64>,
-        /// The engine's message for [`ModuleBound::Engine`]; empty for the
-        /// runtime's own bounds, which the other fields tell in full.
-        detail: String,
-    },
+    #[error("module limit: {0}")]
+    ModuleLimit(#[source] Box<ModuleLimitError>),
     /// An import is missing or has the wrong type.
     #[error("link error: {message}")]
     Link {
@@ -243,7 +382,7 @@ pub enum WasmError {
         size: u64,
     },
     /// A host function failed.
-    #[error("host function {function} failed: {source}")]
+    #[error("host function {function} failed: {}", ErrorChain(source))]
     Host {
         /// `module::name` of the host function.
         function: String,
@@ -260,8 +399,8 @@ pub enum WasmError {
     /// No export of that name and kind.
     #[error("no exported {kind} named `{name}`")]
     ExportNotFound {
-        /// `function`, `memory`, `global`, ...
-        kind: &'static str,
+        /// What was asked for.
+        kind: ExportKind,
         /// The name asked for.
         name: String,
     },
@@ -270,6 +409,13 @@ pub enum WasmError {
     TypeMismatch {
         /// What was expected and what was given.
         message: String,
+    },
+    /// An [`InstanceHandle`](crate::InstanceHandle) that names no instance of
+    /// the store it was given to.
+    #[error("no instance {index} in this store")]
+    InstanceNotFound {
+        /// The handle's index.
+        index: usize,
     },
     /// `set_global` on an immutable global.
     #[error("global `{name}` is immutable")]
@@ -286,10 +432,11 @@ pub enum WasmError {
         module_engine: String,
     },
     /// Precompiled bytes were rejected (wrong engine version, config, or tampered).
-    #[error("precompiled module rejected: {message}")]
+    #[error("precompiled module rejected: {}", ErrorChain(source.as_ref()))]
     Precompiled {
-        /// Why.
-        message: String,
+        /// Why: the runtime's own check, or the engine's error.
+        #[source]
+        source: BoxError,
     },
     /// A file could not be read.
     #[error("cannot read {}: {source}", path.display())]
@@ -301,10 +448,11 @@ pub enum WasmError {
         source: std::io::Error,
     },
     /// An engine error that fits no other variant.
-    #[error("engine error: {message}")]
+    #[error("engine error: {}", ErrorChain(source.as_ref()))]
     Engine {
-        /// The engine's message.
-        message: String,
+        /// The engine's error, with its causes.
+        #[source]
+        source: BoxError,
     },
 }
 
@@ -325,6 +473,7 @@ impl WasmError {
             WasmError::Host { .. } => "host error",
             WasmError::Exit { .. } => "exit",
             WasmError::ExportNotFound { .. } => "export not found",
+            WasmError::InstanceNotFound { .. } => "instance not found",
             WasmError::TypeMismatch { .. } => "type mismatch",
             WasmError::ImmutableGlobal { .. } => "immutable global",
             WasmError::ForeignModule { .. } => "foreign module",
@@ -349,6 +498,36 @@ impl WasmError {
         )
     }
 
+    /// [`WasmError::Engine`] with an engine's error (or a message), causes kept.
+    pub fn engine(source: impl Into<BoxError>) -> Self {
+        WasmError::Engine {
+            source: source.into(),
+        }
+    }
+
+    /// [`WasmError::Engine`] that says what the runtime was doing:
+    /// `engine error: context: cause`, with `source` as the cause.
+    pub fn engine_in(context: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        WasmError::Engine {
+            source: Box::new(Context {
+                context: context.into(),
+                source: source.into(),
+            }),
+        }
+    }
+
+    /// [`WasmError::ModuleLimit`] with its payload.
+    pub fn module_limit(limit: ModuleLimitError) -> Self {
+        WasmError::ModuleLimit(Box::new(limit))
+    }
+
+    /// [`WasmError::Precompiled`] with the runtime's reason or the engine's error.
+    pub fn precompiled(source: impl Into<BoxError>) -> Self {
+        WasmError::Precompiled {
+            source: source.into(),
+        }
+    }
+
     /// Shorthand for [`WasmError::TypeMismatch`].
     pub fn type_mismatch(message: impl Into<String>) -> Self {
         WasmError::TypeMismatch {
@@ -356,6 +535,11 @@ impl WasmError {
         }
     }
 }
+
+// Every `Result` of the engine API carries this error, on the hot path too:
+// large payloads are boxed so that it stays five words.
+const _: () = assert!(size_of::<WasmError>() <= 40);
+const _: () = assert!(size_of::<HostError>() == size_of::<usize>());
 
 /// `Result` with [`WasmError`].
 pub type Result<T, E = WasmError> = std::result::Result<T, E>;

@@ -42,7 +42,10 @@ pub mod wasi;
 
 pub use config::{InstanceLimits, ModuleBounds, WasmFeatures, WasmRuntimeConfig};
 pub use deadline::Deadline;
-pub use error::{HostError, ModuleBound, Result, TrapCode, WasmError};
+pub use error::{
+    BoxError, ErrorChain, ExportKind, HostError, ModuleBound, ModuleLimitError, Result, TrapCode,
+    WasmError,
+};
 pub use imports::{Caller, Extern, HostFunc, Imports, UnknownImports};
 pub use instance::{
     Func, InstanceId, InstanceStats, TypedFunc, WasmInstance, WasmParams, WasmResults, WasmTy,

@@ -28,15 +28,12 @@ impl InstanceHandle {
     /// The index, when a store of `len` instances could have given this handle out.
     ///
     /// # Errors
-    /// [`WasmError::ExportNotFound`] with kind `instance` otherwise.
+    /// [`WasmError::InstanceNotFound`] otherwise.
     pub fn checked_index(self, len: usize) -> Result<usize> {
         if self.0 < len {
             Ok(self.0)
         } else {
-            Err(WasmError::ExportNotFound {
-                kind: "instance",
-                name: self.0.to_string(),
-            })
+            Err(WasmError::InstanceNotFound { index: self.0 })
         }
     }
 }

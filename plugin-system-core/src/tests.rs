@@ -161,3 +161,38 @@ fn stats_keep_the_dart_keys() {
     assert_eq!(map["instances_active"], 0);
     assert_eq!(map["instances_created"], 1);
 }
+
+#[test]
+fn engine_errors_keep_their_causes() {
+    use std::error::Error as _;
+
+    use crate::{ErrorChain, WasmError};
+    let root = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "mmap refused");
+    let e = WasmError::engine_in("cannot reserve the memory pool", root);
+    assert_eq!(
+        e.to_string(),
+        "engine error: cannot reserve the memory pool: mmap refused"
+    );
+    // Each cause once, though the outer message already names it.
+    assert_eq!(ErrorChain(&e).to_string(), e.to_string());
+    let context = e.source().expect("the context");
+    let io = context
+        .source()
+        .and_then(|c| c.downcast_ref::<std::io::Error>())
+        .expect("the io::Error, typed");
+    assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+}
+
+#[test]
+fn an_error_chain_shows_causes_its_messages_leave_out() {
+    use crate::ErrorChain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot load plugin `lint`")]
+    struct Outer(#[source] std::io::Error);
+    let e = Outer(std::io::Error::other("disk gone"));
+    assert_eq!(
+        ErrorChain(&e).to_string(),
+        "cannot load plugin `lint`: disk gone"
+    );
+}

@@ -6,7 +6,7 @@
 //! costs under 1% of wasmtime's compile time (CPython's 26 MB: 47 ms against
 //! 7.1 s; yosys's 69 MB: 0.33 s against 91 s).
 
-use plugin_system_core::{ModuleBound, ModuleBounds, WasmError};
+use plugin_system_core::{ModuleBound, ModuleBounds, ModuleLimitError, WasmError};
 use wasmparser::{
     BinaryReaderError, BlockType, CompositeInnerType, Encoding, FunctionBody, Operator,
     OperatorsReaderAllocations, Parser, Payload, TypeRef,
@@ -292,13 +292,12 @@ fn exceeds_functions(shape: &CodeShape, bounds: &ModuleBounds) -> Result<(), Was
 }
 
 fn limit(bound: ModuleBound, function: Option<u32>, found: u64, max: u32) -> WasmError {
-    WasmError::ModuleLimit {
+    WasmError::module_limit(ModuleLimitError::new(
         bound,
         function,
-        found: Some(found),
-        limit: Some(u64::from(max)),
-        detail: String::new(),
-    }
+        found,
+        u64::from(max),
+    ))
 }
 
 fn invalid(e: BinaryReaderError) -> WasmError {
@@ -359,14 +358,17 @@ mod tests {
         let error = check(&wasm, &ModuleBounds::DEFAULT.max_nesting_depth(9)).unwrap_err();
         assert!(
             matches!(
-                error,
-                WasmError::ModuleLimit {
-                    bound: ModuleBound::NestingDepth,
-                    function: Some(0),
-                    found: Some(10),
-                    limit: Some(9),
-                    ..
-                }
+                &error,
+                WasmError::ModuleLimit(limit) if matches!(
+                    **limit,
+                    ModuleLimitError {
+                        bound: ModuleBound::NestingDepth,
+                        function: Some(0),
+                        found: Some(10),
+                        limit: Some(9),
+                        ..
+                    }
+                )
             ),
             "{error:?}"
         );
@@ -377,10 +379,7 @@ mod tests {
         let shape = scan(&wasm, &ModuleBounds::UNBOUNDED).unwrap();
         assert!(matches!(
             shape.exceeds(&ModuleBounds::DEFAULT.max_nesting_depth(9)),
-            Some(WasmError::ModuleLimit {
-                bound: ModuleBound::NestingDepth,
-                ..
-            })
+            Some(WasmError::ModuleLimit(limit)) if limit.bound == ModuleBound::NestingDepth
         ));
     }
 

@@ -5,9 +5,9 @@
 use std::borrow::Cow;
 
 use plugin_system_core::{
-    ExportType, ExternType, FuncType, GlobalType, HeapType, ImportType, MemoryType, ModuleBound,
-    ModuleBounds, ModuleInfo, RefType, TableType, ValType, ValidationReport, WasmError,
-    WasmRuntime,
+    BoxError, ErrorChain, ExportType, ExternType, FuncType, GlobalType, HeapType, ImportType,
+    MemoryType, ModuleBounds, ModuleInfo, ModuleLimitError, RefType, TableType, ValType,
+    ValidationReport, WasmError, WasmRuntime,
 };
 use sha2::{Digest, Sha256};
 use wasmparser::{
@@ -152,28 +152,24 @@ const PROPOSALS: &[(&str, WasmFeatures)] = &[
 pub(crate) fn compile_error(
     bytes: &[u8],
     engine_features: WasmFeatures,
-    engine_message: String,
+    engine_error: impl Into<BoxError>,
 ) -> WasmError {
     let validates = |features: WasmFeatures| {
         Validator::new_with_features(features)
             .validate_all(bytes)
             .is_ok()
     };
-    if !validates(WasmFeatures::all()) {
+    // Not WebAssembly at all: the validator's own words say where and why.
+    if let Err(invalid) = Validator::new_with_features(WasmFeatures::all()).validate_all(bytes) {
         return WasmError::InvalidModule {
-            message: engine_message,
+            message: invalid.to_string(),
         };
     }
+    let engine_error = engine_error.into();
     // A proposal is to blame only if the module fails without it: a module that
     // needs none was refused for what it is, not for what it uses.
     if validates(engine_features) {
-        return WasmError::ModuleLimit {
-            bound: ModuleBound::Engine,
-            function: None,
-            found: None,
-            limit: None,
-            detail: engine_message,
-        };
+        return WasmError::module_limit(ModuleLimitError::engine(engine_error));
     }
     // Valid WebAssembly that needs a proposal the engine lacks. A module may need
     // several; name the first that makes it validate when added.
@@ -189,7 +185,11 @@ pub(crate) fn compile_error(
                 .filter(|(_, f)| !engine_features.contains(*f))
                 .map(|(name, _)| *name)
                 .collect();
-            format!("one of {} ({engine_message})", needed.join(", "))
+            format!(
+                "one of {} ({})",
+                needed.join(", "),
+                ErrorChain(engine_error.as_ref())
+            )
         }
     };
     WasmError::Unsupported { feature }
@@ -484,11 +484,11 @@ mod tests {
             wat::parse_str(r#"(module (tag $e) (func (export "f") (throw $e)))"#).unwrap();
         let without = WasmFeatures::WASM2;
         assert!(matches!(
-            compile_error(&exceptions, without, "x".into()),
+            compile_error(&exceptions, without, "x"),
             WasmError::Unsupported { feature } if feature == "exceptions"
         ));
         assert!(matches!(
-            compile_error(b"\0asm\x01\0\0\0\x7f", without, "bad".into()),
+            compile_error(b"\0asm\x01\0\0\0\x7f", without, "bad"),
             WasmError::InvalidModule { .. }
         ));
     }
@@ -498,12 +498,14 @@ mod tests {
         // Valid without any proposal, yet refused: the engine's own limit.
         let plain = wat::parse_str(r#"(module (func (export "f")))"#).unwrap();
         assert!(matches!(
-            compile_error(&plain, WasmFeatures::WASM2, "too big".into()),
-            WasmError::ModuleLimit { bound: ModuleBound::Engine, detail, .. } if detail == "too big"
+            compile_error(&plain, WasmFeatures::WASM2, "too big"),
+            WasmError::ModuleLimit(limit)
+                if limit.bound == plugin_system_core::ModuleBound::Engine
+                    && limit.to_string() == "engine limit: too big"
         ));
         let legacy = wat::parse_str("(module (func try catch_all end))").unwrap();
         assert!(matches!(
-            compile_error(&legacy, WasmFeatures::WASM2 | WasmFeatures::EXCEPTIONS, "x".into()),
+            compile_error(&legacy, WasmFeatures::WASM2 | WasmFeatures::EXCEPTIONS, "x"),
             WasmError::Unsupported { feature } if feature == "legacy exceptions"
         ));
     }

@@ -2,7 +2,8 @@
 //! by construction rather than by care.
 
 use plugin_system_core::{
-    ExternType, Imports, ModuleInfo, ValidationReport, WasmError, WasmFeatures, WasmRuntimeConfig,
+    ExternType, Imports, MemoryType, ModuleInfo, TableType, ValidationReport, WasmError,
+    WasmFeatures, WasmRuntimeConfig,
 };
 
 /// Nested calls allowed when `max_stack_depth` is not set: wasmtime's default
@@ -220,6 +221,49 @@ pub(crate) fn given_type(given: &plugin_system_core::Extern) -> String {
     }
 }
 
+/// Whether `given` may satisfy an import of type `want`, by the spec's
+/// import-matching rules (memories and tables at their current sizes). Both
+/// engines check every import with it before instantiating, so a mismatch is
+/// a [`WasmError::Link`] in the same words on both, never an engine's error.
+pub(crate) fn extern_fits(given: &ExternType, want: &ExternType) -> bool {
+    match (want, given) {
+        (ExternType::Func(want), ExternType::Func(ty)) => ty == want,
+        (ExternType::Memory(want), ExternType::Memory(ty)) => memory_fits(ty, want),
+        (ExternType::Table(want), ExternType::Table(ty)) => table_fits(ty, want),
+        (ExternType::Global(want), ExternType::Global(ty)) => ty == want,
+        _ => false,
+    }
+}
+
+/// Whether a memory of type `given` may satisfy an import of type `want`.
+pub(crate) fn memory_fits(given: &MemoryType, want: &MemoryType) -> bool {
+    given.memory64 == want.memory64
+        && given.shared == want.shared
+        && limits_fit(given.minimum, given.maximum, want.minimum, want.maximum)
+}
+
+/// Whether a table of type `given` may satisfy an import of type `want`.
+pub(crate) fn table_fits(given: &TableType, want: &TableType) -> bool {
+    given.element == want.element
+        && limits_fit(given.minimum, given.maximum, want.minimum, want.maximum)
+}
+
+/// The spec's limits subtyping: at least as large, and bounded at least as tightly.
+fn limits_fit(min: u64, max: Option<u64>, want_min: u64, want_max: Option<u64>) -> bool {
+    min >= want_min
+        && match want_max {
+            None => true,
+            Some(want_max) => max.is_some_and(|max| max <= want_max),
+        }
+}
+
+/// A memory or table to create for an import that the store's limits refuse.
+pub(crate) fn import_over_limit(qualified: &str, why: impl std::fmt::Display) -> WasmError {
+    WasmError::MemoryLimit {
+        message: format!("import `{qualified}`: {why}"),
+    }
+}
+
 /// A global's initial value of another type than the global's.
 pub(crate) fn global_value_mismatch(
     qualified: &str,
@@ -235,7 +279,7 @@ pub(crate) fn global_value_mismatch(
 /// Growing a memory that is not there (an instance or caller without one).
 pub(crate) fn no_memory() -> WasmError {
     WasmError::ExportNotFound {
-        kind: "memory",
+        kind: plugin_system_core::ExportKind::Memory,
         name: "memory".into(),
     }
 }
@@ -321,4 +365,21 @@ pub(crate) fn validation_report(
         }
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_follow_import_subtyping() {
+        assert!(limits_fit(2, Some(4), 1, Some(5)));
+        assert!(limits_fit(1, None, 1, None));
+        assert!(!limits_fit(0, None, 1, None), "smaller minimum");
+        assert!(
+            !limits_fit(1, None, 1, Some(5)),
+            "unbounded where a bound is wanted"
+        );
+        assert!(!limits_fit(1, Some(6), 1, Some(5)), "looser bound");
+    }
 }

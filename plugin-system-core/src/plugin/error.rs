@@ -92,12 +92,13 @@ pub enum PluginError {
         name: String,
     },
     /// A host function failed.
-    #[error("host function `{name}` failed: {message}")]
+    #[error("host function `{name}` failed: {source}")]
     HostFunction {
         /// The host function.
         name: String,
-        /// Its error message.
-        message: String,
+        /// Its error (boxed: the error stays small).
+        #[source]
+        source: Box<super::HostFunctionError>,
     },
     /// The plugin was disposed; it takes no more calls.
     #[error("plugin `{id}` is disposed")]
@@ -151,3 +152,7 @@ impl PluginError {
         }
     }
 }
+
+// A plugin call's `Result` carries this error: five words of engine error and
+// a tag, no more.
+const _: () = assert!(size_of::<PluginError>() <= 48);

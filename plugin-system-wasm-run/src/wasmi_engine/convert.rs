@@ -217,9 +217,7 @@ pub(crate) fn map_error(error: wasmi::Error) -> WasmError {
     if error.downcast_ref::<HostFailure>().is_some() {
         return match error.downcast::<HostFailure>() {
             Some(failure) => failure.into(),
-            None => WasmError::Engine {
-                message: "a host function failed".into(),
-            },
+            None => WasmError::engine("a host function failed"),
         };
     }
     let message = error.to_string();
@@ -236,7 +234,7 @@ pub(crate) fn map_error(error: wasmi::Error) -> WasmError {
             | InstantiationError::FailedToInstantiateTable(_),
         ) => WasmError::MemoryLimit { message },
         ErrorKind::Instantiation(_) => WasmError::Link { message },
-        _ => WasmError::Engine { message },
+        _ => WasmError::engine(error),
     }
 }
 

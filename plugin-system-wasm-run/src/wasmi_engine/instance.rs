@@ -58,7 +58,7 @@ impl WasmiStore {
             .instance
             .get_global(&self.memory.store, name)
             .ok_or_else(|| WasmError::ExportNotFound {
-                kind: "global",
+                kind: plugin_system_core::ExportKind::Global,
                 name: name.to_string(),
             })
     }
@@ -85,7 +85,7 @@ impl WasmInstance for WasmiStore {
             return Ok(Func::new(member.id, index, member.funcs[index].ty.clone()));
         }
         let not_found = || WasmError::ExportNotFound {
-            kind: "function",
+            kind: plugin_system_core::ExportKind::Function,
             name: name.to_string(),
         };
         if name == START_EXPORT {
@@ -178,7 +178,7 @@ impl WasmInstance for WasmiStore {
             .instance
             .get_memory(&self.memory.store, name)
             .ok_or_else(|| WasmError::ExportNotFound {
-                kind: "memory",
+                kind: plugin_system_core::ExportKind::Memory,
                 name: name.to_string(),
             })?;
         self.memory.selected = Some(memory);

@@ -102,14 +102,7 @@ fn exported(
         .flatten()
         .ok_or_else(|| link_error(format!("instance {index} has no export `{name}`")))?;
     let given = extern_type(store, &item);
-    let fits = match (expected, &given) {
-        (ExternType::Func(want), ExternType::Func(ty)) => ty == want,
-        (ExternType::Memory(want), ExternType::Memory(ty)) => memory_fits(ty, want),
-        (ExternType::Table(want), ExternType::Table(ty)) => table_fits(ty, want),
-        (ExternType::Global(want), ExternType::Global(ty)) => ty == want,
-        _ => false,
-    };
-    if !fits {
+    if !shared::extern_fits(&given, expected) {
         return Err(shared::mismatched_import(
             qualified,
             expected,
@@ -178,7 +171,7 @@ fn define(
             Ok(host_func(store, host.clone(), qualified.into())?.into())
         }
         (ExternType::Memory(want), Extern::Memory(ty)) => {
-            if !memory_fits(ty, want) {
+            if !shared::memory_fits(ty, want) {
                 return Err(mismatch());
             }
             let mut builder = wasmi::MemoryType::builder();
@@ -187,10 +180,8 @@ fn define(
                 .min(ty.minimum)
                 .max(ty.maximum);
             let wasmi_ty = builder.build().map_err(|e| link_error(e.to_string()))?;
-            let memory =
-                Memory::new(&mut *store, wasmi_ty).map_err(|e| WasmError::MemoryLimit {
-                    message: format!("import `{qualified}`: {e}"),
-                })?;
+            let memory = Memory::new(&mut *store, wasmi_ty)
+                .map_err(|e| shared::import_over_limit(qualified, e))?;
             Ok(memory.into())
         }
         (ExternType::Global(want), Extern::Global(ty, value)) => {
@@ -213,13 +204,11 @@ fn define(
             Ok(Global::new(&mut *store, value, mutability).into())
         }
         (ExternType::Table(want), Extern::Table(ty, init)) => {
-            if !table_fits(ty, want) {
+            if !shared::table_fits(ty, want) {
                 return Err(mismatch());
             }
             table(store, ty, init).map(Into::into).map_err(|e| match e {
-                WasmError::MemoryLimit { message } => WasmError::MemoryLimit {
-                    message: format!("import `{qualified}`: {message}"),
-                },
+                WasmError::MemoryLimit { message } => shared::import_over_limit(qualified, message),
                 other => link_error(other.to_string()),
             })
         }
@@ -253,28 +242,6 @@ fn table(
     Table::new(&mut *store, wasmi_ty, init).map_err(|e| WasmError::MemoryLimit {
         message: e.to_string(),
     })
-}
-
-/// Whether a memory of type `given` may satisfy an import of type `want`.
-fn memory_fits(given: &MemoryType, want: &MemoryType) -> bool {
-    given.memory64 == want.memory64
-        && given.shared == want.shared
-        && limits_fit(given.minimum, given.maximum, want.minimum, want.maximum)
-}
-
-/// Whether a table of type `given` may satisfy an import of type `want`.
-fn table_fits(given: &TableType, want: &TableType) -> bool {
-    given.element == want.element
-        && limits_fit(given.minimum, given.maximum, want.minimum, want.maximum)
-}
-
-/// The spec's limits subtyping: at least as large, and bounded at least as tightly.
-fn limits_fit(min: u64, max: Option<u64>, want_min: u64, want_max: Option<u64>) -> bool {
-    min >= want_min
-        && match want_max {
-            None => true,
-            Some(want_max) => max.is_some_and(|max| max <= want_max),
-        }
 }
 
 /// A wasmi function that runs `host`; `function` is its `module::name`, for errors.
@@ -338,21 +305,4 @@ fn call_host_with(
         *slot = to_val(caller, value).map_err(engine_error)?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn limits_follow_import_subtyping() {
-        assert!(limits_fit(2, Some(4), 1, Some(5)));
-        assert!(limits_fit(1, None, 1, None));
-        assert!(!limits_fit(0, None, 1, None), "smaller minimum");
-        assert!(
-            !limits_fit(1, None, 1, Some(5)),
-            "unbounded where a bound is wanted"
-        );
-        assert!(!limits_fit(1, Some(6), 1, Some(5)), "looser bound");
-    }
 }

@@ -11,10 +11,12 @@
 //! several instances), [`linking`] (imports, host functions, exports of other
 //! instances), [`instance`] (calls, globals, fuel), [`call`] (the fast path and
 //! the deadline path), [`memory`] (memory views), [`convert`] (values, types and
-//! errors), [`start`] (running the start function under the deadline).
+//! errors), [`start`] (running the start function under the deadline),
+//! [`defects`] (instructions wasmi runs wrongly, refused at load).
 
 mod call;
 mod convert;
+mod defects;
 mod instance;
 mod linking;
 mod memory;
@@ -34,8 +36,9 @@ use std::{
 };
 
 use plugin_system_core::{
-    Imports, InstanceLimits, ModuleInfo, Result, RuntimeCounters, RuntimeStats, ValidationReport,
-    WasmError, WasmFeatures, WasmInstance, WasmModule, WasmRuntime, WasmRuntimeConfig, WasmStore,
+    BoxError, ErrorChain, Imports, InstanceLimits, ModuleInfo, Result, RuntimeCounters,
+    RuntimeStats, ValidationReport, WasmError, WasmFeatures, WasmInstance, WasmModule, WasmRuntime,
+    WasmRuntimeConfig, WasmStore,
 };
 use wasmparser::WasmFeatures as Proposals;
 
@@ -104,25 +107,29 @@ impl WasmiRuntime {
     /// Compiles a binary, with its start function moved out of instantiation when it
     /// has one (see [`start`]). Returns the module and whether the start was moved.
     fn compile(&self, binary: &[u8]) -> Result<(wasmi::Module, bool)> {
+        defects::check(binary)?;
         if let Some(hoisted) = start::hoist_start(binary) {
             // The rewrite can make an invalid start function look valid (a start
             // function with parameters becomes a plain export), so the original
             // must validate as it stands first.
             guarded(|| wasmi::Module::validate(&self.engine, binary))
-                .map_err(|message| compile_error(binary, PROPOSALS, message))?;
+                .map_err(|error| compile_error(binary, PROPOSALS, error))?;
             // A start function must run under the deadline, so a rewrite that fails
             // (a module exporting the reserved name) refuses the module rather than
             // falling back to a start function nothing could stop.
             return guarded(|| wasmi::Module::new(&self.engine, &hoisted[..]))
                 .map(|module| (module, true))
-                .map_err(|message| WasmError::InvalidModule {
-                    message: format!("start function cannot be put under the deadline: {message}"),
+                .map_err(|error| WasmError::InvalidModule {
+                    message: format!(
+                        "start function cannot be put under the deadline: {}",
+                        ErrorChain(error.as_ref())
+                    ),
                 });
         }
         // No start function: compile the module as it is.
         guarded(|| wasmi::Module::new(&self.engine, binary))
             .map(|module| (module, false))
-            .map_err(|message| compile_error(binary, PROPOSALS, message))
+            .map_err(|error| compile_error(binary, PROPOSALS, error))
     }
 }
 
@@ -195,10 +202,10 @@ fn features() -> WasmFeatures {
 
 /// Runs a wasmi operation that should not panic, turning an error or a panic into
 /// the engine's message: bad input must never take the host down.
-fn guarded<T>(op: impl FnOnce() -> Result<T, wasmi::Error>) -> Result<T, String> {
+fn guarded<T>(op: impl FnOnce() -> Result<T, wasmi::Error>) -> Result<T, BoxError> {
     match catch_unwind(AssertUnwindSafe(op)) {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(error.to_string()),
+        Ok(Err(error)) => Err(error.into()),
         Err(_) => Err("wasmi panicked on this module".into()),
     }
 }
@@ -235,8 +242,9 @@ impl WasmRuntime for WasmiRuntime {
 
     fn validate_bytes(&self, bytes: &[u8]) -> Result<()> {
         let binary = prepare(bytes, &self.config.module_bounds)?;
+        defects::check(&binary)?;
         guarded(|| wasmi::Module::validate(&self.engine, &binary))
-            .map_err(|message| compile_error(&binary, PROPOSALS, message))
+            .map_err(|error| compile_error(&binary, PROPOSALS, error))
     }
 
     fn instantiate(

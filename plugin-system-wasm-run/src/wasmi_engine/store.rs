@@ -171,9 +171,7 @@ impl WasmiStore {
         let instance = catch_unwind(AssertUnwindSafe(|| {
             linker.instantiate_and_start(&mut *store, &compiled.module)
         }))
-        .map_err(|_| WasmError::Engine {
-            message: "wasmi panicked while instantiating".into(),
-        })?
+        .map_err(|_| WasmError::engine("wasmi panicked while instantiating"))?
         .map_err(map_error)?;
         let default_memory = shared::default_memory(&compiled.info)
             .and_then(|name| instance.get_memory(&*store, &name));

@@ -59,9 +59,7 @@ pub(super) fn map_error(
             message: "uncaught wasm exception".into(),
         };
     }
-    WasmError::Engine {
-        message: format!("{err:#}"),
-    }
+    WasmError::engine(err)
 }
 
 /// A trap's message as wasmi words it (both take it from the same table), on
@@ -181,6 +179,59 @@ pub(super) fn core_val_type(t: &wasmtime::ValType) -> Option<ValType> {
     })
 }
 
+/// The type of a wasm object of `store` in the core's terms, memories and
+/// tables at their current size; `None` when it holds a type the core does not
+/// name (a module-defined reference type).
+pub(super) fn extern_type(
+    store: &impl AsContext<Data = StoreData>,
+    item: &wasmtime::Extern,
+) -> Option<plugin_system_core::ExternType> {
+    use plugin_system_core::ExternType;
+    let store = store.as_context();
+    Some(match item {
+        wasmtime::Extern::Func(f) => {
+            let ty = f.ty(&store);
+            let params: Option<Vec<_>> = ty.params().map(|t| core_val_type(&t)).collect();
+            let results: Option<Vec<_>> = ty.results().map(|t| core_val_type(&t)).collect();
+            ExternType::Func(plugin_system_core::FuncType::new(params?, results?))
+        }
+        wasmtime::Extern::Memory(m) => {
+            let ty = m.ty(&store);
+            ExternType::Memory(MemoryType {
+                minimum: m.size(&store),
+                maximum: ty.maximum(),
+                memory64: ty.is_64(),
+                shared: false,
+            })
+        }
+        wasmtime::Extern::SharedMemory(m) => {
+            let ty = m.ty();
+            ExternType::Memory(MemoryType {
+                minimum: m.size(),
+                maximum: ty.maximum(),
+                memory64: ty.is_64(),
+                shared: true,
+            })
+        }
+        wasmtime::Extern::Table(t) => {
+            let ty = t.ty(&store);
+            ExternType::Table(TableType {
+                element: core_val_type(&wasmtime::ValType::Ref(ty.element().clone()))?,
+                minimum: t.size(&store),
+                maximum: ty.maximum(),
+            })
+        }
+        wasmtime::Extern::Global(g) => {
+            let ty = g.ty(&store);
+            ExternType::Global(GlobalType {
+                content: core_val_type(ty.content())?,
+                mutable: ty.mutability() == Mutability::Var,
+            })
+        }
+        wasmtime::Extern::Tag(_) => return None,
+    })
+}
+
 pub(super) fn memory_type(m: &MemoryType) -> wasmtime::MemoryType {
     let mut b = wasmtime::MemoryTypeBuilder::new();
     b.min(m.minimum)
@@ -256,11 +307,8 @@ pub(super) fn to_val(
         }
         WasmValue::ExternRef(None) => Val::ExternRef(None),
         WasmValue::ExternRef(Some(ExternRef(x))) => {
-            let r = wasmtime::ExternRef::new(store.as_context_mut(), x).map_err(|e| {
-                WasmError::Engine {
-                    message: format!("{e:#}"),
-                }
-            })?;
+            let r =
+                wasmtime::ExternRef::new(store.as_context_mut(), x).map_err(WasmError::engine)?;
             Val::ExternRef(Some(r))
         }
         WasmValue::AnyRef(None) => Val::AnyRef(None),

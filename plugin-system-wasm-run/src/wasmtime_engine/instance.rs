@@ -153,14 +153,9 @@ impl WasmtimeStore {
                 wasmtime::Instance::new(&mut self.store, &wt_module.module, &externs)
             }
         }
-        .map_err(|e| match map_error(e, self.store.data().deadline) {
-            // wasmtime's own import checks (types of linked exports) say "import";
-            // anything else (an exhausted pool) stays an engine error.
-            WasmError::Engine { message } if message.contains("import") => {
-                WasmError::Link { message }
-            }
-            other => other,
-        })?;
+        // Every import was checked in `link` (or `prelinked`), so what fails
+        // here is the engine's own: a trap of the start function, a limit.
+        .map_err(|e| map_error(e, self.store.data().deadline))?;
         let default_memory = wt_module
             .default_memory
             .as_deref()
@@ -306,9 +301,7 @@ impl WasmtimeStore {
 }
 
 fn engine_error(e: wasmtime::Error) -> WasmError {
-    WasmError::Engine {
-        message: format!("{e:#}"),
-    }
+    WasmError::engine(e)
 }
 
 impl WasmtimeStore {
@@ -325,7 +318,7 @@ impl WasmtimeStore {
             .instance
             .get_global(&mut self.store, name)
             .ok_or_else(|| WasmError::ExportNotFound {
-                kind: "global",
+                kind: plugin_system_core::ExportKind::Global,
                 name: name.to_string(),
             })
     }
@@ -356,7 +349,7 @@ impl WasmInstance for WasmtimeStore {
 
     fn func(&mut self, name: &str) -> Result<CoreFunc> {
         let not_found = || WasmError::ExportNotFound {
-            kind: "function",
+            kind: plugin_system_core::ExportKind::Function,
             name: name.to_string(),
         };
         let member = &mut self.members[self.current];
@@ -417,7 +410,7 @@ impl WasmInstance for WasmtimeStore {
             Some(ExternType::Global(ty)) => *ty,
             _ => {
                 return Err(WasmError::ExportNotFound {
-                    kind: "global",
+                    kind: plugin_system_core::ExportKind::Global,
                     name: name.to_string(),
                 });
             }
@@ -451,7 +444,7 @@ impl WasmInstance for WasmtimeStore {
             .instance
             .get_memory(&mut self.store, name)
             .ok_or_else(|| WasmError::ExportNotFound {
-                kind: "memory",
+                kind: plugin_system_core::ExportKind::Memory,
                 name: name.to_string(),
             })?;
         self.selected_memory = Some(m);

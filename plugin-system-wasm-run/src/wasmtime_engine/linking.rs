@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use plugin_system_core::{
-    Extern as CoreExtern, ExternType, HostError, HostFunc, Imports, Result, WasmValue,
+    Extern as CoreExtern, ExternType, HostError, HostFunc, Imports, Result, WasmError, WasmValue,
 };
 use wasmtime::{
     Caller, Extern, Func, Global, InstancePre, Linker, Memory, SharedMemory, Store, Table, Val,
@@ -68,10 +68,40 @@ pub(super) fn link(
                 .instance
                 .get_export(&mut *store, name)
                 .ok_or_else(|| {
-                    link_error(format!("instance {} exports no `{name}`", instance.index()))
+                    link_error(format!(
+                        "instance {} has no export `{name}`",
+                        instance.index()
+                    ))
                 })?;
+            let given = convert::extern_type(&*store, &ext);
+            if !given
+                .as_ref()
+                .is_some_and(|given| shared::extern_fits(given, &import.ty))
+            {
+                let given = given.map_or_else(|| "another type".to_owned(), |g| g.to_string());
+                return Err(shared::mismatched_import(
+                    &qualified(),
+                    &import.ty,
+                    format_args!("{given} (export `{name}` of instance {})", instance.index()),
+                ));
+            }
             externs.push(ext);
             continue;
+        }
+        // Checked here, as wasmi's linking checks it, so that a mismatch is told in
+        // the same words on both engines instead of wasmtime's own.
+        let fits = match (provided, &import.ty) {
+            (CoreExtern::Memory(ty), ExternType::Memory(want)) => shared::memory_fits(ty, want),
+            (CoreExtern::Table(ty, _), ExternType::Table(want)) => shared::table_fits(ty, want),
+            (CoreExtern::Global(ty, _), ExternType::Global(want)) => ty == want,
+            _ => true,
+        };
+        if !fits {
+            return Err(shared::mismatched_import(
+                &qualified(),
+                &import.ty,
+                shared::given_type(provided),
+            ));
         }
         let ext = match (provided, &import.ty) {
             (CoreExtern::Func(f), ExternType::Func(want)) => {
@@ -94,11 +124,11 @@ pub(super) fn link(
                 let wt_ty = convert::memory_type(ty);
                 if ty.shared {
                     let mem = SharedMemory::new(&shared.engine, wt_ty)
-                        .map_err(|e| link_error(format!("{e:#}")))?;
+                        .map_err(|e| shared::import_over_limit(&qualified(), e))?;
                     Extern::SharedMemory(mem)
                 } else {
                     let mem = Memory::new(&mut *store, wt_ty)
-                        .map_err(|e| link_error(format!("{e:#}")))?;
+                        .map_err(|e| shared::import_over_limit(&qualified(), e))?;
                     Extern::Memory(mem)
                 }
             }
@@ -112,13 +142,13 @@ pub(super) fn link(
                 }
                 let v = to_val(store, value)?;
                 let g = Global::new(&mut *store, convert::global_type(ty)?, v)
-                    .map_err(|e| link_error(format!("{e:#}")))?;
+                    .map_err(|e| WasmError::engine_in(format!("import `{}`", qualified()), e))?;
                 Extern::Global(g)
             }
             (CoreExtern::Table(ty, init), ExternType::Table(_)) => {
                 let r = convert::to_ref(store, init)?;
                 let t = Table::new(&mut *store, convert::table_type(ty)?, r)
-                    .map_err(|e| link_error(format!("{e:#}")))?;
+                    .map_err(|e| shared::import_over_limit(&qualified(), e))?;
                 Extern::Table(t)
             }
             (_, want) => {

@@ -120,7 +120,7 @@ impl Shared {
                     .map_err(|e| format!("cannot start the deadline ticker: {e}"))
             })
             .clone()
-            .map_err(|message| WasmError::Engine { message })
+            .map_err(WasmError::engine)
     }
 }
 
@@ -211,15 +211,13 @@ impl WasmtimeRuntime {
         // async calls, which `max_wasm_stack` must not exceed.
         let depth = shared::stack_depth(config.max_stack_depth) as usize;
         wt.max_wasm_stack(depth * shared::STACK_BYTES_PER_FRAME);
-        let engine = Engine::new(&wt).map_err(|e| WasmError::Engine {
-            message: format!("{e:#}"),
-        })?;
+        let engine = Engine::new(&wt).map_err(WasmError::engine)?;
         let precompile_key = match key {
             Some(key) => key,
             None => {
                 let mut key = [0u8; 32];
-                getrandom::fill(&mut key).map_err(|e| WasmError::Engine {
-                    message: format!("no randomness for the precompile key: {e}"),
+                getrandom::fill(&mut key).map_err(|e| {
+                    WasmError::engine_in("no randomness for the precompile key", e.to_string())
                 })?;
                 key
             }
@@ -227,9 +225,8 @@ impl WasmtimeRuntime {
         #[cfg(feature = "wasi")]
         let wasi = if config.enable_wasi {
             let mut linker = wasmtime::Linker::new(&engine);
-            wasi::define_all(&mut linker).map_err(|e| WasmError::Engine {
-                message: format!("cannot define WASI: {e:#}"),
-            })?;
+            wasi::define_all(&mut linker)
+                .map_err(|e| WasmError::engine_in("cannot define WASI", e))?;
             Some(linker)
         } else {
             None
@@ -274,9 +271,8 @@ impl WasmRuntime for WasmtimeRuntime {
 
     fn load_module(&self, bytes: &[u8]) -> Result<Arc<dyn WasmModule>> {
         let binary = module_info::prepare(bytes, &self.shared.config.module_bounds)?;
-        let module = wasmtime::Module::from_binary(&self.shared.engine, &binary).map_err(|e| {
-            module_info::compile_error(&binary, parser_features(), format!("{e:#}"))
-        })?;
+        let module = wasmtime::Module::from_binary(&self.shared.engine, &binary)
+            .map_err(|e| module_info::compile_error(&binary, parser_features(), e))?;
         let info = module_info::read_module_info(&binary)?;
         self.shared.counters.module_loaded(false);
         Ok(Arc::new(WasmtimeModule::new(module, info, &self.shared)))
@@ -285,7 +281,7 @@ impl WasmRuntime for WasmtimeRuntime {
     fn validate_bytes(&self, bytes: &[u8]) -> Result<()> {
         let binary = module_info::prepare(bytes, &self.shared.config.module_bounds)?;
         wasmtime::Module::validate(&self.shared.engine, &binary)
-            .map_err(|e| module_info::compile_error(&binary, parser_features(), format!("{e:#}")))
+            .map_err(|e| module_info::compile_error(&binary, parser_features(), e))
     }
 
     fn instantiate(

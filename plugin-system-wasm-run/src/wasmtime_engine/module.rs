@@ -76,9 +76,10 @@ fn mac(key: &[u8; 32]) -> Tag {
 /// Compiles `bytes` and seals the artifact with the runtime's key.
 pub(crate) fn precompile(shared: &Shared, bytes: &[u8]) -> Result<Vec<u8>> {
     let binary = module_info::prepare(bytes, &shared.config.module_bounds)?;
-    let artifact = shared.engine.precompile_module(&binary).map_err(|e| {
-        module_info::compile_error(&binary, super::parser_features(), format!("{e:#}"))
-    })?;
+    let artifact = shared
+        .engine
+        .precompile_module(&binary)
+        .map_err(|e| module_info::compile_error(&binary, super::parser_features(), e))?;
     let info = module_info::read_module_info(&binary)?;
     let mut out = Vec::with_capacity(MAGIC.len() + HASH_LEN + artifact.len() + TAG_LEN);
     out.extend_from_slice(MAGIC);
@@ -98,9 +99,7 @@ pub(crate) fn precompile(shared: &Shared, bytes: &[u8]) -> Result<Vec<u8>> {
 
 /// Opens an envelope made by [`precompile`] and loads the artifact.
 pub(crate) fn load_precompiled(shared: &Arc<Shared>, sealed: &[u8]) -> Result<Arc<dyn WasmModule>> {
-    let rejected = |message: &str| WasmError::Precompiled {
-        message: message.to_string(),
-    };
+    let rejected = |message: &str| WasmError::precompiled(message);
     let (len, rest) = sealed
         .split_first_chunk::<8>()
         .ok_or_else(|| rejected("too short"))?;

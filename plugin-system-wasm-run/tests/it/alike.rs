@@ -39,7 +39,13 @@ fn growing_a_missing_memory_is_the_same_error() {
             assert!(i.memory().is_none());
             let e = i.memory_named("memory").map(drop).unwrap_err();
             assert!(
-                matches!(e, WasmError::ExportNotFound { kind: "memory", .. }),
+                matches!(
+                    e,
+                    WasmError::ExportNotFound {
+                        kind: plugin_system_core::ExportKind::Memory,
+                        ..
+                    }
+                ),
                 "{e:?}"
             );
             e.to_string()
@@ -88,4 +94,115 @@ fn an_externref_the_host_did_not_make_is_a_type_mismatch() {
         rt.load_module(wat.as_bytes()),
         Err(WasmError::Unsupported { .. })
     ));
+}
+
+#[test]
+fn a_host_function_error_keeps_its_cause_on_both_engines() {
+    use plugin_system_core::{ErrorChain, FuncType, HostError, HostFunc};
+    use std::error::Error as _;
+    let wat = r#"(module
+        (import "env" "open" (func $open))
+        (func (export "run") (call $open)))"#;
+    let lines: Vec<String> = [EngineKind::Wasmtime, EngineKind::Wasmi]
+        .into_iter()
+        .map(|kind| {
+            let rt = runtime(kind, WasmRuntimeConfig::default());
+            let module = rt.load_module(wat.as_bytes()).unwrap();
+            let mut imports = Imports::new();
+            imports.func(
+                "env",
+                "open",
+                HostFunc::new(FuncType::new([], []), |_, _, _| {
+                    let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+                    Err(HostError::with_source("cannot open the theme", missing))
+                }),
+            );
+            let mut i = rt.instantiate(&module, &imports).unwrap();
+            let e = i.call("run", &[]).unwrap_err();
+            // The chain goes down to the host's own io::Error, typed.
+            let host = e.source().expect("the host function's error");
+            assert_eq!(host.to_string(), "cannot open the theme", "{kind:?}");
+            let io = host
+                .source()
+                .and_then(|cause| cause.downcast_ref::<std::io::Error>())
+                .expect("the io::Error under it");
+            assert_eq!(io.kind(), std::io::ErrorKind::NotFound, "{kind:?}");
+            ErrorChain(&e).to_string()
+        })
+        .collect();
+    assert_eq!(
+        lines[0],
+        "host function env::open failed: cannot open the theme: no such file"
+    );
+    assert_eq!(lines[0], lines[1]);
+}
+
+#[test]
+fn an_import_of_the_wrong_size_is_a_link_error_in_the_same_words() {
+    use plugin_system_core::{GlobalType, MemoryType, TableType, ValType, WasmValue};
+    let wat = r#"(module
+        (import "env" "memory" (memory 2 4))
+        (import "env" "table" (table 3 funcref))
+        (import "env" "g" (global (mut i32))))"#;
+    type Setup = fn(&mut Imports);
+    let cases: [(&str, Setup); 4] = [
+        ("too small a memory", |i| {
+            i.memory("env", "memory", MemoryType::new(1, Some(4)));
+        }),
+        ("a memory without the maximum", |i| {
+            i.memory("env", "memory", MemoryType::new(2, None));
+        }),
+        ("too small a table", |i| {
+            i.table(
+                "env",
+                "table",
+                TableType {
+                    element: ValType::FuncRef,
+                    minimum: 1,
+                    maximum: None,
+                },
+                WasmValue::FuncRef(None),
+            );
+        }),
+        ("an immutable global", |i| {
+            let ty = GlobalType {
+                content: ValType::I32,
+                mutable: false,
+            };
+            i.global("env", "g", ty, WasmValue::I32(0));
+        }),
+    ];
+    for (case, setup) in cases {
+        let errors: Vec<String> = [EngineKind::Wasmtime, EngineKind::Wasmi]
+            .into_iter()
+            .map(|kind| {
+                let rt = runtime(kind, WasmRuntimeConfig::default());
+                let module = rt.load_module(wat.as_bytes()).unwrap();
+                let mut imports = Imports::new();
+                imports.memory("env", "memory", MemoryType::new(2, Some(4)));
+                imports.table(
+                    "env",
+                    "table",
+                    TableType {
+                        element: ValType::FuncRef,
+                        minimum: 3,
+                        maximum: None,
+                    },
+                    WasmValue::FuncRef(None),
+                );
+                let g = GlobalType {
+                    content: ValType::I32,
+                    mutable: true,
+                };
+                imports.global("env", "g", g, WasmValue::I32(0));
+                assert!(rt.instantiate(&module, &imports).is_ok(), "{kind:?}");
+                setup(&mut imports);
+                match rt.instantiate(&module, &imports).map(drop) {
+                    Err(e @ WasmError::Link { .. }) => e.to_string(),
+                    other => panic!("{kind:?}, {case}: expected a link error, got {other:?}"),
+                }
+            })
+            .collect();
+        assert_eq!(errors[0], errors[1], "{case}");
+    }
 }

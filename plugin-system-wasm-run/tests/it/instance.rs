@@ -122,7 +122,7 @@ fn wrong_arguments_are_type_errors(kind: EngineKind) {
         matches!(
             r,
             Err(WasmError::ExportNotFound {
-                kind: "function",
+                kind: plugin_system_core::ExportKind::Function,
                 ..
             })
         ),
@@ -175,7 +175,10 @@ fn globals(kind: EngineKind) {
     ));
     assert!(matches!(
         i.global("nope"),
-        Err(WasmError::ExportNotFound { kind: "global", .. })
+        Err(WasmError::ExportNotFound {
+            kind: plugin_system_core::ExportKind::Global,
+            ..
+        })
     ));
     assert!(matches!(
         i.set_global("get", WasmValue::I32(1)),

@@ -103,7 +103,10 @@ fn named_memories(kind: EngineKind) {
     );
     assert!(matches!(
         i.memory_named("nope"),
-        Err(WasmError::ExportNotFound { kind: "memory", .. })
+        Err(WasmError::ExportNotFound {
+            kind: plugin_system_core::ExportKind::Memory,
+            ..
+        })
     ));
     let mut none = instance(kind, WasmRuntimeConfig::default(), "(module)");
     assert!(none.memory().is_none());

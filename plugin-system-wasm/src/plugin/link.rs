@@ -87,7 +87,7 @@ impl Link {
             .call(call, args)
             .map_err(|e| PluginError::HostFunction {
                 name: name.to_owned(),
-                message: e.0,
+                source: Box::new(e),
             })
     }
 

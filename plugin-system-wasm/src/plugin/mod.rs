@@ -602,9 +602,10 @@ impl WasmPlugin {
                 .spawn_blocking(move || work(&mut locked(&bridge)))
                 .await
                 .unwrap_or_else(|e| {
-                    Err(PluginError::Wasm(WasmError::Engine {
-                        message: format!("the plugin call did not finish: {e}"),
-                    }))
+                    Err(PluginError::Wasm(WasmError::engine_in(
+                        "the plugin call did not finish",
+                        e,
+                    )))
                 }),
             Err(_) => work(&mut locked(&bridge)),
         }

@@ -74,7 +74,7 @@ pub(crate) fn function_type(module: &dyn WasmModule, name: &str) -> Result<FuncT
         return Ok(ty.clone());
     }
     let missing = WasmError::ExportNotFound {
-        kind: "function",
+        kind: plugin_system_core::ExportKind::Function,
         name: name.to_owned(),
     };
     let functions: Vec<&str> = module

@@ -28,7 +28,8 @@ use std::{
 use cache::CacheArgs;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use plugin_system::{
-    EngineKind, WasmError, WasmModule, WasmRuntime, WasmRuntimeConfig, core::PluginError,
+    EngineKind, WasmError, WasmModule, WasmRuntime, WasmRuntimeConfig,
+    core::{ErrorChain, PluginError},
     new_runtime,
 };
 
@@ -163,8 +164,9 @@ impl fmt::Display for Failure {
         match self {
             Failure::Usage(message) => f.write_str(message),
             // WasmError's message begins with its kind: `trap: unreachable`, ...
-            Failure::Wasm(e) => write!(f, "{e}"),
-            Failure::Plugin(e) => write!(f, "{e}"),
+            // and goes on with its causes, each once.
+            Failure::Wasm(e) => write!(f, "{}", ErrorChain(e)),
+            Failure::Plugin(e) => write!(f, "{}", ErrorChain(e)),
             Failure::Output(e) => write!(f, "cannot write output: {e}"),
             Failure::During { phase, failure } => write!(f, "{failure} ({phase})"),
             Failure::Then { first, then } => write!(f, "{first}; then {then}"),
