@@ -276,6 +276,20 @@ pub(crate) fn global_value_mismatch(
     )
 }
 
+/// Fuel can be read or set only on a runtime configured with a fuel limit.
+///
+/// # Errors
+/// [`WasmError::Unsupported`] naming the setting when `metered` is false.
+pub(crate) fn check_metered(metered: bool) -> Result<(), WasmError> {
+    if metered {
+        Ok(())
+    } else {
+        Err(WasmError::Unsupported {
+            feature: "fuel metering (set fuel_limit in the config)".into(),
+        })
+    }
+}
+
 /// Growing a memory that is not there (an instance or caller without one).
 pub(crate) fn no_memory() -> WasmError {
     WasmError::ExportNotFound {

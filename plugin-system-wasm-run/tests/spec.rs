@@ -916,20 +916,11 @@ mod raw_wasmtime {
 
     use super::{Backend, EngineError, ErrorKind, Source};
 
-    /// An engine with the proposals the API's wasmtime engine enables.
+    /// An engine with the proposals the API's wasmtime engine enables, set by
+    /// the runtime itself.
     pub(super) fn engine() -> Engine {
         let mut c = Config::new();
-        c.wasm_tail_call(true)
-            .wasm_multi_memory(true)
-            .wasm_memory64(true)
-            .wasm_relaxed_simd(true)
-            .wasm_extended_const(true)
-            .wasm_function_references(true)
-            .wasm_gc(true)
-            .wasm_exceptions(true)
-            .wasm_threads(true)
-            .wasm_wide_arithmetic(true)
-            .wasm_custom_page_sizes(true);
+        plugin_system_wasm_run::WasmtimeRuntime::enable_proposals(&mut c);
         Engine::new(&c).expect("wasmtime accepts the configuration")
     }
 
@@ -1143,19 +1134,7 @@ mod raw_wasmi {
     /// changes no semantics).
     pub(super) fn engine() -> Engine {
         let mut c = Config::default();
-        c.wasm_mutable_global(true)
-            .wasm_sign_extension(true)
-            .wasm_saturating_float_to_int(true)
-            .wasm_multi_value(true)
-            .wasm_bulk_memory(true)
-            .wasm_reference_types(true)
-            .wasm_simd(true)
-            .wasm_relaxed_simd(true)
-            .wasm_tail_call(true)
-            .wasm_multi_memory(true)
-            .wasm_extended_const(true)
-            .wasm_custom_page_sizes(false)
-            .wasm_wide_arithmetic(false)
+        plugin_system_wasm_run::WasmiRuntime::enable_proposals(&mut c)
             .compilation_mode(CompilationMode::LazyTranslation);
         Engine::new(&c)
     }

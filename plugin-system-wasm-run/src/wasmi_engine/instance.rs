@@ -19,6 +19,7 @@ use super::{
     store::{Resolved, WasmiStore},
     typed::Typed,
 };
+use crate::shared;
 
 impl WasmiStore {
     /// Converts the arguments, calls, and converts the results, through the reusable
@@ -64,13 +65,7 @@ impl WasmiStore {
     }
 
     fn check_metered(&self) -> Result<()> {
-        if self.fuel.metered {
-            Ok(())
-        } else {
-            Err(WasmError::Unsupported {
-                feature: "fuel metering (set fuel_limit in the config)".into(),
-            })
-        }
+        shared::check_metered(self.fuel.metered)
     }
 }
 

@@ -87,6 +87,26 @@ pub struct WasmiRuntime {
 }
 
 impl WasmiRuntime {
+    /// Sets on `config` the WebAssembly proposals this runtime accepts, and no
+    /// others: for a raw wasmi engine that is to behave as this runtime's (the
+    /// spec suite and the benchmarks compare the two).
+    pub fn enable_proposals(config: &mut wasmi::Config) -> &mut wasmi::Config {
+        config
+            .wasm_mutable_global(true)
+            .wasm_sign_extension(true)
+            .wasm_saturating_float_to_int(true)
+            .wasm_multi_value(true)
+            .wasm_bulk_memory(true)
+            .wasm_reference_types(true)
+            .wasm_simd(true)
+            .wasm_relaxed_simd(true)
+            .wasm_tail_call(true)
+            .wasm_multi_memory(true)
+            .wasm_extended_const(true)
+            .wasm_custom_page_sizes(false)
+            .wasm_wide_arithmetic(false)
+    }
+
     /// An engine with `config`.
     ///
     /// `enable_optimization` has no effect: wasmi has a single translation. With a
@@ -144,22 +164,9 @@ impl std::fmt::Debug for WasmiRuntime {
 /// The wasmi configuration for `config`.
 fn engine_config(config: &WasmRuntimeConfig) -> wasmi::Config {
     let mut wasmi_config = wasmi::Config::default();
-    wasmi_config
+    WasmiRuntime::enable_proposals(&mut wasmi_config)
         // Always on: deadlines are built on fuel, there being no epochs in wasmi.
-        .consume_fuel(true)
-        .wasm_mutable_global(true)
-        .wasm_sign_extension(true)
-        .wasm_saturating_float_to_int(true)
-        .wasm_multi_value(true)
-        .wasm_bulk_memory(true)
-        .wasm_reference_types(true)
-        .wasm_simd(true)
-        .wasm_relaxed_simd(true)
-        .wasm_tail_call(true)
-        .wasm_multi_memory(true)
-        .wasm_extended_const(true)
-        .wasm_custom_page_sizes(false)
-        .wasm_wide_arithmetic(false);
+        .consume_fuel(true);
     // The same effective depth on both engines: see `shared::stack_depth`.
     let depth = shared::stack_depth(config.max_stack_depth);
     wasmi_config.set_max_recursion_depth(usize::try_from(depth).unwrap_or(usize::MAX));

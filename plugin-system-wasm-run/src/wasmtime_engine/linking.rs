@@ -14,9 +14,9 @@ use wasmtime::{
 use super::{
     Shared, WasmtimeModule,
     convert::{self, HostFailure, from_val, to_val},
-    instance::Member,
     memory::CallerMemory,
     state::StoreData,
+    store::Member,
 };
 use crate::{deadline, shared};
 

@@ -4,7 +4,7 @@
 use plugin_system_core::{Caller as CoreCaller, Result, WasmError, WasmMemory};
 use wasmtime::{Caller, Memory};
 
-use super::{instance::WasmtimeStore, state::StoreData};
+use super::{WasmtimeStore, state::StoreData};
 use crate::shared;
 
 /// What a host function sees of its caller.

@@ -1,12 +1,14 @@
 //! The wasmtime engine: Cranelift-compiled code, epoch-based deadlines, fuel,
 //! a resource limiter per store, and precompiled modules.
 
+mod call;
 mod convert;
 mod instance;
 mod linking;
 mod memory;
 mod module;
 mod state;
+mod store;
 #[cfg(feature = "wasi")]
 mod wasi;
 
@@ -22,8 +24,8 @@ use plugin_system_core::{
 use wasmtime::{Config, Engine, OptLevel};
 
 use crate::{module_info, shared};
-pub(crate) use instance::WasmtimeStore;
 pub(crate) use module::WasmtimeModule;
+pub(crate) use store::WasmtimeStore;
 
 /// The proposals this engine is configured to accept, as the validator names them.
 fn parser_features() -> wasmparser::WasmFeatures {
@@ -193,20 +195,8 @@ impl WasmtimeRuntime {
             OptLevel::None
         })
         .consume_fuel(config.fuel_limit.is_some())
-        .epoch_interruption(true)
-        .wasm_tail_call(true)
-        .wasm_multi_memory(true)
-        .wasm_memory64(true)
-        .wasm_relaxed_simd(true)
-        .wasm_extended_const(true)
-        .wasm_function_references(true)
-        .wasm_gc(true)
-        .wasm_exceptions(true)
-        // Shared memories are not offered (no `Config::shared_memory`): a module
-        // that needs threads is `Unsupported`, as on wasmi.
-        .wasm_threads(false)
-        .wasm_wide_arithmetic(false)
-        .wasm_custom_page_sizes(false);
+        .epoch_interruption(true);
+        Self::enable_proposals(&mut wt);
         // 4096 frames at 256 bytes is 1 MiB, below the 2 MiB wasmtime keeps for
         // async calls, which `max_wasm_stack` must not exceed.
         let depth = shared::stack_depth(config.max_stack_depth) as usize;
@@ -244,6 +234,26 @@ impl WasmtimeRuntime {
             shared.start_ticker()?;
         }
         Ok(WasmtimeRuntime { shared })
+    }
+
+    /// Sets on `config` the WebAssembly proposals this runtime accepts, and no
+    /// others: for a raw wasmtime engine that is to behave as this runtime's
+    /// (the spec suite and the benchmarks compare the two).
+    pub fn enable_proposals(config: &mut wasmtime::Config) -> &mut wasmtime::Config {
+        config
+            .wasm_tail_call(true)
+            .wasm_multi_memory(true)
+            .wasm_memory64(true)
+            .wasm_relaxed_simd(true)
+            .wasm_extended_const(true)
+            .wasm_function_references(true)
+            .wasm_gc(true)
+            .wasm_exceptions(true)
+            // Shared memories are not offered (no `Config::shared_memory`): a
+            // module that needs threads is `Unsupported`, as on wasmi.
+            .wasm_threads(false)
+            .wasm_wide_arithmetic(false)
+            .wasm_custom_page_sizes(false)
     }
 
     /// The underlying wasmtime engine, for embedders that need more than this API.
@@ -291,7 +301,7 @@ impl WasmRuntime for WasmtimeRuntime {
     ) -> Result<Box<dyn WasmInstance>> {
         // A store of its own with one instance. An `Extern::Export` finds no
         // instance to refer to there, and `link` says so.
-        let mut store = WasmtimeStore::empty(Arc::clone(&self.shared))?;
+        let mut store = WasmtimeStore::new(Arc::clone(&self.shared))?;
         WasmStore::instantiate(&mut store, module, imports)?;
         Ok(Box::new(store))
     }
@@ -302,7 +312,7 @@ impl WasmRuntime for WasmtimeRuntime {
         imports: &Imports,
         limits: InstanceLimits,
     ) -> Result<Box<dyn WasmInstance>> {
-        let mut store = WasmtimeStore::empty(Arc::clone(&self.shared))?;
+        let mut store = WasmtimeStore::new(Arc::clone(&self.shared))?;
         store.set_timeout(limits.timeout_under(self.shared.config.timeout));
         store.set_memory_limit(limits.max_memory_bytes)?;
         WasmStore::instantiate(&mut store, module, imports)?;
@@ -310,7 +320,7 @@ impl WasmRuntime for WasmtimeRuntime {
     }
 
     fn new_store(&self) -> Result<Box<dyn WasmStore>> {
-        Ok(Box::new(WasmtimeStore::empty(Arc::clone(&self.shared))?))
+        Ok(Box::new(WasmtimeStore::new(Arc::clone(&self.shared))?))
     }
 
     fn precompile(&self, bytes: &[u8]) -> Result<Vec<u8>> {
