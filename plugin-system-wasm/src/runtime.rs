@@ -3,9 +3,10 @@
 use std::sync::{Arc, Mutex};
 
 use plugin_system_core::{
-    DirAccess, FilesystemAccessLevel, HostFunction, HostFunctions, InstanceLimits, PluginContext,
-    PluginError, PluginManifest, PluginPermissions, PluginSerializer, PluginSource, WasiConfig,
-    WasmRuntime, WireFormat, wasi::WASI_MODULE,
+    DirAccess, FilesystemAccessLevel, HostFunction, HostFunctions, InstanceLimits, Plugin,
+    PluginContext, PluginError, PluginLoadOptions, PluginManifest, PluginPermissions,
+    PluginRuntime, PluginRuntimeType, PluginSerializer, PluginSource, WasiConfig, WasmError,
+    WasmRuntime, WireFormat, check_manifests_agree, wasi::WASI_MODULE,
 };
 
 use crate::{
@@ -31,6 +32,17 @@ pub struct LoadOptions {
     /// `filesystem_access` permission. Ignored for a plugin that does not import
     /// WASI. The engine needs `enable_wasi`.
     pub wasi: Option<WasiConfig>,
+    /// The manifest the host read for this plugin (its `plugin.toml`): used as
+    /// the plugin's manifest, and the plugin's own `plugin_get_manifest`, when
+    /// it has one, must agree with it on `id` and `version`.
+    pub declared_manifest: Option<PluginManifest>,
+    /// Host functions for this plugin alone, over those registered on the
+    /// runtime (one of the same name wins).
+    pub host_functions: Option<HostFunctions>,
+    /// Fuel for each call of this plugin, instead of the engine's `fuel_limit`.
+    /// The engine must meter fuel (have a `fuel_limit`), or the plugin does
+    /// not load.
+    pub fuel: Option<u64>,
 }
 
 impl LoadOptions {
@@ -63,6 +75,24 @@ impl LoadOptions {
     /// Gives a plugin that imports WASI this world.
     pub fn wasi(mut self, wasi: WasiConfig) -> Self {
         self.wasi = Some(wasi);
+        self
+    }
+
+    /// The manifest the host read for the plugin; the plugin's own must agree.
+    pub fn declared_manifest(mut self, manifest: PluginManifest) -> Self {
+        self.declared_manifest = Some(manifest);
+        self
+    }
+
+    /// Host functions for this plugin alone.
+    pub fn host_functions(mut self, functions: HostFunctions) -> Self {
+        self.host_functions = Some(functions);
+        self
+    }
+
+    /// Fuel for each call of this plugin.
+    pub fn fuel(mut self, fuel: u64) -> Self {
+        self.fuel = Some(fuel);
         self
     }
 }
@@ -182,8 +212,16 @@ impl WasmPluginRuntime {
         let serializer = abi::declared_format(&*module)?
             .map_or_else(|| Arc::clone(&self.serializer), serializer_for);
 
+        let mut host_functions = self.host_functions.clone();
+        if let Some(own) = &options.host_functions {
+            for name in own.names() {
+                if let Some(function) = own.get(name) {
+                    host_functions.register(name, function.clone());
+                }
+            }
+        }
         let shared = Arc::new(Mutex::new(link::Link::new(
-            self.host_functions.clone(),
+            host_functions,
             Arc::clone(&serializer),
         )));
         let mut imports = link::imports(&shared);
@@ -201,7 +239,16 @@ impl WasmPluginRuntime {
         let instance = self
             .runtime
             .instantiate_with_limits(&module, &imports, limits)?;
-        let fuel = self.runtime.config().fuel_limit;
+        let fuel = match (options.fuel, self.runtime.config().fuel_limit) {
+            (Some(_), None) => {
+                return Err(PluginError::Wasm(WasmError::Unsupported {
+                    feature: "fuel for this plugin: the engine meters no fuel (set its fuel_limit)"
+                        .into(),
+                }));
+            }
+            (Some(fuel), Some(_)) => Some(fuel),
+            (None, engine) => engine,
+        };
         let exchange_timeout = limits.timeout_under(self.runtime.config().timeout);
         let mut bridge = Bridge::new(
             instance,
@@ -212,9 +259,15 @@ impl WasmPluginRuntime {
             exchange_timeout,
         )?;
 
-        let manifest = match options.manifest {
-            Some(manifest) => manifest,
-            None => bridge
+        let manifest = match (options.manifest, options.declared_manifest) {
+            (Some(manifest), _) => manifest,
+            (None, Some(declared)) => {
+                if let Some(own) = bridge.read_manifest()? {
+                    check_manifests_agree(&declared, &own)?;
+                }
+                declared
+            }
+            (None, None) => bridge
                 .read_manifest()?
                 .or(options.fallback_manifest)
                 .ok_or_else(|| PluginError::InvalidManifest {
@@ -253,5 +306,27 @@ impl WasmPluginRuntime {
         let context = PluginContext::new(plugin_system_core::Plugin::manifest(&plugin).id.clone());
         plugin.initialize_sync(&context)?;
         Ok(plugin)
+    }
+}
+
+/// The seam a host loads WebAssembly plugins through: what the host granted
+/// becomes this runtime's [`LoadOptions`].
+impl PluginRuntime for WasmPluginRuntime {
+    fn runtime_type(&self) -> PluginRuntimeType {
+        PluginRuntimeType::Wasm
+    }
+
+    fn load(
+        &self,
+        source: &PluginSource,
+        options: &PluginLoadOptions,
+    ) -> Result<Arc<dyn Plugin>, PluginError> {
+        let mut load = LoadOptions::new()
+            .permissions(options.permissions.clone())
+            .host_functions(options.host_functions.clone());
+        load.declared_manifest.clone_from(&options.manifest);
+        load.fuel = options.fuel;
+        load.wasi.clone_from(&options.wasi);
+        Ok(Arc::new(WasmPluginRuntime::load(self, source, load)?))
     }
 }

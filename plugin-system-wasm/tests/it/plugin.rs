@@ -919,3 +919,115 @@ fn exports_other_than_the_abi_still_answer() {
         );
     }
 }
+
+/// The manifest of the echo plugin as its host would read it from plugin.toml.
+fn declared() -> PluginManifest {
+    let mut m = PluginManifest::new(
+        "plugin.echo-wat",
+        "Echo",
+        "1.0.0",
+        "from plugin.toml",
+        PluginRuntimeType::Wasm,
+    );
+    m.subscribes_to = vec!["document.changed".into()];
+    m
+}
+
+#[test]
+fn the_plugin_runtime_seam_loads_what_the_host_granted() {
+    use plugin_system_core::{HostFunctions, PluginLoadOptions, PluginRuntime};
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    for kind in ENGINES {
+        let wasm = runtime(kind, WasmRuntimeConfig::default());
+        let rt: &dyn PluginRuntime = &wasm;
+        assert_eq!(rt.runtime_type(), PluginRuntimeType::Wasm);
+        assert!(rt.is_compatible(&declared()));
+        let mut native = declared();
+        native.runtime = PluginRuntimeType::Native;
+        assert!(!rt.is_compatible(&native));
+
+        // The host's manifest is the plugin's; its host functions are offered.
+        let mut functions = HostFunctions::new();
+        functions.register(
+            "editor.get_text",
+            HostFunction::new(|call, _| {
+                Ok(Value::from_iter([(
+                    "text".to_owned(),
+                    Value::from(format!("granted to {}", call.plugin_id)),
+                )]))
+            }),
+        );
+        let granted = PluginPermissions::default().with_host_functions(["editor.get_text"]);
+        let options = PluginLoadOptions::new()
+            .manifest(declared())
+            .permissions(granted)
+            .host_functions(functions);
+        let source = PluginSource::bytes(plugin_wat("(call $ask_host)", ""));
+        let plugin = rt.load(&source, &options).expect("loads");
+        assert_eq!(plugin.manifest().description, "from plugin.toml");
+        let response = tokio
+            .block_on(plugin.handle_event(event()))
+            .expect("answered");
+        assert_eq!(
+            response
+                .get("echo")
+                .and_then(|e| e.get("text"))
+                .and_then(Value::as_str),
+            Some("granted to plugin.echo-wat"),
+            "{kind:?}"
+        );
+
+        // Without the grant, the same plugin is denied the function.
+        let denied = rt
+            .load(
+                &source,
+                &options.clone().permissions(PluginPermissions::default()),
+            )
+            .expect("loads");
+        let err = tokio.block_on(denied.handle_event(event())).unwrap_err();
+        assert!(
+            matches!(err, PluginError::PermissionDenied { .. }),
+            "{kind:?}: {err}"
+        );
+
+        // The plugin's own manifest must agree with plugin.toml.
+        let mut other = declared();
+        other.version = "2.0.0".into();
+        let refused = rt.load(&source, &PluginLoadOptions::new().manifest(other));
+        assert!(
+            matches!(&refused, Err(PluginError::InvalidManifest { message }) if message.contains("version `1.0.0`")),
+            "{kind:?}: {:?}",
+            refused.err()
+        );
+        // A plugin without one takes plugin.toml's.
+        let bare = rt
+            .load(
+                &PluginSource::bytes(bare()),
+                &PluginLoadOptions::new().manifest(declared()),
+            )
+            .expect("loads");
+        assert_eq!(bare.manifest().id, "plugin.echo-wat");
+
+        // Fuel that the engine cannot meter is refused, not ignored.
+        let unmetered = rt.load(&source, &PluginLoadOptions::new().fuel(1_000_000));
+        assert!(
+            matches!(
+                unmetered,
+                Err(PluginError::Wasm(WasmError::Unsupported { .. }))
+            ),
+            "{kind:?}"
+        );
+        // On a metering engine the plugin's own budget applies to each call.
+        let metered = runtime(kind, WasmRuntimeConfig::default().fuel_limit(u64::MAX / 4));
+        let burner = PluginSource::bytes(plugin_wat(BURN, ""));
+        let starved = PluginRuntime::load(&metered, &burner, &PluginLoadOptions::new().fuel(1_000))
+            .expect("loads with its manifest");
+        let err = tokio.block_on(starved.handle_event(event())).unwrap_err();
+        assert!(
+            matches!(err, PluginError::Wasm(WasmError::FuelExhausted)),
+            "{kind:?}: {err}"
+        );
+    }
+}
