@@ -20,8 +20,8 @@ const FORMAT: WireFormat = WireFormat::Json;
 ///   reads back as a [`Value::Array`] of [`Value::Int`].
 /// - A NaN or infinite [`Value::Float`] cannot be written: JSON has no such
 ///   numbers, and Dart's `jsonEncode` refuses them too.
-/// - Nesting is limited to 128 levels, and input to
-///   [`max_size`](Self::max_size) bytes.
+/// - Nesting is limited to 128 levels for the whole document (a [`Value`] to
+///   [`Value::MAX_DEPTH`]), and input to [`max_size`](Self::max_size) bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JsonSerializer {
     max_size: usize,
