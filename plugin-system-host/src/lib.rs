@@ -66,3 +66,13 @@ pub use package::{
     Discovery, MANIFEST_FILE, MAX_MANIFEST_SIZE, ManifestError, PluginPackage,
     RequestedPermissions, discover,
 };
+
+// Hosts share these across tasks and threads.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<PluginPackage>();
+    send_sync::<Discovery>();
+    send_sync::<ManifestError>();
+    send_sync::<Resolution>();
+    send_sync::<DependencyError>();
+};

@@ -140,7 +140,7 @@ const TOML_DATETIME_KEY: &str = "$__toml_private_datetime";
 /// assert_eq!(package.module, Path::new("plugins/echo/echo.wasm"));
 /// assert!(package.permissions.host_functions.is_empty());
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PluginPackage {
     /// The plugin's manifest, validated as the [module docs](self) say.
@@ -600,7 +600,7 @@ impl<'a> Parser<'a> {
 /// a `..` segment, a backslash, a control character, and a path of no segment.
 fn relative_path(path: &str) -> Result<Vec<&str>, &'static str> {
     if path.starts_with('/') {
-        return Err("is absolute; it must be relative to the manifest's folder");
+        return Err("is absolute");
     }
     if path.contains('\\') {
         return Err("holds a backslash; separate folders with `/`");
