@@ -1,8 +1,10 @@
 //! Plugin lifecycle for host applications: manager, registry, dispatcher,
 //! permissions, limits and reload.
 //!
-//! What is here so far:
-//!
+//! - [`PluginManager`]: loads plugin folders in dependency order, grants their
+//!   permissions through a [`PermissionPolicy`], keeps each plugin's
+//!   [`PluginState`] (every change published as a [`StateChange`]), and routes
+//!   events to them, each plugin behind its own bounded mailbox and task.
 //! - [`package`]: a plugin on disk, a folder with a `plugin.toml` (the Dart
 //!   manifest's keys, plus the module, its digest, the permissions asked for
 //!   and the plugin's settings), read into [`PluginPackage`]; [`discover`]
@@ -10,6 +12,20 @@
 //! - [`dependencies`]: `"id@<range>"` entries ([`Dependency`]), and
 //!   [`resolve`], which decides which plugins can load and in which order,
 //!   with every failure's chain to its root cause; [`dependents`] for unloading.
+//!
+//! A host embeds the manager in a few lines (here over WebAssembly, with
+//! `plugin-system-wasm` and `plugin-system-wasm-run`):
+//!
+//! ```ignore
+//! let engine = plugin_system_wasm_run::new_runtime(EngineKind::Auto, WasmRuntimeConfig::default())?;
+//! let manager = PluginManager::builder()
+//!     .runtime(Arc::new(WasmPluginRuntime::new(engine)))
+//!     .host_function("editor.get_text", HostFunction::new(|_, _| Ok(Value::from("..."))))
+//!     .build();
+//! let report = manager.load_dir(Path::new("plugins")).await;
+//! let answers = manager.dispatch_event(PluginEvent::new("file.opened")).await;
+//! manager.shutdown().await;
+//! ```
 //!
 //! The crate depends on `plugin-system-core` only and never names an engine
 //! type, nor a wire format: it hands a module's path to whatever
@@ -56,8 +72,25 @@
 //!
 //! The crate has no cargo features.
 
+mod actor;
 pub mod dependencies;
+mod error;
+mod manager;
 pub mod package;
+mod permissions;
+mod state;
+mod stats;
+
+pub use error::ManagerError;
+pub use manager::{
+    DEFAULT_MAILBOX_CAPACITY, LoadReport, ManagerBuilder, PluginInfo, PluginManager, plugin_config,
+    subscribes,
+};
+pub use permissions::{
+    Decision, Grant, GrantDeclared, PermissionPolicy, PermissionRecord, PolicyTable,
+};
+pub use state::{PluginState, StateChange};
+pub use stats::PluginStats;
 
 pub use dependencies::{
     Dependency, DependencyError, DependencySpecError, Resolution, dependents, resolve,
@@ -75,4 +108,7 @@ const _: () = {
     send_sync::<ManifestError>();
     send_sync::<Resolution>();
     send_sync::<DependencyError>();
+    send_sync::<PluginManager>();
+    send_sync::<ManagerError>();
+    send_sync::<StateChange>();
 };

@@ -1,0 +1,129 @@
+//! [`ManagerError`]: what can go wrong between a host and its plugins.
+
+use plugin_system_core::PluginError;
+
+use crate::{PluginState, dependencies::DependencyError, package::ManifestError};
+
+/// Everything the [`PluginManager`](crate::PluginManager) can refuse or report.
+///
+/// Match on the variant, never on the message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManagerError {
+    /// No plugin of that id is known to the manager.
+    #[error("no plugin `{id}`")]
+    NotFound {
+        /// The id asked for.
+        id: String,
+    },
+    /// The plugin is not in a state that allows the call.
+    #[error("plugin `{id}` is {state}, not {wanted}")]
+    WrongState {
+        /// The plugin.
+        id: String,
+        /// The state it is in.
+        state: PluginState,
+        /// What the call needs, such as `ready`.
+        wanted: &'static str,
+    },
+    /// The plugin's mailbox is full: it is still busy with earlier events.
+    #[error("plugin `{id}` is busy: its mailbox of {capacity} events is full")]
+    Busy {
+        /// The plugin.
+        id: String,
+        /// The mailbox's size.
+        capacity: usize,
+    },
+    /// A plugin's manifest could not be read.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// A plugin's dependencies or host version are not satisfied.
+    #[error(transparent)]
+    Dependency(#[from] DependencyError),
+    /// A plugin this one needs did not get to `ready` (it failed to load or
+    /// to initialize), so this one is not loaded.
+    #[error("plugin `{id}` needs `{dependency}`, which is {state}")]
+    DependencyNotReady {
+        /// The plugin.
+        id: String,
+        /// The plugin it needs.
+        dependency: String,
+        /// The state that one is in.
+        state: PluginState,
+    },
+    /// No runtime is registered for the plugin's runtime type.
+    #[error("plugin `{id}` needs a `{runtime}` runtime, and none is registered that takes it")]
+    NoRuntime {
+        /// The plugin.
+        id: String,
+        /// The runtime type its manifest names.
+        runtime: String,
+    },
+    /// The host's permission policy refused the plugin.
+    #[error("plugin `{id}` was refused its permissions: {reason}")]
+    PermissionRefused {
+        /// The plugin.
+        id: String,
+        /// The policy's reason.
+        reason: String,
+    },
+    /// Other plugins need this one; unloading it would break them.
+    #[error("plugin `{id}` is needed by {}", dependents.join(", "))]
+    HasDependents {
+        /// The plugin.
+        id: String,
+        /// The plugins that need it, directly or through others.
+        dependents: Vec<String>,
+    },
+    /// A plugin with that id is loaded already.
+    #[error("a plugin `{id}` is loaded already")]
+    AlreadyLoaded {
+        /// The id.
+        id: String,
+    },
+    /// The plugin failed: it could not load or initialize, or it failed an
+    /// event.
+    #[error("plugin `{id}`: {}", plugin_system_core::ErrorChain(source))]
+    Plugin {
+        /// The plugin.
+        id: String,
+        /// What failed.
+        #[source]
+        source: PluginError,
+    },
+    /// The plugin's runtime panicked while it `during` (a bug of the runtime;
+    /// the host carries on).
+    #[error("the runtime of plugin `{id}` panicked during {during}")]
+    Panicked {
+        /// The plugin.
+        id: String,
+        /// What it was doing: `load`.
+        during: &'static str,
+    },
+    /// The plugin's task has stopped (it was unloaded while the call waited).
+    #[error("plugin `{id}` stopped before it answered")]
+    Stopped {
+        /// The plugin.
+        id: String,
+    },
+}
+
+impl ManagerError {
+    /// A short, stable name of the error's kind, for logs and JSON output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ManagerError::NotFound { .. } => "not found",
+            ManagerError::WrongState { .. } => "wrong state",
+            ManagerError::Busy { .. } => "busy",
+            ManagerError::Manifest(_) => "invalid manifest",
+            ManagerError::Dependency(_) | ManagerError::DependencyNotReady { .. } => "dependency",
+            ManagerError::NoRuntime { .. } => "no runtime",
+            ManagerError::PermissionRefused { .. } => "permission refused",
+            ManagerError::HasDependents { .. } => "has dependents",
+            ManagerError::AlreadyLoaded { .. } => "already loaded",
+            ManagerError::Plugin { source, .. } => source.kind(),
+            ManagerError::Stopped { .. } => "stopped",
+            ManagerError::Panicked { .. } => "panicked",
+        }
+    }
+}

@@ -1,0 +1,729 @@
+//! [`PluginManager`]: loads plugin folders in dependency order, grants their
+//! permissions, keeps their lifecycle, and routes events to them.
+
+use std::{
+    collections::BTreeMap,
+    path::PathBuf,
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use plugin_system_core::{
+    DirAccess, FilesystemAccessLevel, HostFunction, HostFunctions, PluginContext,
+    PluginLoadOptions, PluginManifest, PluginPermissions, PluginRuntime, PluginSource, Value,
+    ValueMap, WasiConfig,
+};
+use tokio::sync::broadcast;
+
+use crate::{
+    ManagerError, PluginState, StateChange,
+    actor::Mailbox,
+    dependencies,
+    package::{self, PluginPackage},
+    permissions::{Decision, Grant, GrantDeclared, PermissionPolicy, PermissionRecord},
+    stats::{PluginCounters, PluginStats},
+};
+
+/// Events a plugin's mailbox holds before senders get [`ManagerError::Busy`].
+pub const DEFAULT_MAILBOX_CAPACITY: usize = 64;
+
+/// How state changes the broadcast channel keeps for a slow listener.
+const CHANGES_KEPT: usize = 1024;
+
+/// One plugin as the manager knows it.
+struct Entry {
+    manifest: PluginManifest,
+    state: PluginState,
+    reason: Option<String>,
+    mailbox: Option<Mailbox>,
+    permissions: Option<PermissionRecord>,
+    counters: Arc<PluginCounters>,
+}
+
+/// What a host sees of one plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PluginInfo {
+    /// Its id.
+    pub id: String,
+    /// Its version.
+    pub version: String,
+    /// Its state.
+    pub state: PluginState,
+    /// Why it is in `error` or `quarantined`.
+    pub reason: Option<String>,
+}
+
+/// What [`PluginManager::load_dir`] and [`PluginManager::load_packages`] did.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct LoadReport {
+    /// The plugins now ready, in the order they were loaded.
+    pub loaded: Vec<String>,
+    /// The plugins that failed, with why; the others loaded regardless.
+    pub failed: Vec<(String, ManagerError)>,
+    /// Folders whose `plugin.toml` could not be read.
+    pub unreadable: Vec<package::ManifestError>,
+}
+
+/// Builds a [`PluginManager`].
+pub struct ManagerBuilder {
+    runtimes: Vec<Arc<dyn PluginRuntime>>,
+    policy: Box<dyn PermissionPolicy>,
+    host_functions: HostFunctions,
+    host_version: semver::Version,
+    mailbox_capacity: usize,
+    data_dir: Option<PathBuf>,
+}
+
+impl ManagerBuilder {
+    /// Loads plugins of the runtime's type through `runtime`; several runtimes
+    /// may be registered (the first compatible one loads a plugin).
+    #[must_use]
+    pub fn runtime(mut self, runtime: Arc<dyn PluginRuntime>) -> Self {
+        self.runtimes.push(runtime);
+        self
+    }
+
+    /// Decides the permissions of each plugin (default: [`GrantDeclared`]).
+    #[must_use]
+    pub fn policy(mut self, policy: impl PermissionPolicy + 'static) -> Self {
+        self.policy = Box::new(policy);
+        self
+    }
+
+    /// Offers `function` as `name` to the plugins granted it.
+    #[must_use]
+    pub fn host_function(mut self, name: impl Into<String>, function: HostFunction) -> Self {
+        self.host_functions.register(name, function);
+        self
+    }
+
+    /// The host's version, checked against `minHostVersion`/`maxHostVersion`
+    /// (default: this crate's version).
+    #[must_use]
+    pub fn host_version(mut self, version: semver::Version) -> Self {
+        self.host_version = version;
+        self
+    }
+
+    /// How many events each plugin's mailbox holds (default
+    /// [`DEFAULT_MAILBOX_CAPACITY`]).
+    #[must_use]
+    pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
+        self.mailbox_capacity = capacity.max(1);
+        self
+    }
+
+    /// Where each plugin's own data folder is made: `DIR/<plugin id>/`. The
+    /// folders a plugin is granted live in it; without a data folder, a
+    /// plugin that is granted folders does not load.
+    #[must_use]
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
+    /// The manager.
+    pub fn build(self) -> PluginManager {
+        let (changes, _) = broadcast::channel(CHANGES_KEPT);
+        PluginManager {
+            inner: Arc::new(Inner {
+                runtimes: self.runtimes,
+                policy: self.policy,
+                host_functions: self.host_functions,
+                host_version: self.host_version,
+                mailbox_capacity: self.mailbox_capacity,
+                data_dir: self.data_dir,
+                changes,
+                plugins: Mutex::new(BTreeMap::new()),
+            }),
+        }
+    }
+}
+
+struct Inner {
+    runtimes: Vec<Arc<dyn PluginRuntime>>,
+    policy: Box<dyn PermissionPolicy>,
+    host_functions: HostFunctions,
+    host_version: semver::Version,
+    mailbox_capacity: usize,
+    data_dir: Option<PathBuf>,
+    changes: broadcast::Sender<StateChange>,
+    /// Never held across an `await`.
+    plugins: Mutex<BTreeMap<String, Entry>>,
+}
+
+/// The plugins of a host application: loads them in dependency order, grants
+/// their permissions, keeps their lifecycle, and routes events to them, each
+/// plugin behind its own bounded mailbox and task. Cheap to clone; needs a
+/// tokio runtime.
+///
+/// ```no_run
+/// # async fn demo(runtime: std::sync::Arc<dyn plugin_system_core::PluginRuntime>) {
+/// use plugin_system_core::PluginEvent;
+/// use plugin_system_host::PluginManager;
+///
+/// let manager = PluginManager::builder().runtime(runtime).build();
+/// let report = manager.load_dir("plugins".as_ref()).await;
+/// for (id, error) in &report.failed {
+///     eprintln!("{id}: {error}");
+/// }
+/// for (id, answer) in manager.dispatch_event(PluginEvent::new("file.opened")).await {
+///     println!("{id}: {answer:?}");
+/// }
+/// manager.shutdown().await;
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct PluginManager {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for PluginManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginManager")
+            .field("plugins", &self.plugins())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The plugin's settings: the defaults of its `configSchema` (each
+/// `properties.<key>.default`, as Dart's `PluginConfig.fromManifest`), with
+/// the values of its `[config]` over them.
+pub fn plugin_config(manifest: &PluginManifest, values: &ValueMap) -> ValueMap {
+    let mut config = ValueMap::new();
+    if let Some(Value::Map(properties)) = manifest
+        .config_schema
+        .as_ref()
+        .and_then(|schema| schema.get("properties"))
+    {
+        for (key, property) in properties {
+            if let Some(default) = property.get("default") {
+                config.insert(key.clone(), default.clone());
+            }
+        }
+    }
+    config.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
+    config
+}
+
+/// Whether a plugin that subscribes to `patterns` takes `event_type`: an
+/// exact type, `prefix.*` for every type under `prefix.`, or `*`.
+pub fn subscribes(patterns: &[String], event_type: &str) -> bool {
+    patterns.iter().any(|pattern| {
+        pattern == "*"
+            || pattern == event_type
+            || pattern.strip_suffix(".*").is_some_and(|prefix| {
+                event_type
+                    .strip_prefix(prefix)
+                    .is_some_and(|rest| rest.starts_with('.'))
+            })
+    })
+}
+
+impl PluginManager {
+    /// A builder with no runtime, [`GrantDeclared`], and the defaults.
+    pub fn builder() -> ManagerBuilder {
+        ManagerBuilder {
+            runtimes: Vec::new(),
+            policy: Box::new(GrantDeclared),
+            host_functions: HostFunctions::new(),
+            host_version: semver::Version::parse(env!("CARGO_PKG_VERSION"))
+                .unwrap_or_else(|_| semver::Version::new(0, 0, 0)),
+            mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
+            data_dir: None,
+        }
+    }
+
+    fn plugins_lock(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
+        // A panic while the lock was held left no half-made entry: every
+        // change under it is one assignment.
+        self.inner
+            .plugins
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Every state change from now on, as it happens.
+    pub fn subscribe(&self) -> broadcast::Receiver<StateChange> {
+        self.inner.changes.subscribe()
+    }
+
+    /// Moves `id` to `to`, checked against [`PluginState::can_become`], and
+    /// publishes the change. A plugin the manager does not know starts as
+    /// `unloaded`.
+    fn transition(
+        &self,
+        id: &str,
+        manifest: &PluginManifest,
+        to: PluginState,
+        reason: Option<String>,
+    ) -> Result<(), ManagerError> {
+        let change = {
+            let mut plugins = self.plugins_lock();
+            let entry = plugins.entry(id.to_owned()).or_insert_with(|| Entry {
+                manifest: manifest.clone(),
+                state: PluginState::Unloaded,
+                reason: None,
+                mailbox: None,
+                permissions: None,
+                counters: Arc::default(),
+            });
+            let from = entry.state;
+            if !from.can_become(to) {
+                return Err(ManagerError::WrongState {
+                    id: id.to_owned(),
+                    state: from,
+                    wanted: to.as_str(),
+                });
+            }
+            entry.state = to;
+            entry.reason.clone_from(&reason);
+            if to == PluginState::Loading {
+                entry.manifest = manifest.clone();
+            }
+            if to.is_terminal() {
+                entry.mailbox = None;
+            }
+            StateChange {
+                plugin_id: id.to_owned(),
+                from,
+                to,
+                reason,
+            }
+        };
+        tracing::debug!(plugin = id, from = %change.from, to = %change.to, "plugin state");
+        // Nobody listening is no error.
+        let _ = self.inner.changes.send(change);
+        Ok(())
+    }
+
+    /// Discovers every plugin folder under `dir` and loads them
+    /// ([`load_packages`](Self::load_packages)).
+    pub async fn load_dir(&self, dir: &std::path::Path) -> LoadReport {
+        let discovery = package::discover(dir);
+        let mut report = self.load_packages(discovery.packages).await;
+        report.unreadable = discovery.errors;
+        report
+    }
+
+    /// Loads and initializes `packages` in dependency order. A plugin whose
+    /// dependencies, host version, permissions, code or initialization fail is
+    /// left in `error` with the reason (and so is every plugin that needs
+    /// it); the others load.
+    pub async fn load_packages(&self, packages: Vec<PluginPackage>) -> LoadReport {
+        let mut report = LoadReport::default();
+        let mut by_id: BTreeMap<String, PluginPackage> = BTreeMap::new();
+        for package in packages {
+            let id = package.manifest.id.clone();
+            if self.state(&id).is_some_and(|s| !s.is_terminal()) || by_id.contains_key(&id) {
+                report
+                    .failed
+                    .push((id.clone(), ManagerError::AlreadyLoaded { id }));
+                continue;
+            }
+            by_id.insert(id, package);
+        }
+        // Dependencies may be plugins loaded before, as well as these.
+        let loaded: Vec<PluginManifest> = self
+            .plugins_lock()
+            .values()
+            .filter(|e| e.state.is_usable() && !by_id.contains_key(&e.manifest.id))
+            .map(|e| e.manifest.clone())
+            .collect();
+        let manifests: Vec<&PluginManifest> = by_id
+            .values()
+            .map(|p| &p.manifest)
+            .chain(loaded.iter())
+            .collect();
+        let resolution = dependencies::resolve(&manifests, &self.inner.host_version);
+        for (id, error) in resolution.failed {
+            if let Some(package) = by_id.remove(&id) {
+                self.fail(&id, &package.manifest, error.to_string());
+                report.failed.push((id, ManagerError::Dependency(error)));
+            }
+        }
+        for id in resolution.order {
+            let Some(package) = by_id.remove(&id) else {
+                continue; // loaded before
+            };
+            // A dependency that resolved may still have failed to load.
+            if let Some((dependency, state)) =
+                package.manifest.dependencies.iter().find_map(|spec| {
+                    let needed = spec.parse::<dependencies::Dependency>().ok()?.id;
+                    let state = self.state(&needed).unwrap_or(PluginState::Unloaded);
+                    (!state.is_usable()).then_some((needed, state))
+                })
+            {
+                let error = ManagerError::DependencyNotReady {
+                    id: id.clone(),
+                    dependency,
+                    state,
+                };
+                self.fail(&id, &package.manifest, error.to_string());
+                report.failed.push((id, error));
+                continue;
+            }
+            match self.load_package(package).await {
+                Ok(()) => report.loaded.push(id),
+                Err(e) => report.failed.push((id, e)),
+            }
+        }
+        report
+    }
+
+    /// Puts a plugin in `error` with `reason`; one that had not started
+    /// loading goes through `loading`, as every failure to load does.
+    fn fail(&self, id: &str, manifest: &PluginManifest, reason: String) {
+        let state = self.state(id).unwrap_or(PluginState::Unloaded);
+        if !state.can_become(PluginState::Error)
+            && let Err(e) = self.transition(id, manifest, PluginState::Loading, None)
+        {
+            tracing::warn!(plugin = id, "cannot record the failure: {e}");
+            return;
+        }
+        if let Err(e) = self.transition(id, manifest, PluginState::Error, Some(reason)) {
+            tracing::warn!(plugin = id, "cannot record the failure: {e}");
+        }
+    }
+
+    /// Loads, grants and initializes one plugin, whose dependencies are ready.
+    ///
+    /// # Errors
+    /// Whatever failed; the plugin is left in `error` with the reason.
+    pub async fn load_package(&self, package: PluginPackage) -> Result<(), ManagerError> {
+        let id = package.manifest.id.clone();
+        let manifest = package.manifest.clone();
+        self.transition(&id, &manifest, PluginState::Loading, None)?;
+        match self.start(package).await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                self.fail(&id, &manifest, error.to_string());
+                Err(error)
+            }
+        }
+    }
+
+    /// The steps of [`load_package`](Self::load_package) after `loading`.
+    async fn start(&self, package: PluginPackage) -> Result<(), ManagerError> {
+        let id = package.manifest.id.clone();
+        let manifest = package.manifest.clone();
+        let runtime = self
+            .inner
+            .runtimes
+            .iter()
+            .find(|r| r.is_compatible(&manifest))
+            .cloned()
+            .ok_or_else(|| ManagerError::NoRuntime {
+                id: id.clone(),
+                runtime: manifest.runtime.to_string(),
+            })?;
+        let declared = Grant::declared(&manifest, &package.permissions);
+        let granted = match self.inner.policy.decide(&manifest, &declared) {
+            Decision::GrantAll => declared.clone(),
+            Decision::Grant(grant) => grant.within(&declared),
+            Decision::Refuse(reason) => {
+                return Err(ManagerError::PermissionRefused { id, reason });
+            } // `Decision` is ours: no other variant exists.
+        };
+        let options = self.load_options(&id, &manifest, &granted)?;
+        let mut source = PluginSource::file(&package.module);
+        if let Some(sha256) = &package.sha256 {
+            source = source.with_sha256(sha256.clone());
+        }
+        // Compiling a large module takes a while: off the executor.
+        let plugin = tokio::task::spawn_blocking(move || runtime.load(&source, &options))
+            .await
+            .map_err(|_| ManagerError::Panicked {
+                id: id.clone(),
+                during: "load",
+            })?
+            .map_err(|source| ManagerError::Plugin {
+                id: id.clone(),
+                source,
+            })?;
+        let counters = {
+            let mut plugins = self.plugins_lock();
+            let entry = plugins
+                .get_mut(&id)
+                .ok_or_else(|| ManagerError::NotFound { id: id.clone() })?;
+            entry.permissions = Some(PermissionRecord { declared, granted });
+            entry.counters = Arc::default();
+            Arc::clone(&entry.counters)
+        };
+        let mailbox = Mailbox::start(&id, plugin, self.inner.mailbox_capacity, counters);
+        self.transition(&id, &manifest, PluginState::Loaded, None)?;
+        self.transition(&id, &manifest, PluginState::Initializing, None)?;
+        let context =
+            PluginContext::new(id.clone()).with_config(plugin_config(&manifest, &package.config));
+        if let Err(error) = mailbox.initialize(context).await {
+            // Disposed, and left in `error`: it can be loaded again.
+            if let Err(e) = mailbox.dispose().await {
+                tracing::warn!(plugin = %id, "dispose after a failed initialize: {e}");
+            }
+            return Err(error);
+        }
+        if let Some(entry) = self.plugins_lock().get_mut(&id) {
+            entry.mailbox = Some(mailbox);
+        }
+        self.transition(&id, &manifest, PluginState::Ready, None)
+    }
+
+    /// What the runtime is told to enforce for a plugin granted `granted`.
+    fn load_options(
+        &self,
+        id: &str,
+        manifest: &PluginManifest,
+        granted: &Grant,
+    ) -> Result<PluginLoadOptions, ManagerError> {
+        let mut permissions =
+            PluginPermissions::default().with_host_functions(granted.host_functions.clone());
+        if let Some(time) = granted.max_execution_time {
+            permissions.max_execution_time = time;
+        }
+        if let Some(bytes) = granted.max_memory_bytes {
+            permissions.max_memory_bytes = bytes;
+        }
+        permissions.filesystem_access = granted
+            .filesystem
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(FilesystemAccessLevel::None);
+        let mut functions = HostFunctions::new();
+        for name in &granted.host_functions {
+            if let Some(function) = self.inner.host_functions.get(name) {
+                functions.register(name.clone(), function.clone());
+            }
+        }
+        let mut options = PluginLoadOptions::new()
+            .manifest(manifest.clone())
+            .permissions(permissions)
+            .host_functions(functions);
+        options.fuel = granted.fuel;
+        if !granted.filesystem.is_empty() {
+            let data =
+                self.inner
+                    .data_dir
+                    .as_ref()
+                    .ok_or_else(|| ManagerError::PermissionRefused {
+                        id: id.to_owned(),
+                        reason: "it is granted folders, and the host set no data folder".into(),
+                    })?;
+            let mut wasi = WasiConfig::new();
+            for (guest, level) in &granted.filesystem {
+                let host = data.join(id).join(guest);
+                std::fs::create_dir_all(&host).map_err(|e| ManagerError::PermissionRefused {
+                    id: id.to_owned(),
+                    reason: format!("cannot make its folder {}: {e}", host.display()),
+                })?;
+                let access = if *level == FilesystemAccessLevel::ReadWrite {
+                    DirAccess::ReadWrite
+                } else {
+                    DirAccess::ReadOnly
+                };
+                wasi = wasi.preopen(host, guest.clone(), access);
+            }
+            options.wasi = Some(wasi);
+        }
+        Ok(options)
+    }
+
+    /// The state of `id`, if the manager knows it.
+    pub fn state(&self, id: &str) -> Option<PluginState> {
+        self.plugins_lock().get(id).map(|e| e.state)
+    }
+
+    /// Every plugin the manager knows, by id.
+    pub fn plugins(&self) -> Vec<PluginInfo> {
+        self.plugins_lock()
+            .iter()
+            .map(|(id, e)| PluginInfo {
+                id: id.clone(),
+                version: e.manifest.version.clone(),
+                state: e.state,
+                reason: e.reason.clone(),
+            })
+            .collect()
+    }
+
+    /// What `id` declared and what it was granted.
+    pub fn permissions(&self, id: &str) -> Option<PermissionRecord> {
+        self.plugins_lock().get(id)?.permissions.clone()
+    }
+
+    /// The event statistics of `id`.
+    pub fn plugin_stats(&self, id: &str) -> Option<PluginStats> {
+        Some(self.plugins_lock().get(id)?.counters.snapshot())
+    }
+
+    /// The mailbox of a ready plugin.
+    fn mailbox(&self, id: &str) -> Result<Mailbox, ManagerError> {
+        let plugins = self.plugins_lock();
+        let entry = plugins
+            .get(id)
+            .ok_or_else(|| ManagerError::NotFound { id: id.to_owned() })?;
+        match (&entry.mailbox, entry.state) {
+            (Some(mailbox), PluginState::Ready) => Ok(mailbox.clone()),
+            (_, state) => Err(ManagerError::WrongState {
+                id: id.to_owned(),
+                state,
+                wanted: "ready",
+            }),
+        }
+    }
+
+    /// Sends `event` to the plugin `target` and waits for its answer (within
+    /// the plugin's deadline).
+    ///
+    /// # Errors
+    /// [`ManagerError::NotFound`], [`ManagerError::WrongState`] for a plugin
+    /// that is not ready, [`ManagerError::Busy`] at once when its mailbox is
+    /// full, [`ManagerError::Plugin`] when it failed the event.
+    pub async fn send_event(
+        &self,
+        target: &str,
+        event: plugin_system_core::PluginEvent,
+    ) -> Result<plugin_system_core::PluginResponse, ManagerError> {
+        self.post_event(target, event)?.await
+    }
+
+    /// Queues `event` for the plugin `target` now, and gives the answer to
+    /// await: [`send_event`](Self::send_event) in two steps, for a sender that
+    /// must know at once whether the plugin took the event.
+    ///
+    /// # Errors
+    /// As [`send_event`](Self::send_event), at once; the answer's own errors
+    /// come when it is awaited.
+    pub fn post_event(
+        &self,
+        target: &str,
+        event: plugin_system_core::PluginEvent,
+    ) -> Result<
+        impl Future<Output = Result<plugin_system_core::PluginResponse, ManagerError>>
+        + Send
+        + 'static
+        + use<>,
+        ManagerError,
+    > {
+        self.mailbox(target)?.event(event)
+    }
+
+    /// Sends `event` to every ready plugin that subscribes to its type
+    /// ([`subscribes`]), all at once, and gathers their answers by plugin id.
+    /// A plugin that is busy or fails answers with its error; the others are
+    /// not held up by it.
+    pub async fn dispatch_event(
+        &self,
+        event: plugin_system_core::PluginEvent,
+    ) -> Vec<(
+        String,
+        Result<plugin_system_core::PluginResponse, ManagerError>,
+    )> {
+        let recipients: Vec<(String, Mailbox)> = self
+            .plugins_lock()
+            .iter()
+            .filter(|(_, e)| {
+                e.state.is_usable() && subscribes(&e.manifest.subscribes_to, &event.event_type)
+            })
+            .filter_map(|(id, e)| Some((id.clone(), e.mailbox.clone()?)))
+            .collect();
+        // Every recipient has the event before any answer is awaited.
+        let mut pending = Vec::with_capacity(recipients.len());
+        for (id, mailbox) in recipients {
+            pending.push((id, mailbox.event(event.clone())));
+        }
+        let mut answers = Vec::with_capacity(pending.len());
+        for (id, posted) in pending {
+            let answer = match posted {
+                Ok(answer) => answer.await,
+                Err(e) => Err(e),
+            };
+            answers.push((id, answer));
+        }
+        answers
+    }
+
+    /// Unloads `id`: disposes it after the events queued before, and leaves it
+    /// `disposed`. A plugin others need is refused, with their ids, unless
+    /// `cascade`, which unloads them first (those that need them first of all).
+    ///
+    /// # Errors
+    /// [`ManagerError::NotFound`], [`ManagerError::HasDependents`].
+    pub async fn unload(&self, id: &str, cascade: bool) -> Result<Vec<String>, ManagerError> {
+        let (manifests, live): (Vec<PluginManifest>, Vec<String>) = {
+            let plugins = self.plugins_lock();
+            if !plugins.contains_key(id) {
+                return Err(ManagerError::NotFound { id: id.to_owned() });
+            }
+            let live: Vec<String> = plugins
+                .iter()
+                .filter(|(_, e)| !e.state.is_terminal())
+                .map(|(id, _)| id.clone())
+                .collect();
+            (plugins.values().map(|e| e.manifest.clone()).collect(), live)
+        };
+        let refs: Vec<&PluginManifest> = manifests.iter().collect();
+        let dependents: Vec<String> = dependencies::dependents(&refs, id)
+            .into_iter()
+            .filter(|d| live.contains(d))
+            .collect();
+        if !dependents.is_empty() && !cascade {
+            return Err(ManagerError::HasDependents {
+                id: id.to_owned(),
+                dependents,
+            });
+        }
+        // Those that need others go first: the reverse of a load order.
+        let order = dependencies::resolve(&refs, &self.inner.host_version).order;
+        let mut unloaded = Vec::new();
+        for victim in order.iter().rev().filter(|v| dependents.contains(v)) {
+            self.dispose_one(victim).await;
+            unloaded.push(victim.clone());
+        }
+        self.dispose_one(id).await;
+        unloaded.push(id.to_owned());
+        Ok(unloaded)
+    }
+
+    /// Disposes one plugin, whatever its state; its errors are logged.
+    async fn dispose_one(&self, id: &str) {
+        let (mailbox, manifest, state) = {
+            let mut plugins = self.plugins_lock();
+            let Some(entry) = plugins.get_mut(id) else {
+                return;
+            };
+            (entry.mailbox.take(), entry.manifest.clone(), entry.state)
+        };
+        if let Some(mailbox) = mailbox
+            && let Err(e) = mailbox.dispose().await
+        {
+            tracing::warn!(plugin = id, "dispose failed: {e}");
+        }
+        if state != PluginState::Disposed
+            && let Err(e) = self.transition(id, &manifest, PluginState::Disposed, None)
+        {
+            tracing::debug!(plugin = id, "not disposed from {state}: {e}");
+        }
+    }
+
+    /// Unloads every plugin, those that need others first.
+    pub async fn shutdown(&self) {
+        let manifests: Vec<PluginManifest> = self
+            .plugins_lock()
+            .values()
+            .map(|e| e.manifest.clone())
+            .collect();
+        let refs: Vec<&PluginManifest> = manifests.iter().collect();
+        let mut order = dependencies::resolve(&refs, &self.inner.host_version).order;
+        // Plugins the resolution refuses (their dependency went away) still go.
+        for m in &manifests {
+            if !order.contains(&m.id) {
+                order.insert(0, m.id.clone());
+            }
+        }
+        for id in order.iter().rev() {
+            self.dispose_one(id).await;
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! Per-plugin counters: events handled, failures, and handling times.
+
+use std::{
+    sync::Mutex,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
+
+/// How many handling times a plugin keeps for its percentiles: the latest ones.
+const TIMES_KEPT: usize = 1024;
+
+/// What the manager counts for one plugin. Shared with its task.
+#[derive(Debug, Default)]
+pub(crate) struct PluginCounters {
+    handled: AtomicU64,
+    failed: AtomicU64,
+    /// The latest handling times, a ring of [`TIMES_KEPT`].
+    times: Mutex<Vec<Duration>>,
+    next: AtomicU64,
+}
+
+impl PluginCounters {
+    /// Counts one event and how long it took.
+    pub(crate) fn record(&self, took: Duration, ok: bool) {
+        self.handled.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        let slot = self.next.fetch_add(1, Ordering::Relaxed) as usize % TIMES_KEPT;
+        if let Ok(mut times) = self.times.lock() {
+            if times.len() < TIMES_KEPT {
+                times.push(took);
+            } else {
+                times[slot] = took;
+            }
+        }
+    }
+
+    /// The counters as they are now.
+    pub(crate) fn snapshot(&self) -> PluginStats {
+        let mut times = self.times.lock().map(|t| t.clone()).unwrap_or_default();
+        times.sort_unstable();
+        let at = |q: f64| -> Option<Duration> {
+            let last = times.len().checked_sub(1)?;
+            // Nearest rank: the smallest time at or above the quantile.
+            let rank = ((q * times.len() as f64).ceil() as usize).clamp(1, last + 1) - 1;
+            times.get(rank).copied()
+        };
+        PluginStats {
+            events_handled: self.handled.load(Ordering::Relaxed),
+            failures: self.failed.load(Ordering::Relaxed),
+            median_time: at(0.5),
+            p99_time: at(0.99),
+        }
+    }
+}
+
+/// One plugin's event statistics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PluginStats {
+    /// Events the plugin handled, answered or failed.
+    pub events_handled: u64,
+    /// Events it failed (an error, not a response with `success: false`).
+    pub failures: u64,
+    /// The median handling time of the latest events.
+    pub median_time: Option<Duration>,
+    /// The 99th percentile handling time of the latest events.
+    pub p99_time: Option<Duration>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_of_the_latest_times() {
+        let c = PluginCounters::default();
+        assert_eq!(c.snapshot(), PluginStats::default());
+        for ms in 1..=100 {
+            c.record(Duration::from_millis(ms), ms % 10 != 0);
+        }
+        let s = c.snapshot();
+        assert_eq!((s.events_handled, s.failures), (100, 10));
+        assert_eq!(s.median_time, Some(Duration::from_millis(50)));
+        assert_eq!(s.p99_time, Some(Duration::from_millis(99)));
+    }
+}

@@ -1,0 +1,140 @@
+//! The PluginManager over WebAssembly plugins on both engines: a Dart-ABI
+//! plugin in WAT with no manifest export (its plugin.toml is its manifest), a
+//! plugin that loops, and a denied host function.
+
+use std::{path::Path, sync::Arc};
+
+use plugin_system_core::{HostFunction, PluginEvent, Value, WasmRuntimeConfig};
+use plugin_system_host::{ManagerError, PluginManager, PluginPackage, PluginState};
+use plugin_system_wasm::WasmPluginRuntime;
+use plugin_system_wasm_run::{EngineKind, new_runtime};
+
+/// A Dart-ABI plugin with no manifest export: each event answers `reply`
+/// (WAT string text of `len` bytes), after running `work`.
+fn plugin_wat(reply: &str, len: usize, work: &str) -> String {
+    format!(
+        r#"(module
+  (import "plugin_system" "host_call" (func $host_call (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "{reply}")
+  (data (i32.const 512) "editor.get_text{{}}")
+  (global $heap (mut i32) (i32.const 1024))
+  (func $alloc (export "alloc") (param $len i32) (result i32) (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (local.get $p) (local.get $len)))
+    (local.get $p))
+  (func (export "dealloc") (param i32 i32))
+  (func (export "plugin_handle_event") (param i32 i32) (result i64) (local $out i32)
+    {work}
+    (local.set $out (call $alloc (i32.const {len})))
+    (memory.copy (local.get $out) (i32.const 16) (i32.const {len}))
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $out)) (i64.const 32)) (i64.const {len}))))"#
+    )
+}
+
+const OK: (&str, usize) = (r#"{\"success\":true}"#, 16);
+
+/// A plugin folder in `root`: `plugin.toml` with `extra` lines, and
+/// `plugin.wat`.
+fn package(root: &Path, id: &str, wat: &str, extra: &str) -> PluginPackage {
+    let dir = root.join(id);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("plugin.wat"), wat).unwrap();
+    let toml = format!(
+        "id = \"{id}\"\nname = \"{id}\"\nversion = \"1.0.0\"\ndescription = \"wat\"\n\
+         runtime = \"wasm\"\nmodule = \"plugin.wat\"\n{extra}\n"
+    );
+    std::fs::write(dir.join("plugin.toml"), toml).unwrap();
+    PluginPackage::read(&dir).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn manager(kind: EngineKind) -> PluginManager {
+    let engine = new_runtime(kind, WasmRuntimeConfig::default()).expect("engine built in");
+    PluginManager::builder()
+        .runtime(Arc::new(WasmPluginRuntime::new(engine)))
+        .host_function(
+            "editor.get_text",
+            HostFunction::new(|_, _| Ok(Value::from("text"))),
+        )
+        .build()
+}
+
+async fn on(kind: EngineKind) {
+    let root = std::env::temp_dir().join(format!(
+        "plugin-system-host-engines-{kind:?}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    let m = manager(kind);
+    let (reply, len) = OK;
+    // host_call(name, name_len, args, args_len): status 0 when answered; on
+    // any other the plugin fails the event (returns 0), as the ABI says.
+    let ask = "(if (call $host_call (i32.const 512) (i32.const 15) (i32.const 527) (i32.const 2))
+                 (then (return (i64.const 0))))";
+    let report = m
+        .load_packages(vec![
+            package(
+                &root,
+                "plugin.quick",
+                &plugin_wat(reply, len, ""),
+                r#"subscribesTo = ["doc.*"]"#,
+            ),
+            package(
+                &root,
+                "plugin.loops",
+                &plugin_wat(reply, len, "(loop $l (br $l))"),
+                "subscribesTo = [\"doc.*\"]\n[permissions]\nmaxExecutionTimeMs = 200",
+            ),
+            package(
+                &root,
+                "plugin.asks",
+                &plugin_wat(reply, len, ask),
+                r#"requiredHostFunctions = ["editor.get_text"]"#,
+            ),
+            package(&root, "plugin.sneaky", &plugin_wat(reply, len, ask), ""),
+        ])
+        .await;
+    assert_eq!(report.failed.len(), 0, "{kind:?}: {:?}", report.failed);
+    assert_eq!(m.state("plugin.quick"), Some(PluginState::Ready));
+
+    // A plugin that loops ends at its deadline and delays no other.
+    let answers = m.dispatch_event(PluginEvent::new("doc.saved")).await;
+    let by_id = |id: &str| {
+        answers
+            .iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, a)| a)
+            .unwrap()
+    };
+    assert!(by_id("plugin.quick").is_ok(), "{kind:?}");
+    let looped = by_id("plugin.loops").as_ref().unwrap_err();
+    assert_eq!(looped.kind(), "timeout", "{kind:?}: {looped}");
+
+    // The host function granted works; the one not declared is denied.
+    assert!(
+        m.send_event("plugin.asks", PluginEvent::new("x"))
+            .await
+            .is_ok(),
+        "{kind:?}"
+    );
+    let denied = m
+        .send_event("plugin.sneaky", PluginEvent::new("x"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&denied, ManagerError::Plugin { .. }) && denied.kind() == "permission denied",
+        "{kind:?}: {denied}"
+    );
+    m.shutdown().await;
+    assert_eq!(m.state("plugin.quick"), Some(PluginState::Disposed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_manager_runs_wasm_plugins_on_wasmtime() {
+    on(EngineKind::Wasmtime).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_manager_runs_wasm_plugins_on_wasmi() {
+    on(EngineKind::Wasmi).await;
+}

@@ -1,0 +1,537 @@
+//! The PluginManager with plugins of a runtime written here, as a third party
+//! would write one: plain Rust plugins behind the core `PluginRuntime` trait.
+//! Every behaviour that does not depend on an engine is tested here.
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use plugin_system_core::{
+    Plugin, PluginContext, PluginError, PluginEvent, PluginLoadOptions, PluginManifest,
+    PluginResponse, PluginRuntime, PluginRuntimeType, PluginSource, Value,
+};
+use plugin_system_host::{
+    Decision, Grant, ManagerError, PluginManager, PluginPackage, PluginState, PolicyTable,
+};
+use tokio::sync::Semaphore;
+
+/// What a test plugin does.
+#[derive(Clone, Default)]
+struct Behaviour {
+    /// Fails `initialize` while set.
+    fail_init: Arc<AtomicBool>,
+    /// Each event waits for a permit (a plugin stuck in a loop).
+    gate: Option<Arc<Semaphore>>,
+    /// Counts the events begun.
+    started: Arc<AtomicUsize>,
+    /// Counts the events handled.
+    handled: Arc<AtomicUsize>,
+}
+
+/// A log of what the plugins did, in order: `init <id>`, `dispose <id>`.
+type Log = Arc<Mutex<Vec<String>>>;
+
+struct NativePlugin {
+    manifest: PluginManifest,
+    behaviour: Behaviour,
+    log: Log,
+    config: Mutex<Option<PluginContext>>,
+}
+
+#[async_trait]
+impl Plugin for NativePlugin {
+    fn manifest(&self) -> &PluginManifest {
+        &self.manifest
+    }
+
+    async fn initialize(&self, context: PluginContext) -> Result<(), PluginError> {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("init {}", self.manifest.id));
+        if self.behaviour.fail_init.load(Ordering::SeqCst) {
+            return Err(PluginError::Guest {
+                export: "initialize",
+                message: "the plugin refuses to start".into(),
+            });
+        }
+        *self.config.lock().unwrap() = Some(context);
+        Ok(())
+    }
+
+    async fn handle_event(&self, event: PluginEvent) -> Result<PluginResponse, PluginError> {
+        self.behaviour.started.fetch_add(1, Ordering::SeqCst);
+        if let Some(gate) = &self.behaviour.gate {
+            let _permit = gate.acquire().await.expect("gate open");
+        }
+        self.behaviour.handled.fetch_add(1, Ordering::SeqCst);
+        let config = self.config.lock().unwrap().clone().unwrap_or_default();
+        Ok(PluginResponse::success(
+            [
+                ("plugin".to_owned(), Value::from(self.manifest.id.clone())),
+                ("type".to_owned(), Value::from(event.event_type)),
+                ("config".to_owned(), Value::Map(config.config)),
+            ]
+            .into_iter()
+            .collect(),
+        ))
+    }
+
+    async fn dispose(&self) -> Result<(), PluginError> {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("dispose {}", self.manifest.id));
+        Ok(())
+    }
+}
+
+/// Loads plugins whose module file is named after a behaviour registered here.
+#[derive(Default, Clone)]
+struct NativeRuntime {
+    behaviours: Arc<Mutex<HashMap<String, Behaviour>>>,
+    log: Log,
+}
+
+impl NativeRuntime {
+    fn behaviour(&self, id: &str) -> Behaviour {
+        self.behaviours
+            .lock()
+            .unwrap()
+            .entry(id.to_owned())
+            .or_default()
+            .clone()
+    }
+}
+
+impl PluginRuntime for NativeRuntime {
+    fn runtime_type(&self) -> PluginRuntimeType {
+        PluginRuntimeType::Native
+    }
+
+    fn load(
+        &self,
+        source: &PluginSource,
+        options: &PluginLoadOptions,
+    ) -> Result<Arc<dyn Plugin>, PluginError> {
+        // The digest is checked as any runtime must.
+        source.load()?;
+        let manifest = options
+            .manifest
+            .clone()
+            .ok_or(PluginError::InvalidManifest {
+                message: "a native plugin needs its plugin.toml".into(),
+            })?;
+        Ok(Arc::new(NativePlugin {
+            behaviour: self.behaviour(&manifest.id),
+            manifest,
+            log: Arc::clone(&self.log),
+            config: Mutex::new(None),
+        }))
+    }
+}
+
+/// A plugin folder with `plugin.toml` (its `[extra]` lines appended) and a
+/// module file, in `root`.
+fn package(root: &Path, id: &str, extra: &str) -> PluginPackage {
+    let dir = root.join(id);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("plugin.native"), id).unwrap();
+    let toml = format!(
+        r#"id = "{id}"
+name = "{id}"
+version = "1.2.0"
+description = "test plugin"
+runtime = "native"
+module = "plugin.native"
+{extra}
+"#
+    );
+    let path = dir.join("plugin.toml");
+    std::fs::write(&path, toml).unwrap();
+    PluginPackage::read(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn temp_root(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("plugin-system-host-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn manager(runtime: &NativeRuntime) -> PluginManager {
+    PluginManager::builder()
+        .runtime(Arc::new(runtime.clone()))
+        .build()
+}
+
+#[tokio::test]
+async fn plugins_load_in_dependency_order_and_failures_name_their_chain() {
+    let root = temp_root("order");
+    let runtime = NativeRuntime::default();
+    let m = manager(&runtime);
+    let packages = vec![
+        package(
+            &root,
+            "plugin.icons",
+            r#"dependencies = ["plugin.base@^1.1"]"#,
+        ),
+        package(&root, "plugin.base", ""),
+        package(&root, "plugin.old", r#"dependencies = ["plugin.base@^2"]"#),
+        package(&root, "plugin.orphan", r#"dependencies = ["plugin.gone"]"#),
+        package(
+            &root,
+            "plugin.needs-orphan",
+            r#"dependencies = ["plugin.orphan"]"#,
+        ),
+        package(&root, "plugin.future", r#"minHostVersion = "99.0.0""#),
+    ];
+    let report = m.load_packages(packages).await;
+    assert_eq!(report.loaded, ["plugin.base", "plugin.icons"]);
+    let failed: HashMap<_, _> = report
+        .failed
+        .iter()
+        .map(|(id, e)| (id.as_str(), e.to_string()))
+        .collect();
+    assert!(failed["plugin.old"].contains("^2"), "{failed:?}");
+    assert!(
+        failed["plugin.orphan"].contains("plugin.gone"),
+        "{failed:?}"
+    );
+    let chain = &failed["plugin.needs-orphan"];
+    assert!(
+        chain.contains("plugin.orphan") && chain.contains("plugin.gone"),
+        "{chain}"
+    );
+    assert!(failed["plugin.future"].contains("99.0.0"), "{failed:?}");
+    assert_eq!(
+        *runtime.log.lock().unwrap(),
+        ["init plugin.base", "init plugin.icons"]
+    );
+    for id in ["plugin.old", "plugin.orphan", "plugin.needs-orphan"] {
+        let info = m.plugins().into_iter().find(|p| p.id == id).unwrap();
+        assert_eq!(info.state, PluginState::Error, "{id}");
+        assert!(info.reason.is_some(), "{id}");
+    }
+
+    // The base is needed: refused, then unloaded with its dependents first.
+    let refused = m.unload("plugin.base", false).await.unwrap_err();
+    assert!(
+        matches!(&refused, ManagerError::HasDependents { dependents, .. } if dependents == &["plugin.icons"]),
+        "{refused}"
+    );
+    assert_eq!(m.state("plugin.base"), Some(PluginState::Ready));
+    let gone = m.unload("plugin.base", true).await.unwrap();
+    assert_eq!(gone, ["plugin.icons", "plugin.base"]);
+    let log = runtime.log.lock().unwrap().clone();
+    assert_eq!(log[2..], ["dispose plugin.icons", "dispose plugin.base"]);
+    assert_eq!(m.state("plugin.base"), Some(PluginState::Disposed));
+}
+
+#[tokio::test]
+async fn every_transition_is_published_and_a_failed_initialize_can_be_retried() {
+    let root = temp_root("states");
+    let runtime = NativeRuntime::default();
+    let m = manager(&runtime);
+    let mut changes = m.subscribe();
+    runtime
+        .behaviour("plugin.flaky")
+        .fail_init
+        .store(true, Ordering::SeqCst);
+    let flaky = package(&root, "plugin.flaky", "");
+    let error = m.load_package(flaky.clone()).await.unwrap_err();
+    assert!(error.to_string().contains("refuses to start"), "{error}");
+    assert_eq!(m.state("plugin.flaky"), Some(PluginState::Error));
+    // Disposed after its failed initialize.
+    assert_eq!(
+        *runtime.log.lock().unwrap(),
+        ["init plugin.flaky", "dispose plugin.flaky"]
+    );
+    // A call in the wrong state is a typed error.
+    let wrong = m
+        .send_event("plugin.flaky", PluginEvent::new("x"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            wrong,
+            ManagerError::WrongState {
+                state: PluginState::Error,
+                ..
+            }
+        ),
+        "{wrong}"
+    );
+
+    runtime
+        .behaviour("plugin.flaky")
+        .fail_init
+        .store(false, Ordering::SeqCst);
+    m.load_package(flaky).await.unwrap();
+    m.unload("plugin.flaky", false).await.unwrap();
+    let mut seen = Vec::new();
+    while let Ok(change) = changes.try_recv() {
+        assert_eq!(change.plugin_id, "plugin.flaky");
+        assert_eq!(
+            change.reason.is_some(),
+            change.to == PluginState::Error,
+            "{change:?}"
+        );
+        seen.push(format!("{}>{}", change.from, change.to));
+    }
+    assert_eq!(
+        seen,
+        [
+            "unloaded>loading",
+            "loading>loaded",
+            "loaded>initializing",
+            "initializing>error",
+            "error>loading",
+            "loading>loaded",
+            "loaded>initializing",
+            "initializing>ready",
+            "ready>disposed",
+        ]
+    );
+    assert!(matches!(
+        m.send_event("plugin.nobody", PluginEvent::new("x")).await,
+        Err(ManagerError::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn the_config_defaults_come_from_the_schema_and_the_toml_overrides_them() {
+    let root = temp_root("config");
+    let runtime = NativeRuntime::default();
+    let m = manager(&runtime);
+    let p = package(
+        &root,
+        "plugin.cfg",
+        r#"configSchema = { properties = { tabs = { default = 4 }, theme = { default = "dark" } } }
+
+[config]
+theme = "light"
+"#,
+    );
+    m.load_package(p).await.unwrap();
+    let response = m
+        .send_event("plugin.cfg", PluginEvent::new("x"))
+        .await
+        .unwrap();
+    let config = response.get("config").unwrap();
+    assert_eq!(config.get("tabs"), Some(&Value::from(4)));
+    assert_eq!(config.get("theme"), Some(&Value::from("light")));
+}
+
+#[tokio::test]
+async fn grants_are_narrowed_to_the_declaration_and_refusals_stop_the_load() {
+    let root = temp_root("grants");
+    let runtime = NativeRuntime::default();
+    let narrow = Grant::default().with_host_functions(["log", "fs.wipe"]);
+    let policy = PolicyTable::new(Decision::GrantAll)
+        .with("plugin.narrow", Decision::Grant(narrow))
+        .with("plugin.shady", Decision::Refuse("not signed".into()));
+    let m = PluginManager::builder()
+        .runtime(Arc::new(runtime.clone()))
+        .policy(policy)
+        .build();
+    let asks = r#"requiredHostFunctions = ["editor.get_text", "log"]
+
+[permissions]
+maxMemoryBytes = 1048576
+"#;
+    let report = m
+        .load_packages(vec![
+            package(&root, "plugin.narrow", asks),
+            package(&root, "plugin.full", asks),
+            package(&root, "plugin.shady", asks),
+        ])
+        .await;
+    assert_eq!(report.loaded, ["plugin.full", "plugin.narrow"]);
+    let record = m.permissions("plugin.narrow").unwrap();
+    assert_eq!(record.declared.host_functions, ["editor.get_text", "log"]);
+    // Never more than declared: fs.wipe was not asked for.
+    assert_eq!(record.granted.host_functions, ["log"]);
+    assert_eq!(record.granted.max_memory_bytes, Some(1_048_576));
+    let full = m.permissions("plugin.full").unwrap();
+    assert_eq!(full.granted, full.declared);
+    let (_, refused) = &report.failed[0];
+    assert!(
+        matches!(refused, ManagerError::PermissionRefused { reason, .. } if reason == "not signed"),
+        "{refused}"
+    );
+    assert_eq!(m.state("plugin.shady"), Some(PluginState::Error));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_mailbox_is_busy_and_a_stuck_plugin_delays_no_other() {
+    let root = temp_root("busy");
+    let runtime = NativeRuntime::default();
+    let gate = Arc::new(Semaphore::new(0));
+    runtime.behaviours.lock().unwrap().insert(
+        "plugin.stuck".into(),
+        Behaviour {
+            gate: Some(Arc::clone(&gate)),
+            ..Behaviour::default()
+        },
+    );
+    let m = PluginManager::builder()
+        .runtime(Arc::new(runtime.clone()))
+        .mailbox_capacity(1)
+        .build();
+    let report = m
+        .load_packages(vec![
+            package(&root, "plugin.stuck", r#"subscribesTo = ["doc.*"]"#),
+            package(&root, "plugin.quick", r#"subscribesTo = ["doc.saved"]"#),
+        ])
+        .await;
+    assert_eq!(report.loaded.len(), 2, "{:?}", report.failed);
+
+    // One event in the plugin, one in its mailbox: the third is refused at once.
+    let first = m
+        .post_event("plugin.stuck", PluginEvent::new("doc.a"))
+        .unwrap();
+    let started = &runtime.behaviour("plugin.stuck").started;
+    for _ in 0..3000 {
+        if started.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        started.load(Ordering::SeqCst),
+        1,
+        "the plugin took the first"
+    );
+    let second = m
+        .post_event("plugin.stuck", PluginEvent::new("doc.b"))
+        .unwrap();
+    let third = m.post_event("plugin.stuck", PluginEvent::new("doc.c"));
+    assert!(
+        matches!(third, Err(ManagerError::Busy { capacity: 1, .. })),
+        "the third event must be refused"
+    );
+
+    // The other plugin answers while this one is stuck, broadcast or direct.
+    let answers = m.dispatch_event(PluginEvent::new("doc.saved")).await;
+    let quick = answers.iter().find(|(id, _)| id == "plugin.quick").unwrap();
+    assert!(quick.1.is_ok(), "{answers:?}");
+    let stuck = answers.iter().find(|(id, _)| id == "plugin.stuck").unwrap();
+    assert!(
+        matches!(stuck.1, Err(ManagerError::Busy { .. })),
+        "{answers:?}"
+    );
+    assert!(
+        m.send_event("plugin.quick", PluginEvent::new("doc.saved"))
+            .await
+            .is_ok()
+    );
+
+    gate.add_permits(10);
+    assert!(first.await.is_ok());
+    assert!(second.await.is_ok());
+    let stats = m.plugin_stats("plugin.stuck").unwrap();
+    assert_eq!(stats.events_handled, 2);
+    m.shutdown().await;
+}
+
+#[tokio::test]
+async fn dispatch_reaches_exact_and_prefix_subscribers_only() {
+    let root = temp_root("dispatch");
+    let runtime = NativeRuntime::default();
+    let m = manager(&runtime);
+    m.load_packages(vec![
+        package(&root, "plugin.exact", r#"subscribesTo = ["file.opened"]"#),
+        package(&root, "plugin.prefix", r#"subscribesTo = ["file.*"]"#),
+        package(&root, "plugin.all", r#"subscribesTo = ["*"]"#),
+        package(&root, "plugin.none", r#"subscribesTo = ["editor.*"]"#),
+        package(&root, "plugin.lookalike", r#"subscribesTo = ["file"]"#),
+    ])
+    .await;
+    let ids = |answers: Vec<(String, Result<PluginResponse, ManagerError>)>| {
+        answers
+            .into_iter()
+            .map(|(id, answer)| {
+                assert!(answer.is_ok(), "{id}: {answer:?}");
+                id
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(m.dispatch_event(PluginEvent::new("file.opened")).await),
+        ["plugin.all", "plugin.exact", "plugin.prefix"]
+    );
+    assert_eq!(
+        ids(m.dispatch_event(PluginEvent::new("files.x")).await),
+        ["plugin.all"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_thousand_events_from_many_tasks_are_all_answered_or_refused() {
+    let root = temp_root("load");
+    let runtime = NativeRuntime::default();
+    let m = PluginManager::builder()
+        .runtime(Arc::new(runtime.clone()))
+        .mailbox_capacity(16)
+        .build();
+    let ids: Vec<String> = (0..8).map(|i| format!("plugin.p{i}")).collect();
+    let packages = ids
+        .iter()
+        .map(|id| package(&root, id, r#"subscribesTo = ["tick"]"#))
+        .collect();
+    assert_eq!(m.load_packages(packages).await.loaded.len(), 8);
+
+    const TASKS: usize = 10;
+    const PER_TASK: usize = 10_000;
+    let mut tasks = Vec::new();
+    for t in 0..TASKS {
+        let m = m.clone();
+        let ids = ids.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut answered, mut busy) = (0usize, 0usize);
+            for n in 0..PER_TASK {
+                let target = &ids[(t + n) % ids.len()];
+                match m.send_event(target, PluginEvent::new("tick")).await {
+                    Ok(r) => {
+                        assert_eq!(r.get("plugin").and_then(Value::as_str), Some(&**target));
+                        answered += 1;
+                    }
+                    Err(ManagerError::Busy { .. }) => busy += 1,
+                    Err(other) => panic!("event {n} of task {t}: {other}"),
+                }
+            }
+            (answered, busy)
+        }));
+    }
+    let (mut answered, mut busy) = (0, 0);
+    for task in tasks {
+        let (a, b) = task.await.expect("no task panicked");
+        answered += a;
+        busy += b;
+    }
+    assert_eq!(answered + busy, TASKS * PER_TASK, "none lost");
+    let handled: usize = ids
+        .iter()
+        .map(|id| runtime.behaviour(id).handled.load(Ordering::SeqCst))
+        .sum();
+    assert_eq!(handled, answered, "every answer is one handled event");
+    let counted: u64 = ids
+        .iter()
+        .map(|id| m.plugin_stats(id).unwrap().events_handled)
+        .sum();
+    assert_eq!(counted as usize, answered);
+    m.shutdown().await;
+    assert!(
+        ids.iter()
+            .all(|id| m.state(id) == Some(PluginState::Disposed))
+    );
+}
