@@ -10,6 +10,7 @@
 mod cache;
 mod call;
 mod event;
+mod host;
 mod input;
 mod inspect;
 mod run;
@@ -56,6 +57,9 @@ enum Command {
     Run(run::RunArgs),
     /// Load a plugin, initialize it, send it one event, print its response as JSON.
     Event(event::EventArgs),
+    /// Load every plugin folder under DIR, then send them the JSON-line events
+    /// of stdin and print their answers as JSON lines.
+    Host(host::HostArgs),
 }
 
 /// Parses the command line, runs the command, reports the outcome.
@@ -65,6 +69,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Inspect(args) => buffered(|out| inspect::run(args, out)),
         Command::Call(args) => buffered(|out| call::run(args, out)),
         Command::Event(args) => buffered(|out| event::run(args, out)),
+        Command::Host(args) => buffered(|out| host::run(args, out)),
         // The guest writes to stdout itself: nothing may hold its lock.
         Command::Run(args) => run::run(args),
     };

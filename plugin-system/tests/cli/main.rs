@@ -4,6 +4,7 @@
 
 mod cache;
 mod event;
+mod host;
 mod hostile;
 mod inspect_bounds;
 mod limits;

@@ -1,0 +1,173 @@
+//! `plugin-system host DIR`: the PluginManager from a terminal or a script.
+//!
+//! Loads every plugin folder under DIR, prints a line per plugin to stderr,
+//! then reads events as JSON lines on stdin (the Dart `PluginEvent` shape) and
+//! writes one JSON line per answering plugin on stdout. At the end of input it
+//! unloads everything, those that need others first.
+
+use std::{
+    io::{self, BufRead, Write},
+    path::PathBuf,
+    sync::Arc,
+};
+
+use clap::Args;
+use plugin_system::{
+    core::PluginEvent,
+    host::{LoadReport, ManagerError, PluginManager},
+    wasm::WasmPluginRuntime,
+};
+use serde_json::json;
+
+use super::{Failure, RuntimeArgs, terminal};
+
+/// Arguments of `host`.
+#[derive(Debug, Args)]
+pub(crate) struct HostArgs {
+    /// The plugins folder: every folder under it that holds a `plugin.toml`.
+    dir: PathBuf,
+    /// Prints the plugins and their states to stderr, and exits.
+    #[arg(long)]
+    list: bool,
+    /// Prints each plugin's statistics as JSON on stderr at the end.
+    #[arg(long)]
+    stats: bool,
+    /// Where each plugin's own data folder is made (`DIR/<plugin id>/`), for
+    /// plugins granted folders.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    runtime: RuntimeArgs,
+}
+
+/// Runs `host`.
+pub(crate) fn run(args: &HostArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    if !args.dir.is_dir() {
+        return Err(Failure::Usage(format!(
+            "bad arguments: {} is not a folder",
+            args.dir.display()
+        )));
+    }
+    let engine = args.runtime.runtime(true)?;
+    let mut builder = PluginManager::builder().runtime(Arc::new(WasmPluginRuntime::new(engine)));
+    if let Some(dir) = &args.data_dir {
+        builder = builder.data_dir(dir);
+    }
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Failure::Output)?;
+    tokio.block_on(async {
+        let manager = builder.build();
+        let report = manager.load_dir(&args.dir).await;
+        print_table(&manager, &report);
+        let outcome = if args.list {
+            Ok(())
+        } else {
+            serve(&manager, io::stdin().lock(), out).await
+        };
+        manager.shutdown().await;
+        if args.stats {
+            print_stats(&manager);
+        }
+        outcome
+    })
+}
+
+/// One line per plugin on stderr: id, version, state, and why when it is not
+/// ready; then the folders that could not be read.
+fn print_table(manager: &PluginManager, report: &LoadReport) {
+    let mut stderr = io::stderr().lock();
+    for plugin in manager.plugins() {
+        let mut line = format!("{} {} {}", plugin.id, plugin.version, plugin.state);
+        if let Some(reason) = &plugin.reason {
+            line.push_str(": ");
+            line.push_str(reason);
+        }
+        let _ = writeln!(stderr, "{}", terminal::line(&line));
+    }
+    for error in &report.unreadable {
+        let _ = writeln!(
+            stderr,
+            "{}",
+            terminal::line(&format!("unreadable: {error}"))
+        );
+    }
+}
+
+/// Each plugin's statistics, as one JSON object on stderr.
+fn print_stats(manager: &PluginManager) {
+    let plugins: serde_json::Map<String, serde_json::Value> = manager
+        .plugins()
+        .into_iter()
+        .map(|p| {
+            let stats = manager.plugin_stats(&p.id).unwrap_or_default();
+            let micros = |d: Option<std::time::Duration>| d.map(|d| d.as_micros() as u64);
+            (
+                p.id,
+                json!({
+                    "state": p.state.as_str(),
+                    "events_handled": stats.events_handled,
+                    "failures": stats.failures,
+                    "median_us": micros(stats.median_time),
+                    "p99_us": micros(stats.p99_time),
+                }),
+            )
+        })
+        .collect();
+    let _ = writeln!(io::stderr(), "{}", json!({ "plugins": plugins }));
+}
+
+/// Reads events from `input`, a JSON line each, until it ends.
+async fn serve(
+    manager: &PluginManager,
+    input: impl BufRead,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    for (number, line) in input.lines().enumerate() {
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => {
+                writeln!(
+                    out,
+                    "{}",
+                    json!({ "error": format!("cannot read stdin: {e}") })
+                )?;
+                break;
+            }
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let event: PluginEvent = match serde_json::from_str(&line) {
+            Ok(event) => event,
+            Err(e) => {
+                let error = format!("line {} is not a JSON event: {e}", number + 1);
+                writeln!(out, "{}", json!({ "error": error }))?;
+                out.flush()?;
+                continue;
+            }
+        };
+        let answers = match event.target_plugin_id.clone() {
+            Some(target) => vec![(target.clone(), manager.send_event(&target, event).await)],
+            None => manager.dispatch_event(event).await,
+        };
+        for (id, answer) in answers {
+            writeln!(out, "{}", answer_line(&id, answer))?;
+        }
+        out.flush()?;
+    }
+    Ok(())
+}
+
+/// `{"pluginId": ..., "response": ...}` or `{"pluginId": ..., "error": ...}`.
+fn answer_line(
+    id: &str,
+    answer: Result<plugin_system::core::PluginResponse, ManagerError>,
+) -> serde_json::Value {
+    match answer.map(|r| serde_json::to_value(&r)) {
+        Ok(Ok(response)) => json!({ "pluginId": id, "response": response }),
+        Ok(Err(e)) => json!({ "pluginId": id, "error": format!("cannot print the response: {e}") }),
+        Err(e) => json!({ "pluginId": id, "error": e.to_string(), "kind": e.kind() }),
+    }
+}
