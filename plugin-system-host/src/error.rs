@@ -91,6 +91,24 @@ pub enum ManagerError {
         #[source]
         source: PluginError,
     },
+    /// The plugin was not granted the host function, or no such function is
+    /// registered: to a plugin the two look alike.
+    #[error("plugin `{id}` may not call host function `{name}`")]
+    HostFunctionDenied {
+        /// The plugin.
+        id: String,
+        /// The function.
+        name: String,
+    },
+    /// A host function failed or panicked; the host carries on.
+    #[error("host function `{name}` failed: {source}")]
+    HostFunctionFailed {
+        /// The function.
+        name: String,
+        /// Its error.
+        #[source]
+        source: plugin_system_core::HostFunctionError,
+    },
     /// The plugin's runtime panicked while it `during` (a bug of the runtime;
     /// the host carries on).
     #[error("the runtime of plugin `{id}` panicked during {during}")]
@@ -124,6 +142,8 @@ impl ManagerError {
             ManagerError::Plugin { source, .. } => source.kind(),
             ManagerError::Stopped { .. } => "stopped",
             ManagerError::Panicked { .. } => "panicked",
+            ManagerError::HostFunctionDenied { .. } => "permission denied",
+            ManagerError::HostFunctionFailed { .. } => "host function failed",
         }
     }
 }

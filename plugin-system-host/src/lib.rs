@@ -75,13 +75,16 @@
 mod actor;
 pub mod dependencies;
 mod error;
+mod errors;
 mod manager;
 pub mod package;
 mod permissions;
 mod state;
+mod statistics;
 mod stats;
 
 pub use error::ManagerError;
+pub use errors::{ERRORS_KEPT, ErrorRecord, ErrorSeverity, ErrorStats};
 pub use manager::{
     DEFAULT_MAILBOX_CAPACITY, LoadReport, ManagerBuilder, PluginInfo, PluginManager, plugin_config,
     subscribes,
@@ -90,6 +93,9 @@ pub use permissions::{
     Decision, Grant, GrantDeclared, PermissionPolicy, PermissionRecord, PolicyTable,
 };
 pub use state::{PluginState, StateChange};
+pub use statistics::{
+    DispatcherStats, HostFunctionStats, PermissionStats, RegistryStats, Statistics,
+};
 pub use stats::PluginStats;
 
 pub use dependencies::{

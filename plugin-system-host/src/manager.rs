@@ -18,8 +18,12 @@ use crate::{
     ManagerError, PluginState, StateChange,
     actor::Mailbox,
     dependencies,
+    errors::{ErrorRecord, ErrorSeverity, ErrorTracker},
     package::{self, PluginPackage},
     permissions::{Decision, Grant, GrantDeclared, PermissionPolicy, PermissionRecord},
+    statistics::{
+        DispatcherStats, HostFunctionStats, PermissionStats, RegistryStats, Statistics, Tally,
+    },
     stats::{PluginCounters, PluginStats},
 };
 
@@ -126,11 +130,30 @@ impl ManagerBuilder {
     /// The manager.
     pub fn build(self) -> PluginManager {
         let (changes, _) = broadcast::channel(CHANGES_KEPT);
+        // Every call counts, from a plugin or from the host.
+        let host_calls = Tally::default();
+        let mut host_functions = HostFunctions::new();
+        for name in self.host_functions.names() {
+            let Some(function) = self.host_functions.get(name).cloned() else {
+                continue;
+            };
+            let calls = host_calls.counter(name);
+            let description = function.description().to_owned();
+            let counted = HostFunction::new(move |call, args| {
+                calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                function.call(call, args)
+            })
+            .with_description(description);
+            host_functions.register(name, counted);
+        }
         PluginManager {
             inner: Arc::new(Inner {
                 runtimes: self.runtimes,
                 policy: self.policy,
-                host_functions: self.host_functions,
+                host_functions,
+                host_calls,
+                event_types: Tally::default(),
+                errors: ErrorTracker::default(),
                 host_version: self.host_version,
                 mailbox_capacity: self.mailbox_capacity,
                 data_dir: self.data_dir,
@@ -149,6 +172,11 @@ struct Inner {
     mailbox_capacity: usize,
     data_dir: Option<PathBuf>,
     changes: broadcast::Sender<StateChange>,
+    /// Calls of each host function.
+    host_calls: Tally,
+    /// Events sent or broadcast, by type.
+    event_types: Tally,
+    errors: ErrorTracker,
     /// Never held across an `await`.
     plugins: Mutex<BTreeMap<String, Entry>>,
 }
@@ -382,6 +410,14 @@ impl PluginManager {
             tracing::warn!(plugin = id, "cannot record the failure: {e}");
             return;
         }
+        self.inner.errors.record(ErrorRecord {
+            plugin_id: id.to_owned(),
+            message: reason.clone(),
+            kind: "load",
+            severity: ErrorSeverity::Error,
+            context: "load".into(),
+            time: std::time::SystemTime::now(),
+        });
         if let Err(e) = self.transition(id, manifest, PluginState::Error, Some(reason)) {
             tracing::warn!(plugin = id, "cannot record the failure: {e}");
         }
@@ -606,7 +642,45 @@ impl PluginManager {
         + use<>,
         ManagerError,
     > {
-        self.mailbox(target)?.event(event)
+        let event_type = event.event_type.clone();
+        self.inner.event_types.add(&event_type);
+        self.tracked(target, &event_type, self.mailbox(target)?.event(event)?)
+    }
+
+    /// `answer`, with its failure recorded in the error tracker.
+    fn tracked<F>(
+        &self,
+        id: &str,
+        event_type: &str,
+        answer: F,
+    ) -> Result<
+        impl Future<Output = Result<plugin_system_core::PluginResponse, ManagerError>>
+        + Send
+        + 'static
+        + use<F>,
+        ManagerError,
+    >
+    where
+        F: Future<Output = Result<plugin_system_core::PluginResponse, ManagerError>>
+            + Send
+            + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        let (id, context) = (id.to_owned(), format!("event {event_type}"));
+        Ok(async move {
+            let answer = answer.await;
+            if let Err(e @ ManagerError::Plugin { .. }) = &answer {
+                inner.errors.record(ErrorRecord {
+                    plugin_id: id,
+                    message: e.to_string(),
+                    kind: e.kind(),
+                    severity: ErrorSeverity::Warning,
+                    context,
+                    time: std::time::SystemTime::now(),
+                });
+            }
+            answer
+        })
     }
 
     /// Sends `event` to every ready plugin that subscribes to its type
@@ -628,10 +702,14 @@ impl PluginManager {
             })
             .filter_map(|(id, e)| Some((id.clone(), e.mailbox.clone()?)))
             .collect();
+        self.inner.event_types.add(&event.event_type);
         // Every recipient has the event before any answer is awaited.
         let mut pending = Vec::with_capacity(recipients.len());
         for (id, mailbox) in recipients {
-            pending.push((id, mailbox.event(event.clone())));
+            let posted = mailbox
+                .event(event.clone())
+                .and_then(|answer| self.tracked(&id, &event.event_type, answer));
+            pending.push((id, posted));
         }
         let mut answers = Vec::with_capacity(pending.len());
         for (id, posted) in pending {
@@ -698,12 +776,121 @@ impl PluginManager {
         if let Some(mailbox) = mailbox
             && let Err(e) = mailbox.dispose().await
         {
-            tracing::warn!(plugin = id, "dispose failed: {e}");
+            self.inner.errors.record(ErrorRecord {
+                plugin_id: id.to_owned(),
+                message: e.to_string(),
+                kind: e.kind(),
+                severity: ErrorSeverity::Warning,
+                context: "dispose".into(),
+                time: std::time::SystemTime::now(),
+            });
         }
         if state != PluginState::Disposed
             && let Err(e) = self.transition(id, &manifest, PluginState::Disposed, None)
         {
             tracing::debug!(plugin = id, "not disposed from {state}: {e}");
+        }
+    }
+
+    /// Calls the host function `name` for the plugin `plugin_id`, as the
+    /// plugin would: only a function it was granted, counted with its calls.
+    ///
+    /// # Errors
+    /// [`ManagerError::NotFound`] for an unknown plugin,
+    /// [`ManagerError::HostFunctionDenied`] for a function not granted to it,
+    /// [`ManagerError::HostFunctionFailed`] when the function fails or panics.
+    pub fn call_host_function(
+        &self,
+        plugin_id: &str,
+        name: &str,
+        args: Value,
+    ) -> Result<Value, ManagerError> {
+        let granted = {
+            let plugins = self.plugins_lock();
+            let entry = plugins
+                .get(plugin_id)
+                .ok_or_else(|| ManagerError::NotFound {
+                    id: plugin_id.to_owned(),
+                })?;
+            entry
+                .permissions
+                .as_ref()
+                .is_some_and(|p| p.granted.host_functions.iter().any(|f| f == name))
+        };
+        let function = self.inner.host_functions.get(name);
+        match (granted, function) {
+            (true, Some(function)) => function
+                .call(plugin_system_core::HostCall::new(plugin_id), args)
+                .map_err(|source| ManagerError::HostFunctionFailed {
+                    name: name.to_owned(),
+                    source,
+                }),
+            _ => Err(ManagerError::HostFunctionDenied {
+                id: plugin_id.to_owned(),
+                name: name.to_owned(),
+            }),
+        }
+    }
+
+    /// The kept errors of `id` (the latest 100), oldest first.
+    pub fn errors(&self, id: &str) -> Vec<ErrorRecord> {
+        self.inner.errors.of(id)
+    }
+
+    /// Every error from now on, as it is recorded.
+    pub fn subscribe_errors(&self) -> broadcast::Receiver<ErrorRecord> {
+        self.inner.errors.subscribe()
+    }
+
+    /// The manager's numbers, with the Dart original's keys.
+    pub fn statistics(&self) -> Statistics {
+        let mut registry = RegistryStats::default();
+        let mut permissions = PermissionStats::default();
+        let mut plugins = BTreeMap::new();
+        let mut granted_functions = 0usize;
+        for (id, entry) in self.plugins_lock().iter() {
+            registry.total += 1;
+            match entry.state {
+                PluginState::Ready => registry.ready += 1,
+                PluginState::Error => registry.error += 1,
+                PluginState::Loading => registry.loading += 1,
+                PluginState::Initializing => registry.initializing += 1,
+                _ => {}
+            }
+            if let Some(record) = &entry.permissions {
+                permissions.total_plugins += 1;
+                granted_functions += record.granted.host_functions.len();
+                if !record.granted.filesystem.is_empty() {
+                    permissions.plugins_with_filesystem += 1;
+                }
+            }
+            plugins.insert(id.clone(), entry.counters.snapshot());
+        }
+        if permissions.total_plugins > 0 {
+            permissions.avg_host_functions =
+                granted_functions as f64 / permissions.total_plugins as f64;
+        }
+        let (total_functions, total_calls, most_called, most_called_count) =
+            self.inner.host_calls.summary();
+        let (unique_types, total_dispatched, most_common, most_common_count) =
+            self.inner.event_types.summary();
+        Statistics {
+            registry,
+            host_functions: HostFunctionStats {
+                total_functions,
+                total_calls,
+                most_called,
+                most_called_count,
+            },
+            dispatcher: DispatcherStats {
+                total_dispatched,
+                unique_types,
+                most_common,
+                most_common_count,
+            },
+            permissions,
+            errors: self.inner.errors.stats(),
+            plugins,
         }
     }
 

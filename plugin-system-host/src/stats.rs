@@ -56,17 +56,27 @@ impl PluginCounters {
 }
 
 /// One plugin's event statistics.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct PluginStats {
     /// Events the plugin handled, answered or failed.
     pub events_handled: u64,
     /// Events it failed (an error, not a response with `success: false`).
     pub failures: u64,
-    /// The median handling time of the latest events.
+    /// The median handling time of the latest events (in microseconds when
+    /// serialized).
+    #[serde(rename = "median_us", serialize_with = "micros")]
     pub median_time: Option<Duration>,
     /// The 99th percentile handling time of the latest events.
+    #[serde(rename = "p99_us", serialize_with = "micros")]
     pub p99_time: Option<Duration>,
+}
+
+fn micros<S: serde::Serializer>(time: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(t) => s.serialize_some(&u64::try_from(t.as_micros()).unwrap_or(u64::MAX)),
+        None => s.serialize_none(),
+    }
 }
 
 #[cfg(test)]

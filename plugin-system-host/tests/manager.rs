@@ -535,3 +535,97 @@ async fn a_hundred_thousand_events_from_many_tasks_are_all_answered_or_refused()
             .all(|id| m.state(id) == Some(PluginState::Disposed))
     );
 }
+
+#[tokio::test]
+async fn statistics_count_with_the_dart_keys_and_errors_are_tracked() {
+    use plugin_system_core::HostFunction;
+    let root = temp_root("stats");
+    let runtime = NativeRuntime::default();
+    let m = PluginManager::builder()
+        .runtime(Arc::new(runtime.clone()))
+        .host_function("log", HostFunction::new(|_, _| Ok(Value::Null)))
+        .host_function(
+            "explode",
+            HostFunction::new(|_, _| panic!("a host function that panics")),
+        )
+        .build();
+    let mut published = m.subscribe_errors();
+    runtime
+        .behaviour("plugin.flaky")
+        .fail_init
+        .store(true, Ordering::SeqCst);
+    m.load_packages(vec![
+        package(
+            &root,
+            "plugin.a",
+            "requiredHostFunctions = [\"log\", \"explode\"]\nsubscribesTo = [\"doc.*\"]",
+        ),
+        package(&root, "plugin.b", r#"subscribesTo = ["doc.saved"]"#),
+        package(&root, "plugin.flaky", ""),
+    ])
+    .await;
+    for _ in 0..2 {
+        m.dispatch_event(PluginEvent::new("doc.saved")).await;
+    }
+    m.send_event("plugin.a", PluginEvent::new("doc.opened"))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        m.call_host_function("plugin.a", "log", Value::Null)
+            .unwrap();
+    }
+    // A panic in a host function is its error; the host carries on.
+    let panicked = m
+        .call_host_function("plugin.a", "explode", Value::Null)
+        .unwrap_err();
+    assert!(
+        matches!(panicked, ManagerError::HostFunctionFailed { .. }),
+        "{panicked}"
+    );
+    let denied = m
+        .call_host_function("plugin.b", "log", Value::Null)
+        .unwrap_err();
+    assert!(
+        matches!(denied, ManagerError::HostFunctionDenied { .. }),
+        "{denied}"
+    );
+
+    let s = m.statistics();
+    assert_eq!(
+        (s.registry.total, s.registry.ready, s.registry.error),
+        (3, 2, 1)
+    );
+    assert_eq!(s.host_functions.total_functions, 2);
+    assert_eq!(s.host_functions.total_calls, 4);
+    assert_eq!(s.host_functions.most_called.as_deref(), Some("log"));
+    assert_eq!(s.host_functions.most_called_count, 3);
+    assert_eq!(s.dispatcher.total_dispatched, 3);
+    assert_eq!(s.dispatcher.unique_types, 2);
+    assert_eq!(s.dispatcher.most_common.as_deref(), Some("doc.saved"));
+    assert_eq!(s.dispatcher.most_common_count, 2);
+    assert_eq!(s.permissions.total_plugins, 3);
+    assert!((s.permissions.avg_host_functions - 2.0 / 3.0).abs() < 1e-9);
+    assert_eq!(s.errors.total_errors, 1);
+    assert_eq!(s.errors.most_errors_plugin.as_deref(), Some("plugin.flaky"));
+    assert_eq!(s.plugins["plugin.a"].events_handled, 3);
+    assert_eq!(s.plugins["plugin.b"].events_handled, 2);
+
+    // The Dart keys, as a host would print them.
+    let json = serde_json::to_value(&s).unwrap();
+    for (group, key) in [
+        ("registry", "initializing"),
+        ("host_functions", "most_called_count"),
+        ("dispatcher", "most_common_count"),
+        ("permissions", "plugins_with_filesystem"),
+        ("errors", "by_severity"),
+    ] {
+        assert!(json[group].get(key).is_some(), "{group}.{key} in {json}");
+    }
+    assert_eq!(json["errors"]["by_severity"]["error"], 1);
+    assert!(json["plugins"]["plugin.a"]["median_us"].is_u64());
+
+    let record = published.try_recv().expect("the failure was published");
+    assert_eq!(record.plugin_id, "plugin.flaky");
+    assert!(record.message.contains("refuses to start"));
+    assert_eq!(m.errors("plugin.flaky").len(), 1);
+}

@@ -29,7 +29,8 @@ pub(crate) struct HostArgs {
     /// Prints the plugins and their states to stderr, and exits.
     #[arg(long)]
     list: bool,
-    /// Prints each plugin's statistics as JSON on stderr at the end.
+    /// Prints the statistics (the Dart keys, and each plugin's numbers) as
+    /// JSON on stderr at the end.
     #[arg(long)]
     stats: bool,
     /// Where each plugin's own data folder is made (`DIR/<plugin id>/`), for
@@ -95,27 +96,17 @@ fn print_table(manager: &PluginManager, report: &LoadReport) {
     }
 }
 
-/// Each plugin's statistics, as one JSON object on stderr.
+/// The manager's statistics (the Dart keys, and each plugin's numbers), as
+/// one JSON object on stderr.
 fn print_stats(manager: &PluginManager) {
-    let plugins: serde_json::Map<String, serde_json::Value> = manager
-        .plugins()
-        .into_iter()
-        .map(|p| {
-            let stats = manager.plugin_stats(&p.id).unwrap_or_default();
-            let micros = |d: Option<std::time::Duration>| d.map(|d| d.as_micros() as u64);
-            (
-                p.id,
-                json!({
-                    "state": p.state.as_str(),
-                    "events_handled": stats.events_handled,
-                    "failures": stats.failures,
-                    "median_us": micros(stats.median_time),
-                    "p99_us": micros(stats.p99_time),
-                }),
-            )
-        })
-        .collect();
-    let _ = writeln!(io::stderr(), "{}", json!({ "plugins": plugins }));
+    match serde_json::to_string(&manager.statistics()) {
+        Ok(json) => {
+            let _ = writeln!(io::stderr(), "{json}");
+        }
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "error: cannot print the statistics: {e}");
+        }
+    }
 }
 
 /// Reads events from `input`, a JSON line each, until it ends.

@@ -103,7 +103,9 @@ fn events_in_answers_out_one_json_line_each() {
         let stats: serde_json::Value = serde_json::from_str(stderr[3]).expect("stats JSON");
         assert_eq!(stats["plugins"]["plugin.a"]["events_handled"], 1);
         assert_eq!(stats["plugins"]["plugin.b"]["events_handled"], 2);
-        assert_eq!(stats["plugins"]["plugin.a"]["state"], "disposed");
+        assert_eq!(stats["registry"]["total"], 3);
+        assert_eq!(stats["dispatcher"]["total_dispatched"], 4);
+        assert_eq!(stats["errors"]["plugins_with_errors"], 1);
     }
 }
 
