@@ -16,8 +16,10 @@ use crate::{ManagerError, stats::PluginCounters};
 /// What a plugin's task is asked to do.
 enum Message {
     Initialize(PluginContext, oneshot::Sender<Result<(), PluginError>>),
+    /// An event, and how many plugin-to-plugin hops led to it.
     Event(
         PluginEvent,
+        u32,
         oneshot::Sender<Result<PluginResponse, PluginError>>,
     ),
     Dispose(oneshot::Sender<Result<(), PluginError>>),
@@ -47,7 +49,8 @@ impl Mailbox {
                     Message::Initialize(context, reply) => {
                         let _ = reply.send(plugin.initialize(context).await);
                     }
-                    Message::Event(event, reply) => {
+                    Message::Event(event, depth, reply) => {
+                        counters.set_depth(depth);
                         let started = std::time::Instant::now();
                         let outcome = plugin.handle_event(event).await;
                         counters.record(started.elapsed(), outcome.is_ok());
@@ -102,8 +105,18 @@ impl Mailbox {
         event: PluginEvent,
     ) -> Result<impl Future<Output = Result<PluginResponse, ManagerError>> + use<>, ManagerError>
     {
+        self.event_at(event, 0)
+    }
+
+    /// Queues `event`, `depth` plugin-to-plugin hops from the host.
+    pub(crate) fn event_at(
+        &self,
+        event: PluginEvent,
+        depth: u32,
+    ) -> Result<impl Future<Output = Result<PluginResponse, ManagerError>> + use<>, ManagerError>
+    {
         let (reply, answer) = oneshot::channel();
-        self.post(Message::Event(event, reply))?;
+        self.post(Message::Event(event, depth, reply))?;
         let this = self.clone();
         Ok(async move {
             match answer.await {

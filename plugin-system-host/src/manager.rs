@@ -30,6 +30,13 @@ use crate::{
 /// Events a plugin's mailbox holds before senders get [`ManagerError::Busy`].
 pub const DEFAULT_MAILBOX_CAPACITY: usize = 64;
 
+/// The host function through which a plugin sends events to other plugins
+/// (granted as any other: the plugin must declare it).
+pub const EMIT_FUNCTION: &str = "events.emit";
+
+/// How many plugin-to-plugin hops from the host an event may be, by default.
+pub const DEFAULT_MAX_EVENT_DEPTH: u32 = 8;
+
 /// How state changes the broadcast channel keeps for a slow listener.
 const CHANGES_KEPT: usize = 1024;
 
@@ -77,9 +84,20 @@ pub struct ManagerBuilder {
     host_version: semver::Version,
     mailbox_capacity: usize,
     data_dir: Option<PathBuf>,
+    max_event_depth: u32,
 }
 
 impl ManagerBuilder {
+    /// How many plugin-to-plugin hops from the host an event may be (default
+    /// [`DEFAULT_MAX_EVENT_DEPTH`]): a plugin that emits past it gets an
+    /// error from [`EMIT_FUNCTION`], so that two plugins answering each other
+    /// cannot loop forever.
+    #[must_use]
+    pub fn max_event_depth(mut self, depth: u32) -> Self {
+        self.max_event_depth = depth;
+        self
+    }
+
     /// Loads plugins of the runtime's type through `runtime`; several runtimes
     /// may be registered (the first compatible one loads a plugin).
     #[must_use]
@@ -130,24 +148,32 @@ impl ManagerBuilder {
     /// The manager.
     pub fn build(self) -> PluginManager {
         let (changes, _) = broadcast::channel(CHANGES_KEPT);
-        // Every call counts, from a plugin or from the host.
-        let host_calls = Tally::default();
-        let mut host_functions = HostFunctions::new();
-        for name in self.host_functions.names() {
-            let Some(function) = self.host_functions.get(name).cloned() else {
-                continue;
-            };
-            let calls = host_calls.counter(name);
-            let description = function.description().to_owned();
-            let counted = HostFunction::new(move |call, args| {
-                calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                function.call(call, args)
-            })
-            .with_description(description);
-            host_functions.register(name, counted);
-        }
-        PluginManager {
-            inner: Arc::new(Inner {
+        let inner = Arc::new_cyclic(|manager: &std::sync::Weak<Inner>| {
+            // Every call counts, from a plugin or from the host.
+            let host_calls = Tally::default();
+            let mut registered = self.host_functions.clone();
+            let manager = manager.clone();
+            registered.register(
+                EMIT_FUNCTION,
+                HostFunction::new(move |call, args| emit(&manager, call, args)).with_description(
+                    "sends an event to other plugins: {type, data, targetPluginId?}",
+                ),
+            );
+            let mut host_functions = HostFunctions::new();
+            for name in registered.names() {
+                let Some(function) = registered.get(name).cloned() else {
+                    continue;
+                };
+                let calls = host_calls.counter(name);
+                let description = function.description().to_owned();
+                let counted = HostFunction::new(move |call, args| {
+                    calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    function.call(call, args)
+                })
+                .with_description(description);
+                host_functions.register(name, counted);
+            }
+            Inner {
                 runtimes: self.runtimes,
                 policy: self.policy,
                 host_functions,
@@ -157,11 +183,90 @@ impl ManagerBuilder {
                 host_version: self.host_version,
                 mailbox_capacity: self.mailbox_capacity,
                 data_dir: self.data_dir,
+                max_event_depth: self.max_event_depth,
                 changes,
                 plugins: Mutex::new(BTreeMap::new()),
-            }),
+            }
+        });
+        PluginManager { inner }
+    }
+}
+
+/// [`EMIT_FUNCTION`]: queues `args` (`{type, data, targetPluginId?}`) for its
+/// target or every subscriber, one hop further from the host than the event
+/// the caller is handling, and answers how many took it. It never waits for
+/// an answer: a plugin answering another cannot deadlock on it.
+fn emit(
+    manager: &std::sync::Weak<Inner>,
+    call: plugin_system_core::HostCall<'_>,
+    args: Value,
+) -> Result<Value, plugin_system_core::HostFunctionError> {
+    use plugin_system_core::HostFunctionError;
+    let inner = manager
+        .upgrade()
+        .ok_or_else(|| HostFunctionError::new("the host is shutting down"))?;
+    let event_type = args
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| HostFunctionError::new("an event needs a string `type`"))?;
+    let data = match args.get("data") {
+        None | Some(Value::Null) => ValueMap::new(),
+        Some(Value::Map(data)) => data.clone(),
+        Some(_) => return Err(HostFunctionError::new("an event's `data` must be a map")),
+    };
+    let target = args.get("targetPluginId").and_then(Value::as_str);
+    let manager = PluginManager {
+        inner: Arc::clone(&inner),
+    };
+    let (depth, recipients) = {
+        let plugins = manager.plugins_lock();
+        let depth = plugins
+            .get(call.plugin_id)
+            .map_or(0, |e| e.counters.depth())
+            .saturating_add(1);
+        let recipients: Vec<(String, Mailbox)> = plugins
+            .iter()
+            .filter(|(id, e)| {
+                e.state.is_usable()
+                    && match target {
+                        Some(target) => id.as_str() == target,
+                        None => subscribes(&e.manifest.subscribes_to, event_type),
+                    }
+            })
+            .filter_map(|(id, e)| Some((id.clone(), e.mailbox.clone()?)))
+            .collect();
+        (depth, recipients)
+    };
+    if depth > inner.max_event_depth {
+        return Err(HostFunctionError::new(format!(
+            "`{event_type}` would be {depth} hops from the host, past the limit of {}",
+            inner.max_event_depth
+        )));
+    }
+    let mut event = plugin_system_core::PluginEvent::new(event_type).with_data(data);
+    event.source_plugin_id = Some(call.plugin_id.to_owned());
+    event.target_plugin_id = target.map(str::to_owned);
+    inner.event_types.add(event_type);
+    let (mut queued, mut refused) = (0u64, 0u64);
+    for (id, mailbox) in recipients {
+        match mailbox
+            .event_at(event.clone(), depth)
+            .and_then(|answer| manager.tracked(&id, event_type, answer))
+        {
+            Ok(answer) => {
+                queued += 1;
+                // Nobody waits for the answer; its failure is still recorded.
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(answer);
+                }
+            }
+            Err(_) => refused += 1,
         }
     }
+    Ok(Value::from_iter([
+        ("queued".to_owned(), Value::from(queued)),
+        ("refused".to_owned(), Value::from(refused)),
+    ]))
 }
 
 struct Inner {
@@ -171,6 +276,7 @@ struct Inner {
     host_version: semver::Version,
     mailbox_capacity: usize,
     data_dir: Option<PathBuf>,
+    max_event_depth: u32,
     changes: broadcast::Sender<StateChange>,
     /// Calls of each host function.
     host_calls: Tally,
@@ -260,6 +366,7 @@ impl PluginManager {
                 .unwrap_or_else(|_| semver::Version::new(0, 0, 0)),
             mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
             data_dir: None,
+            max_event_depth: DEFAULT_MAX_EVENT_DEPTH,
         }
     }
 

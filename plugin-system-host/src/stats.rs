@@ -2,7 +2,7 @@
 
 use std::{
     sync::Mutex,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::atomic::{AtomicU32, AtomicU64, Ordering},
     time::Duration,
 };
 
@@ -17,9 +17,22 @@ pub(crate) struct PluginCounters {
     /// The latest handling times, a ring of [`TIMES_KEPT`].
     times: Mutex<Vec<Duration>>,
     next: AtomicU64,
+    /// How many plugin-to-plugin hops led to the event being handled now (0
+    /// for one the host sent).
+    depth: AtomicU32,
 }
 
 impl PluginCounters {
+    /// The chain depth of the event the plugin is handling now.
+    pub(crate) fn depth(&self) -> u32 {
+        self.depth.load(Ordering::Relaxed)
+    }
+
+    /// Marks the start of an event `depth` hops from the host.
+    pub(crate) fn set_depth(&self, depth: u32) {
+        self.depth.store(depth, Ordering::Relaxed);
+    }
+
     /// Counts one event and how long it took.
     pub(crate) fn record(&self, took: Duration, ok: bool) {
         self.handled.fetch_add(1, Ordering::Relaxed);

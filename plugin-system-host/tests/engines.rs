@@ -18,6 +18,7 @@ fn plugin_wat(reply: &str, len: usize, work: &str) -> String {
   (memory (export "memory") 1)
   (data (i32.const 16) "{reply}")
   (data (i32.const 512) "editor.get_text{{}}")
+  (data (i32.const 600) "events.emit{{\"type\":\"chain\"}}")
   (global $heap (mut i32) (i32.const 1024))
   (func $alloc (export "alloc") (param $len i32) (result i32) (local $p i32)
     (local.set $p (global.get $heap))
@@ -127,6 +128,89 @@ async fn on(kind: EngineKind) {
     );
     m.shutdown().await;
     assert_eq!(m.state("plugin.quick"), Some(PluginState::Disposed));
+}
+
+/// Plugins send events to each other through `events.emit`, within the
+/// depth bound, and only when they declared it.
+async fn plugin_to_plugin(kind: EngineKind) {
+    let root = std::env::temp_dir().join(format!(
+        "plugin-system-host-emit-{kind:?}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    let engine = new_runtime(kind, WasmRuntimeConfig::default()).expect("engine built in");
+    let m = PluginManager::builder()
+        .runtime(Arc::new(WasmPluginRuntime::new(engine)))
+        .max_event_depth(4)
+        .build();
+    let (reply, len) = OK;
+    // events.emit({"type":"chain"}); a refusal fails the event.
+    let emit = "(if (call $host_call (i32.const 600) (i32.const 11) (i32.const 611) (i32.const 16))
+                  (then (return (i64.const 0))))";
+    let report = m
+        .load_packages(vec![
+            package(
+                &root,
+                "plugin.starter",
+                &plugin_wat(reply, len, emit),
+                "requiredHostFunctions = [\"events.emit\"]\nsubscribesTo = [\"start\"]",
+            ),
+            // Answers every `chain` with another: only the bound stops it.
+            package(
+                &root,
+                "plugin.echo",
+                &plugin_wat(reply, len, emit),
+                "requiredHostFunctions = [\"events.emit\"]\nsubscribesTo = [\"chain\"]",
+            ),
+            package(
+                &root,
+                "plugin.undeclared",
+                &plugin_wat(reply, len, emit),
+                r#"subscribesTo = ["start"]"#,
+            ),
+        ])
+        .await;
+    assert!(report.failed.is_empty(), "{kind:?}: {:?}", report.failed);
+    let answers = m.dispatch_event(PluginEvent::new("start")).await;
+    let starter = answers
+        .iter()
+        .find(|(id, _)| id == "plugin.starter")
+        .unwrap();
+    assert!(starter.1.is_ok(), "{kind:?}: {answers:?}");
+    let undeclared = answers
+        .iter()
+        .find(|(id, _)| id == "plugin.undeclared")
+        .unwrap();
+    assert_eq!(
+        undeclared.1.as_ref().unwrap_err().kind(),
+        "permission denied",
+        "{kind:?}"
+    );
+    // Hops 1 to 4 reach plugin.echo; its emit at hop 4 is refused, which
+    // fails that event. Nothing is waited for: poll the counts.
+    let echo = |m: &PluginManager| m.plugin_stats("plugin.echo").unwrap();
+    for _ in 0..3000 {
+        if echo(&m).events_handled >= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let stats = echo(&m);
+    assert_eq!((stats.events_handled, stats.failures), (4, 1), "{kind:?}");
+    let errors = m.errors("plugin.echo");
+    assert_eq!(errors.len(), 1, "{kind:?}: {errors:?}");
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_emit_events_to_each_other_on_wasmtime() {
+    plugin_to_plugin(EngineKind::Wasmtime).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_emit_events_to_each_other_on_wasmi() {
+    plugin_to_plugin(EngineKind::Wasmi).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
