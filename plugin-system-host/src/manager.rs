@@ -120,6 +120,34 @@ impl ManagerBuilder {
         self
     }
 
+    /// Offers an async host function as `name`: the guest waits for it on its
+    /// own thread (plugins run off the executor), so the future runs on the
+    /// manager's tokio runtime without blocking any of its workers. It gets the
+    /// calling plugin's id and the arguments.
+    #[must_use]
+    pub fn async_host_function<F, Fut>(mut self, name: impl Into<String>, function: F) -> Self
+    where
+        F: Fn(String, Value) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Value, plugin_system_core::HostFunctionError>> + Send + 'static,
+    {
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let function = Arc::new(function);
+        let blocking = HostFunction::new(move |call, args| {
+            use plugin_system_core::HostFunctionError;
+            let runtime = runtime
+                .clone()
+                .or_else(|| tokio::runtime::Handle::try_current().ok())
+                .ok_or_else(|| HostFunctionError::new("no tokio runtime to run it on"))?;
+            // Plugins call it from their blocking threads. Called on a runtime
+            // worker instead (a host calling it from async code), `block_on`
+            // refuses with a panic, which `HostFunction::call` turns into the
+            // function's error: the executor is never stalled.
+            runtime.block_on(function(call.plugin_id.to_owned(), args))
+        });
+        self.host_functions.register(name, blocking);
+        self
+    }
+
     /// The host's version, checked against `minHostVersion`/`maxHostVersion`
     /// (default: this crate's version).
     #[must_use]

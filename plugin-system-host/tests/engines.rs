@@ -213,6 +213,65 @@ async fn plugins_emit_events_to_each_other_on_wasmi() {
     plugin_to_plugin(EngineKind::Wasmi).await;
 }
 
+/// An async host function runs on the runtime while the guest waits on its
+/// own thread: here it waits for a task that needs an executor worker, of
+/// which the runtime has one.
+async fn async_host_function(kind: EngineKind) {
+    let root = std::env::temp_dir().join(format!(
+        "plugin-system-host-async-{kind:?}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let released = Arc::new(tokio::sync::Mutex::new(Some(released)));
+    let engine = new_runtime(kind, WasmRuntimeConfig::default()).expect("engine built in");
+    let m = PluginManager::builder()
+        .runtime(Arc::new(WasmPluginRuntime::new(engine)))
+        .async_host_function("editor.get_text", move |plugin, _args| {
+            let released = Arc::clone(&released);
+            async move {
+                if let Some(wait) = released.lock().await.take() {
+                    wait.await.map_err(|_| {
+                        plugin_system_core::HostFunctionError::new("never released")
+                    })?;
+                }
+                Ok(Value::from(format!("text for {plugin}")))
+            }
+        })
+        .build();
+    let (reply, len) = OK;
+    let ask = "(if (call $host_call (i32.const 512) (i32.const 15) (i32.const 527) (i32.const 2))
+                 (then (return (i64.const 0))))";
+    let report = m
+        .load_packages(vec![package(
+            &root,
+            "plugin.asks",
+            &plugin_wat(reply, len, ask),
+            r#"requiredHostFunctions = ["editor.get_text"]"#,
+        )])
+        .await;
+    assert!(report.failed.is_empty(), "{kind:?}: {:?}", report.failed);
+    let answer = m
+        .post_event("plugin.asks", PluginEvent::new("x"))
+        .expect("queued");
+    // Runs on the only worker only if the waiting guest does not hold it.
+    tokio::spawn(async move {
+        let _ = release.send(());
+    });
+    assert!(answer.await.is_ok(), "{kind:?}");
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn an_async_host_function_blocks_no_worker_on_wasmtime() {
+    async_host_function(EngineKind::Wasmtime).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn an_async_host_function_blocks_no_worker_on_wasmi() {
+    async_host_function(EngineKind::Wasmi).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_manager_runs_wasm_plugins_on_wasmtime() {
     on(EngineKind::Wasmtime).await;
