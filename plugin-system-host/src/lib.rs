@@ -79,6 +79,7 @@ mod errors;
 mod manager;
 pub mod package;
 mod permissions;
+mod signature;
 mod state;
 mod statistics;
 mod stats;
@@ -92,6 +93,7 @@ pub use manager::{
 pub use permissions::{
     Decision, Grant, GrantDeclared, PermissionPolicy, PermissionRecord, PolicyTable,
 };
+pub use signature::{HostFunctionParam, HostFunctionSignature, ValueType};
 pub use state::{PluginState, StateChange};
 pub use statistics::{
     DispatcherStats, HostFunctionStats, PermissionStats, RegistryStats, Statistics,

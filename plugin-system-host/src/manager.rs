@@ -21,6 +21,7 @@ use crate::{
     errors::{ErrorRecord, ErrorSeverity, ErrorTracker},
     package::{self, PluginPackage},
     permissions::{Decision, Grant, GrantDeclared, PermissionPolicy, PermissionRecord},
+    signature::HostFunctionSignature,
     statistics::{
         DispatcherStats, HostFunctionStats, PermissionStats, RegistryStats, Statistics, Tally,
     },
@@ -85,6 +86,7 @@ pub struct ManagerBuilder {
     mailbox_capacity: usize,
     data_dir: Option<PathBuf>,
     max_event_depth: u32,
+    signatures: Vec<HostFunctionSignature>,
 }
 
 impl ManagerBuilder {
@@ -117,6 +119,31 @@ impl ManagerBuilder {
     #[must_use]
     pub fn host_function(mut self, name: impl Into<String>, function: HostFunction) -> Self {
         self.host_functions.register(name, function);
+        self
+    }
+
+    /// Offers `function` under `signature.name`, its arguments checked against
+    /// `signature` before it runs (a plugin that passes wrong ones gets the
+    /// function's failure, naming the argument); the signature is listed by
+    /// [`PluginManager::host_function_signatures`].
+    #[must_use]
+    pub fn host_function_with(
+        mut self,
+        signature: HostFunctionSignature,
+        function: HostFunction,
+    ) -> Self {
+        let name = signature.name.clone();
+        let checked = signature.clone();
+        let description = signature.description.clone();
+        let wrapped = HostFunction::new(move |call, args| {
+            let args = checked
+                .check(args)
+                .map_err(plugin_system_core::HostFunctionError::new)?;
+            function.call(call, args)
+        })
+        .with_description(description);
+        self.host_functions.register(name, wrapped);
+        self.signatures.push(signature);
         self
     }
 
@@ -212,6 +239,7 @@ impl ManagerBuilder {
                 mailbox_capacity: self.mailbox_capacity,
                 data_dir: self.data_dir,
                 max_event_depth: self.max_event_depth,
+                signatures: self.signatures,
                 changes,
                 plugins: Mutex::new(BTreeMap::new()),
             }
@@ -305,6 +333,7 @@ struct Inner {
     mailbox_capacity: usize,
     data_dir: Option<PathBuf>,
     max_event_depth: u32,
+    signatures: Vec<HostFunctionSignature>,
     changes: broadcast::Sender<StateChange>,
     /// Calls of each host function.
     host_calls: Tally,
@@ -395,6 +424,7 @@ impl PluginManager {
             mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
             data_dir: None,
             max_event_depth: DEFAULT_MAX_EVENT_DEPTH,
+            signatures: Vec::new(),
         }
     }
 
@@ -965,6 +995,11 @@ impl PluginManager {
                 name: name.to_owned(),
             }),
         }
+    }
+
+    /// The signatures of the host functions registered with one.
+    pub fn host_function_signatures(&self) -> &[HostFunctionSignature] {
+        &self.inner.signatures
     }
 
     /// The kept errors of `id` (the latest 100), oldest first.

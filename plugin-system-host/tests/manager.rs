@@ -630,3 +630,59 @@ async fn statistics_count_with_the_dart_keys_and_errors_are_tracked() {
     assert!(record.message.contains("refuses to start"));
     assert_eq!(m.errors("plugin.flaky").len(), 1);
 }
+
+#[tokio::test]
+async fn host_function_arguments_are_checked_against_the_signature() {
+    use plugin_system_core::HostFunction;
+    use plugin_system_host::{HostFunctionParam, HostFunctionSignature, ValueType};
+    let root = temp_root("signatures");
+    let runtime = NativeRuntime::default();
+    let signature = HostFunctionSignature::new("editor.get_line", "one line of the document")
+        .param(HostFunctionParam::new("line", ValueType::Int, "0-based"))
+        .param(
+            HostFunctionParam::new("trim", ValueType::Bool, "strip whitespace")
+                .optional(Some(Value::Bool(false))),
+        )
+        .returns(ValueType::Map);
+    let m = PluginManager::builder()
+        .runtime(Arc::new(runtime.clone()))
+        // Answers with the arguments it got.
+        .host_function_with(signature, HostFunction::new(|_, args| Ok(args)))
+        .build();
+    m.load_package(package(
+        &root,
+        "plugin.lines",
+        r#"requiredHostFunctions = ["editor.get_line"]"#,
+    ))
+    .await
+    .unwrap();
+    let got = m
+        .call_host_function(
+            "plugin.lines",
+            "editor.get_line",
+            Value::from_iter([("line".to_owned(), Value::from(7))]),
+        )
+        .unwrap();
+    assert_eq!(
+        got.get("trim"),
+        Some(&Value::Bool(false)),
+        "default filled in"
+    );
+    let wrong = m
+        .call_host_function(
+            "plugin.lines",
+            "editor.get_line",
+            Value::from_iter([("line".to_owned(), Value::from("seven"))]),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(&wrong, ManagerError::HostFunctionFailed { .. })
+            && wrong
+                .to_string()
+                .contains("argument `line` must be int, not string"),
+        "{wrong}"
+    );
+    let listed = m.host_function_signatures();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].params[1].name, "trim");
+}
