@@ -1,0 +1,130 @@
+//! The PluginManager's cost beside the plugin it calls, in the same run:
+//!
+//! - `manager/<engine>/direct`: `WasmPlugin::handle_event_sync` on a WAT
+//!   plugin that answers `{"success":true}` (the floor);
+//! - `manager/<engine>/send_event`: the same event to the same plugin through
+//!   `PluginManager::send_event` (mailbox, task, the guest off the executor,
+//!   the answer back), awaited from outside the runtime;
+//! - `manager/<engine>/dispatch_10`: one `dispatch_event` to 10 subscribers
+//!   of that plugin, against 10 direct calls (`direct_10`).
+//!
+//! Results and ratios are in BENCHMARKS.md ("PluginManager").
+
+#![allow(missing_docs, reason = "a benchmark")]
+
+use std::{hint::black_box, path::PathBuf, sync::Arc};
+
+use criterion::Criterion;
+use plugin_system_core::{PluginEvent, PluginSource, WasmRuntimeConfig};
+use plugin_system_host::{PluginManager, PluginPackage};
+use plugin_system_wasm::{LoadOptions, WasmPluginRuntime};
+use plugin_system_wasm_run::{EngineKind, new_runtime};
+
+/// A Dart-ABI plugin with no manifest export that answers `{"success":true}`.
+const PLUGIN: &str = r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 16) "{\"success\":true}")
+  (global $heap (mut i32) (i32.const 1024))
+  (func $alloc (export "alloc") (param $len i32) (result i32) (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (local.get $p) (local.get $len)))
+    (if (i32.gt_u (global.get $heap) (i32.const 60000)) (then (global.set $heap (i32.const 1024))))
+    (local.get $p))
+  (func (export "dealloc") (param i32 i32))
+  (func (export "plugin_handle_event") (param i32 i32) (result i64) (local $out i32)
+    (local.set $out (call $alloc (i32.const 16)))
+    (memory.copy (local.get $out) (i32.const 16) (i32.const 16))
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $out)) (i64.const 32)) (i64.const 16))))"#;
+
+/// `count` plugin folders subscribed to `bench`, under a fresh folder.
+fn plugins(engine: &str, count: usize) -> Vec<PluginPackage> {
+    let root: PathBuf = std::env::temp_dir().join(format!(
+        "plugin-system-bench-{engine}-{count}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    (0..count)
+        .map(|i| {
+            let dir = root.join(format!("p{i}"));
+            std::fs::create_dir_all(&dir).expect("bench folder");
+            std::fs::write(dir.join("plugin.wat"), PLUGIN).expect("plugin");
+            std::fs::write(
+                dir.join("plugin.toml"),
+                format!(
+                    "id = \"plugin.p{i}\"\nname = \"p\"\nversion = \"1.0.0\"\n\
+                     description = \"bench\"\nruntime = \"wasm\"\nmodule = \"plugin.wat\"\n\
+                     subscribesTo = [\"bench\"]\n"
+                ),
+            )
+            .expect("manifest");
+            PluginPackage::read(&dir).expect("a valid package")
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let event = PluginEvent::new("bench").with_field("path", "/project/src/main.rs");
+    for (kind, name) in [
+        (EngineKind::Wasmtime, "wasmtime"),
+        (EngineKind::Wasmi, "wasmi"),
+    ] {
+        let engine = new_runtime(kind, WasmRuntimeConfig::default()).expect("engine");
+        let wasm = WasmPluginRuntime::new(Arc::clone(&engine));
+        let manifest = plugin_system_core::PluginManifest::new(
+            "plugin.direct",
+            "d",
+            "1.0.0",
+            "d",
+            plugin_system_core::PluginRuntimeType::Wasm,
+        );
+        let direct = wasm
+            .load(
+                &PluginSource::bytes(PLUGIN),
+                LoadOptions::new().manifest(manifest),
+            )
+            .expect("loads");
+        let manager = PluginManager::builder()
+            .runtime(Arc::new(WasmPluginRuntime::new(engine)))
+            .build();
+        let report = tokio.block_on(manager.load_packages(plugins(name, 10)));
+        assert_eq!(report.loaded.len(), 10, "{:?}", report.failed);
+
+        let mut group = c.benchmark_group(format!("manager/{name}"));
+        group.bench_function("direct", |b| {
+            b.iter(|| black_box(direct.handle_event_sync(black_box(&event)).expect("answer")));
+        });
+        group.bench_function("send_event", |b| {
+            b.iter(|| {
+                tokio
+                    .block_on(manager.send_event("plugin.p0", event.clone()))
+                    .expect("answer")
+            });
+        });
+        group.bench_function("direct_10", |b| {
+            b.iter(|| {
+                for _ in 0..10 {
+                    black_box(direct.handle_event_sync(&event).expect("answer"));
+                }
+            });
+        });
+        group.bench_function("dispatch_10", |b| {
+            b.iter(|| {
+                let answers = tokio.block_on(manager.dispatch_event(event.clone()));
+                assert_eq!(answers.len(), 10);
+                answers
+            });
+        });
+        group.finish();
+        tokio.block_on(manager.shutdown());
+    }
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
+    c.final_summary();
+}
