@@ -60,6 +60,26 @@ pub struct ErrorRecord {
     pub time: SystemTime,
 }
 
+impl ErrorRecord {
+    /// A record of now.
+    pub(crate) fn now(
+        plugin_id: &str,
+        message: String,
+        kind: &'static str,
+        severity: ErrorSeverity,
+        context: impl Into<String>,
+    ) -> Self {
+        ErrorRecord {
+            plugin_id: plugin_id.to_owned(),
+            message,
+            kind,
+            severity,
+            context: context.into(),
+            time: SystemTime::now(),
+        }
+    }
+}
+
 /// The latest [`ERRORS_KEPT`] errors of each plugin.
 #[derive(Debug)]
 pub(crate) struct ErrorTracker {

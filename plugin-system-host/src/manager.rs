@@ -575,14 +575,13 @@ impl PluginManager {
             tracing::warn!(plugin = id, "cannot record the failure: {e}");
             return;
         }
-        self.inner.errors.record(ErrorRecord {
-            plugin_id: id.to_owned(),
-            message: reason.clone(),
-            kind: "load",
-            severity: ErrorSeverity::Error,
-            context: "load".into(),
-            time: std::time::SystemTime::now(),
-        });
+        self.inner.errors.record(ErrorRecord::now(
+            id,
+            reason.clone(),
+            "load",
+            ErrorSeverity::Error,
+            "load",
+        ));
         if let Err(e) = self.transition(id, manifest, PluginState::Error, Some(reason)) {
             tracing::warn!(plugin = id, "cannot record the failure: {e}");
         }
@@ -835,14 +834,13 @@ impl PluginManager {
         Ok(async move {
             let answer = answer.await;
             if let Err(e @ ManagerError::Plugin { .. }) = &answer {
-                inner.errors.record(ErrorRecord {
-                    plugin_id: id,
-                    message: e.to_string(),
-                    kind: e.kind(),
-                    severity: ErrorSeverity::Warning,
+                inner.errors.record(ErrorRecord::now(
+                    &id,
+                    e.to_string(),
+                    e.kind(),
+                    ErrorSeverity::Warning,
                     context,
-                    time: std::time::SystemTime::now(),
-                });
+                ));
             }
             answer
         })
@@ -941,14 +939,13 @@ impl PluginManager {
         if let Some(mailbox) = mailbox
             && let Err(e) = mailbox.dispose().await
         {
-            self.inner.errors.record(ErrorRecord {
-                plugin_id: id.to_owned(),
-                message: e.to_string(),
-                kind: e.kind(),
-                severity: ErrorSeverity::Warning,
-                context: "dispose".into(),
-                time: std::time::SystemTime::now(),
-            });
+            self.inner.errors.record(ErrorRecord::now(
+                id,
+                e.to_string(),
+                e.kind(),
+                ErrorSeverity::Warning,
+                "dispose",
+            ));
         }
         if state != PluginState::Disposed
             && let Err(e) = self.transition(id, &manifest, PluginState::Disposed, None)

@@ -108,17 +108,19 @@ impl Grant {
                 Some((dir, if asked.allows(level) { level } else { asked }))
             })
             .collect();
-        let at_most = |granted: Option<u64>, asked: Option<u64>| match (granted, asked) {
-            (Some(g), Some(a)) => Some(g.min(a)),
-            (g, a) => g.or(a),
-        };
         self.max_memory_bytes = at_most(self.max_memory_bytes, declared.max_memory_bytes);
         self.fuel = at_most(self.fuel, declared.fuel);
-        self.max_execution_time = match (self.max_execution_time, declared.max_execution_time) {
-            (Some(g), Some(a)) => Some(g.min(a)),
-            (g, a) => g.or(a),
-        };
+        self.max_execution_time = at_most(self.max_execution_time, declared.max_execution_time);
         self
+    }
+}
+
+/// The smaller of a granted and a declared budget; either alone when the
+/// other is unset.
+fn at_most<T: Ord>(granted: Option<T>, asked: Option<T>) -> Option<T> {
+    match (granted, asked) {
+        (Some(g), Some(a)) => Some(g.min(a)),
+        (g, a) => g.or(a),
     }
 }
 

@@ -113,13 +113,12 @@ impl Tally {
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut sorted: Vec<(&String, u64)> = counts
+        let loaded: Vec<(&String, u64)> = counts
             .iter()
             .map(|(name, n)| (name, n.load(Ordering::Relaxed)))
             .collect();
-        sorted.sort();
-        let total = sorted.iter().map(|(_, n)| n).sum();
-        let most = sorted
+        let total = loaded.iter().map(|(_, n)| n).sum();
+        let most = loaded
             .iter()
             .filter(|(_, n)| *n > 0)
             .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0)));
