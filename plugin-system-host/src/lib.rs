@@ -16,7 +16,13 @@
 //! A host embeds the manager in a few lines (here over WebAssembly, with
 //! `plugin-system-wasm` and `plugin-system-wasm-run`):
 //!
-//! ```ignore
+//! ```no_run
+//! # use std::{path::Path, sync::Arc};
+//! # use plugin_system_core::{HostFunction, PluginEvent, Value, WasmRuntimeConfig};
+//! # use plugin_system_host::PluginManager;
+//! # use plugin_system_wasm::WasmPluginRuntime;
+//! # use plugin_system_wasm_run::EngineKind;
+//! # async fn embed() -> Result<(), Box<dyn std::error::Error>> {
 //! let engine = plugin_system_wasm_run::new_runtime(EngineKind::Auto, WasmRuntimeConfig::default())?;
 //! let manager = PluginManager::builder()
 //!     .runtime(Arc::new(WasmPluginRuntime::new(engine)))
@@ -25,6 +31,9 @@
 //! let report = manager.load_dir(Path::new("plugins")).await;
 //! let answers = manager.dispatch_event(PluginEvent::new("file.opened")).await;
 //! manager.shutdown().await;
+//! # let _ = (report, answers);
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! The crate depends on `plugin-system-core` only and never names an engine
