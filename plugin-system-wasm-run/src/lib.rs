@@ -30,6 +30,8 @@ mod bounds;
 mod deadline;
 mod module_info;
 mod shared;
+#[cfg(feature = "wasmi")]
+mod start_export;
 #[cfg(feature = "wasi")]
 mod wasi;
 #[cfg(feature = "wasmi")]

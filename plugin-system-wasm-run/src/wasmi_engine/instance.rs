@@ -13,13 +13,12 @@ use wasmi::Val;
 
 use super::{
     call,
+    call::Typed,
     convert::{core_val_type, from_val, num_from_val, num_to_val, to_val},
-    start::START_EXPORT,
     state::{self, fuel_left},
     store::{Resolved, WasmiStore},
-    typed::Typed,
 };
-use crate::shared;
+use crate::{shared, start_export::START_EXPORT};
 
 impl WasmiStore {
     /// Converts the arguments, calls, and converts the results, through the reusable

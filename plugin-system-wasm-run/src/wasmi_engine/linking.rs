@@ -10,12 +10,11 @@ use plugin_system_core::{
 };
 use wasmi::{Global, Linker, Memory, Mutability, Ref, RefType, Store, Table, Val};
 
-use crate::shared;
+use crate::{shared, start_export::START_EXPORT};
 
 use super::{
     convert::{HostFailure, core_val_type, from_val, to_val, wasmi_func_type},
     memory::CallerMemory,
-    start::START_EXPORT,
     state::StoreData,
 };
 

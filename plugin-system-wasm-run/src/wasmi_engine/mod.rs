@@ -9,36 +9,32 @@
 //!
 //! Code map: [`state`] (what a store holds), [`store`] (instantiation, stores of
 //! several instances), [`linking`] (imports, host functions, exports of other
-//! instances), [`instance`] (calls, globals, fuel), [`call`] (the fast path and
-//! the deadline path), [`memory`] (memory views), [`convert`] (values, types and
-//! errors), [`start`] (running the start function under the deadline),
-//! [`defects`] (instructions wasmi runs wrongly, refused at load).
+//! instances), [`instance`] (calls, globals, fuel), [`call`] (the typed fast
+//! path and the deadline path), [`memory`] (memory views), [`convert`] (values,
+//! types and errors), [`module`] (compiling: the start function moved under the
+//! deadline, instructions wasmi runs wrongly refused).
 
 mod call;
 mod convert;
-mod defects;
 mod instance;
 mod linking;
 mod memory;
-mod start;
+mod module;
 mod state;
 mod store;
-#[cfg(test)]
-mod tests;
-mod typed;
 #[cfg(feature = "wasi")]
 mod wasi;
 
+pub(crate) use module::WasmiModule;
+
 use std::{
-    any::Any,
     panic::{AssertUnwindSafe, catch_unwind},
     sync::Arc,
 };
 
 use plugin_system_core::{
-    BoxError, ErrorChain, Imports, InstanceLimits, ModuleInfo, Result, RuntimeCounters,
-    RuntimeStats, ValidationReport, WasmError, WasmFeatures, WasmInstance, WasmModule, WasmRuntime,
-    WasmRuntimeConfig, WasmStore,
+    BoxError, Imports, InstanceLimits, Result, RuntimeCounters, RuntimeStats, WasmError,
+    WasmFeatures, WasmInstance, WasmModule, WasmRuntime, WasmRuntimeConfig, WasmStore,
 };
 use wasmparser::WasmFeatures as Proposals;
 
@@ -122,34 +118,6 @@ impl WasmiRuntime {
             config: Arc::new(config),
             counters: Arc::new(RuntimeCounters::default()),
         })
-    }
-
-    /// Compiles a binary, with its start function moved out of instantiation when it
-    /// has one (see [`start`]). Returns the module and whether the start was moved.
-    fn compile(&self, binary: &[u8]) -> Result<(wasmi::Module, bool)> {
-        defects::check(binary)?;
-        if let Some(hoisted) = start::hoist_start(binary) {
-            // The rewrite can make an invalid start function look valid (a start
-            // function with parameters becomes a plain export), so the original
-            // must validate as it stands first.
-            guarded(|| wasmi::Module::validate(&self.engine, binary))
-                .map_err(|error| compile_error(binary, PROPOSALS, error))?;
-            // A start function must run under the deadline, so a rewrite that fails
-            // (a module exporting the reserved name) refuses the module rather than
-            // falling back to a start function nothing could stop.
-            return guarded(|| wasmi::Module::new(&self.engine, &hoisted[..]))
-                .map(|module| (module, true))
-                .map_err(|error| WasmError::InvalidModule {
-                    message: format!(
-                        "start function cannot be put under the deadline: {}",
-                        ErrorChain(error.as_ref())
-                    ),
-                });
-        }
-        // No start function: compile the module as it is.
-        guarded(|| wasmi::Module::new(&self.engine, binary))
-            .map(|module| (module, false))
-            .map_err(|error| compile_error(binary, PROPOSALS, error))
     }
 }
 
@@ -236,7 +204,7 @@ impl WasmRuntime for WasmiRuntime {
 
     fn load_module(&self, bytes: &[u8]) -> Result<Arc<dyn WasmModule>> {
         let binary = prepare(bytes, &self.config.module_bounds)?;
-        let (module, start_hoisted) = self.compile(&binary)?;
+        let (module, start_hoisted) = module::compile(&self.engine, &binary)?;
         let info = read_module_info(&binary)?;
         self.counters.module_loaded(false);
         Ok(Arc::new(WasmiModule {
@@ -249,7 +217,7 @@ impl WasmRuntime for WasmiRuntime {
 
     fn validate_bytes(&self, bytes: &[u8]) -> Result<()> {
         let binary = prepare(bytes, &self.config.module_bounds)?;
-        defects::check(&binary)?;
+        module::refuse_defects(&binary)?;
         guarded(|| wasmi::Module::validate(&self.engine, &binary))
             .map_err(|error| compile_error(&binary, PROPOSALS, error))
     }
@@ -287,34 +255,5 @@ impl WasmRuntime for WasmiRuntime {
 
     fn stats(&self) -> RuntimeStats {
         self.counters.snapshot()
-    }
-}
-
-/// A module compiled by wasmi.
-pub(crate) struct WasmiModule {
-    /// The compiled module; bound to the engine that compiled it.
-    pub(crate) module: wasmi::Module,
-    /// What the original bytes declare (the hidden start export is not in it).
-    pub(crate) info: ModuleInfo,
-    /// Whether the start function was moved to the export [`start::START_EXPORT`].
-    pub(crate) start_hoisted: bool,
-    config: Arc<WasmRuntimeConfig>,
-}
-
-impl WasmModule for WasmiModule {
-    fn info(&self) -> &ModuleInfo {
-        &self.info
-    }
-
-    fn engine(&self) -> &'static str {
-        ENGINE
-    }
-
-    fn validate(&self) -> ValidationReport {
-        shared::validation_report(&self.info, &self.config, &features())
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }

@@ -16,10 +16,9 @@ use plugin_system_core::{
 use wasmi::{Memory, Val};
 
 use super::{
-    ENGINE, WasmiModule, call, convert::map_error, linking, memory::StoreMemory,
-    start::START_EXPORT, state, typed::Typed,
+    ENGINE, WasmiModule, call, call::Typed, convert::map_error, linking, memory::StoreMemory, state,
 };
-use crate::{deadline::Deadlines, shared};
+use crate::{deadline::Deadlines, shared, start_export::START_EXPORT};
 
 /// A wasmi store with its instances.
 ///

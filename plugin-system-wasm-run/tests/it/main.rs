@@ -3,6 +3,7 @@
 
 mod alike;
 mod bounds;
+mod calls;
 mod hostile;
 mod imports;
 mod instance;

@@ -1,14 +1,20 @@
-//! wasmi-specific behaviour: fuel slicing under deadlines, the moved start function,
-//! host errors on both call paths. The cross-engine suite covers the rest.
+//! Calls: fuel kept exact across deadline slices, the start function under the
+//! deadline and hidden, host errors on both call paths, values bit-exact, linking
+//! by name and type, instances sharing a store.
 
 use std::time::{Duration, Instant};
 
 use plugin_system_core::{
     Extern, ExternRef, FuncType, HostError, HostFunc, Imports, InstanceHandle, TrapCode, ValType,
-    WasmError, WasmRuntime, WasmRuntimeConfig, WasmValue,
+    WasmError, WasmRuntimeConfig, WasmValue,
 };
 
-use super::{WasmiRuntime, start::START_EXPORT};
+use plugin_system_wasm_run::EngineKind;
+
+use crate::on_every_engine;
+
+/// The export a moved start function hides behind on wasmi; no engine shows it.
+const START_EXPORT: &str = "\0plugin-system:start";
 
 /// `spin(n)` counts down from `n`: about 15 fuel per round.
 const SPIN: &str = r#"(module
@@ -21,12 +27,12 @@ const FOREVER: &str = r#"(module
     (func (export "forever") (loop $l (br $l)))
     (func (export "one") (result i32) (i32.const 1)))"#;
 
-fn runtime(config: WasmRuntimeConfig) -> WasmiRuntime {
-    WasmiRuntime::new(config).expect("runtime")
-}
-
-fn spin_fuel_left(config: WasmRuntimeConfig, rounds: i32) -> (Result<(), WasmError>, u64) {
-    let runtime = runtime(config);
+fn spin_fuel_left(
+    kind: EngineKind,
+    config: WasmRuntimeConfig,
+    rounds: i32,
+) -> (Result<(), WasmError>, u64) {
+    let runtime = crate::runtime(kind, config);
     let module = runtime.load_module(SPIN.as_bytes()).unwrap();
     let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
     let outcome = instance.call("spin", &[WasmValue::I32(rounds)]).map(drop);
@@ -37,32 +43,28 @@ fn spin_fuel_left(config: WasmRuntimeConfig, rounds: i32) -> (Result<(), WasmErr
 
 const FUEL: u64 = 100_000_000;
 
-#[test]
-fn fuel_accounting_across_deadline_slices_is_exact() {
+fn fuel_accounting_across_deadline_slices_is_exact(kind: EngineKind) {
     let plain = WasmRuntimeConfig::default().fuel_limit(FUEL);
     let sliced = plain.clone().timeout(Duration::from_secs(60));
     // Many slices: a million rounds burn far more than one slice.
-    let (direct, direct_left) = spin_fuel_left(plain.clone(), 1_000_000);
-    let (slices, slices_left) = spin_fuel_left(sliced.clone(), 1_000_000);
+    let (direct, direct_left) = spin_fuel_left(kind, plain.clone(), 1_000_000);
+    let (slices, slices_left) = spin_fuel_left(kind, sliced.clone(), 1_000_000);
     direct.unwrap();
     slices.unwrap();
     let burnt = FUEL - direct_left;
-    assert!(
-        burnt > 5 * crate::shared::DEADLINE_FUEL_SLICE,
-        "burnt only {burnt}"
-    );
+    assert!(burnt > 5 * 1_000_000, "burnt only {burnt}");
     assert_eq!(direct_left, slices_left);
 
     // Running out mid-slice leaves the same fuel on both paths.
     let short = |config: WasmRuntimeConfig| config.fuel_limit(burnt / 2);
     let (direct, direct_left) = {
-        let runtime = runtime(short(plain));
+        let runtime = crate::runtime(kind, short(plain));
         let module = runtime.load_module(SPIN.as_bytes()).unwrap();
         let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
         let outcome = instance.call("spin", &[WasmValue::I32(1_000_000)]);
         (outcome, instance.fuel().unwrap())
     };
-    let runtime = runtime(short(sliced));
+    let runtime = crate::runtime(kind, short(sliced));
     let module = runtime.load_module(SPIN.as_bytes()).unwrap();
     let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
     let outcome = instance.call("spin", &[WasmValue::I32(1_000_000)]);
@@ -84,8 +86,7 @@ fn fuel_accounting_across_deadline_slices_is_exact() {
     assert_eq!((stats.calls, stats.failed_calls), (2, 1));
 }
 
-#[test]
-fn deadline_stops_an_endless_loop() {
+fn deadline_stops_an_endless_loop(kind: EngineKind) {
     let limit = Duration::from_millis(200);
     for config in [
         WasmRuntimeConfig::default().timeout(limit),
@@ -93,7 +94,7 @@ fn deadline_stops_an_endless_loop() {
             .timeout(limit)
             .fuel_limit(u64::MAX),
     ] {
-        let runtime = runtime(config);
+        let runtime = crate::runtime(kind, config);
         let module = runtime.load_module(FOREVER.as_bytes()).unwrap();
         let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
         let started = Instant::now();
@@ -116,8 +117,7 @@ fn deadline_stops_an_endless_loop() {
     }
 }
 
-#[test]
-fn functions_translated_lazily_under_a_deadline_run() {
+fn functions_translated_lazily_under_a_deadline_run(kind: EngineKind) {
     // Each of these bodies would cost wasmi over a million fuel to translate at
     // its default price: more than one deadline slice holds.
     let body = "i32.const 1 drop ".repeat(120_000);
@@ -127,16 +127,18 @@ fn functions_translated_lazily_under_a_deadline_run() {
             (func $b {body})
             (func (export "run") (result i32) call $a call $b i32.const 7))"#
     );
-    let runtime = runtime(WasmRuntimeConfig::default().timeout(Duration::from_secs(60)));
+    let runtime = crate::runtime(
+        kind,
+        WasmRuntimeConfig::default().timeout(Duration::from_secs(60)),
+    );
     let module = runtime.load_module(wat.as_bytes()).unwrap();
     let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
     assert_eq!(instance.call("run", &[]).unwrap(), [WasmValue::I32(7)]);
 }
 
-#[test]
-fn the_start_function_runs_under_the_deadline() {
+fn the_start_function_runs_under_the_deadline(kind: EngineKind) {
     let limit = Duration::from_millis(100);
-    let runtime = runtime(WasmRuntimeConfig::default().timeout(limit));
+    let runtime = crate::runtime(kind, WasmRuntimeConfig::default().timeout(limit));
     let endless = runtime
         .load_module(br#"(module (func $s (loop $l (br $l))) (start $s))"#)
         .unwrap();
@@ -153,9 +155,8 @@ fn the_start_function_runs_under_the_deadline() {
     assert_eq!(runtime.stats().instances_active, 0);
 }
 
-#[test]
-fn the_start_function_runs_once_and_stays_hidden() {
-    let runtime = runtime(WasmRuntimeConfig::default().fuel_limit(1_000));
+fn the_start_function_runs_once_and_stays_hidden(kind: EngineKind) {
+    let runtime = crate::runtime(kind, WasmRuntimeConfig::default().fuel_limit(1_000));
     let module = runtime
         .load_module(
             br#"(module
@@ -193,8 +194,7 @@ fn the_start_function_runs_once_and_stays_hidden() {
     );
 }
 
-#[test]
-fn host_errors_keep_the_function_name_on_both_call_paths() {
+fn host_errors_keep_the_function_name_on_both_call_paths(kind: EngineKind) {
     let wat = br#"(module
         (import "env" "fail" (func $fail (param i32)))
         (import "env" "peek" (func $peek (param i32) (result i32)))
@@ -227,7 +227,7 @@ fn host_errors_keep_the_function_name_on_both_call_paths() {
     for timeout in [None, Some(Duration::from_secs(60))] {
         let mut config = WasmRuntimeConfig::default();
         config.timeout = timeout;
-        let runtime = runtime(config);
+        let runtime = crate::runtime(kind, config);
         let module = runtime.load_module(wat).unwrap();
         let mut instance = runtime.instantiate(&module, &imports).unwrap();
         match instance.call("fail", &[]) {
@@ -241,9 +241,8 @@ fn host_errors_keep_the_function_name_on_both_call_paths() {
     }
 }
 
-#[test]
-fn values_cross_bit_exact() {
-    let runtime = runtime(WasmRuntimeConfig::default());
+fn values_cross_bit_exact(kind: EngineKind) {
+    let runtime = crate::runtime(kind, WasmRuntimeConfig::default());
     let module = runtime
         .load_module(
             br#"(module
@@ -279,9 +278,8 @@ fn values_cross_bit_exact() {
     ));
 }
 
-#[test]
-fn memory_limits_refuse_growth_without_trapping() {
-    let runtime = runtime(WasmRuntimeConfig::default().max_memory_pages(2));
+fn memory_limits_refuse_growth_without_trapping(kind: EngineKind) {
+    let runtime = crate::runtime(kind, WasmRuntimeConfig::default().max_memory_pages(2));
     let module = runtime
         .load_module(
             br#"(module (memory (export "memory") 1)
@@ -307,9 +305,8 @@ fn memory_limits_refuse_growth_without_trapping() {
     );
 }
 
-#[test]
-fn recursion_past_the_depth_limit_is_a_stack_overflow() {
-    let runtime = runtime(WasmRuntimeConfig::default().max_stack_depth(100));
+fn recursion_past_the_depth_limit_is_a_stack_overflow(kind: EngineKind) {
+    let runtime = crate::runtime(kind, WasmRuntimeConfig::default().max_stack_depth(100));
     let module = runtime
         .load_module(
             br#"(module (func $r (export "r") (param i32)
@@ -318,7 +315,9 @@ fn recursion_past_the_depth_limit_is_a_stack_overflow() {
         .unwrap();
     let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
     instance.call("r", &[WasmValue::I32(50)]).unwrap();
-    let outcome = instance.call("r", &[WasmValue::I32(1_000)]);
+    // Far past the limit on both engines: wasmi counts frames, wasmtime turns
+    // the depth into native stack bytes.
+    let outcome = instance.call("r", &[WasmValue::I32(100_000)]);
     assert!(
         matches!(outcome, Err(WasmError::StackOverflow)),
         "{outcome:?}"
@@ -326,24 +325,33 @@ fn recursion_past_the_depth_limit_is_a_stack_overflow() {
     instance.call("r", &[WasmValue::I32(50)]).unwrap();
 }
 
-#[test]
-fn missing_proposals_are_unsupported_not_invalid() {
-    let runtime = runtime(WasmRuntimeConfig::default());
-    for (wat, feature) in [
-        (&br#"(module (memory i64 1))"#[..], "memory64"),
+fn missing_proposals_are_unsupported_not_invalid(kind: EngineKind) {
+    let runtime = crate::runtime(kind, WasmRuntimeConfig::default());
+    let features = runtime.supported_features();
+    for (wat, feature, supported) in [
+        (
+            &br#"(module (memory i64 1))"#[..],
+            "memory64",
+            features.memory64,
+        ),
         (
             br#"(module (tag $e) (func (export "f") (throw $e)))"#,
             "exceptions",
+            features.exceptions,
         ),
     ] {
         for outcome in [
             runtime.load_module(wat).map(drop),
             runtime.validate_bytes(wat),
         ] {
-            assert!(
-                matches!(&outcome, Err(WasmError::Unsupported { feature: f }) if f == feature),
-                "{outcome:?}"
-            );
+            if supported {
+                assert!(outcome.is_ok(), "{feature}: {outcome:?}");
+            } else {
+                assert!(
+                    matches!(&outcome, Err(WasmError::Unsupported { feature: f }) if f == feature),
+                    "{outcome:?}"
+                );
+            }
         }
     }
     assert!(matches!(
@@ -352,9 +360,8 @@ fn missing_proposals_are_unsupported_not_invalid() {
     ));
 }
 
-#[test]
-fn links_by_name_and_type() {
-    let runtime = runtime(WasmRuntimeConfig::default());
+fn links_by_name_and_type(kind: EngineKind) {
+    let runtime = crate::runtime(kind, WasmRuntimeConfig::default());
     let module = runtime
         .load_module(br#"(module (import "env" "f" (func (param i32))) (import "env" "f" (func (param i32))))"#)
         .unwrap();
@@ -386,9 +393,8 @@ fn links_by_name_and_type() {
     runtime.instantiate(&module, &imports).unwrap();
 }
 
-#[test]
-fn fuel_needs_metering_and_modules_stay_with_their_runtime() {
-    let runtime = runtime(WasmRuntimeConfig::default());
+fn fuel_needs_metering_and_modules_stay_with_their_runtime(kind: EngineKind) {
+    let runtime = crate::runtime(kind, WasmRuntimeConfig::default());
     let module = runtime.load_module(FOREVER.as_bytes()).unwrap();
     let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
     assert!(matches!(
@@ -404,7 +410,7 @@ fn fuel_needs_metering_and_modules_stay_with_their_runtime() {
     drop(instance);
     assert_eq!(runtime.stats().instances_active, 0);
 
-    let other = super::WasmiRuntime::new(WasmRuntimeConfig::default()).unwrap();
+    let other = crate::runtime(kind, WasmRuntimeConfig::default());
     assert!(matches!(
         other.instantiate(&module, &Imports::new()).map(drop),
         Err(WasmError::ForeignModule { .. })
@@ -448,9 +454,8 @@ fn exports_of(instance: InstanceHandle) -> Imports {
     imports
 }
 
-#[test]
-fn linked_instances_share_memory_table_global_and_function() {
-    let runtime = runtime(WasmRuntimeConfig::default().fuel_limit(FUEL));
+fn linked_instances_share_memory_table_global_and_function(kind: EngineKind) {
+    let runtime = crate::runtime(kind, WasmRuntimeConfig::default().fuel_limit(FUEL));
     let provider = runtime.load_module(PROVIDER.as_bytes()).unwrap();
     let user = runtime.load_module(USER.as_bytes()).unwrap();
     let mut store = runtime.new_store().unwrap();
@@ -517,8 +522,7 @@ fn linked_instances_share_memory_table_global_and_function() {
     ));
 }
 
-#[test]
-fn host_functions_see_the_memory_of_the_called_instance() {
+fn host_functions_see_the_memory_of_the_called_instance(kind: EngineKind) {
     let module = br#"(module
         (import "env" "peek" (func $peek (result i32)))
         (memory (export "memory") 1)
@@ -538,7 +542,7 @@ fn host_functions_see_the_memory_of_the_called_instance() {
     for timeout in [None, Some(Duration::from_secs(60))] {
         let mut config = WasmRuntimeConfig::default();
         config.timeout = timeout;
-        let runtime = runtime(config);
+        let runtime = crate::runtime(kind, config);
         let module = runtime.load_module(module).unwrap();
         let mut store = runtime.new_store().unwrap();
         let a = store.instantiate(&module, &imports).unwrap();
@@ -560,9 +564,8 @@ fn host_functions_see_the_memory_of_the_called_instance() {
     }
 }
 
-#[test]
-fn exports_of_missing_instances_or_names_do_not_link() {
-    let runtime = runtime(WasmRuntimeConfig::default());
+fn exports_of_missing_instances_or_names_do_not_link(kind: EngineKind) {
+    let runtime = crate::runtime(kind, WasmRuntimeConfig::default());
     let provider = runtime.load_module(PROVIDER.as_bytes()).unwrap();
     let user = runtime.load_module(USER.as_bytes()).unwrap();
     let mut store = runtime.new_store().unwrap();
@@ -645,9 +648,8 @@ fn exports_of_missing_instances_or_names_do_not_link() {
     assert_eq!(runtime.stats().instances_active, 4);
 }
 
-#[test]
-fn exports_need_a_store() {
-    let runtime = runtime(WasmRuntimeConfig::default());
+fn exports_need_a_store(kind: EngineKind) {
+    let runtime = crate::runtime(kind, WasmRuntimeConfig::default());
     let user = runtime.load_module(USER.as_bytes()).unwrap();
     match runtime.instantiate(&user, &exports_of(InstanceHandle::from_index(0))) {
         Err(WasmError::Link { message }) => {
@@ -661,9 +663,8 @@ fn exports_need_a_store() {
     assert_eq!(runtime.stats().instances_active, 0);
 }
 
-#[test]
-fn a_failed_start_function_leaves_its_writes_in_shared_memory() {
-    let runtime = runtime(WasmRuntimeConfig::default().fuel_limit(FUEL));
+fn a_failed_start_function_leaves_its_writes_in_shared_memory(kind: EngineKind) {
+    let runtime = crate::runtime(kind, WasmRuntimeConfig::default().fuel_limit(FUEL));
     let provider = runtime.load_module(PROVIDER.as_bytes()).unwrap();
     let failing = runtime
         .load_module(
@@ -716,9 +717,8 @@ fn a_failed_start_function_leaves_its_writes_in_shared_memory() {
     );
 }
 
-#[test]
-fn every_member_counts_as_active_until_the_store_drops() {
-    let runtime = runtime(WasmRuntimeConfig::default());
+fn every_member_counts_as_active_until_the_store_drops(kind: EngineKind) {
+    let runtime = crate::runtime(kind, WasmRuntimeConfig::default());
     let provider = runtime.load_module(PROVIDER.as_bytes()).unwrap();
     let user = runtime.load_module(USER.as_bytes()).unwrap();
     let mut store = runtime.new_store().unwrap();
@@ -735,3 +735,24 @@ fn every_member_counts_as_active_until_the_store_drops() {
     drop(store);
     assert_eq!(runtime.stats().instances_active, 0);
 }
+
+on_every_engine!(
+    fuel_accounting_across_deadline_slices_is_exact,
+    deadline_stops_an_endless_loop,
+    functions_translated_lazily_under_a_deadline_run,
+    the_start_function_runs_under_the_deadline,
+    the_start_function_runs_once_and_stays_hidden,
+    host_errors_keep_the_function_name_on_both_call_paths,
+    values_cross_bit_exact,
+    memory_limits_refuse_growth_without_trapping,
+    recursion_past_the_depth_limit_is_a_stack_overflow,
+    missing_proposals_are_unsupported_not_invalid,
+    links_by_name_and_type,
+    fuel_needs_metering_and_modules_stay_with_their_runtime,
+    linked_instances_share_memory_table_global_and_function,
+    host_functions_see_the_memory_of_the_called_instance,
+    exports_of_missing_instances_or_names_do_not_link,
+    exports_need_a_store,
+    a_failed_start_function_leaves_its_writes_in_shared_memory,
+    every_member_counts_as_active_until_the_store_drops,
+);
