@@ -53,11 +53,12 @@ pub use instance::{
 pub use memory::{PAGE_SIZE, WasmMemory, checked_range};
 pub use module::{ModuleInfo, ValidationReport, WasmModule};
 pub use plugin::{
-    DEFAULT_MAX_MESSAGE_SIZE, FilesystemAccessLevel, HostCall, HostFunction, HostFunctionError,
-    HostFunctions, ParseEnumError, Plugin, PluginContext, PluginError, PluginEvent,
-    PluginLoadOptions, PluginManifest, PluginOrigin, PluginPermissions, PluginResponse,
-    PluginRuntime, PluginRuntimeType, PluginSerializer, PluginSource, SerializationError,
-    Timestamp, TimestampParseError, Value, ValueMap, WireFormat, check_manifests_agree,
+    BlockingPlugin, DEFAULT_MAX_MESSAGE_SIZE, FilesystemAccessLevel, HostCall, HostFunction,
+    HostFunctionError, HostFunctions, ParseEnumError, Plugin, PluginContext, PluginError,
+    PluginEvent, PluginLoadOptions, PluginManifest, PluginOrigin, PluginPermissions,
+    PluginResponse, PluginRuntime, PluginRuntimeType, PluginSerializer, PluginSource, PluginUsage,
+    SerializationError, SharedEvent, Timestamp, TimestampParseError, Value, ValueMap, WireFormat,
+    check_manifests_agree,
 };
 pub use runtime::{
     InstanceGuard, MAX_MODULE_FILE_BYTES, RuntimeCounters, RuntimeStats, WasmRuntime,

@@ -2,11 +2,15 @@
 //!
 //! - `manager/<engine>/direct`: `WasmPlugin::handle_event_sync` on a WAT
 //!   plugin that answers `{"success":true}` (the floor);
-//! - `manager/<engine>/send_event`: the same event to the same plugin through
-//!   `PluginManager::send_event` (mailbox, task, the guest off the executor,
-//!   the answer back), awaited from outside the runtime;
-//! - `manager/<engine>/dispatch_10`: one `dispatch_event` to 10 subscribers
-//!   of that plugin, against 10 direct calls (`direct_10`).
+//! - `manager/<engine>/send_event_blocking`: the same event to the same
+//!   plugin through `PluginManager::send_event_blocking` from the bench's own
+//!   thread (the plugin is idle, so the event runs on that thread);
+//! - `manager/<engine>/send_event`: the same through the async
+//!   `PluginManager::send_event` (the mailbox, a hand-off to the plugin's
+//!   thread, the answer back), awaited from outside the runtime;
+//! - `manager/<engine>/dispatch_blocking_10` and `dispatch_10`: one
+//!   `dispatch_event_blocking` / `dispatch_event` to 10 subscribers of that
+//!   plugin, against 10 direct calls (`direct_10`).
 //!
 //! Results and ratios are in BENCHMARKS.md ("PluginManager").
 
@@ -97,6 +101,13 @@ fn bench(c: &mut Criterion) {
         group.bench_function("direct", |b| {
             b.iter(|| black_box(direct.handle_event_sync(black_box(&event)).expect("answer")));
         });
+        group.bench_function("send_event_blocking", |b| {
+            b.iter(|| {
+                manager
+                    .send_event_blocking("plugin.p0", event.clone())
+                    .expect("answer")
+            });
+        });
         group.bench_function("send_event", |b| {
             b.iter(|| {
                 tokio
@@ -109,6 +120,13 @@ fn bench(c: &mut Criterion) {
                 for _ in 0..10 {
                     black_box(direct.handle_event_sync(&event).expect("answer"));
                 }
+            });
+        });
+        group.bench_function("dispatch_blocking_10", |b| {
+            b.iter(|| {
+                let answers = manager.dispatch_event_blocking(event.clone());
+                assert_eq!(answers.len(), 10);
+                answers
             });
         });
         group.bench_function("dispatch_10", |b| {

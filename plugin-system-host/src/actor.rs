@@ -1,86 +1,176 @@
-//! One task per plugin, fed through a bounded mailbox.
+//! One worker thread per plugin, fed through a bounded mailbox; a caller that
+//! blocks for an idle plugin runs the event itself.
 //!
-//! The task owns the plugin's calls: events are handled one at a time, in the
-//! order they came, and guest code runs off the executor (the plugin runtime's
-//! `handle_event` does that), so a slow or looping plugin delays only its own
-//! mailbox. A full mailbox refuses the sender at once ([`ManagerError::Busy`])
-//! rather than queueing without bound.
+//! Each plugin's events are handled one at a time, in the order they came,
+//! either by its worker thread or by a blocking caller that found the plugin
+//! idle with nothing queued (then the event runs on the caller's thread and
+//! costs no hand-off). Guest code never runs on an async executor's thread,
+//! and a slow or looping plugin holds up only its own mailbox: a
+//! [`Broadcast`] runs its recipients one after another on one thread, and
+//! the [`Rescuer`] hands those it has not reached to their own workers once
+//! [`INLINE_BUDGET`] has passed. A full mailbox refuses the sender at once
+//! ([`ManagerError::Busy`]) rather than queueing without bound.
 
-use std::sync::Arc;
+use std::{
+    collections::VecDeque,
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::{
+        Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak,
+        atomic::{AtomicUsize, Ordering},
+        mpsc,
+    },
+    time::{Duration, Instant},
+};
 
-use plugin_system_core::{Plugin, PluginContext, PluginError, PluginEvent, PluginResponse};
-use tokio::sync::{mpsc, oneshot};
+use plugin_system_core::{
+    Plugin, PluginContext, PluginError, PluginEvent, PluginResponse, PluginUsage, SharedEvent,
+};
+use tokio::sync::oneshot;
 
-use crate::{ManagerError, stats::PluginCounters};
+use crate::{
+    ManagerError,
+    errors::{ErrorRecord, ErrorSeverity, ErrorTracker},
+    stats::PluginCounters,
+};
 
-/// What a plugin's task is asked to do.
-enum Message {
-    Initialize(PluginContext, oneshot::Sender<Result<(), PluginError>>),
-    /// An event, and how many plugin-to-plugin hops led to it.
-    Event(
-        PluginEvent,
-        u32,
-        oneshot::Sender<Result<PluginResponse, PluginError>>,
+/// How long a broadcast may keep recipients waiting for the caller to reach
+/// them before their workers take over.
+pub(crate) const INLINE_BUDGET: Duration = Duration::from_millis(2);
+
+/// Native stack of a worker thread: guest code runs on it, and wasm stack
+/// limits are counted within it.
+const WORKER_STACK: usize = 8 << 20;
+
+/// A plugin's answer to one event.
+pub(crate) type Answer = Result<PluginResponse, ManagerError>;
+
+/// An event as a mailbox carries it.
+#[derive(Clone)]
+pub(crate) enum Payload {
+    /// For one plugin.
+    One(PluginEvent),
+    /// For several: encoded once per wire format.
+    Shared(Arc<SharedEvent>),
+}
+
+impl Payload {
+    fn event(&self) -> &PluginEvent {
+        match self {
+            Payload::One(event) => event,
+            Payload::Shared(shared) => shared.event(),
+        }
+    }
+}
+
+/// Where an event's answer goes.
+enum Reply {
+    Async(oneshot::Sender<Answer>),
+    Blocking(mpsc::SyncSender<Answer>),
+    /// Into a broadcast's answers, at the recipient's place.
+    Broadcast(BroadcastPlace),
+    /// Nobody waits (an event a plugin emitted); failures are still recorded.
+    Nobody,
+}
+
+impl Reply {
+    fn send(self, answer: Answer) {
+        // A caller that stopped waiting is no error.
+        match self {
+            Reply::Async(sender) => drop(sender.send(answer)),
+            Reply::Blocking(sender) => drop(sender.send(answer)),
+            Reply::Broadcast(place) => place.fill(answer),
+            Reply::Nobody => {}
+        }
+    }
+}
+
+/// An answer on its way back.
+enum Delivery {
+    Lifecycle(
+        oneshot::Sender<Result<(), ManagerError>>,
+        Result<(), ManagerError>,
     ),
-    Dispose(oneshot::Sender<Result<(), PluginError>>),
+    Event(Reply, Answer),
+}
+
+impl Delivery {
+    fn deliver(self) {
+        match self {
+            Delivery::Lifecycle(reply, outcome) => drop(reply.send(outcome)),
+            Delivery::Event(reply, answer) => reply.send(answer),
+        }
+    }
+}
+
+/// What a plugin's worker is asked to do.
+enum Work {
+    Initialize(PluginContext, oneshot::Sender<Result<(), ManagerError>>),
+    Event {
+        payload: Payload,
+        /// Plugin-to-plugin hops from the host.
+        depth: u32,
+        reply: Reply,
+    },
+    Dispose(oneshot::Sender<Result<(), ManagerError>>),
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Work>,
+    /// Someone (the worker, or a caller) is running the plugin.
+    running: bool,
+    /// The worker sleeps on [`Slot::wake`].
+    worker_waiting: bool,
+    /// No more work: the plugin was disposed, or the manager let it go.
+    closed: bool,
+}
+
+/// A plugin, its mailbox, and what is counted of it.
+struct Slot {
+    id: Arc<str>,
+    plugin: Arc<dyn Plugin>,
+    capacity: usize,
+    counters: Arc<PluginCounters>,
+    errors: Arc<ErrorTracker>,
+    /// Drives a plugin that has no blocking calls.
+    runtime: tokio::runtime::Handle,
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    /// What the plugin held when last asked while idle.
+    usage: Mutex<PluginUsage>,
 }
 
 /// The sending side of a plugin's mailbox. Cheap to clone.
 #[derive(Clone)]
-pub(crate) struct Mailbox {
-    id: Arc<str>,
-    sender: mpsc::Sender<Message>,
-    capacity: usize,
+pub(crate) struct Mailbox(Arc<Slot>);
+
+/// The manager's hold on a plugin's worker: dropping it closes the mailbox,
+/// and the worker ends once its current event is done (what is still queued
+/// is answered [`ManagerError::Stopped`]).
+pub(crate) struct Worker(Mailbox);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let slot = &self.0.0;
+        let mut queue = slot.lock();
+        queue.closed = true;
+        queue.jobs.clear();
+        drop(queue);
+        slot.wake.notify_all();
+    }
 }
 
-impl Mailbox {
-    /// Starts the task of `plugin` on the current tokio runtime.
-    pub(crate) fn start(
-        id: &str,
-        plugin: Arc<dyn Plugin>,
-        capacity: usize,
-        counters: Arc<PluginCounters>,
-    ) -> Self {
-        let capacity = capacity.max(1);
-        let (sender, mut receiver) = mpsc::channel(capacity);
-        tokio::spawn(async move {
-            while let Some(message) = receiver.recv().await {
-                match message {
-                    Message::Initialize(context, reply) => {
-                        let _ = reply.send(plugin.initialize(context).await);
-                    }
-                    Message::Event(event, depth, reply) => {
-                        counters.set_depth(depth);
-                        let started = std::time::Instant::now();
-                        let outcome = plugin.handle_event(event).await;
-                        counters.record(started.elapsed(), outcome.is_ok());
-                        let _ = reply.send(outcome);
-                    }
-                    Message::Dispose(reply) => {
-                        let _ = reply.send(plugin.dispose().await);
-                        // Nothing after a dispose: the task ends, and what is
-                        // still queued is answered `Stopped` as it is dropped.
-                        break;
-                    }
-                }
-            }
-        });
-        Mailbox {
-            id: id.into(),
-            sender,
-            capacity,
-        }
+impl Worker {
+    /// The mailbox.
+    pub(crate) fn mailbox(&self) -> &Mailbox {
+        &self.0
     }
+}
 
-    /// Queues a message, or says why not at once.
-    fn post(&self, message: Message) -> Result<(), ManagerError> {
-        self.sender.try_send(message).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => ManagerError::Busy {
-                id: self.id.to_string(),
-                capacity: self.capacity,
-            },
-            mpsc::error::TrySendError::Closed(_) => self.stopped(),
-        })
+impl Slot {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // Plugin code never runs under this lock, so a poisoned one is whole.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn stopped(&self) -> ManagerError {
@@ -89,69 +179,543 @@ impl Mailbox {
         }
     }
 
-    fn failed(&self, source: PluginError) -> ManagerError {
-        ManagerError::Plugin {
-            id: self.id.to_string(),
-            source,
+    /// Runs `call` on the plugin, a panic turned into an error.
+    fn guarded<T>(
+        &self,
+        during: &'static str,
+        call: impl FnOnce() -> Result<T, PluginError>,
+    ) -> Result<T, ManagerError> {
+        match catch_unwind(AssertUnwindSafe(call)) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(source)) => Err(ManagerError::Plugin {
+                id: self.id.to_string(),
+                source,
+            }),
+            Err(_) => Err(ManagerError::Panicked {
+                id: self.id.to_string(),
+                during,
+            }),
         }
     }
 
-    /// Queues `event`; the answer comes when the plugin has handled it.
-    ///
-    /// # Errors
-    /// [`ManagerError::Busy`] at once when the mailbox is full.
-    pub(crate) fn event(
-        &self,
-        event: PluginEvent,
-    ) -> Result<impl Future<Output = Result<PluginResponse, ManagerError>> + use<>, ManagerError>
-    {
-        self.event_at(event, 0)
+    /// Handles one event, counted, with a failure recorded.
+    fn handle(&self, payload: &Payload, depth: u32) -> Answer {
+        self.counters.set_depth(depth);
+        let started = Instant::now();
+        let answer = self.guarded("event", || match (self.plugin.blocking(), payload) {
+            (Some(plugin), Payload::One(event)) => plugin.handle_event_blocking(event),
+            (Some(plugin), Payload::Shared(event)) => plugin.handle_shared_event_blocking(event),
+            (None, payload) => self
+                .runtime
+                .block_on(self.plugin.handle_event(payload.event().clone())),
+        });
+        self.counters.record(started.elapsed(), answer.is_ok());
+        if let Err(error) = &answer {
+            self.errors.record(ErrorRecord::now(
+                &self.id,
+                error.to_string(),
+                error.kind(),
+                ErrorSeverity::Warning,
+                format!("event {}", payload.event().event_type),
+            ));
+        }
+        answer
     }
 
-    /// Queues `event`, `depth` plugin-to-plugin hops from the host.
-    pub(crate) fn event_at(
-        &self,
-        event: PluginEvent,
-        depth: u32,
-    ) -> Result<impl Future<Output = Result<PluginResponse, ManagerError>> + use<>, ManagerError>
-    {
-        let (reply, answer) = oneshot::channel();
-        self.post(Message::Event(event, depth, reply))?;
-        let this = self.clone();
-        Ok(async move {
-            match answer.await {
-                Ok(Ok(response)) => Ok(response),
-                Ok(Err(e)) => Err(this.failed(e)),
-                Err(_) => Err(this.stopped()),
+    /// Does `work`; the answer is delivered after, once the plugin is marked
+    /// idle again, so that whoever gets it finds the plugin free.
+    fn perform(&self, work: Work) -> Delivery {
+        match work {
+            Work::Initialize(context, reply) => Delivery::Lifecycle(
+                reply,
+                self.guarded("initialize", || match self.plugin.blocking() {
+                    Some(plugin) => plugin.initialize_blocking(&context),
+                    None => self.runtime.block_on(self.plugin.initialize(context)),
+                }),
+            ),
+            Work::Event {
+                payload,
+                depth,
+                reply,
+            } => Delivery::Event(reply, self.handle(&payload, depth)),
+            Work::Dispose(reply) => Delivery::Lifecycle(
+                reply,
+                self.guarded("dispose", || match self.plugin.blocking() {
+                    Some(plugin) => plugin.dispose_blocking(),
+                    None => self.runtime.block_on(self.plugin.dispose()),
+                }),
+            ),
+        }
+    }
+
+    /// Queues `work`, waking the worker.
+    fn enqueue(&self, queue: &mut Queue, work: Work) {
+        queue.jobs.push_back(work);
+        if queue.worker_waiting && !queue.running {
+            self.wake.notify_one();
+        }
+    }
+
+    /// The end of a run on a caller's thread: the worker takes what queued up
+    /// meanwhile.
+    fn release(&self) {
+        let mut queue = self.lock();
+        queue.running = false;
+        if !queue.jobs.is_empty() && queue.worker_waiting {
+            self.wake.notify_one();
+        }
+    }
+
+    /// The worker: runs what is queued until the mailbox closes.
+    fn serve(&self) {
+        // Async host functions find the manager's runtime from here.
+        let _context = self.runtime.enter();
+        loop {
+            let work = {
+                let mut queue = self.lock();
+                loop {
+                    if queue.closed {
+                        return;
+                    }
+                    if !queue.running
+                        && let Some(work) = queue.jobs.pop_front()
+                    {
+                        queue.running = true;
+                        break work;
+                    }
+                    queue.worker_waiting = true;
+                    queue = self
+                        .wake
+                        .wait(queue)
+                        .unwrap_or_else(PoisonError::into_inner);
+                    queue.worker_waiting = false;
+                }
+            };
+            let last = matches!(work, Work::Dispose(_));
+            let delivery = self.perform(work);
+            let mut queue = self.lock();
+            queue.running = false;
+            if last {
+                // Nothing after a dispose: what is still queued is answered
+                // `Stopped` as it is dropped.
+                queue.closed = true;
+                let dropped = std::mem::take(&mut queue.jobs);
+                drop(queue);
+                drop(dropped);
+                delivery.deliver();
+                return;
             }
+            drop(queue);
+            delivery.deliver();
+        }
+    }
+}
+
+impl Mailbox {
+    /// Starts the worker thread of `plugin`.
+    ///
+    /// # Errors
+    /// [`ManagerError::NoThread`] when the system refuses a thread.
+    pub(crate) fn start(
+        id: &str,
+        plugin: Arc<dyn Plugin>,
+        capacity: usize,
+        counters: Arc<PluginCounters>,
+        errors: Arc<ErrorTracker>,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<Worker, ManagerError> {
+        let slot = Arc::new(Slot {
+            id: id.into(),
+            plugin,
+            capacity: capacity.max(1),
+            counters,
+            errors,
+            runtime,
+            queue: Mutex::default(),
+            wake: Condvar::new(),
+            usage: Mutex::default(),
+        });
+        let serving = Arc::clone(&slot);
+        std::thread::Builder::new()
+            .name(format!("plugin {id}"))
+            .stack_size(WORKER_STACK)
+            .spawn(move || serving.serve())
+            .map_err(|source| ManagerError::NoThread {
+                id: id.to_owned(),
+                source,
+            })?;
+        Ok(Worker(Mailbox(slot)))
+    }
+
+    /// What the plugin holds: asked now when it is idle, else as it was when
+    /// last asked (a plugin busy with an event is not waited for).
+    pub(crate) fn usage(&self) -> PluginUsage {
+        let slot = &self.0;
+        let kept = || *slot.usage.lock().unwrap_or_else(PoisonError::into_inner);
+        {
+            let mut queue = slot.lock();
+            if queue.running || queue.closed {
+                return kept();
+            }
+            queue.running = true;
+        }
+        let usage =
+            catch_unwind(AssertUnwindSafe(|| slot.plugin.usage())).unwrap_or_else(|_| kept());
+        *slot.usage.lock().unwrap_or_else(PoisonError::into_inner) = usage;
+        slot.release();
+        usage
+    }
+
+    /// Queues an event within the mailbox's capacity; a refusal gives the
+    /// reply back, unanswered.
+    fn post(
+        &self,
+        payload: Payload,
+        depth: u32,
+        reply: Reply,
+    ) -> Result<(), Box<(ManagerError, Reply)>> {
+        let slot = &self.0;
+        let mut queue = slot.lock();
+        if queue.closed {
+            return Err(Box::new((slot.stopped(), reply)));
+        }
+        if queue.jobs.len() >= slot.capacity {
+            let busy = ManagerError::Busy {
+                id: slot.id.to_string(),
+                capacity: slot.capacity,
+            };
+            return Err(Box::new((busy, reply)));
+        }
+        let work = Work::Event {
+            payload,
+            depth,
+            reply,
+        };
+        slot.enqueue(&mut queue, work);
+        Ok(())
+    }
+
+    /// Queues `payload` for the worker; the answer comes when the plugin has
+    /// handled it.
+    ///
+    /// # Errors
+    /// [`ManagerError::Busy`] at once when the mailbox is full,
+    /// [`ManagerError::Stopped`] when it is closed.
+    pub(crate) fn event(
+        &self,
+        payload: Payload,
+        depth: u32,
+    ) -> Result<impl Future<Output = Answer> + Send + 'static + use<>, ManagerError> {
+        let (reply, answer) = oneshot::channel();
+        self.post(payload, depth, Reply::Async(reply))
+            .map_err(|refused| refused.0)?;
+        let slot = Arc::clone(&self.0);
+        Ok(async move { answer.await.unwrap_or_else(|_| Err(slot.stopped())) })
+    }
+
+    /// Queues `payload` with nobody waiting for the answer.
+    ///
+    /// # Errors
+    /// As [`event`](Self::event).
+    pub(crate) fn event_detached(&self, payload: Payload, depth: u32) -> Result<(), ManagerError> {
+        self.post(payload, depth, Reply::Nobody)
+            .map_err(|refused| refused.0)
+    }
+
+    /// Handles `payload` and waits for the answer: on this thread when the
+    /// plugin is idle with nothing queued and can run here, else through the
+    /// mailbox.
+    pub(crate) fn event_blocking(&self, payload: Payload) -> Answer {
+        if let Some(answer) = self.try_here(&payload) {
+            return answer;
+        }
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.post(payload, 0, Reply::Blocking(reply))
+            .map_err(|refused| refused.0)?;
+        answer.recv().unwrap_or_else(|_| Err(self.0.stopped()))
+    }
+
+    /// Handles `payload` on this thread if the plugin is idle with nothing
+    /// queued and has blocking calls; `None` otherwise.
+    fn try_here(&self, payload: &Payload) -> Option<Answer> {
+        let slot = &self.0;
+        slot.plugin.blocking()?;
+        {
+            let mut queue = slot.lock();
+            if queue.closed || queue.running || !queue.jobs.is_empty() {
+                return None;
+            }
+            queue.running = true;
+        }
+        let answer = slot.handle(payload, 0);
+        slot.release();
+        Some(answer)
+    }
+
+    /// Initializes the plugin, through the worker.
+    pub(crate) async fn initialize(&self, context: PluginContext) -> Result<(), ManagerError> {
+        self.request(|reply| Work::Initialize(context, reply)).await
+    }
+
+    /// Disposes the plugin after the events queued before; its worker ends.
+    pub(crate) async fn dispose(&self) -> Result<(), ManagerError> {
+        self.request(Work::Dispose).await
+    }
+
+    /// Queues `make`'s work past the capacity (lifecycle calls are never
+    /// refused for a full mailbox) and waits for the answer.
+    async fn request(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<(), ManagerError>>) -> Work,
+    ) -> Result<(), ManagerError> {
+        let slot = &self.0;
+        let (reply, answer) = oneshot::channel();
+        {
+            let mut queue = slot.lock();
+            if queue.closed {
+                return Err(slot.stopped());
+            }
+            slot.enqueue(&mut queue, make(reply));
+        }
+        answer.await.unwrap_or_else(|_| Err(slot.stopped()))
+    }
+}
+
+/// One event for several plugins, run one recipient after another by
+/// whoever [`run`](Broadcast::run)s it, and by their workers for those the
+/// [`Rescuer`] takes over.
+pub(crate) struct Broadcast {
+    payload: Payload,
+    recipients: Vec<Mailbox>,
+    /// The next recipient nobody has taken yet.
+    next: AtomicUsize,
+    answers: Mutex<Answers>,
+    all_in: Condvar,
+}
+
+struct Answers {
+    by_recipient: Vec<Option<Answer>>,
+    missing: usize,
+}
+
+/// A recipient's place in a [`Broadcast`]'s answers; an event dropped
+/// unanswered (its plugin was let go) fills it with
+/// [`ManagerError::Stopped`].
+pub(crate) struct BroadcastPlace(Option<(Arc<Broadcast>, usize)>);
+
+impl BroadcastPlace {
+    fn fill(mut self, answer: Answer) {
+        if let Some((broadcast, index)) = self.0.take() {
+            broadcast.put(index, answer);
+        }
+    }
+}
+
+impl Drop for BroadcastPlace {
+    fn drop(&mut self) {
+        if let Some((broadcast, index)) = self.0.take() {
+            let stopped = broadcast.recipients[index].0.stopped();
+            broadcast.put(index, Err(stopped));
+        }
+    }
+}
+
+impl Broadcast {
+    /// `payload` for `recipients`, none reached yet.
+    pub(crate) fn new(payload: Payload, recipients: Vec<Mailbox>) -> Arc<Self> {
+        let missing = recipients.len();
+        Arc::new(Broadcast {
+            payload,
+            next: AtomicUsize::new(0),
+            answers: Mutex::new(Answers {
+                by_recipient: (0..missing).map(|_| None).collect(),
+                missing,
+            }),
+            all_in: Condvar::new(),
+            recipients,
         })
     }
 
-    /// Asks the task for `make`'s message, waiting for a place in the
-    /// mailbox, and waits for the answer.
-    async fn request<T>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<Result<T, PluginError>>) -> Message,
-    ) -> Result<T, ManagerError> {
-        let (reply, answer) = oneshot::channel();
-        self.sender
-            .send(make(reply))
-            .await
-            .map_err(|_| self.stopped())?;
-        answer
-            .await
-            .map_err(|_| self.stopped())?
-            .map_err(|e| self.failed(e))
+    fn put(&self, index: usize, answer: Answer) {
+        let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(place) = answers.by_recipient.get_mut(index)
+            && place.is_none()
+        {
+            *place = Some(answer);
+            answers.missing -= 1;
+            if answers.missing == 0 {
+                self.all_in.notify_all();
+            }
+        }
     }
 
-    /// Initializes the plugin.
-    pub(crate) async fn initialize(&self, context: PluginContext) -> Result<(), ManagerError> {
-        self.request(|reply| Message::Initialize(context, reply))
-            .await
+    /// The next recipient nobody has taken, now taken.
+    fn take(&self) -> Option<usize> {
+        let index = self.next.fetch_add(1, Ordering::AcqRel);
+        (index < self.recipients.len()).then_some(index)
     }
 
-    /// Disposes the plugin after the events queued before, and ends its task.
-    pub(crate) async fn dispose(&self) -> Result<(), ManagerError> {
-        self.request(Message::Dispose).await
+    /// Queues the event for recipient `index`'s worker.
+    fn hand_over(self: &Arc<Self>, index: usize) {
+        let place = BroadcastPlace(Some((Arc::clone(self), index)));
+        let posted = self.recipients[index].post(self.payload.clone(), 0, Reply::Broadcast(place));
+        if let Err(refused) = posted {
+            let (refused, reply) = *refused;
+            reply.send(Err(refused));
+        }
+    }
+
+    /// Hands every recipient not taken yet to its worker.
+    fn rescue(self: &Arc<Self>) {
+        let from = self.next.swap(self.recipients.len(), Ordering::AcqRel);
+        for index in from..self.recipients.len() {
+            self.hand_over(index);
+        }
+    }
+
+    /// Runs the event on this thread for each recipient that is idle, hands
+    /// it to the others' workers, and waits for every answer, in the order
+    /// of the recipients.
+    pub(crate) fn run(self: &Arc<Self>, rescuer: &Rescuer) -> Vec<Answer> {
+        if self.recipients.len() > 1 {
+            rescuer.watch(self);
+        }
+        while let Some(index) = self.take() {
+            match self.recipients[index].try_here(&self.payload) {
+                Some(answer) => self.put(index, answer),
+                None => self.hand_over(index),
+            }
+        }
+        let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
+        while answers.missing > 0 {
+            answers = self
+                .all_in
+                .wait(answers)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        std::mem::take(&mut answers.by_recipient)
+            .into_iter()
+            .zip(&self.recipients)
+            .map(|(answer, mailbox)| answer.unwrap_or_else(|| Err(mailbox.0.stopped())))
+            .collect()
+    }
+}
+
+/// Hands the recipients of a broadcast to their workers once
+/// [`INLINE_BUDGET`] has passed, in case the broadcasting thread is held up
+/// by a slow recipient before it reaches them. One thread per manager, asleep
+/// when there is nothing to watch.
+pub(crate) struct Rescuer {
+    watch: Mutex<Watch>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct Watch {
+    /// Broadcasts under way, and when to look at them. Weak: a broadcast
+    /// that ended is freed by the thread that ran it, not kept until then.
+    due: VecDeque<(Instant, Weak<Broadcast>)>,
+    /// The thread sleeps without a timeout.
+    parked: bool,
+    /// The manager is gone.
+    ended: bool,
+}
+
+/// The least time the rescuer sleeps between two looks.
+const RESCUER_TICK: Duration = Duration::from_millis(1);
+
+/// How long the rescuer stays awake after its last watch, so that a run of
+/// broadcasts does not wake it each time.
+const RESCUER_LINGER: Duration = Duration::from_millis(100);
+
+impl Rescuer {
+    /// Starts the thread.
+    pub(crate) fn start() -> Arc<Rescuer> {
+        let rescuer = Arc::new(Rescuer {
+            watch: Mutex::default(),
+            wake: Condvar::new(),
+        });
+        let serving = Arc::clone(&rescuer);
+        let spawned = std::thread::Builder::new()
+            .name("plugin rescuer".into())
+            .spawn(move || serving.serve());
+        if let Err(e) = spawned {
+            // Without it, a broadcast still ends: its thread reaches every
+            // recipient in turn, only later.
+            tracing::warn!("no rescuer thread: {e}");
+        }
+        rescuer
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Watch> {
+        self.watch.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Watches `broadcast` from now on.
+    fn watch(&self, broadcast: &Arc<Broadcast>) {
+        let due = Instant::now() + INLINE_BUDGET;
+        let mut watch = self.lock();
+        watch.due.push_back((due, Arc::downgrade(broadcast)));
+        if watch.parked {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Ends the thread.
+    pub(crate) fn end(&self) {
+        self.lock().ended = true;
+        self.wake.notify_one();
+    }
+
+    fn serve(&self) {
+        let mut idle_since = Instant::now();
+        let mut watch = self.lock();
+        loop {
+            if watch.ended {
+                return;
+            }
+            let now = Instant::now();
+            let mut late = Vec::new();
+            while let Some((due, _)) = watch.due.front()
+                && *due <= now
+            {
+                if let Some((_, broadcast)) = watch.due.pop_front()
+                    && let Some(broadcast) = broadcast.upgrade()
+                {
+                    late.push(broadcast);
+                }
+                idle_since = now;
+            }
+            if !late.is_empty() {
+                // Queueing takes the recipients' locks: not under this one.
+                drop(watch);
+                for broadcast in &late {
+                    broadcast.rescue();
+                }
+                drop(late);
+                watch = self.lock();
+                continue;
+            }
+            let wait = match watch.due.front() {
+                // Woken no more often than once a tick, however many
+                // broadcasts come meanwhile.
+                Some((due, _)) => Some((*due - now).max(RESCUER_TICK)),
+                None if now.duration_since(idle_since) < RESCUER_LINGER => Some(INLINE_BUDGET),
+                None => None,
+            };
+            watch.parked = wait.is_none();
+            watch = match wait {
+                Some(wait) => {
+                    self.wake
+                        .wait_timeout(watch, wait)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+                None => self
+                    .wake
+                    .wait(watch)
+                    .unwrap_or_else(PoisonError::into_inner),
+            };
+        }
     }
 }

@@ -115,14 +115,22 @@ pub enum ManagerError {
     Panicked {
         /// The plugin.
         id: String,
-        /// What it was doing: `load`.
+        /// What it was doing: `load`, `initialize`, `event`, `dispose`.
         during: &'static str,
     },
-    /// The plugin's task has stopped (it was unloaded while the call waited).
+    /// The plugin's worker has stopped (it was unloaded while the call waited).
     #[error("plugin `{id}` stopped before it answered")]
     Stopped {
         /// The plugin.
         id: String,
+    },
+    /// The system refused the thread that runs a plugin's events.
+    #[error("no thread for plugin `{id}`: {source}")]
+    NoThread {
+        /// The plugin.
+        id: String,
+        /// The system's refusal.
+        source: std::io::Error,
     },
 }
 
@@ -141,6 +149,7 @@ impl ManagerError {
             ManagerError::AlreadyLoaded { .. } => "already loaded",
             ManagerError::Plugin { source, .. } => source.kind(),
             ManagerError::Stopped { .. } => "stopped",
+            ManagerError::NoThread { .. } => "no thread",
             ManagerError::Panicked { .. } => "panicked",
             ManagerError::HostFunctionDenied { .. } => "permission denied",
             ManagerError::HostFunctionFailed { .. } => "host function failed",

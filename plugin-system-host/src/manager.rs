@@ -8,15 +8,15 @@ use std::{
 };
 
 use plugin_system_core::{
-    DirAccess, FilesystemAccessLevel, HostFunction, HostFunctions, PluginContext,
-    PluginLoadOptions, PluginManifest, PluginPermissions, PluginRuntime, PluginSource, Value,
-    ValueMap, WasiConfig,
+    DirAccess, FilesystemAccessLevel, HostFunction, HostFunctions, PluginContext, PluginEvent,
+    PluginLoadOptions, PluginManifest, PluginPermissions, PluginResponse, PluginRuntime,
+    PluginSource, SharedEvent, Value, ValueMap, WasiConfig,
 };
 use tokio::sync::broadcast;
 
 use crate::{
     ManagerError, PluginState, StateChange,
-    actor::Mailbox,
+    actor::{Broadcast, Mailbox, Payload, Rescuer, Worker},
     dependencies,
     errors::{ErrorRecord, ErrorSeverity, ErrorTracker},
     package::{self, PluginPackage},
@@ -46,9 +46,19 @@ struct Entry {
     manifest: PluginManifest,
     state: PluginState,
     reason: Option<String>,
-    mailbox: Option<Mailbox>,
+    mailbox: Option<Worker>,
     permissions: Option<PermissionRecord>,
     counters: Arc<PluginCounters>,
+}
+
+impl Entry {
+    /// What the plugin holds, while it has a worker.
+    fn usage(&self) -> plugin_system_core::PluginUsage {
+        self.mailbox
+            .as_ref()
+            .map(|worker| worker.mailbox().usage())
+            .unwrap_or_default()
+    }
 }
 
 /// What a host sees of one plugin.
@@ -234,7 +244,8 @@ impl ManagerBuilder {
                 host_functions,
                 host_calls,
                 event_types: Tally::default(),
-                errors: ErrorTracker::default(),
+                errors: Arc::default(),
+                rescuer: Rescuer::start(),
                 host_version: self.host_version,
                 mailbox_capacity: self.mailbox_capacity,
                 data_dir: self.data_dir,
@@ -289,7 +300,7 @@ fn emit(
                         None => subscribes(&e.manifest.subscribes_to, event_type),
                     }
             })
-            .filter_map(|(id, e)| Some((id.clone(), e.mailbox.clone()?)))
+            .filter_map(|(id, e)| Some((id.clone(), e.mailbox.as_ref()?.mailbox().clone())))
             .collect();
         (depth, recipients)
     };
@@ -303,19 +314,16 @@ fn emit(
     event.source_plugin_id = Some(call.plugin_id.to_owned());
     event.target_plugin_id = target.map(str::to_owned);
     inner.event_types.add(event_type);
+    let payload = if recipients.len() == 1 {
+        Payload::One(event)
+    } else {
+        Payload::Shared(Arc::new(plugin_system_core::SharedEvent::new(event)))
+    };
     let (mut queued, mut refused) = (0u64, 0u64);
-    for (id, mailbox) in recipients {
-        match mailbox
-            .event_at(event.clone(), depth)
-            .and_then(|answer| manager.tracked(&id, event_type, answer))
-        {
-            Ok(answer) => {
-                queued += 1;
-                // Nobody waits for the answer; its failure is still recorded.
-                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                    runtime.spawn(answer);
-                }
-            }
+    // Nobody waits for the answers; a failure is still recorded.
+    for (_, mailbox) in recipients {
+        match mailbox.event_detached(payload.clone(), depth) {
+            Ok(()) => queued += 1,
             Err(_) => refused += 1,
         }
     }
@@ -339,9 +347,18 @@ struct Inner {
     host_calls: Tally,
     /// Events sent or broadcast, by type.
     event_types: Tally,
-    errors: ErrorTracker,
+    errors: Arc<ErrorTracker>,
+    /// Hands a broadcast's recipients to their workers when the caller is
+    /// slow to reach them.
+    rescuer: Arc<Rescuer>,
     /// Never held across an `await`.
     plugins: Mutex<BTreeMap<String, Entry>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.rescuer.end();
+    }
 }
 
 /// The plugins of a host application: loads them in dependency order, grants
@@ -651,7 +668,15 @@ impl PluginManager {
             entry.counters = Arc::default();
             Arc::clone(&entry.counters)
         };
-        let mailbox = Mailbox::start(&id, plugin, self.inner.mailbox_capacity, counters);
+        let worker = Mailbox::start(
+            &id,
+            plugin,
+            self.inner.mailbox_capacity,
+            counters,
+            Arc::clone(&self.inner.errors),
+            tokio::runtime::Handle::current(),
+        )?;
+        let mailbox = worker.mailbox().clone();
         self.transition(&id, &manifest, PluginState::Loaded, None)?;
         self.transition(&id, &manifest, PluginState::Initializing, None)?;
         let context =
@@ -664,7 +689,7 @@ impl PluginManager {
             return Err(error);
         }
         if let Some(entry) = self.plugins_lock().get_mut(&id) {
-            entry.mailbox = Some(mailbox);
+            entry.mailbox = Some(worker);
         }
         self.transition(&id, &manifest, PluginState::Ready, None)
     }
@@ -754,7 +779,9 @@ impl PluginManager {
 
     /// The event statistics of `id`.
     pub fn plugin_stats(&self, id: &str) -> Option<PluginStats> {
-        Some(self.plugins_lock().get(id)?.counters.snapshot())
+        let plugins = self.plugins_lock();
+        let entry = plugins.get(id)?;
+        Some(entry.counters.snapshot(entry.usage()))
     }
 
     /// The mailbox of a ready plugin.
@@ -764,7 +791,7 @@ impl PluginManager {
             .get(id)
             .ok_or_else(|| ManagerError::NotFound { id: id.to_owned() })?;
         match (&entry.mailbox, entry.state) {
-            (Some(mailbox), PluginState::Ready) => Ok(mailbox.clone()),
+            (Some(worker), PluginState::Ready) => Ok(worker.mailbox().clone()),
             (_, state) => Err(ManagerError::WrongState {
                 id: id.to_owned(),
                 state,
@@ -774,7 +801,8 @@ impl PluginManager {
     }
 
     /// Sends `event` to the plugin `target` and waits for its answer (within
-    /// the plugin's deadline).
+    /// the plugin's deadline). The event goes through the plugin's mailbox
+    /// and is handled on the plugin's own thread.
     ///
     /// # Errors
     /// [`ManagerError::NotFound`], [`ManagerError::WrongState`] for a plugin
@@ -783,8 +811,8 @@ impl PluginManager {
     pub async fn send_event(
         &self,
         target: &str,
-        event: plugin_system_core::PluginEvent,
-    ) -> Result<plugin_system_core::PluginResponse, ManagerError> {
+        event: PluginEvent,
+    ) -> Result<PluginResponse, ManagerError> {
         self.post_event(target, event)?.await
     }
 
@@ -798,91 +826,100 @@ impl PluginManager {
     pub fn post_event(
         &self,
         target: &str,
-        event: plugin_system_core::PluginEvent,
+        event: PluginEvent,
     ) -> Result<
-        impl Future<Output = Result<plugin_system_core::PluginResponse, ManagerError>>
-        + Send
-        + 'static
-        + use<>,
+        impl Future<Output = Result<PluginResponse, ManagerError>> + Send + 'static + use<>,
         ManagerError,
     > {
-        let event_type = event.event_type.clone();
-        self.inner.event_types.add(&event_type);
-        self.tracked(target, &event_type, self.mailbox(target)?.event(event)?)
+        // Counted as sent, taken or not.
+        self.inner.event_types.add(&event.event_type);
+        self.mailbox(target)?.event(Payload::One(event), 0)
     }
 
-    /// `answer`, with its failure recorded in the error tracker.
-    fn tracked<F>(
+    /// [`send_event`](Self::send_event) for a thread that may block (an
+    /// editor's own threads; not an async task, which would stall its
+    /// executor): when the plugin is idle with nothing queued, the event is
+    /// handled right here, with no hand-off to the plugin's thread, and one
+    /// at a time with everything else the plugin handles.
+    ///
+    /// # Errors
+    /// As [`send_event`](Self::send_event).
+    pub fn send_event_blocking(
         &self,
-        id: &str,
-        event_type: &str,
-        answer: F,
-    ) -> Result<
-        impl Future<Output = Result<plugin_system_core::PluginResponse, ManagerError>>
-        + Send
-        + 'static
-        + use<F>,
-        ManagerError,
-    >
-    where
-        F: Future<Output = Result<plugin_system_core::PluginResponse, ManagerError>>
-            + Send
-            + 'static,
-    {
-        let inner = Arc::clone(&self.inner);
-        let (id, context) = (id.to_owned(), format!("event {event_type}"));
-        Ok(async move {
-            let answer = answer.await;
-            if let Err(e @ ManagerError::Plugin { .. }) = &answer {
-                inner.errors.record(ErrorRecord::now(
-                    &id,
-                    e.to_string(),
-                    e.kind(),
-                    ErrorSeverity::Warning,
-                    context,
-                ));
-            }
-            answer
-        })
+        target: &str,
+        event: PluginEvent,
+    ) -> Result<PluginResponse, ManagerError> {
+        self.inner.event_types.add(&event.event_type);
+        self.mailbox(target)?.event_blocking(Payload::One(event))
+    }
+
+    /// The ready plugins that subscribe to `event_type`, with their mailboxes.
+    fn subscribers(&self, event_type: &str) -> Vec<(String, Mailbox)> {
+        self.inner.event_types.add(event_type);
+        self.plugins_lock()
+            .iter()
+            .filter(|(_, e)| {
+                e.state.is_usable() && subscribes(&e.manifest.subscribes_to, event_type)
+            })
+            .filter_map(|(id, e)| Some((id.clone(), e.mailbox.as_ref()?.mailbox().clone())))
+            .collect()
     }
 
     /// Sends `event` to every ready plugin that subscribes to its type
-    /// ([`subscribes`]), all at once, and gathers their answers by plugin id.
-    /// A plugin that is busy or fails answers with its error; the others are
+    /// ([`subscribes`]) and gathers their answers by plugin id. The event is
+    /// serialized once per wire format, whatever the number of recipients,
+    /// and the broadcast runs off the executor, on one blocking thread, as
+    /// [`dispatch_event_blocking`](Self::dispatch_event_blocking) does. A
+    /// plugin that is busy or fails answers with its error; the others are
     /// not held up by it.
     pub async fn dispatch_event(
         &self,
-        event: plugin_system_core::PluginEvent,
-    ) -> Vec<(
-        String,
-        Result<plugin_system_core::PluginResponse, ManagerError>,
-    )> {
-        let recipients: Vec<(String, Mailbox)> = self
-            .plugins_lock()
-            .iter()
-            .filter(|(_, e)| {
-                e.state.is_usable() && subscribes(&e.manifest.subscribes_to, &event.event_type)
-            })
-            .filter_map(|(id, e)| Some((id.clone(), e.mailbox.clone()?)))
-            .collect();
-        self.inner.event_types.add(&event.event_type);
-        // Every recipient has the event before any answer is awaited.
-        let mut pending = Vec::with_capacity(recipients.len());
-        for (id, mailbox) in recipients {
-            let posted = mailbox
-                .event(event.clone())
-                .and_then(|answer| self.tracked(&id, &event.event_type, answer));
-            pending.push((id, posted));
-        }
-        let mut answers = Vec::with_capacity(pending.len());
-        for (id, posted) in pending {
-            let answer = match posted {
-                Ok(answer) => answer.await,
-                Err(e) => Err(e),
-            };
-            answers.push((id, answer));
-        }
-        answers
+        event: PluginEvent,
+    ) -> Vec<(String, Result<PluginResponse, ManagerError>)> {
+        let (ids, broadcast) = self.broadcast(event);
+        let rescuer = Arc::clone(&self.inner.rescuer);
+        let answers = match tokio::task::spawn_blocking({
+            let broadcast = Arc::clone(&broadcast);
+            move || broadcast.run(&rescuer)
+        })
+        .await
+        {
+            Ok(answers) => answers,
+            // Plugin calls are guarded: only the broadcast itself could have
+            // panicked.
+            Err(_) => ids
+                .iter()
+                .map(|id| {
+                    Err(ManagerError::Panicked {
+                        id: id.clone(),
+                        during: "event",
+                    })
+                })
+                .collect(),
+        };
+        ids.into_iter().zip(answers).collect()
+    }
+
+    /// [`dispatch_event`](Self::dispatch_event) for a thread that may block
+    /// (not an async task): the recipients that are idle are run here, one
+    /// after another, with no hand-off, and the others by their own threads.
+    /// Should one recipient be slow, those not reached yet go to their own
+    /// threads after a couple of milliseconds, so a looping plugin still holds
+    /// up no other.
+    pub fn dispatch_event_blocking(
+        &self,
+        event: PluginEvent,
+    ) -> Vec<(String, Result<PluginResponse, ManagerError>)> {
+        let (ids, broadcast) = self.broadcast(event);
+        let answers = broadcast.run(&self.inner.rescuer);
+        ids.into_iter().zip(answers).collect()
+    }
+
+    /// A broadcast of `event` to its subscribers, and their ids.
+    fn broadcast(&self, event: PluginEvent) -> (Vec<String>, Arc<Broadcast>) {
+        let (ids, mailboxes) = self.subscribers(&event.event_type).into_iter().unzip();
+        let payload = Payload::Shared(Arc::new(SharedEvent::new(event)));
+        (ids, Broadcast::new(payload, mailboxes))
     }
 
     /// Unloads `id`: disposes it after the events queued before, and leaves it
@@ -936,8 +973,8 @@ impl PluginManager {
             };
             (entry.mailbox.take(), entry.manifest.clone(), entry.state)
         };
-        if let Some(mailbox) = mailbox
-            && let Err(e) = mailbox.dispose().await
+        if let Some(worker) = mailbox
+            && let Err(e) = worker.mailbox().dispose().await
         {
             self.inner.errors.record(ErrorRecord::now(
                 id,
@@ -1031,7 +1068,7 @@ impl PluginManager {
                     permissions.plugins_with_filesystem += 1;
                 }
             }
-            plugins.insert(id.clone(), entry.counters.snapshot());
+            plugins.insert(id.clone(), entry.counters.snapshot(entry.usage()));
         }
         if permissions.total_plugins > 0 {
             permissions.avg_host_functions =

@@ -1,5 +1,6 @@
 //! Per-plugin counters: events handled, failures, and handling times.
 
+use plugin_system_core::PluginUsage;
 use std::{
     sync::Mutex,
     sync::atomic::{AtomicU32, AtomicU64, Ordering},
@@ -49,8 +50,8 @@ impl PluginCounters {
         }
     }
 
-    /// The counters as they are now.
-    pub(crate) fn snapshot(&self) -> PluginStats {
+    /// The counters as they are now, with what the plugin holds.
+    pub(crate) fn snapshot(&self, usage: PluginUsage) -> PluginStats {
         let mut times = self.times.lock().map(|t| t.clone()).unwrap_or_default();
         times.sort_unstable();
         let at = |q: f64| -> Option<Duration> {
@@ -64,6 +65,10 @@ impl PluginCounters {
             failures: self.failed.load(Ordering::Relaxed),
             median_time: at(0.5),
             p99_time: at(0.99),
+            fuel_consumed: usage.fuel_consumed,
+            memory_pages: usage
+                .memory_bytes
+                .map(|bytes| bytes.div_ceil(plugin_system_core::PAGE_SIZE)),
         }
     }
 }
@@ -83,6 +88,10 @@ pub struct PluginStats {
     /// The 99th percentile handling time of the latest events.
     #[serde(rename = "p99_us", serialize_with = "micros")]
     pub p99_time: Option<Duration>,
+    /// The fuel the plugin has burnt, when its runtime meters fuel.
+    pub fuel_consumed: Option<u64>,
+    /// The 64 KiB pages of its memory, when its runtime can tell.
+    pub memory_pages: Option<u64>,
 }
 
 fn micros<S: serde::Serializer>(time: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
@@ -99,11 +108,12 @@ mod tests {
     #[test]
     fn percentiles_of_the_latest_times() {
         let c = PluginCounters::default();
-        assert_eq!(c.snapshot(), PluginStats::default());
+        assert_eq!(c.snapshot(PluginUsage::default()), PluginStats::default());
         for ms in 1..=100 {
             c.record(Duration::from_millis(ms), ms % 10 != 0);
         }
-        let s = c.snapshot();
+        let s = c.snapshot(PluginUsage::new(Some(65_537), Some(7)));
+        assert_eq!((s.memory_pages, s.fuel_consumed), (Some(2), Some(7)));
         assert_eq!((s.events_handled, s.failures), (100, 10));
         assert_eq!(s.median_time, Some(Duration::from_millis(50)));
         assert_eq!(s.p99_time, Some(Duration::from_millis(99)));

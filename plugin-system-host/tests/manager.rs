@@ -14,8 +14,8 @@ use std::{
 
 use async_trait::async_trait;
 use plugin_system_core::{
-    Plugin, PluginContext, PluginError, PluginEvent, PluginLoadOptions, PluginManifest,
-    PluginResponse, PluginRuntime, PluginRuntimeType, PluginSource, Value,
+    BlockingPlugin, Plugin, PluginContext, PluginError, PluginEvent, PluginLoadOptions,
+    PluginManifest, PluginResponse, PluginRuntime, PluginRuntimeType, PluginSource, Value,
 };
 use plugin_system_host::{
     Decision, Grant, ManagerError, PluginManager, PluginPackage, PluginState, PolicyTable,
@@ -33,6 +33,41 @@ struct Behaviour {
     started: Arc<AtomicUsize>,
     /// Counts the events handled.
     handled: Arc<AtomicUsize>,
+    /// Offers the blocking calls, whose events wait at this gate (a plugin
+    /// stuck in a loop on whichever thread runs it).
+    blocking: Option<Arc<StdGate>>,
+    /// The threads that ran its events, by name.
+    threads: Arc<Mutex<Vec<String>>>,
+}
+
+/// Permits that a blocking event takes one of, waiting for it.
+#[derive(Default)]
+struct StdGate {
+    permits: Mutex<u32>,
+    opened: std::sync::Condvar,
+}
+
+impl StdGate {
+    /// A gate that lets `permits` events through before it waits.
+    fn new(permits: u32) -> Arc<Self> {
+        Arc::new(StdGate {
+            permits: Mutex::new(permits),
+            opened: std::sync::Condvar::new(),
+        })
+    }
+
+    fn pass(&self) {
+        let mut permits = self.permits.lock().unwrap();
+        while *permits == 0 {
+            permits = self.opened.wait(permits).unwrap();
+        }
+        *permits -= 1;
+    }
+
+    fn open(&self, permits: u32) {
+        *self.permits.lock().unwrap() += permits;
+        self.opened.notify_all();
+    }
 }
 
 /// A log of what the plugins did, in order: `init <id>`, `dispose <id>`.
@@ -71,6 +106,45 @@ impl Plugin for NativePlugin {
         if let Some(gate) = &self.behaviour.gate {
             let _permit = gate.acquire().await.expect("gate open");
         }
+        self.answer(event)
+    }
+
+    async fn dispose(&self) -> Result<(), PluginError> {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("dispose {}", self.manifest.id));
+        Ok(())
+    }
+
+    fn blocking(&self) -> Option<&dyn BlockingPlugin> {
+        self.behaviour.blocking.as_ref().map(|_| self as _)
+    }
+}
+
+impl BlockingPlugin for NativePlugin {
+    fn initialize_blocking(&self, context: &PluginContext) -> Result<(), PluginError> {
+        *self.config.lock().unwrap() = Some(context.clone());
+        Ok(())
+    }
+
+    fn handle_event_blocking(&self, event: &PluginEvent) -> Result<PluginResponse, PluginError> {
+        self.behaviour.started.fetch_add(1, Ordering::SeqCst);
+        let thread = std::thread::current().name().unwrap_or("").to_owned();
+        self.behaviour.threads.lock().unwrap().push(thread);
+        if let Some(gate) = &self.behaviour.blocking {
+            gate.pass();
+        }
+        self.answer(event.clone())
+    }
+
+    fn dispose_blocking(&self) -> Result<(), PluginError> {
+        Ok(())
+    }
+}
+
+impl NativePlugin {
+    fn answer(&self, event: PluginEvent) -> Result<PluginResponse, PluginError> {
         self.behaviour.handled.fetch_add(1, Ordering::SeqCst);
         let config = self.config.lock().unwrap().clone().unwrap_or_default();
         Ok(PluginResponse::success(
@@ -82,14 +156,6 @@ impl Plugin for NativePlugin {
             .into_iter()
             .collect(),
         ))
-    }
-
-    async fn dispose(&self) -> Result<(), PluginError> {
-        self.log
-            .lock()
-            .unwrap()
-            .push(format!("dispose {}", self.manifest.id));
-        Ok(())
     }
 }
 
@@ -685,4 +751,147 @@ async fn host_function_arguments_are_checked_against_the_signature() {
     let listed = m.host_function_signatures();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].params[1].name, "trim");
+}
+
+/// The blocking calls, from threads that are not async tasks: an idle
+/// plugin's event runs on the caller's thread; a broadcast whose caller is
+/// stuck in one plugin hands the others to their own threads.
+#[test]
+fn blocking_callers_run_idle_plugins_and_a_stuck_one_delays_no_other() {
+    let root = temp_root("blocking");
+    let runtime = NativeRuntime::default();
+    let stuck_gate = StdGate::new(1);
+    for (id, gate) in [
+        ("plugin.a-stuck", Arc::clone(&stuck_gate)),
+        ("plugin.b-quick", StdGate::new(u32::MAX)),
+    ] {
+        runtime.behaviours.lock().unwrap().insert(
+            id.into(),
+            Behaviour {
+                blocking: Some(gate),
+                ..Behaviour::default()
+            },
+        );
+    }
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let m = manager(&runtime);
+    let report = tokio.block_on(m.load_packages(vec![
+        package(&root, "plugin.a-stuck", r#"subscribesTo = ["doc.*"]"#),
+        package(&root, "plugin.b-quick", r#"subscribesTo = ["doc.*"]"#),
+    ]));
+    assert_eq!(report.loaded.len(), 2, "{:?}", report.failed);
+    let here = std::thread::current().name().unwrap_or("").to_owned();
+    let quick = runtime.behaviour("plugin.b-quick");
+    let stuck = runtime.behaviour("plugin.a-stuck");
+
+    // Idle: handled right here.
+    let answer = m
+        .send_event_blocking("plugin.b-quick", PluginEvent::new("doc.opened"))
+        .unwrap();
+    assert_eq!(
+        answer.get("type").and_then(Value::as_str),
+        Some("doc.opened")
+    );
+    assert_eq!(*quick.threads.lock().unwrap(), std::slice::from_ref(&here));
+    let answers = m.dispatch_event_blocking(PluginEvent::new("doc.saved"));
+    assert_eq!(answers.len(), 2);
+    assert!(answers.iter().all(|(_, a)| a.is_ok()), "{answers:?}");
+    assert_eq!(quick.threads.lock().unwrap()[1], here);
+    assert_eq!(*stuck.threads.lock().unwrap(), std::slice::from_ref(&here));
+
+    // The broadcaster gets stuck in the first plugin; the second is
+    // answered by its own thread meanwhile.
+    let broadcaster = {
+        let m = m.clone();
+        std::thread::spawn(move || m.dispatch_event_blocking(PluginEvent::new("doc.closed")))
+    };
+    for _ in 0..3000 {
+        if quick.handled.load(Ordering::SeqCst) == 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(quick.handled.load(Ordering::SeqCst), 3, "not held up");
+    assert_eq!(stuck.handled.load(Ordering::SeqCst), 1, "still stuck");
+    let worker = quick.threads.lock().unwrap()[2].clone();
+    assert!(worker.starts_with("plugin "), "{worker}");
+    // A direct call to the quick plugin is not held up either.
+    assert!(
+        m.send_event_blocking("plugin.b-quick", PluginEvent::new("doc.x"))
+            .is_ok()
+    );
+
+    stuck_gate.open(1);
+    let answers = broadcaster.join().expect("no panic");
+    assert!(answers.iter().all(|(_, a)| a.is_ok()), "{answers:?}");
+    assert_eq!(stuck.handled.load(Ordering::SeqCst), 2);
+    assert_eq!(m.plugin_stats("plugin.b-quick").unwrap().events_handled, 4);
+    tokio.block_on(m.shutdown());
+}
+
+/// A blocking call to a plugin that is not ready, or to none, is refused
+/// as the async one is; one to a busy plugin waits its turn in the mailbox.
+#[test]
+fn blocking_calls_are_refused_as_the_async_ones_are() {
+    let root = temp_root("blocking-refused");
+    let runtime = NativeRuntime::default();
+    let gate = StdGate::new(0);
+    runtime.behaviours.lock().unwrap().insert(
+        "plugin.gated".into(),
+        Behaviour {
+            blocking: Some(Arc::clone(&gate)),
+            ..Behaviour::default()
+        },
+    );
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let m = PluginManager::builder()
+        .runtime(Arc::new(runtime.clone()))
+        .mailbox_capacity(1)
+        .build();
+    tokio.block_on(m.load_packages(vec![package(&root, "plugin.gated", "")]));
+    assert!(matches!(
+        m.send_event_blocking("plugin.none", PluginEvent::new("x")),
+        Err(ManagerError::NotFound { .. })
+    ));
+    // One event running, one queued: the next is refused at once.
+    let behaviour = runtime.behaviour("plugin.gated");
+    let wait_started = |n: usize| {
+        for _ in 0..3000 {
+            if behaviour.started.load(Ordering::SeqCst) == n {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(behaviour.started.load(Ordering::SeqCst), n);
+    };
+    let post =
+        |t: &str| tokio.block_on(async { m.post_event("plugin.gated", PluginEvent::new(t)) });
+    let first = post("a").unwrap();
+    wait_started(1);
+    let second = post("b").unwrap();
+    assert!(matches!(
+        m.send_event_blocking("plugin.gated", PluginEvent::new("c")),
+        Err(ManagerError::Busy { capacity: 1, .. })
+    ));
+    let refused = m.dispatch_event_blocking(PluginEvent::new("c"));
+    assert!(refused.is_empty(), "no subscriber: {refused:?}");
+
+    // A blocking call to a busy plugin waits its turn.
+    gate.open(1);
+    wait_started(2);
+    let waiting = {
+        let m = m.clone();
+        std::thread::spawn(move || m.send_event_blocking("plugin.gated", PluginEvent::new("d")))
+    };
+    gate.open(2);
+    assert!(tokio.block_on(first).is_ok());
+    assert!(tokio.block_on(second).is_ok());
+    let answer = waiting.join().unwrap().unwrap();
+    assert_eq!(answer.get("type").and_then(Value::as_str), Some("d"));
+    assert_eq!(behaviour.handled.load(Ordering::SeqCst), 3);
+    tokio.block_on(m.unload("plugin.gated", false)).unwrap();
+    assert!(matches!(
+        m.send_event_blocking("plugin.gated", PluginEvent::new("d")),
+        Err(ManagerError::WrongState { .. })
+    ));
 }

@@ -1,11 +1,14 @@
 //! The [`Plugin`] trait: what a host does with a loaded plugin.
 
-use std::path::PathBuf;
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex, PoisonError},
+};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{PluginError, PluginEvent, PluginManifest, PluginResponse, ValueMap};
+use super::{PluginError, PluginEvent, PluginManifest, PluginResponse, ValueMap, WireFormat};
 
 /// What a plugin gets when it is initialized.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -62,6 +65,124 @@ pub trait Plugin: Send + Sync {
     /// # Errors
     /// The plugin's own clean-up failed (it is disposed anyway).
     async fn dispose(&self) -> Result<(), PluginError>;
+
+    /// The plugin's calls on the caller's thread, when it has them.
+    ///
+    /// A host that runs each plugin on a thread of its own (the `PluginManager`
+    /// does) calls these instead of the async methods, and saves the hand-off to
+    /// a blocking thread that the async methods make. The default, `None`, makes
+    /// such a host drive the async methods.
+    fn blocking(&self) -> Option<&dyn BlockingPlugin> {
+        None
+    }
+
+    /// What the plugin holds now, where the implementation can tell.
+    fn usage(&self) -> PluginUsage {
+        PluginUsage::default()
+    }
+}
+
+/// A [`Plugin`]'s calls, run on the caller's thread until they return.
+///
+/// They do what the async methods of [`Plugin`] do, under the same limits.
+pub trait BlockingPlugin: Send + Sync {
+    /// As [`Plugin::initialize`].
+    ///
+    /// # Errors
+    /// As [`Plugin::initialize`].
+    fn initialize_blocking(&self, context: &PluginContext) -> Result<(), PluginError>;
+
+    /// As [`Plugin::handle_event`].
+    ///
+    /// # Errors
+    /// As [`Plugin::handle_event`].
+    fn handle_event_blocking(&self, event: &PluginEvent) -> Result<PluginResponse, PluginError>;
+
+    /// As [`Plugin::handle_event`], for an event that goes to several plugins:
+    /// an implementation that serializes events takes its bytes from
+    /// [`SharedEvent::encoded`], so that each wire format is written once for
+    /// all the recipients. The default handles [`SharedEvent::event`].
+    ///
+    /// # Errors
+    /// As [`Plugin::handle_event`].
+    fn handle_shared_event_blocking(
+        &self,
+        event: &SharedEvent,
+    ) -> Result<PluginResponse, PluginError> {
+        self.handle_event_blocking(event.event())
+    }
+
+    /// As [`Plugin::dispose`].
+    ///
+    /// # Errors
+    /// As [`Plugin::dispose`].
+    fn dispose_blocking(&self) -> Result<(), PluginError>;
+}
+
+/// What a plugin holds, for a host's statistics; `None` where its
+/// implementation cannot tell.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct PluginUsage {
+    /// The size of its memory.
+    pub memory_bytes: Option<u64>,
+    /// The fuel it has burnt, when fuel is metered.
+    pub fuel_consumed: Option<u64>,
+}
+
+impl PluginUsage {
+    /// A usage with both figures.
+    pub fn new(memory_bytes: Option<u64>, fuel_consumed: Option<u64>) -> Self {
+        PluginUsage {
+            memory_bytes,
+            fuel_consumed,
+        }
+    }
+}
+
+/// An event on its way to several plugins, serialized at most once per wire
+/// format however many of them read it.
+#[derive(Debug)]
+pub struct SharedEvent {
+    event: PluginEvent,
+    /// The encodings made so far; a handful of formats at most.
+    encoded: Mutex<Vec<(WireFormat, Arc<[u8]>)>>,
+}
+
+impl SharedEvent {
+    /// `event`, not encoded yet.
+    pub fn new(event: PluginEvent) -> Self {
+        SharedEvent {
+            event,
+            encoded: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The event.
+    pub fn event(&self) -> &PluginEvent {
+        &self.event
+    }
+
+    /// The event in `format`: made by `encode` the first time it is asked
+    /// for, and the same bytes after that. Recipients that ask at the same
+    /// time wait for one encoding.
+    ///
+    /// # Errors
+    /// `encode`'s, which is not kept: the next caller tries again.
+    pub fn encoded(
+        &self,
+        format: WireFormat,
+        encode: impl FnOnce(&PluginEvent) -> Result<Vec<u8>, PluginError>,
+    ) -> Result<Arc<[u8]>, PluginError> {
+        let mut encoded = self.encoded.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, bytes)) = encoded.iter().find(|(f, _)| *f == format) {
+            return Ok(Arc::clone(bytes));
+        }
+        let bytes: Arc<[u8]> = encode(&self.event)?.into();
+        encoded.push((format, Arc::clone(&bytes)));
+        Ok(bytes)
+    }
 }
 
 /// Where a plugin's code comes from, with an optional SHA-256 that is checked

@@ -23,7 +23,9 @@ mod value;
 pub use error::PluginError;
 pub use event::PluginEvent;
 pub use host::{HostCall, HostFunction, HostFunctionError, HostFunctions};
-pub use lifecycle::{Plugin, PluginContext, PluginOrigin, PluginSource};
+pub use lifecycle::{
+    BlockingPlugin, Plugin, PluginContext, PluginOrigin, PluginSource, PluginUsage, SharedEvent,
+};
 pub use manifest::{PluginManifest, PluginRuntimeType};
 pub use permissions::{FilesystemAccessLevel, PluginPermissions};
 pub use response::PluginResponse;

@@ -9,8 +9,9 @@ use std::{
 
 use async_trait::async_trait;
 use plugin_system_core::{
-    Deadline, Plugin, PluginContext, PluginError, PluginEvent, PluginManifest, PluginResponse,
-    PluginSerializer, TypedFunc, Value, WasmError, WasmInstance, WireFormat, checked_range,
+    BlockingPlugin, Deadline, Plugin, PluginContext, PluginError, PluginEvent, PluginManifest,
+    PluginResponse, PluginSerializer, PluginUsage, SharedEvent, TypedFunc, Value, WasmError,
+    WasmInstance, WireFormat, checked_range,
 };
 use serde::Serialize;
 
@@ -337,6 +338,34 @@ impl Bridge {
         })
     }
 
+    /// One event on its way to several plugins, in this plugin's wire format
+    /// as the first of them to need it encoded it.
+    pub(crate) fn handle_shared_event(
+        &mut self,
+        event: &SharedEvent,
+    ) -> Result<PluginResponse, PluginError> {
+        self.counted_event(|bridge| {
+            let serializer = Arc::clone(&bridge.serializer);
+            let bytes = event.encoded(serializer.format(), |event| {
+                Ok(serializer.serialize_event(event)?)
+            })?;
+            bridge.exchange(
+                abi::HANDLE_EVENT,
+                &bytes,
+                abi::MAX_RESPONSE_BYTES,
+                |reply| Ok(serializer.deserialize_response(reply)?),
+            )
+        })
+    }
+
+    /// What the plugin holds: its memory, and the fuel it burnt.
+    pub(crate) fn usage(&mut self) -> PluginUsage {
+        PluginUsage::new(
+            self.instance.memory().map(|m| m.size()),
+            self.instance.stats().fuel_consumed,
+        )
+    }
+
     /// One event already in the plugin's wire format; the reply as the plugin
     /// wrote it.
     pub(crate) fn handle_event_bytes(&mut self, event: &[u8]) -> Result<Vec<u8>, PluginError> {
@@ -630,6 +659,35 @@ impl Plugin for WasmPlugin {
 
     async fn dispose(&self) -> Result<(), PluginError> {
         self.off_executor(Bridge::dispose).await
+    }
+
+    fn blocking(&self) -> Option<&dyn BlockingPlugin> {
+        Some(self)
+    }
+
+    fn usage(&self) -> PluginUsage {
+        locked(&self.bridge).usage()
+    }
+}
+
+impl BlockingPlugin for WasmPlugin {
+    fn initialize_blocking(&self, context: &PluginContext) -> Result<(), PluginError> {
+        self.initialize_sync(context)
+    }
+
+    fn handle_event_blocking(&self, event: &PluginEvent) -> Result<PluginResponse, PluginError> {
+        self.handle_event_sync(event)
+    }
+
+    fn handle_shared_event_blocking(
+        &self,
+        event: &SharedEvent,
+    ) -> Result<PluginResponse, PluginError> {
+        locked(&self.bridge).handle_shared_event(event)
+    }
+
+    fn dispose_blocking(&self) -> Result<(), PluginError> {
+        self.dispose_sync()
     }
 }
 
