@@ -73,7 +73,7 @@ const WASI_GUESTS: &[&str] = &["wasi-probe"];
 
 /// Rust plugins (`cdylib`s on the SDK), by crate name; the module is the
 /// crate name with underscores, `file_icons.wasm`.
-const PLUGINS: &[&str] = &["file-icons", "word-count", "echo", "echo-msgpack"];
+const PLUGINS: &[&str] = &["file-icons", "word-count", "echo", "echo-msgpack", "share"];
 
 pub(crate) fn run() -> Result<()> {
     let outputs = build()?;
