@@ -4,7 +4,9 @@
 //! - [`PluginManager`]: loads plugin folders in dependency order, grants their
 //!   permissions through a [`PermissionPolicy`], keeps each plugin's
 //!   [`PluginState`] (every change published as a [`StateChange`]), and routes
-//!   events to them, each plugin behind its own bounded mailbox and task.
+//!   events to them, each plugin behind its own bounded mailbox and thread;
+//!   `send_event_blocking` and `dispatch_event_blocking` run idle plugins on
+//!   the caller's thread, with no hand-off.
 //! - [`package`]: a plugin on disk, a folder with a `plugin.toml` (the Dart
 //!   manifest's keys, plus the module, its digest, the permissions asked for
 //!   and the plugin's settings), read into [`PluginPackage`]; [`discover`]

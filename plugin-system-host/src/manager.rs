@@ -363,7 +363,7 @@ impl Drop for Inner {
 
 /// The plugins of a host application: loads them in dependency order, grants
 /// their permissions, keeps their lifecycle, and routes events to them, each
-/// plugin behind its own bounded mailbox and task. Cheap to clone; needs a
+/// plugin behind its own bounded mailbox and thread. Cheap to clone; needs a
 /// tokio runtime.
 ///
 /// ```no_run
