@@ -754,6 +754,12 @@ impl PluginManager {
         Ok(options)
     }
 
+    /// The manifest of `id` as the manager loaded it (its `plugin.toml`), if
+    /// the manager knows it.
+    pub fn manifest(&self, id: &str) -> Option<PluginManifest> {
+        Some(self.plugins_lock().get(id)?.manifest.clone())
+    }
+
     /// The state of `id`, if the manager knows it.
     pub fn state(&self, id: &str) -> Option<PluginState> {
         self.plugins_lock().get(id).map(|e| e.state)

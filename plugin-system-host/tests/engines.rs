@@ -100,6 +100,9 @@ async fn on(kind: EngineKind) {
         .await;
     assert_eq!(report.failed.len(), 0, "{kind:?}: {:?}", report.failed);
     assert_eq!(m.state("plugin.quick"), Some(PluginState::Ready));
+    let manifest = m.manifest("plugin.loops").expect("known");
+    assert_eq!(manifest.subscribes_to, ["doc.*"]);
+    assert!(m.manifest("plugin.none").is_none());
 
     // A plugin that loops ends at its deadline and delays no other.
     let answers = m.dispatch_event(PluginEvent::new("doc.saved")).await;
@@ -411,4 +414,121 @@ fn blocking_calls_under_load_on_wasmtime() {
 #[test]
 fn blocking_calls_under_load_on_wasmi() {
     blocking_calls_under_load(EngineKind::Wasmi);
+}
+
+/// A plugin that opens `hello.txt` to read and creates `out.txt` to write in
+/// its first preopened folder (WASI fd 3), and answers
+/// `{"data":{"r":R,"w":W}}` with 0 for each that worked, 1 for each refused.
+const FOLDER_PLUGIN: &str = r#"(module
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_close" (func $fd_close (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "{\"success\":true,\"data\":{\"r\":0,\"w\":0}}")
+  (data (i32.const 700) "hello.txt")
+  (data (i32.const 720) "out.txt")
+  (global $heap (mut i32) (i32.const 1024))
+  (func $alloc (export "alloc") (param $len i32) (result i32) (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (local.get $p) (local.get $len)))
+    (if (i32.gt_u (global.get $heap) (i32.const 60000)) (then (global.set $heap (i32.const 1024))))
+    (local.get $p))
+  (func (export "dealloc") (param i32 i32))
+  ;; 0 when `path` opens with `oflags` and `rights` (and closes it), else 1.
+  (func $tries (param $path i32) (param $len i32) (param $oflags i32) (param $rights i64) (result i32)
+    (if (call $path_open (i32.const 3) (i32.const 0) (local.get $path) (local.get $len)
+          (local.get $oflags) (local.get $rights) (i64.const 0) (i32.const 0) (i32.const 800))
+      (then (return (i32.const 1))))
+    (drop (call $fd_close (i32.load (i32.const 800))))
+    (i32.const 0))
+  (func (export "plugin_handle_event") (param i32 i32) (result i64) (local $out i32)
+    ;; FD_READ is right 1 << 1; FD_WRITE 1 << 6; O_CREAT is oflag 1.
+    (i32.store8 (i32.const 44) (i32.add (i32.const 48)
+      (call $tries (i32.const 700) (i32.const 9) (i32.const 0) (i64.const 2))))
+    (i32.store8 (i32.const 50) (i32.add (i32.const 48)
+      (call $tries (i32.const 720) (i32.const 7) (i32.const 1) (i64.const 64))))
+    (local.set $out (call $alloc (i32.const 37)))
+    (memory.copy (local.get $out) (i32.const 16) (i32.const 37))
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $out)) (i64.const 32)) (i64.const 37))))"#;
+
+/// Folders are exactly what was granted: all that was declared, less, or
+/// none, each under the plugin's own data folder.
+async fn folders(kind: EngineKind) {
+    use plugin_system_core::FilesystemAccessLevel::{ReadOnly, ReadWrite};
+    use plugin_system_host::{Decision, Grant, PolicyTable};
+    let root = std::env::temp_dir().join(format!(
+        "plugin-system-host-folders-{kind:?}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    let data = root.join("data");
+    let engine =
+        new_runtime(kind, WasmRuntimeConfig::default().enable_wasi(true)).expect("engine built in");
+    let policy = PolicyTable::new(Decision::GrantAll)
+        .with(
+            "plugin.narrowed",
+            // Read-only, and a folder it never asked for, which it does not get.
+            Decision::Grant(
+                Grant::default()
+                    .with_folder("notes", ReadOnly)
+                    .with_folder("secrets", ReadWrite),
+            ),
+        )
+        .with("plugin.denied", Decision::Grant(Grant::default()));
+    let m = PluginManager::builder()
+        .runtime(Arc::new(WasmPluginRuntime::new(engine)))
+        .policy(policy)
+        .data_dir(&data)
+        .build();
+    let asks = "[permissions]\nfilesystem = { \"notes\" = \"readWrite\" }";
+    let ids = ["plugin.trusted", "plugin.narrowed", "plugin.denied"];
+    let packages = ids
+        .iter()
+        .map(|id| package(&root.join("plugins"), id, FOLDER_PLUGIN, asks))
+        .collect();
+    let report = m.load_packages(packages).await;
+    assert!(report.failed.is_empty(), "{kind:?}: {:?}", report.failed);
+    for id in ids {
+        let notes = data.join(id).join("notes");
+        if notes.exists() {
+            std::fs::write(notes.join("hello.txt"), "hi").unwrap();
+        }
+    }
+    let granted = |id: &str| m.permissions(id).unwrap().granted.filesystem;
+    assert_eq!(granted("plugin.trusted")["notes"], ReadWrite);
+    assert_eq!(
+        granted("plugin.narrowed").into_iter().collect::<Vec<_>>(),
+        [("notes".to_owned(), ReadOnly)]
+    );
+    assert!(granted("plugin.denied").is_empty());
+    assert!(!data.join("plugin.denied").exists(), "no folder made");
+
+    let tried = |answer: plugin_system_core::PluginResponse| {
+        let read = answer.get("r").cloned();
+        let write = answer.get("w").cloned();
+        (read, write)
+    };
+    let can = |read: i64, write: i64| (Some(Value::from(read)), Some(Value::from(write)));
+    for (id, expected) in [
+        ("plugin.trusted", can(0, 0)),
+        ("plugin.narrowed", can(0, 1)),
+        ("plugin.denied", can(1, 1)),
+    ] {
+        let answer = m.send_event(id, PluginEvent::new("open")).await;
+        let answer = answer.unwrap_or_else(|e| panic!("{kind:?} {id}: {e}"));
+        assert_eq!(tried(answer), expected, "{kind:?} {id}");
+    }
+    assert!(data.join("plugin.trusted/notes/out.txt").exists());
+    assert!(!data.join("plugin.narrowed/notes/out.txt").exists());
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folders_are_exactly_the_grant_on_wasmtime() {
+    folders(EngineKind::Wasmtime).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folders_are_exactly_the_grant_on_wasmi() {
+    folders(EngineKind::Wasmi).await;
 }
