@@ -28,10 +28,15 @@ use plugin_system_core::{
 use tokio::sync::oneshot;
 
 use crate::{
-    ManagerError,
+    ManagerError, PluginState,
     errors::{ErrorRecord, ErrorSeverity, ErrorTracker},
+    restart::{Breaker, RestartPolicy},
     stats::PluginCounters,
 };
+
+/// Publishes a plugin's state changes that its worker decides (a restart, a
+/// quarantine), with the reason.
+pub(crate) type Supervisor = Arc<dyn Fn(PluginState, String) + Send + Sync>;
 
 /// How long a broadcast may keep recipients waiting for the caller to reach
 /// them before their workers take over.
@@ -87,7 +92,7 @@ impl Reply {
 /// An answer on its way back.
 enum Delivery {
     Lifecycle(
-        oneshot::Sender<Result<(), ManagerError>>,
+        Option<oneshot::Sender<Result<(), ManagerError>>>,
         Result<(), ManagerError>,
     ),
     Event(Reply, Answer),
@@ -96,7 +101,11 @@ enum Delivery {
 impl Delivery {
     fn deliver(self) {
         match self {
-            Delivery::Lifecycle(reply, outcome) => drop(reply.send(outcome)),
+            Delivery::Lifecycle(reply, outcome) => {
+                if let Some(reply) = reply {
+                    drop(reply.send(outcome));
+                }
+            }
             Delivery::Event(reply, answer) => reply.send(answer),
         }
     }
@@ -112,6 +121,11 @@ enum Work {
         reply: Reply,
     },
     Dispose(oneshot::Sender<Result<(), ManagerError>>),
+    /// A fresh instance, initialized again, not before the backoff's end.
+    Restart {
+        not_before: Instant,
+        reply: Option<oneshot::Sender<Result<(), ManagerError>>>,
+    },
 }
 
 #[derive(Default)]
@@ -123,6 +137,8 @@ struct Queue {
     worker_waiting: bool,
     /// No more work: the plugin was disposed, or the manager let it go.
     closed: bool,
+    /// Why the plugin is in quarantine: events are refused at once.
+    quarantined: Option<String>,
 }
 
 /// A plugin, its mailbox, and what is counted of it.
@@ -138,6 +154,23 @@ struct Slot {
     wake: Condvar,
     /// What the plugin held when last asked while idle.
     usage: Mutex<PluginUsage>,
+    /// What it was initialized with, for a restart.
+    context: Mutex<Option<PluginContext>>,
+    policy: RestartPolicy,
+    breaker: Mutex<Breaker>,
+    supervisor: Supervisor,
+}
+
+/// What a plugin's worker is started with, besides the plugin.
+pub(crate) struct WorkerSetup {
+    /// Events its mailbox holds.
+    pub(crate) capacity: usize,
+    pub(crate) counters: Arc<PluginCounters>,
+    pub(crate) errors: Arc<ErrorTracker>,
+    /// Drives a plugin that has no blocking calls.
+    pub(crate) runtime: tokio::runtime::Handle,
+    pub(crate) policy: RestartPolicy,
+    pub(crate) supervisor: Supervisor,
 }
 
 /// The sending side of a plugin's mailbox. Cheap to clone.
@@ -218,28 +251,151 @@ impl Slot {
                 ErrorSeverity::Warning,
                 format!("event {}", payload.event().event_type),
             ));
+            if let ManagerError::Plugin { source, .. } = error
+                && source.poisons_instance()
+            {
+                self.fault(error.to_string());
+            }
         }
         answer
+    }
+
+    /// The plugin's instance is in doubt: a restart goes before anything
+    /// else queued, after the backoff, or the breaker puts it in quarantine.
+    /// Called by whoever runs the plugin, before it is marked idle.
+    fn fault(&self, reason: String) {
+        let now = Instant::now();
+        let verdict = self
+            .breaker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .fault(&self.policy, now);
+        match verdict {
+            Some(backoff) => {
+                {
+                    let mut queue = self.lock();
+                    queue.jobs.push_front(Work::Restart {
+                        not_before: now + backoff,
+                        reply: None,
+                    });
+                }
+                (self.supervisor)(
+                    PluginState::Initializing,
+                    format!("restarting in {backoff:?} after: {reason}"),
+                );
+            }
+            None => self.quarantine(reason),
+        }
+    }
+
+    /// Refuses the plugin's events from now on, and answers those queued.
+    fn quarantine(&self, reason: String) {
+        let refused: VecDeque<Work> = {
+            let mut queue = self.lock();
+            queue.quarantined = Some(reason.clone());
+            let (events, rest) = std::mem::take(&mut queue.jobs)
+                .into_iter()
+                .partition(|work| matches!(work, Work::Event { .. } | Work::Restart { .. }));
+            queue.jobs = rest;
+            events
+        };
+        let error = self.quarantined(&reason);
+        for work in refused {
+            match work {
+                Work::Event { reply, .. } => reply.send(Err(self.quarantined(&reason))),
+                Work::Restart {
+                    reply: Some(reply), ..
+                } => {
+                    drop(reply.send(Err(self.quarantined(&reason))));
+                }
+                _ => {}
+            }
+        }
+        self.errors.record(ErrorRecord::now(
+            &self.id,
+            error.to_string(),
+            error.kind(),
+            ErrorSeverity::Error,
+            "quarantine",
+        ));
+        (self.supervisor)(PluginState::Quarantined, reason);
+    }
+
+    fn quarantined(&self, reason: &str) -> ManagerError {
+        ManagerError::Quarantined {
+            id: self.id.to_string(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    /// A fresh instance, initialized with the context it had.
+    fn restart(&self, not_before: Instant) -> Result<(), ManagerError> {
+        {
+            // The backoff, cut short if the plugin is let go.
+            let mut queue = self.lock();
+            loop {
+                if queue.closed {
+                    return Err(self.stopped());
+                }
+                let now = Instant::now();
+                if now >= not_before {
+                    break;
+                }
+                queue = self
+                    .wake
+                    .wait_timeout(queue, not_before - now)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+        }
+        let context = self
+            .context
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_else(|| PluginContext::new(self.id.to_string()));
+        let outcome = self.guarded("restart", || {
+            self.plugin.restart()?;
+            match self.plugin.blocking() {
+                Some(plugin) => plugin.initialize_blocking(&context),
+                None => self.runtime.block_on(self.plugin.initialize(context)),
+            }
+        });
+        match &outcome {
+            Ok(()) => {
+                self.counters.restarted();
+                (self.supervisor)(PluginState::Ready, "restarted on a fresh instance".into());
+            }
+            Err(error) => self.fault(format!("the restart failed: {error}")),
+        }
+        outcome
     }
 
     /// Does `work`; the answer is delivered after, once the plugin is marked
     /// idle again, so that whoever gets it finds the plugin free.
     fn perform(&self, work: Work) -> Delivery {
         match work {
-            Work::Initialize(context, reply) => Delivery::Lifecycle(
-                reply,
-                self.guarded("initialize", || match self.plugin.blocking() {
-                    Some(plugin) => plugin.initialize_blocking(&context),
-                    None => self.runtime.block_on(self.plugin.initialize(context)),
-                }),
-            ),
+            Work::Initialize(context, reply) => {
+                *self.context.lock().unwrap_or_else(PoisonError::into_inner) =
+                    Some(context.clone());
+                Delivery::Lifecycle(
+                    Some(reply),
+                    self.guarded("initialize", || match self.plugin.blocking() {
+                        Some(plugin) => plugin.initialize_blocking(&context),
+                        None => self.runtime.block_on(self.plugin.initialize(context)),
+                    }),
+                )
+            }
+            Work::Restart { not_before, reply } => {
+                Delivery::Lifecycle(reply, self.restart(not_before))
+            }
             Work::Event {
                 payload,
                 depth,
                 reply,
             } => Delivery::Event(reply, self.handle(&payload, depth)),
             Work::Dispose(reply) => Delivery::Lifecycle(
-                reply,
+                Some(reply),
                 self.guarded("dispose", || match self.plugin.blocking() {
                     Some(plugin) => plugin.dispose_blocking(),
                     None => self.runtime.block_on(self.plugin.dispose()),
@@ -319,21 +475,22 @@ impl Mailbox {
     pub(crate) fn start(
         id: &str,
         plugin: Arc<dyn Plugin>,
-        capacity: usize,
-        counters: Arc<PluginCounters>,
-        errors: Arc<ErrorTracker>,
-        runtime: tokio::runtime::Handle,
+        setup: WorkerSetup,
     ) -> Result<Worker, ManagerError> {
         let slot = Arc::new(Slot {
             id: id.into(),
             plugin,
-            capacity: capacity.max(1),
-            counters,
-            errors,
-            runtime,
+            capacity: setup.capacity.max(1),
+            counters: setup.counters,
+            errors: setup.errors,
+            runtime: setup.runtime,
             queue: Mutex::default(),
             wake: Condvar::new(),
             usage: Mutex::default(),
+            context: Mutex::default(),
+            policy: setup.policy,
+            breaker: Mutex::default(),
+            supervisor: setup.supervisor,
         });
         let serving = Arc::clone(&slot);
         std::thread::Builder::new()
@@ -378,6 +535,9 @@ impl Mailbox {
         let mut queue = slot.lock();
         if queue.closed {
             return Err(Box::new((slot.stopped(), reply)));
+        }
+        if let Some(reason) = &queue.quarantined {
+            return Err(Box::new((slot.quarantined(reason), reply)));
         }
         if queue.jobs.len() >= slot.capacity {
             let busy = ManagerError::Busy {
@@ -442,7 +602,11 @@ impl Mailbox {
         slot.plugin.blocking()?;
         {
             let mut queue = slot.lock();
-            if queue.closed || queue.running || !queue.jobs.is_empty() {
+            if queue.closed
+                || queue.running
+                || queue.quarantined.is_some()
+                || !queue.jobs.is_empty()
+            {
                 return None;
             }
             queue.running = true;
@@ -450,6 +614,35 @@ impl Mailbox {
         let answer = slot.handle(payload, 0);
         slot.release();
         Some(answer)
+    }
+
+    /// Takes the plugin out of quarantine: its faults are forgotten, and it
+    /// gets a fresh instance, initialized again, before any other event.
+    ///
+    /// # Errors
+    /// The restart's: the plugin is back in quarantine.
+    pub(crate) async fn revive(&self) -> Result<(), ManagerError> {
+        let slot = &self.0;
+        slot.breaker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .reset();
+        let (reply, answer) = oneshot::channel();
+        {
+            let mut queue = slot.lock();
+            if queue.closed {
+                return Err(slot.stopped());
+            }
+            queue.quarantined = None;
+            queue.jobs.push_front(Work::Restart {
+                not_before: Instant::now(),
+                reply: Some(reply),
+            });
+            if queue.worker_waiting && !queue.running {
+                slot.wake.notify_one();
+            }
+        }
+        answer.await.unwrap_or_else(|_| Err(slot.stopped()))
     }
 
     /// Initializes the plugin, through the worker.

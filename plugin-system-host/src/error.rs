@@ -124,6 +124,15 @@ pub enum ManagerError {
         /// The plugin.
         id: String,
     },
+    /// The plugin faulted too often and is in quarantine: the event was not
+    /// given to it. `revive` tries it again.
+    #[error("plugin `{id}` is in quarantine: {reason}")]
+    Quarantined {
+        /// The plugin.
+        id: String,
+        /// Its last fault.
+        reason: String,
+    },
     /// The system refused the thread that runs a plugin's events.
     #[error("no thread for plugin `{id}`: {source}")]
     NoThread {
@@ -150,6 +159,7 @@ impl ManagerError {
             ManagerError::Plugin { source, .. } => source.kind(),
             ManagerError::Stopped { .. } => "stopped",
             ManagerError::NoThread { .. } => "no thread",
+            ManagerError::Quarantined { .. } => "quarantined",
             ManagerError::Panicked { .. } => "panicked",
             ManagerError::HostFunctionDenied { .. } => "permission denied",
             ManagerError::HostFunctionFailed { .. } => "host function failed",

@@ -90,6 +90,7 @@ mod errors;
 mod manager;
 pub mod package;
 mod permissions;
+mod restart;
 mod signature;
 mod state;
 mod statistics;
@@ -104,6 +105,7 @@ pub use manager::{
 pub use permissions::{
     Decision, Grant, GrantDeclared, PermissionPolicy, PermissionRecord, PolicyTable,
 };
+pub use restart::RestartPolicy;
 pub use signature::{HostFunctionParam, HostFunctionSignature, ValueType};
 pub use state::{PluginState, StateChange};
 pub use statistics::{

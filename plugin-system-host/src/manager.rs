@@ -16,11 +16,12 @@ use tokio::sync::broadcast;
 
 use crate::{
     ManagerError, PluginState, StateChange,
-    actor::{Broadcast, Mailbox, Payload, Rescuer, Worker},
+    actor::{Broadcast, Mailbox, Payload, Rescuer, Supervisor, Worker, WorkerSetup},
     dependencies,
     errors::{ErrorRecord, ErrorSeverity, ErrorTracker},
     package::{self, PluginPackage},
     permissions::{Decision, Grant, GrantDeclared, PermissionPolicy, PermissionRecord},
+    restart::RestartPolicy,
     signature::HostFunctionSignature,
     statistics::{
         DispatcherStats, HostFunctionStats, PermissionStats, RegistryStats, Statistics, Tally,
@@ -94,6 +95,7 @@ pub struct ManagerBuilder {
     host_functions: HostFunctions,
     host_version: semver::Version,
     mailbox_capacity: usize,
+    restart_policy: RestartPolicy,
     data_dir: Option<PathBuf>,
     max_event_depth: u32,
     signatures: Vec<HostFunctionSignature>,
@@ -193,6 +195,15 @@ impl ManagerBuilder {
         self
     }
 
+    /// How a plugin whose instance a fault left in doubt is restarted, and
+    /// when it is put in quarantine (default [`RestartPolicy::default`]: 100 ms
+    /// doubling to 30 s; 3 faults in 5 minutes).
+    #[must_use]
+    pub fn restart_policy(mut self, policy: RestartPolicy) -> Self {
+        self.restart_policy = policy;
+        self
+    }
+
     /// How many events each plugin's mailbox holds (default
     /// [`DEFAULT_MAILBOX_CAPACITY`]).
     #[must_use]
@@ -248,6 +259,7 @@ impl ManagerBuilder {
                 rescuer: Rescuer::start(),
                 host_version: self.host_version,
                 mailbox_capacity: self.mailbox_capacity,
+                restart_policy: self.restart_policy,
                 data_dir: self.data_dir,
                 max_event_depth: self.max_event_depth,
                 signatures: self.signatures,
@@ -339,6 +351,7 @@ struct Inner {
     host_functions: HostFunctions,
     host_version: semver::Version,
     mailbox_capacity: usize,
+    restart_policy: RestartPolicy,
     data_dir: Option<PathBuf>,
     max_event_depth: u32,
     signatures: Vec<HostFunctionSignature>,
@@ -439,6 +452,7 @@ impl PluginManager {
             host_version: semver::Version::parse(env!("CARGO_PKG_VERSION"))
                 .unwrap_or_else(|_| semver::Version::new(0, 0, 0)),
             mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
+            restart_policy: RestartPolicy::default(),
             data_dir: None,
             max_event_depth: DEFAULT_MAX_EVENT_DEPTH,
             signatures: Vec::new(),
@@ -492,7 +506,8 @@ impl PluginManager {
             if to == PluginState::Loading {
                 entry.manifest = manifest.clone();
             }
-            if to.is_terminal() {
+            // A quarantined plugin keeps its worker, to be revived.
+            if matches!(to, PluginState::Error | PluginState::Disposed) {
                 entry.mailbox = None;
             }
             StateChange {
@@ -671,10 +686,14 @@ impl PluginManager {
         let worker = Mailbox::start(
             &id,
             plugin,
-            self.inner.mailbox_capacity,
-            counters,
-            Arc::clone(&self.inner.errors),
-            tokio::runtime::Handle::current(),
+            WorkerSetup {
+                capacity: self.inner.mailbox_capacity,
+                counters,
+                errors: Arc::clone(&self.inner.errors),
+                runtime: tokio::runtime::Handle::current(),
+                policy: self.inner.restart_policy,
+                supervisor: self.supervisor(&id),
+            },
         )?;
         let mailbox = worker.mailbox().clone();
         self.transition(&id, &manifest, PluginState::Loaded, None)?;
@@ -754,6 +773,59 @@ impl PluginManager {
         Ok(options)
     }
 
+    /// Publishes the state changes the worker of `id` decides.
+    fn supervisor(&self, id: &str) -> Supervisor {
+        let manager = Arc::downgrade(&self.inner);
+        let id = id.to_owned();
+        Arc::new(move |to, reason| {
+            let Some(inner) = manager.upgrade() else {
+                return;
+            };
+            let manager = PluginManager { inner };
+            let Some(manifest) = manager.manifest(&id) else {
+                return;
+            };
+            if let Err(e) = manager.transition(&id, &manifest, to, Some(reason)) {
+                // Unloaded meanwhile, or already there.
+                tracing::debug!(plugin = %id, "no move to {to}: {e}");
+            }
+        })
+    }
+
+    /// Takes `id` out of quarantine: its faults are forgotten, and it gets a
+    /// fresh instance, initialized again (nothing is compiled again).
+    ///
+    /// # Errors
+    /// [`ManagerError::NotFound`], [`ManagerError::WrongState`] for a plugin
+    /// not in quarantine, the restart's error (it is back in quarantine).
+    pub async fn revive(&self, id: &str) -> Result<(), ManagerError> {
+        let (mailbox, manifest) = {
+            let plugins = self.plugins_lock();
+            let entry = plugins
+                .get(id)
+                .ok_or_else(|| ManagerError::NotFound { id: id.to_owned() })?;
+            match (&entry.mailbox, entry.state) {
+                (Some(worker), PluginState::Quarantined) => {
+                    (worker.mailbox().clone(), entry.manifest.clone())
+                }
+                (_, state) => {
+                    return Err(ManagerError::WrongState {
+                        id: id.to_owned(),
+                        state,
+                        wanted: "quarantined",
+                    });
+                }
+            }
+        };
+        self.transition(
+            id,
+            &manifest,
+            PluginState::Initializing,
+            Some("revived by the host".into()),
+        )?;
+        mailbox.revive().await
+    }
+
     /// The manifest of `id` as the manager loaded it (its `plugin.toml`), if
     /// the manager knows it.
     pub fn manifest(&self, id: &str) -> Option<PluginManifest> {
@@ -797,7 +869,14 @@ impl PluginManager {
             .get(id)
             .ok_or_else(|| ManagerError::NotFound { id: id.to_owned() })?;
         match (&entry.mailbox, entry.state) {
-            (Some(worker), PluginState::Ready) => Ok(worker.mailbox().clone()),
+            // While it restarts, its events wait in its mailbox.
+            (Some(worker), PluginState::Ready | PluginState::Initializing) => {
+                Ok(worker.mailbox().clone())
+            }
+            (_, PluginState::Quarantined) => Err(ManagerError::Quarantined {
+                id: id.to_owned(),
+                reason: entry.reason.clone().unwrap_or_default(),
+            }),
             (_, state) => Err(ManagerError::WrongState {
                 id: id.to_owned(),
                 state,

@@ -79,10 +79,10 @@ impl PluginState {
             (Unloaded | Error | Disposed | Quarantined, Loading)
                 | (Loading, Loaded | Error)
                 | (Loaded, Initializing | Disposed)
-                | (Initializing, Ready | Error)
-                | (Ready, Disposed | Error | Quarantined)
+                | (Initializing, Ready | Error | Quarantined | Disposed)
+                | (Ready, Initializing | Disposed | Error | Quarantined)
                 | (Error, Disposed | Quarantined)
-                | (Quarantined, Disposed)
+                | (Quarantined, Initializing | Disposed)
         )
     }
 }
@@ -130,9 +130,9 @@ mod tests {
             (Unloaded, Ready),
             (Loading, Ready),
             (Loaded, Ready),
-            (Ready, Initializing),
             (Disposed, Ready),
             (Quarantined, Ready),
+            (Loading, Initializing),
             (Error, Ready),
         ] {
             assert!(!from.can_become(to), "{from} -> {to} must be refused");

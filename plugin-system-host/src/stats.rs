@@ -21,6 +21,7 @@ pub(crate) struct PluginCounters {
     /// How many plugin-to-plugin hops led to the event being handled now (0
     /// for one the host sent).
     depth: AtomicU32,
+    restarts: AtomicU64,
 }
 
 impl PluginCounters {
@@ -32,6 +33,11 @@ impl PluginCounters {
     /// Marks the start of an event `depth` hops from the host.
     pub(crate) fn set_depth(&self, depth: u32) {
         self.depth.store(depth, Ordering::Relaxed);
+    }
+
+    /// Counts a restart on a fresh instance.
+    pub(crate) fn restarted(&self) {
+        self.restarts.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts one event and how long it took.
@@ -65,6 +71,7 @@ impl PluginCounters {
             failures: self.failed.load(Ordering::Relaxed),
             median_time: at(0.5),
             p99_time: at(0.99),
+            restarts: self.restarts.load(Ordering::Relaxed),
             fuel_consumed: usage.fuel_consumed,
             memory_pages: usage
                 .memory_bytes
@@ -88,6 +95,8 @@ pub struct PluginStats {
     /// The 99th percentile handling time of the latest events.
     #[serde(rename = "p99_us", serialize_with = "micros")]
     pub p99_time: Option<Duration>,
+    /// Restarts on a fresh instance after a fault.
+    pub restarts: u64,
     /// The fuel the plugin has burnt, when its runtime meters fuel.
     pub fuel_consumed: Option<u64>,
     /// The 64 KiB pages of its memory, when its runtime can tell.

@@ -532,3 +532,147 @@ async fn folders_are_exactly_the_grant_on_wasmtime() {
 async fn folders_are_exactly_the_grant_on_wasmi() {
     folders(EngineKind::Wasmi).await;
 }
+
+/// Answers `{"data":{"n":N}}`, N the events this instance has taken, and
+/// traps on an event whose type starts with `c` (`crash`).
+const CRASHY: &str = r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 16) "{\"success\":true,\"data\":{\"n\":0}}")
+  (global $heap (mut i32) (i32.const 1024))
+  (global $n (mut i32) (i32.const 0))
+  (func $alloc (export "alloc") (param $len i32) (result i32) (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (local.get $p) (local.get $len)))
+    (if (i32.gt_u (global.get $heap) (i32.const 60000)) (then (global.set $heap (i32.const 1024))))
+    (local.get $p))
+  (func (export "dealloc") (param i32 i32))
+  (func (export "plugin_handle_event") (param $at i32) (param $len i32) (result i64) (local $out i32)
+    (global.set $n (i32.add (global.get $n) (i32.const 1)))
+    ;; The event is `{"type":"...`: its type's first letter is byte 9.
+    (if (i32.eq (i32.load8_u (i32.add (local.get $at) (i32.const 9))) (i32.const 99))
+      (then unreachable))
+    (i32.store8 (i32.const 44) (i32.add (i32.const 48) (global.get $n)))
+    (local.set $out (call $alloc (i32.const 31)))
+    (memory.copy (local.get $out) (i32.const 16) (i32.const 31))
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $out)) (i64.const 32)) (i64.const 31))))"#;
+
+/// A fault poisons only the instance: a fresh one takes the events queued
+/// behind it; faults past the breaker quarantine the plugin, whose queued
+/// and later events are refused at once; `revive` brings it back.
+async fn faults(kind: EngineKind) {
+    use plugin_system_host::RestartPolicy;
+    use std::time::Duration;
+    let root = std::env::temp_dir().join(format!(
+        "plugin-system-host-faults-{kind:?}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    let engine = new_runtime(kind, WasmRuntimeConfig::default()).expect("engine built in");
+    let m = PluginManager::builder()
+        .runtime(Arc::new(WasmPluginRuntime::new(engine)))
+        .restart_policy(
+            RestartPolicy::default()
+                .backoff(Duration::from_millis(1), 2.0, Duration::from_millis(10))
+                .breaker(3, Duration::from_secs(600)),
+        )
+        .build();
+    let report = m
+        .load_packages(vec![package(&root, "plugin.crashy", CRASHY, "")])
+        .await;
+    assert!(report.failed.is_empty(), "{kind:?}: {:?}", report.failed);
+    let mut changes = m.subscribe();
+    let n = |answer: Result<plugin_system_core::PluginResponse, ManagerError>| {
+        answer
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"))
+            .get("n")
+            .and_then(Value::as_i64)
+    };
+    let post = |t: &str| m.post_event("plugin.crashy", PluginEvent::new(t));
+    assert_eq!(
+        n(m.send_event("plugin.crashy", PluginEvent::new("a")).await),
+        Some(1)
+    );
+
+    // One trap: the events queued behind it go to a fresh instance.
+    let (crash, a, b) = (
+        post("crash").unwrap(),
+        post("a").unwrap(),
+        post("b").unwrap(),
+    );
+    let trapped = crash.await.unwrap_err();
+    assert_eq!(trapped.kind(), "trap", "{kind:?}: {trapped}");
+    assert_eq!(n(a.await), Some(1), "{kind:?}: a fresh instance");
+    assert_eq!(n(b.await), Some(2));
+    let change = changes.recv().await.unwrap();
+    assert_eq!(
+        (change.from, change.to),
+        (PluginState::Ready, PluginState::Initializing)
+    );
+    assert!(
+        change.reason.as_deref().unwrap_or("").contains("trap"),
+        "{change:?}"
+    );
+    let change = changes.recv().await.unwrap();
+    assert_eq!(change.to, PluginState::Ready);
+    assert_eq!(m.plugin_stats("plugin.crashy").unwrap().restarts, 1);
+
+    // Two more faults within the window: quarantine. What was queued behind
+    // the last is refused, and so is what comes after, without the guest.
+    assert!(
+        m.send_event("plugin.crashy", PluginEvent::new("crash"))
+            .await
+            .is_err()
+    );
+    let (crash, queued) = (post("crash").unwrap(), post("a").unwrap());
+    assert_eq!(crash.await.unwrap_err().kind(), "trap");
+    let refused = queued.await.unwrap_err();
+    assert!(
+        matches!(refused, ManagerError::Quarantined { .. }),
+        "{kind:?}: {refused}"
+    );
+    assert_eq!(m.state("plugin.crashy"), Some(PluginState::Quarantined));
+    let handled = m.plugin_stats("plugin.crashy").unwrap().events_handled;
+    let later = m.send_event("plugin.crashy", PluginEvent::new("a")).await;
+    assert!(
+        matches!(later, Err(ManagerError::Quarantined { .. })),
+        "{later:?}"
+    );
+    assert!(matches!(
+        m.send_event_blocking("plugin.crashy", PluginEvent::new("a")),
+        Err(ManagerError::Quarantined { .. })
+    ));
+    assert_eq!(
+        m.plugin_stats("plugin.crashy").unwrap().events_handled,
+        handled,
+        "the guest was not touched"
+    );
+    assert!(
+        m.errors("plugin.crashy")
+            .iter()
+            .any(|e| e.kind == "quarantined"),
+        "{kind:?}"
+    );
+
+    // Revived: a fresh instance, serving again.
+    m.revive("plugin.crashy").await.unwrap();
+    assert_eq!(m.state("plugin.crashy"), Some(PluginState::Ready));
+    assert_eq!(
+        n(m.send_event("plugin.crashy", PluginEvent::new("a")).await),
+        Some(1)
+    );
+    assert!(matches!(
+        m.revive("plugin.crashy").await,
+        Err(ManagerError::WrongState { .. })
+    ));
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_restart_then_quarantine_then_revive_on_wasmtime() {
+    faults(EngineKind::Wasmtime).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_restart_then_quarantine_then_revive_on_wasmi() {
+    faults(EngineKind::Wasmi).await;
+}

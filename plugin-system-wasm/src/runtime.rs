@@ -11,7 +11,7 @@ use plugin_system_core::{
 
 use crate::{
     HybridSerializer, JsonSerializer, MessagePackSerializer, PostcardSerializer, abi,
-    plugin::{Bridge, WasmPlugin, link},
+    plugin::{Bridge, Respawn, WasmPlugin, link},
 };
 
 /// What a caller may add when loading a plugin.
@@ -289,7 +289,13 @@ impl WasmPluginRuntime {
             link.plugin_id.clone_from(&manifest.id);
             link.allowed.clone_from(&permissions.allowed_host_functions);
         }
-        Ok(WasmPlugin::new(manifest, bridge))
+        let respawn = Respawn {
+            runtime: Arc::clone(&self.runtime),
+            module,
+            imports,
+            limits,
+        };
+        Ok(WasmPlugin::new(manifest, bridge, respawn))
     }
 
     /// Loads a plugin and initializes it with an empty configuration: what most

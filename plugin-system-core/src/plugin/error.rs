@@ -139,6 +139,20 @@ impl PluginError {
         }
     }
 
+    /// Whether the error leaves the plugin's instance in doubt, so that it
+    /// must not take another event: a trap, exhausted fuel, a missed deadline,
+    /// a stack overflow, an exit, a host function that aborted the guest
+    /// mid-call, a broken ABI, or a reply the host could not read. A failure
+    /// the guest reported itself, or a refused host call it was told of, does
+    /// not.
+    pub fn poisons_instance(&self) -> bool {
+        match self {
+            PluginError::Wasm(e) => e.is_guest_failure(),
+            PluginError::Protocol { .. } | PluginError::Serialization(_) => true,
+            _ => false,
+        }
+    }
+
     /// Whether the plugin, not the caller's input, caused the error.
     pub fn is_guest_failure(&self) -> bool {
         match self {

@@ -80,6 +80,21 @@ pub trait Plugin: Send + Sync {
     fn usage(&self) -> PluginUsage {
         PluginUsage::default()
     }
+
+    /// Replaces the plugin's instance with a fresh one of the same code, as
+    /// it was loaded (nothing is compiled again), after a fault left the old
+    /// one in doubt ([`PluginError::poisons_instance`]). The plugin must be
+    /// initialized again before its next event. It runs on the caller's
+    /// thread.
+    ///
+    /// # Errors
+    /// The fresh instance could not be made; the default says the plugin
+    /// cannot be restarted.
+    fn restart(&self) -> Result<(), PluginError> {
+        Err(PluginError::InvalidPlugin {
+            message: "this plugin cannot be restarted".into(),
+        })
+    }
 }
 
 /// A [`Plugin`]'s calls, run on the caller's thread until they return.

@@ -9,9 +9,9 @@ use std::{
 
 use async_trait::async_trait;
 use plugin_system_core::{
-    BlockingPlugin, Deadline, Plugin, PluginContext, PluginError, PluginEvent, PluginManifest,
-    PluginResponse, PluginSerializer, PluginUsage, SharedEvent, TypedFunc, Value, WasmError,
-    WasmInstance, WireFormat, checked_range,
+    BlockingPlugin, Deadline, Imports, InstanceLimits, Plugin, PluginContext, PluginError,
+    PluginEvent, PluginManifest, PluginResponse, PluginSerializer, PluginUsage, SharedEvent,
+    TypedFunc, Value, WasmError, WasmInstance, WasmModule, WasmRuntime, WireFormat, checked_range,
 };
 use serde::Serialize;
 
@@ -495,6 +495,16 @@ fn context_value(context: &PluginContext) -> Value {
 pub struct WasmPlugin {
     manifest: PluginManifest,
     bridge: Arc<Mutex<Bridge>>,
+    respawn: Respawn,
+}
+
+/// What it takes to make a fresh instance of a plugin: its compiled module
+/// and the imports and limits it was instantiated with.
+pub(crate) struct Respawn {
+    pub(crate) runtime: Arc<dyn WasmRuntime>,
+    pub(crate) module: Arc<dyn WasmModule>,
+    pub(crate) imports: Imports,
+    pub(crate) limits: InstanceLimits,
 }
 
 impl std::fmt::Debug for WasmPlugin {
@@ -511,11 +521,40 @@ fn locked(bridge: &Mutex<Bridge>) -> MutexGuard<'_, Bridge> {
 }
 
 impl WasmPlugin {
-    pub(crate) fn new(manifest: PluginManifest, bridge: Bridge) -> Self {
+    pub(crate) fn new(manifest: PluginManifest, bridge: Bridge, respawn: Respawn) -> Self {
         WasmPlugin {
             manifest,
             bridge: Arc::new(Mutex::new(bridge)),
+            respawn,
         }
+    }
+
+    /// Replaces the instance with a fresh one of the same module (nothing is
+    /// compiled again), keeping the statistics and the host link; the plugin
+    /// must be initialized again. For a plugin whose last call trapped, ran
+    /// out of fuel or time, or broke the ABI.
+    ///
+    /// # Errors
+    /// As instantiating the module at load.
+    pub fn restart_sync(&self) -> Result<(), PluginError> {
+        let respawn = &self.respawn;
+        let instance = respawn.runtime.instantiate_with_limits(
+            &respawn.module,
+            &respawn.imports,
+            respawn.limits,
+        )?;
+        let mut bridge = locked(&self.bridge);
+        let mut fresh = Bridge::new(
+            instance,
+            bridge.shape,
+            Arc::clone(&bridge.link),
+            Arc::clone(&bridge.serializer),
+            bridge.fuel_per_call,
+            bridge.exchange_timeout,
+        )?;
+        fresh.stats = bridge.stats;
+        *bridge = fresh;
+        Ok(())
     }
 
     /// Initializes the plugin on this thread.
@@ -667,6 +706,10 @@ impl Plugin for WasmPlugin {
 
     fn usage(&self) -> PluginUsage {
         locked(&self.bridge).usage()
+    }
+
+    fn restart(&self) -> Result<(), PluginError> {
+        self.restart_sync()
     }
 }
 
