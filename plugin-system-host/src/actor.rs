@@ -139,6 +139,9 @@ struct Queue {
     closed: bool,
     /// Why the plugin is in quarantine: events are refused at once.
     quarantined: Option<String>,
+    /// The mailbox of the version that replaced this one: events that come
+    /// after this one closed go there.
+    successor: Option<Mailbox>,
 }
 
 /// A plugin, its mailbox, and what is counted of it.
@@ -452,13 +455,28 @@ impl Slot {
             let mut queue = self.lock();
             queue.running = false;
             if last {
-                // Nothing after a dispose: what is still queued is answered
-                // `Stopped` as it is dropped.
+                // Nothing after a dispose: what is still queued goes to the
+                // version that replaced this one, or is answered `Stopped`
+                // as it is dropped.
                 queue.closed = true;
-                let dropped = std::mem::take(&mut queue.jobs);
+                let rest = std::mem::take(&mut queue.jobs);
+                let successor = queue.successor.clone();
                 drop(queue);
-                drop(dropped);
                 delivery.deliver();
+                if let Some(next) = successor {
+                    for work in rest {
+                        if let Work::Event {
+                            payload,
+                            depth,
+                            reply,
+                        } = work
+                            && let Err(refused) = next.post(payload, depth, reply)
+                        {
+                            let (error, reply) = *refused;
+                            reply.send(Err(error));
+                        }
+                    }
+                }
                 return;
             }
             drop(queue);
@@ -534,6 +552,10 @@ impl Mailbox {
         let slot = &self.0;
         let mut queue = slot.lock();
         if queue.closed {
+            if let Some(next) = queue.successor.clone() {
+                drop(queue);
+                return next.post(payload, depth, reply);
+            }
             return Err(Box::new((slot.stopped(), reply)));
         }
         if let Some(reason) = &queue.quarantined {
@@ -603,6 +625,12 @@ impl Mailbox {
         {
             let mut queue = slot.lock();
             if queue.closed
+                && let Some(next) = queue.successor.clone()
+            {
+                drop(queue);
+                return next.try_here(payload);
+            }
+            if queue.closed
                 || queue.running
                 || queue.quarantined.is_some()
                 || !queue.jobs.is_empty()
@@ -614,6 +642,12 @@ impl Mailbox {
         let answer = slot.handle(payload, 0);
         slot.release();
         Some(answer)
+    }
+
+    /// Sends whatever reaches this mailbox after it closes to `next`, the
+    /// version that replaced this one.
+    pub(crate) fn hand_over_to(&self, next: Mailbox) {
+        self.0.lock().successor = Some(next);
     }
 
     /// Takes the plugin out of quarantine: its faults are forgotten, and it

@@ -133,6 +133,17 @@ pub enum ManagerError {
         /// Its last fault.
         reason: String,
     },
+    /// A reload failed at `step`; the old version is still in service.
+    #[error("plugin `{id}` was not reloaded: the {step} step failed: {source}")]
+    ReloadFailed {
+        /// The plugin.
+        id: String,
+        /// `read`, `dependencies`, `permissions`, `verify`, `compile` or
+        /// `initialize`.
+        step: &'static str,
+        /// What failed.
+        source: Box<ManagerError>,
+    },
     /// The system refused the thread that runs a plugin's events.
     #[error("no thread for plugin `{id}`: {source}")]
     NoThread {
@@ -160,6 +171,7 @@ impl ManagerError {
             ManagerError::Stopped { .. } => "stopped",
             ManagerError::NoThread { .. } => "no thread",
             ManagerError::Quarantined { .. } => "quarantined",
+            ManagerError::ReloadFailed { .. } => "reload failed",
             ManagerError::Panicked { .. } => "panicked",
             ManagerError::HostFunctionDenied { .. } => "permission denied",
             ManagerError::HostFunctionFailed { .. } => "host function failed",

@@ -48,6 +48,8 @@ struct Entry {
     state: PluginState,
     reason: Option<String>,
     mailbox: Option<Worker>,
+    /// The folder it was loaded from, for a reload.
+    package: Option<PluginPackage>,
     permissions: Option<PermissionRecord>,
     counters: Arc<PluginCounters>,
 }
@@ -490,6 +492,7 @@ impl PluginManager {
                 state: PluginState::Unloaded,
                 reason: None,
                 mailbox: None,
+                package: None,
                 permissions: None,
                 counters: Arc::default(),
             });
@@ -640,40 +643,8 @@ impl PluginManager {
     async fn start(&self, package: PluginPackage) -> Result<(), ManagerError> {
         let id = package.manifest.id.clone();
         let manifest = package.manifest.clone();
-        let runtime = self
-            .inner
-            .runtimes
-            .iter()
-            .find(|r| r.is_compatible(&manifest))
-            .cloned()
-            .ok_or_else(|| ManagerError::NoRuntime {
-                id: id.clone(),
-                runtime: manifest.runtime.to_string(),
-            })?;
-        let declared = Grant::declared(&manifest, &package.permissions);
-        let granted = match self.inner.policy.decide(&manifest, &declared) {
-            Decision::GrantAll => declared.clone(),
-            Decision::Grant(grant) => grant.within(&declared),
-            Decision::Refuse(reason) => {
-                return Err(ManagerError::PermissionRefused { id, reason });
-            } // `Decision` is ours: no other variant exists.
-        };
-        let options = self.load_options(&id, &manifest, &granted)?;
-        let mut source = PluginSource::file(&package.module);
-        if let Some(sha256) = &package.sha256 {
-            source = source.with_sha256(sha256.clone());
-        }
-        // Compiling a large module takes a while: off the executor.
-        let plugin = tokio::task::spawn_blocking(move || runtime.load(&source, &options))
-            .await
-            .map_err(|_| ManagerError::Panicked {
-                id: id.clone(),
-                during: "load",
-            })?
-            .map_err(|source| ManagerError::Plugin {
-                id: id.clone(),
-                source,
-            })?;
+        let (declared, granted) = self.grant(&package)?;
+        let plugin = self.compile(&package, &granted).await?;
         let counters = {
             let mut plugins = self.plugins_lock();
             let entry = plugins
@@ -683,8 +654,81 @@ impl PluginManager {
             entry.counters = Arc::default();
             Arc::clone(&entry.counters)
         };
-        let worker = Mailbox::start(
-            &id,
+        let worker = self.spawn_worker(&id, plugin, counters)?;
+        self.transition(&id, &manifest, PluginState::Loaded, None)?;
+        self.transition(&id, &manifest, PluginState::Initializing, None)?;
+        Self::initialize(&worker, &package).await?;
+        if let Some(entry) = self.plugins_lock().get_mut(&id) {
+            entry.mailbox = Some(worker);
+            entry.package = Some(package);
+        }
+        self.transition(&id, &manifest, PluginState::Ready, None)
+    }
+
+    /// What the plugin of `package` declares, and what the host's policy
+    /// grants it (never more).
+    ///
+    /// # Errors
+    /// [`ManagerError::PermissionRefused`].
+    fn grant(&self, package: &PluginPackage) -> Result<(Grant, Grant), ManagerError> {
+        let manifest = &package.manifest;
+        let declared = Grant::declared(manifest, &package.permissions);
+        let granted = match self.inner.policy.decide(manifest, &declared) {
+            Decision::GrantAll => declared.clone(),
+            Decision::Grant(grant) => grant.within(&declared),
+            Decision::Refuse(reason) => {
+                return Err(ManagerError::PermissionRefused {
+                    id: manifest.id.clone(),
+                    reason,
+                });
+            } // `Decision` is ours: no other variant exists.
+        };
+        Ok((declared, granted))
+    }
+
+    /// Reads, verifies and compiles the plugin of `package` through the first
+    /// runtime that takes it, granted `granted`.
+    async fn compile(
+        &self,
+        package: &PluginPackage,
+        granted: &Grant,
+    ) -> Result<Arc<dyn plugin_system_core::Plugin>, ManagerError> {
+        let manifest = &package.manifest;
+        let id = manifest.id.clone();
+        let runtime = self
+            .inner
+            .runtimes
+            .iter()
+            .find(|r| r.is_compatible(manifest))
+            .cloned()
+            .ok_or_else(|| ManagerError::NoRuntime {
+                id: id.clone(),
+                runtime: manifest.runtime.to_string(),
+            })?;
+        let options = self.load_options(&id, manifest, granted)?;
+        let mut source = PluginSource::file(&package.module);
+        if let Some(sha256) = &package.sha256 {
+            source = source.with_sha256(sha256.clone());
+        }
+        // Compiling a large module takes a while: off the executor.
+        tokio::task::spawn_blocking(move || runtime.load(&source, &options))
+            .await
+            .map_err(|_| ManagerError::Panicked {
+                id: id.clone(),
+                during: "load",
+            })?
+            .map_err(|source| ManagerError::Plugin { id, source })
+    }
+
+    /// Starts the worker thread of a loaded plugin.
+    fn spawn_worker(
+        &self,
+        id: &str,
+        plugin: Arc<dyn plugin_system_core::Plugin>,
+        counters: Arc<PluginCounters>,
+    ) -> Result<Worker, ManagerError> {
+        Mailbox::start(
+            id,
             plugin,
             WorkerSetup {
                 capacity: self.inner.mailbox_capacity,
@@ -692,25 +736,176 @@ impl PluginManager {
                 errors: Arc::clone(&self.inner.errors),
                 runtime: tokio::runtime::Handle::current(),
                 policy: self.inner.restart_policy,
-                supervisor: self.supervisor(&id),
+                supervisor: self.supervisor(id),
             },
-        )?;
-        let mailbox = worker.mailbox().clone();
-        self.transition(&id, &manifest, PluginState::Loaded, None)?;
-        self.transition(&id, &manifest, PluginState::Initializing, None)?;
-        let context =
-            PluginContext::new(id.clone()).with_config(plugin_config(&manifest, &package.config));
+        )
+    }
+
+    /// Initializes the plugin of `worker` with its configuration; on a
+    /// failure it is disposed.
+    async fn initialize(worker: &Worker, package: &PluginPackage) -> Result<(), ManagerError> {
+        let manifest = &package.manifest;
+        let context = PluginContext::new(manifest.id.clone())
+            .with_config(plugin_config(manifest, &package.config));
+        let mailbox = worker.mailbox();
         if let Err(error) = mailbox.initialize(context).await {
-            // Disposed, and left in `error`: it can be loaded again.
             if let Err(e) = mailbox.dispose().await {
-                tracing::warn!(plugin = %id, "dispose after a failed initialize: {e}");
+                tracing::warn!(plugin = %manifest.id, "dispose after a failed initialize: {e}");
             }
             return Err(error);
         }
-        if let Some(entry) = self.plugins_lock().get_mut(&id) {
-            entry.mailbox = Some(worker);
+        Ok(())
+    }
+
+    /// Replaces the plugin `id` with what its folder holds now, atomically:
+    /// the new version is read, verified, compiled, granted its permissions
+    /// (never more than it declares) and initialized while the old one keeps
+    /// serving; then new events go to the new version, the old one answers
+    /// what it had queued and is disposed. No event is dropped, and none is
+    /// answered by neither version. A new version that a loaded dependent's
+    /// range no longer takes, or whose own dependencies or host range fail,
+    /// is refused. The reload is published as a change from `ready` to
+    /// `ready` with the versions as the reason.
+    ///
+    /// # Errors
+    /// [`ManagerError::NotFound`], [`ManagerError::WrongState`] for a plugin
+    /// not in service, [`ManagerError::ReloadFailed`] naming the step that
+    /// failed (`read`, `dependencies`, `permissions`, `verify`, `compile`,
+    /// `initialize`); the old version is still in service.
+    pub async fn reload(&self, id: &str) -> Result<(), ManagerError> {
+        let dir = {
+            let plugins = self.plugins_lock();
+            let entry = plugins
+                .get(id)
+                .ok_or_else(|| ManagerError::NotFound { id: id.to_owned() })?;
+            match (&entry.package, &entry.mailbox, entry.state) {
+                (Some(package), Some(_), PluginState::Ready) => package.dir.clone(),
+                (_, _, state) => {
+                    return Err(ManagerError::WrongState {
+                        id: id.to_owned(),
+                        state,
+                        wanted: "ready",
+                    });
+                }
+            }
+        };
+        let failed = |step: &'static str, source: ManagerError| ManagerError::ReloadFailed {
+            id: id.to_owned(),
+            step,
+            source: Box::new(source),
+        };
+        let package = PluginPackage::read(&dir).map_err(|e| failed("read", e.into()))?;
+        if package.manifest.id != id {
+            return Err(failed(
+                "read",
+                ManagerError::Manifest(crate::ManifestError::invalid(
+                    &package.manifest_path,
+                    "id",
+                    format!("the plugin's id changed to `{}`", package.manifest.id),
+                )),
+            ));
         }
-        self.transition(&id, &manifest, PluginState::Ready, None)
+        self.check_replacement(&package.manifest)
+            .map_err(|e| failed("dependencies", e))?;
+        let (declared, granted) = self.grant(&package).map_err(|e| failed("permissions", e))?;
+        let plugin = self.compile(&package, &granted).await.map_err(|e| {
+            let step = match &e {
+                ManagerError::Plugin {
+                    source: plugin_system_core::PluginError::Integrity { .. },
+                    ..
+                } => "verify",
+                ManagerError::Plugin {
+                    source: plugin_system_core::PluginError::Io { .. },
+                    ..
+                } => "read",
+                _ => "compile",
+            };
+            failed(step, e)
+        })?;
+        let counters = match self.plugins_lock().get(id) {
+            Some(entry) => Arc::clone(&entry.counters),
+            None => return Err(ManagerError::NotFound { id: id.to_owned() }),
+        };
+        let worker = self.spawn_worker(id, plugin, counters)?;
+        Self::initialize(&worker, &package)
+            .await
+            .map_err(|e| failed("initialize", e))?;
+        let swapped = {
+            let mut plugins = self.plugins_lock();
+            match plugins
+                .get_mut(id)
+                .filter(|e| e.state == PluginState::Ready)
+            {
+                Some(entry) => {
+                    let from_version = entry.manifest.version.clone();
+                    entry.manifest = package.manifest.clone();
+                    entry.permissions = Some(PermissionRecord { declared, granted });
+                    entry.package = Some(package.clone());
+                    Ok((entry.mailbox.replace(worker), from_version))
+                }
+                None => Err(worker),
+            }
+        };
+        let (old, from_version) = match swapped {
+            Ok(swapped) => swapped,
+            Err(worker) => {
+                // Unloaded meanwhile: the new version goes too.
+                let _ = worker.mailbox().dispose().await;
+                return Err(ManagerError::NotFound { id: id.to_owned() });
+            }
+        };
+        let reason = format!("reloaded: {from_version} -> {}", package.manifest.version);
+        tracing::info!(plugin = id, "{reason}");
+        let _ = self.inner.changes.send(StateChange {
+            plugin_id: id.to_owned(),
+            from: PluginState::Ready,
+            to: PluginState::Ready,
+            reason: Some(reason),
+        });
+        if let Some(old) = old {
+            let new = self
+                .plugins_lock()
+                .get(id)
+                .and_then(|e| Some(e.mailbox.as_ref()?.mailbox().clone()));
+            let old_mailbox = old.mailbox();
+            if let Some(new) = new {
+                // Whoever still holds the old mailbox reaches the new one.
+                old_mailbox.hand_over_to(new);
+            }
+            if let Err(e) = old_mailbox.dispose().await {
+                self.inner.errors.record(ErrorRecord::now(
+                    id,
+                    e.to_string(),
+                    e.kind(),
+                    ErrorSeverity::Warning,
+                    "dispose after a reload",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses `manifest` as the new version of its plugin when a loaded
+    /// plugin's range no longer takes it, or its own dependencies or host
+    /// range fail among the plugins loaded now.
+    fn check_replacement(&self, manifest: &PluginManifest) -> Result<(), ManagerError> {
+        let others: Vec<PluginManifest> = self
+            .plugins_lock()
+            .iter()
+            .filter(|(id, e)| **id != manifest.id && e.state.is_usable())
+            .map(|(_, e)| e.manifest.clone())
+            .collect();
+        let mut all: Vec<&PluginManifest> = others.iter().collect();
+        all.push(manifest);
+        let resolution = dependencies::resolve(&all, &self.inner.host_version);
+        match resolution
+            .failed
+            .into_iter()
+            .find(|(id, _)| *id == manifest.id || others.iter().any(|o| o.id == *id))
+        {
+            Some((_, error)) => Err(ManagerError::Dependency(error)),
+            None => Ok(()),
+        }
     }
 
     /// What the runtime is told to enforce for a plugin granted `granted`.
@@ -943,8 +1138,10 @@ impl PluginManager {
         self.inner.event_types.add(event_type);
         self.plugins_lock()
             .iter()
+            // A plugin that restarts takes the event after its restart.
             .filter(|(_, e)| {
-                e.state.is_usable() && subscribes(&e.manifest.subscribes_to, event_type)
+                matches!(e.state, PluginState::Ready | PluginState::Initializing)
+                    && subscribes(&e.manifest.subscribes_to, event_type)
             })
             .filter_map(|(id, e)| Some((id.clone(), e.mailbox.as_ref()?.mailbox().clone())))
             .collect()

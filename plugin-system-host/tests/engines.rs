@@ -676,3 +676,129 @@ async fn faults_restart_then_quarantine_then_revive_on_wasmtime() {
 async fn faults_restart_then_quarantine_then_revive_on_wasmi() {
     faults(EngineKind::Wasmi).await;
 }
+
+/// A plugin that answers `{"data":{"v":V}}`; `init` is the status its
+/// `plugin_initialize` returns (0 for success).
+fn versioned(v: u32, init: u32) -> String {
+    format!(
+        r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 16) "{{\"success\":true,\"data\":{{\"v\":{v}}}}}")
+  (global $heap (mut i32) (i32.const 1024))
+  (func $alloc (export "alloc") (param $len i32) (result i32) (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (local.get $p) (local.get $len)))
+    (if (i32.gt_u (global.get $heap) (i32.const 60000)) (then (global.set $heap (i32.const 1024))))
+    (local.get $p))
+  (func (export "dealloc") (param i32 i32))
+  (func (export "plugin_initialize") (result i32) (i32.const {init}))
+  (func (export "plugin_handle_event") (param i32 i32) (result i64) (local $out i32)
+    (local.set $out (call $alloc (i32.const 31)))
+    (memory.copy (local.get $out) (i32.const 16) (i32.const 31))
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $out)) (i64.const 32)) (i64.const 31))))"#
+    )
+}
+
+/// Writes the folder of `plugin.reloaded` at `version` with `wat`.
+fn write_version(root: &Path, version: &str, wat: &str, extra: &str) {
+    let dir = root.join("plugin.reloaded");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("plugin.wat"), wat).unwrap();
+    std::fs::write(
+        dir.join("plugin.toml"),
+        format!(
+            "id = \"plugin.reloaded\"\nname = \"r\"\nversion = \"{version}\"\n\
+             description = \"r\"\nruntime = \"wasm\"\nmodule = \"plugin.wat\"\n{extra}\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// A reload swaps versions with the old one serving until the new one is
+/// ready; a reload that fails at any step leaves the old one serving.
+async fn reloads(kind: EngineKind) {
+    let root = std::env::temp_dir().join(format!(
+        "plugin-system-host-reload-{kind:?}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    let m = manager(kind);
+    write_version(&root, "1.0.0", &versioned(1, 0), "");
+    let report = m
+        .load_packages(vec![
+            PluginPackage::read(&root.join("plugin.reloaded")).unwrap(),
+            package(
+                &root,
+                "plugin.needs",
+                &plugin_wat(OK.0, OK.1, ""),
+                r#"dependencies = ["plugin.reloaded@^1.0"]"#,
+            ),
+        ])
+        .await;
+    assert!(report.failed.is_empty(), "{kind:?}: {:?}", report.failed);
+    let version = || async {
+        m.send_event("plugin.reloaded", PluginEvent::new("v"))
+            .await
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"))
+            .get("v")
+            .and_then(Value::as_i64)
+    };
+    assert_eq!(version().await, Some(1));
+
+    // A good reload, with events queued before it: all answered.
+    let mut changes = m.subscribe();
+    write_version(&root, "1.1.0", &versioned(2, 0), "");
+    let queued: Vec<_> = (0..5)
+        .map(|_| {
+            m.post_event("plugin.reloaded", PluginEvent::new("v"))
+                .unwrap()
+        })
+        .collect();
+    m.reload("plugin.reloaded").await.unwrap();
+    for answer in queued {
+        let v = answer.await.unwrap().get("v").and_then(Value::as_i64);
+        assert!(matches!(v, Some(1 | 2)), "{kind:?}: answered by a version");
+    }
+    assert_eq!(version().await, Some(2));
+    assert_eq!(
+        m.manifest("plugin.reloaded").unwrap().version.to_string(),
+        "1.1.0"
+    );
+    let change = changes.recv().await.unwrap();
+    assert_eq!(change.reason.as_deref(), Some("reloaded: 1.0.0 -> 1.1.0"));
+
+    // Each failing step leaves version 2 in service.
+    let digest = format!("sha256 = \"{}\"", "0".repeat(64));
+    for (number, wat, extra, step) in [
+        ("1.2.0", "not a module".to_owned(), "", "compile"),
+        ("1.2.0", versioned(3, 0), digest.as_str(), "verify"),
+        ("1.2.0", versioned(3, 1), "", "initialize"),
+        ("2.0.0", versioned(3, 0), "", "dependencies"),
+        ("not-semver", versioned(3, 0), "", "read"),
+    ] {
+        write_version(&root, number, &wat, extra);
+        let failed = m.reload("plugin.reloaded").await.unwrap_err();
+        assert!(
+            matches!(&failed, ManagerError::ReloadFailed { step: s, .. } if *s == step),
+            "{kind:?} {step}: {failed}"
+        );
+        assert_eq!(version().await, Some(2), "{kind:?}: after a failed {step}");
+        assert_eq!(m.state("plugin.reloaded"), Some(PluginState::Ready));
+    }
+    assert!(
+        m.send_event("plugin.needs", PluginEvent::new("x"))
+            .await
+            .is_ok()
+    );
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_are_atomic_on_wasmtime() {
+    reloads(EngineKind::Wasmtime).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_are_atomic_on_wasmi() {
+    reloads(EngineKind::Wasmi).await;
+}
