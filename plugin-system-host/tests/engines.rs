@@ -533,7 +533,8 @@ async fn folders_are_exactly_the_grant_on_wasmi() {
     folders(EngineKind::Wasmi).await;
 }
 
-/// Answers `{"data":{"n":N}}`, N the events this instance has taken, and
+/// Answers `{"data":{"n":N}}`, N the events this instance has taken (its
+/// last digit), and
 /// traps on an event whose type starts with `c` (`crash`).
 const CRASHY: &str = r#"(module
   (memory (export "memory") 1)
@@ -551,7 +552,8 @@ const CRASHY: &str = r#"(module
     ;; The event is `{"type":"...`: its type's first letter is byte 9.
     (if (i32.eq (i32.load8_u (i32.add (local.get $at) (i32.const 9))) (i32.const 99))
       (then unreachable))
-    (i32.store8 (i32.const 44) (i32.add (i32.const 48) (global.get $n)))
+    (i32.store8 (i32.const 44)
+      (i32.add (i32.const 48) (i32.rem_u (global.get $n) (i32.const 10))))
     (local.set $out (call $alloc (i32.const 31)))
     (memory.copy (local.get $out) (i32.const 16) (i32.const 31))
     (i64.or (i64.shl (i64.extend_i32_u (local.get $out)) (i64.const 32)) (i64.const 31))))"#;
@@ -801,4 +803,143 @@ async fn reloads_are_atomic_on_wasmtime() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reloads_are_atomic_on_wasmi() {
     reloads(EngineKind::Wasmi).await;
+}
+
+/// Chaos: 8 plugins that trap on `crash`, events from four tasks, one in 25
+/// a crash, while a fifth task reloads plugins and revives those in
+/// quarantine. Every event is answered or refused with a typed error, none
+/// is lost, and the plugins' counts add up to what reached them.
+async fn chaos(kind: EngineKind) {
+    use plugin_system_host::RestartPolicy;
+    use std::{
+        sync::atomic::{AtomicBool, Ordering},
+        time::Duration,
+    };
+    let root = std::env::temp_dir().join(format!(
+        "plugin-system-host-chaos-{kind:?}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    let engine = new_runtime(kind, WasmRuntimeConfig::default()).expect("engine built in");
+    let m = PluginManager::builder()
+        .runtime(Arc::new(WasmPluginRuntime::new(engine)))
+        .mailbox_capacity(8)
+        .restart_policy(
+            RestartPolicy::default()
+                .backoff(Duration::ZERO, 2.0, Duration::from_millis(2))
+                .breaker(4, Duration::from_secs(600)),
+        )
+        .build();
+    let ids: Vec<String> = (0..8).map(|i| format!("plugin.c{i}")).collect();
+    let packages = ids
+        .iter()
+        .map(|id| package(&root, id, CRASHY, r#"subscribesTo = ["tick"]"#))
+        .collect();
+    let report = m.load_packages(packages).await;
+    assert!(report.failed.is_empty(), "{kind:?}: {:?}", report.failed);
+
+    const TASKS: u64 = 4;
+    const PER_TASK: u64 = 3_000;
+    let done = Arc::new(AtomicBool::new(false));
+    let senders: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let (m, ids) = (m.clone(), ids.clone());
+            tokio::spawn(async move {
+                // (sent, answered, trapped, refused)
+                let mut counts = [0u64; 4];
+                let mut seed = t * 7919 + 17;
+                for n in 0..PER_TASK {
+                    seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    let event = if (seed >> 33) % 5 == 0 {
+                        "crash"
+                    } else {
+                        "tick"
+                    };
+                    let answers = if n % 50 == 0 {
+                        m.dispatch_event(PluginEvent::new(event)).await
+                    } else {
+                        let target = &ids[((seed >> 40) % ids.len() as u64) as usize];
+                        vec![(
+                            target.clone(),
+                            m.send_event(target, PluginEvent::new(event)).await,
+                        )]
+                    };
+                    for (id, answer) in answers {
+                        counts[0] += 1;
+                        match answer {
+                            Ok(_) => counts[1] += 1,
+                            Err(e) if e.kind() == "trap" => counts[2] += 1,
+                            Err(
+                                ManagerError::Busy { .. }
+                                | ManagerError::Quarantined { .. }
+                                | ManagerError::WrongState { .. },
+                            ) => counts[3] += 1,
+                            Err(other) => panic!("{id}: an untyped refusal: {other}"),
+                        }
+                    }
+                }
+                counts
+            })
+        })
+        .collect();
+    let operator = {
+        let (m, ids, done) = (m.clone(), ids.clone(), Arc::clone(&done));
+        tokio::spawn(async move {
+            let (mut reloads, mut revivals) = (0u32, 0u32);
+            let mut i = 0;
+            while !done.load(Ordering::SeqCst) {
+                let id = &ids[i % ids.len()];
+                i += 1;
+                match m.state(id) {
+                    Some(PluginState::Quarantined) => {
+                        if m.revive(id).await.is_ok() {
+                            revivals += 1;
+                        }
+                    }
+                    Some(PluginState::Ready) => {
+                        if m.reload(id).await.is_ok() {
+                            reloads += 1;
+                        }
+                    }
+                    _ => {}
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            (reloads, revivals)
+        })
+    };
+    let mut totals = [0u64; 4];
+    for sender in senders {
+        let counts = sender.await.expect("no sender panicked");
+        for (total, count) in totals.iter_mut().zip(counts) {
+            *total += count;
+        }
+    }
+    done.store(true, Ordering::SeqCst);
+    let (reloads, revivals) = operator.await.expect("the operator did not panic");
+    let [sent, answered, trapped, refused] = totals;
+    assert_eq!(sent, answered + trapped + refused, "{kind:?}: none lost");
+    assert!(answered > 0 && trapped > 0, "{kind:?}: {totals:?}");
+    let handled: u64 = ids
+        .iter()
+        .map(|id| m.plugin_stats(id).unwrap().events_handled)
+        .sum();
+    assert_eq!(
+        handled,
+        answered + trapped,
+        "{kind:?}: each event that reached a plugin counted once \
+         ({reloads} reloads, {revivals} revivals)"
+    );
+    assert!(reloads > 0, "{kind:?}: the operator reloaded");
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_loses_no_event_on_wasmtime() {
+    chaos(EngineKind::Wasmtime).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_loses_no_event_on_wasmi() {
+    chaos(EngineKind::Wasmi).await;
 }
