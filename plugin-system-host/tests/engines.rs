@@ -891,16 +891,10 @@ async fn chaos(kind: EngineKind) {
                 let id = &ids[i % ids.len()];
                 i += 1;
                 match m.state(id) {
-                    Some(PluginState::Quarantined) => {
-                        if m.revive(id).await.is_ok() {
-                            revivals += 1;
-                        }
+                    Some(PluginState::Quarantined) if m.revive(id).await.is_ok() => {
+                        revivals += 1;
                     }
-                    Some(PluginState::Ready) => {
-                        if m.reload(id).await.is_ok() {
-                            reloads += 1;
-                        }
-                    }
+                    Some(PluginState::Ready) if m.reload(id).await.is_ok() => reloads += 1,
                     _ => {}
                 }
                 tokio::time::sleep(Duration::from_millis(1)).await;
