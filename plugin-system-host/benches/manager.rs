@@ -12,15 +12,20 @@
 //!   `dispatch_event_blocking` / `dispatch_event` to 10 subscribers of that
 //!   plugin, against 10 direct calls (`direct_10`).
 //!
+//! - `resilience/<engine>/trap_to_answer`: a trap, the restart on a fresh
+//!   instance (no backoff), and the next answer;
+//!   `resilience/<engine>/reload`: `reload` of a small plugin from its folder;
+//!   `resilience/<engine>/cold_load`: `load_package` of it, and its unload.
+//!
 //! Results and ratios are in BENCHMARKS.md ("PluginManager").
 
 #![allow(missing_docs, reason = "a benchmark")]
 
-use std::{hint::black_box, path::PathBuf, sync::Arc};
+use std::{hint::black_box, path::PathBuf, sync::Arc, time::Duration};
 
 use criterion::Criterion;
 use plugin_system_core::{PluginEvent, PluginSource, WasmRuntimeConfig};
-use plugin_system_host::{PluginManager, PluginPackage};
+use plugin_system_host::{PluginManager, PluginPackage, RestartPolicy};
 use plugin_system_wasm::{LoadOptions, WasmPluginRuntime};
 use plugin_system_wasm_run::{EngineKind, new_runtime};
 
@@ -141,8 +146,91 @@ fn bench(c: &mut Criterion) {
     }
 }
 
+/// Traps on an event whose type starts with `c`, answers the others.
+const CRASHY: &str = r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 16) "{\"success\":true}")
+  (func (export "alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "dealloc") (param i32 i32))
+  (func (export "plugin_handle_event") (param $at i32) (param i32) (result i64)
+    (if (i32.eq (i32.load8_u (i32.add (local.get $at) (i32.const 9))) (i32.const 99))
+      (then unreachable))
+    (i64.const 0x0000001000000010)))"#;
+
+fn resilience(c: &mut Criterion) {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for (kind, name) in [
+        (EngineKind::Wasmtime, "wasmtime"),
+        (EngineKind::Wasmi, "wasmi"),
+    ] {
+        let engine = new_runtime(kind, WasmRuntimeConfig::default()).expect("engine");
+        let manager = PluginManager::builder()
+            .runtime(Arc::new(WasmPluginRuntime::new(engine)))
+            .restart_policy(
+                RestartPolicy::default()
+                    .backoff(Duration::ZERO, 1.0, Duration::ZERO)
+                    .breaker(u32::MAX, Duration::from_secs(1)),
+            )
+            .build();
+        let root = std::env::temp_dir().join(format!(
+            "plugin-system-bench-resilience-{name}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&root);
+        let crashy = root.join("crashy");
+        std::fs::create_dir_all(&crashy).expect("bench folder");
+        std::fs::write(crashy.join("plugin.wat"), CRASHY).expect("plugin");
+        std::fs::write(
+            crashy.join("plugin.toml"),
+            "id = \"plugin.crashy\"\nname = \"c\"\nversion = \"1.0.0\"\n\
+             description = \"bench\"\nruntime = \"wasm\"\nmodule = \"plugin.wat\"\n",
+        )
+        .expect("manifest");
+        let package = PluginPackage::read(&crashy).expect("a valid package");
+        tokio
+            .block_on(manager.load_package(package.clone()))
+            .expect("loads");
+
+        let mut group = c.benchmark_group(format!("resilience/{name}"));
+        group.bench_function("trap_to_answer", |b| {
+            b.iter(|| {
+                let trapped =
+                    manager.send_event_blocking("plugin.crashy", PluginEvent::new("crash"));
+                assert!(trapped.is_err());
+                manager
+                    .send_event_blocking("plugin.crashy", PluginEvent::new("after"))
+                    .expect("a fresh instance answers")
+            });
+        });
+        group.bench_function("reload", |b| {
+            b.iter(|| {
+                tokio
+                    .block_on(manager.reload("plugin.crashy"))
+                    .expect("reloads")
+            });
+        });
+        group.bench_function("cold_load", |b| {
+            b.iter(|| {
+                tokio.block_on(async {
+                    manager
+                        .unload("plugin.crashy", false)
+                        .await
+                        .expect("unloads");
+                    manager.load_package(package.clone()).await.expect("loads");
+                });
+            });
+        });
+        group.finish();
+        tokio.block_on(manager.shutdown());
+    }
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c);
+    resilience(&mut c);
     c.final_summary();
 }

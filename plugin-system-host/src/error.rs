@@ -144,6 +144,14 @@ pub enum ManagerError {
         /// What failed.
         source: Box<ManagerError>,
     },
+    /// The system cannot watch a plugins folder.
+    #[error("cannot watch {}: {source}", dir.display())]
+    Watch {
+        /// The folder.
+        dir: std::path::PathBuf,
+        /// The system's refusal.
+        source: notify_debouncer_mini::notify::Error,
+    },
     /// The system refused the thread that runs a plugin's events.
     #[error("no thread for plugin `{id}`: {source}")]
     NoThread {
@@ -172,6 +180,7 @@ impl ManagerError {
             ManagerError::NoThread { .. } => "no thread",
             ManagerError::Quarantined { .. } => "quarantined",
             ManagerError::ReloadFailed { .. } => "reload failed",
+            ManagerError::Watch { .. } => "watch",
             ManagerError::Panicked { .. } => "panicked",
             ManagerError::HostFunctionDenied { .. } => "permission denied",
             ManagerError::HostFunctionFailed { .. } => "host function failed",

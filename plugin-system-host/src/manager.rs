@@ -14,6 +14,10 @@ use plugin_system_core::{
 };
 use tokio::sync::broadcast;
 
+mod watch;
+
+pub use watch::{FolderWatch, WATCH_DEBOUNCE};
+
 use crate::{
     ManagerError, PluginState, StateChange,
     actor::{Broadcast, Mailbox, Payload, Rescuer, Supervisor, Worker, WorkerSetup},
@@ -630,6 +634,10 @@ impl PluginManager {
         let id = package.manifest.id.clone();
         let manifest = package.manifest.clone();
         self.transition(&id, &manifest, PluginState::Loading, None)?;
+        if let Some(entry) = self.plugins_lock().get_mut(&id) {
+            // Known from now on, for a reload or a watcher's retry.
+            entry.package = Some(package.clone());
+        }
         match self.start(package).await {
             Ok(()) => Ok(()),
             Err(error) => {

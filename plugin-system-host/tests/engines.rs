@@ -937,3 +937,84 @@ async fn chaos_loses_no_event_on_wasmtime() {
 async fn chaos_loses_no_event_on_wasmi() {
     chaos(EngineKind::Wasmi).await;
 }
+
+/// A watched folder: a module replaced on disk is reloaded, a half-written
+/// one keeps the old version until the next change, a new plugin folder is
+/// loaded, and a removed one unloaded.
+async fn watching(kind: EngineKind) {
+    use std::time::Duration;
+    let root = std::env::temp_dir().join(format!(
+        "plugin-system-host-watch-{kind:?}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    let m = manager(kind);
+    write_version(&root, "1.0.0", &versioned(1, 0), "");
+    let report = m.load_dir(&root).await;
+    assert!(report.failed.is_empty(), "{kind:?}: {:?}", report.failed);
+    let _watch = m.watch(&root).expect("watchable");
+    let version = || async {
+        m.send_event("plugin.reloaded", PluginEvent::new("v"))
+            .await
+            .ok()
+            .and_then(|r| r.get("v").and_then(Value::as_i64))
+    };
+    // Up to 30 s for the watcher to act: a loaded machine is slow, and
+    // nothing here measures how fast.
+    async fn eventually<F: Future<Output = bool>>(mut check: impl FnMut() -> F) -> bool {
+        for _ in 0..300 {
+            if check().await {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    write_version(&root, "1.1.0", &versioned(2, 0), "");
+    assert!(
+        eventually(|| async { version().await == Some(2) }).await,
+        "{kind:?}: reloaded"
+    );
+
+    // Half written: the reload fails, version 2 stays; the next write retries.
+    std::fs::write(root.join("plugin.reloaded/plugin.wat"), "(module (memory").unwrap();
+    assert!(
+        eventually(|| async {
+            m.errors("plugin.reloaded")
+                .iter()
+                .any(|e| e.context == "reload after a change")
+        })
+        .await,
+        "{kind:?}: the failed reload is recorded"
+    );
+    assert_eq!(version().await, Some(2));
+    write_version(&root, "1.2.0", &versioned(3, 0), "");
+    assert!(
+        eventually(|| async { version().await == Some(3) }).await,
+        "{kind:?}: retried"
+    );
+
+    // A new folder is loaded; a removed one unloaded.
+    package(&root, "plugin.new", &plugin_wat(OK.0, OK.1, ""), "");
+    assert!(
+        eventually(|| async { m.state("plugin.new") == Some(PluginState::Ready) }).await,
+        "{kind:?}: loaded"
+    );
+    std::fs::remove_dir_all(root.join("plugin.new")).unwrap();
+    assert!(
+        eventually(|| async { m.state("plugin.new") == Some(PluginState::Disposed) }).await,
+        "{kind:?}: unloaded"
+    );
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watched_folder_reloads_loads_and_unloads_on_wasmtime() {
+    watching(EngineKind::Wasmtime).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watched_folder_reloads_loads_and_unloads_on_wasmi() {
+    watching(EngineKind::Wasmi).await;
+}

@@ -14,7 +14,7 @@ use std::{
 use clap::Args;
 use plugin_system::{
     core::PluginEvent,
-    host::{LoadReport, ManagerError, PluginManager},
+    host::{LoadReport, ManagerError, PluginManager, PluginState, RestartPolicy, StateChange},
     wasm::WasmPluginRuntime,
 };
 use serde_json::json;
@@ -37,6 +37,18 @@ pub(crate) struct HostArgs {
     /// plugins granted folders.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Follows DIR while serving: a plugin whose files change is reloaded, a
+    /// new plugin folder loaded, a removed one unloaded. Reloads, restarts
+    /// and quarantines are reported on stderr, one line each.
+    #[arg(long)]
+    watch: bool,
+    /// Faults (traps, exhausted fuel or time) within the window that put a
+    /// plugin in quarantine; before that, each fault restarts it.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    max_restarts: u32,
+    /// The breaker's window, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    restart_window: u64,
     #[command(flatten)]
     runtime: RuntimeArgs,
 }
@@ -50,7 +62,13 @@ pub(crate) fn run(args: &HostArgs, out: &mut dyn Write) -> Result<(), Failure> {
         )));
     }
     let engine = args.runtime.runtime(true)?;
-    let mut builder = PluginManager::builder().runtime(Arc::new(WasmPluginRuntime::new(engine)));
+    let policy = RestartPolicy::default().breaker(
+        args.max_restarts,
+        std::time::Duration::from_secs(args.restart_window),
+    );
+    let mut builder = PluginManager::builder()
+        .runtime(Arc::new(WasmPluginRuntime::new(engine)))
+        .restart_policy(policy);
     if let Some(dir) = &args.data_dir {
         builder = builder.data_dir(dir);
     }
@@ -65,7 +83,14 @@ pub(crate) fn run(args: &HostArgs, out: &mut dyn Write) -> Result<(), Failure> {
         let outcome = if args.list {
             Ok(())
         } else {
-            serve(&manager, io::stdin().lock(), out).await
+            let reporter = tokio::spawn(report_changes(manager.subscribe()));
+            let outcome = match args.watch.then(|| manager.watch(&args.dir)).transpose() {
+                Ok(_watch) => serve(&manager, io::stdin().lock(), out).await,
+                Err(e) => Err(Failure::Usage(e.to_string())),
+            };
+            // The unloading at the end is not news.
+            reporter.abort();
+            outcome
         };
         manager.shutdown().await;
         if args.stats {
@@ -73,6 +98,32 @@ pub(crate) fn run(args: &HostArgs, out: &mut dyn Write) -> Result<(), Failure> {
         }
         outcome
     })
+}
+
+/// One line on stderr for each change the manager makes on its own while
+/// serving: a reload, a restart, a quarantine, a plugin loaded or unloaded by
+/// the watcher.
+async fn report_changes(mut changes: tokio::sync::broadcast::Receiver<StateChange>) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match changes.recv().await {
+            Ok(change)
+                if change.reason.is_none()
+                    && !matches!(change.to, PluginState::Ready | PluginState::Disposed) => {}
+            Ok(change) => {
+                let mut line = format!("{} {}", change.plugin_id, change.to);
+                if let Some(reason) = &change.reason {
+                    line.push_str(": ");
+                    line.push_str(reason);
+                }
+                let _ = writeln!(io::stderr(), "{}", terminal::line(&line));
+            }
+            Err(RecvError::Lagged(missed)) => {
+                let _ = writeln!(io::stderr(), "({missed} state changes not shown)");
+            }
+            Err(RecvError::Closed) => return,
+        }
+    }
 }
 
 /// One line per plugin on stderr: id, version, state, and why when it is not

@@ -122,3 +122,84 @@ fn list_prints_the_table_and_a_missing_folder_is_bad_usage() {
         "error: bad arguments: /nonexistent/plugins is not a folder",
     );
 }
+
+/// A plugin that answers `{"success":true,"data":{"v":V}}`.
+fn versioned(v: u32) -> String {
+    format!(
+        r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 16) "{{\"success\":true,\"data\":{{\"v\":{v}}}}}")
+  (func (export "alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "dealloc") (param i32 i32))
+  (func (export "plugin_handle_event") (param i32 i32) (result i64)
+    (i64.const 0x000000100000001f)))"#
+    )
+}
+
+#[test]
+fn watch_reloads_a_replaced_plugin_while_events_flow() {
+    use std::{
+        io::{BufRead, BufReader, Write},
+        process::{Command, Stdio},
+    };
+    for engine in engines() {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("plugin-system-cli-host")
+            .join(format!("watch-{engine}"));
+        let _ = std::fs::remove_dir_all(&root);
+        let dir = root.join("plugin.v");
+        std::fs::create_dir_all(&dir).unwrap();
+        let manifest = |version: &str| {
+            format!(
+                "id = \"plugin.v\"\nname = \"v\"\nversion = \"{version}\"\ndescription = \"d\"\n\
+                 runtime = \"wasm\"\nmodule = \"plugin.wat\"\n"
+            )
+        };
+        std::fs::write(dir.join("plugin.wat"), versioned(1)).unwrap();
+        std::fs::write(dir.join("plugin.toml"), manifest("1.0.0")).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_plugin-system"))
+            .args(["host", "--watch", "--engine", engine])
+            .arg(&root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the CLI runs");
+        let mut stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut ask = || {
+            writeln!(stdin, r#"{{"type":"v","targetPluginId":"plugin.v"}}"#).unwrap();
+            stdin.flush().unwrap();
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            let answer: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+            answer["response"]["data"]["v"].as_i64()
+        };
+        assert_eq!(ask(), Some(1), "{engine}");
+        std::fs::write(dir.join("plugin.wat"), versioned(2)).unwrap();
+        std::fs::write(dir.join("plugin.toml"), manifest("1.1.0")).unwrap();
+        // Events keep flowing; within 30 s the new version answers them.
+        let mut seen = Vec::new();
+        for _ in 0..300 {
+            let v = ask();
+            seen.push(v);
+            if v == Some(2) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        assert_eq!(seen.last(), Some(&Some(2)), "{engine}: {seen:?}");
+        assert!(
+            seen.iter().all(|v| matches!(v, Some(1 | 2))),
+            "{engine}: every event answered by a version: {seen:?}"
+        );
+        drop(stdin);
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{engine}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("plugin.v ready: reloaded: 1.0.0 -> 1.1.0"),
+            "{engine}: {stderr}"
+        );
+    }
+}
