@@ -6,7 +6,9 @@
 //!   [`PluginState`] (every change published as a [`StateChange`]), and routes
 //!   events to them, each plugin behind its own bounded mailbox and thread;
 //!   `send_event_blocking` and `dispatch_event_blocking` run idle plugins on
-//!   the caller's thread, with no hand-off.
+//!   the caller's thread, with no hand-off. A plugin that faults gets a fresh
+//!   instance ([`RestartPolicy`], quarantine, `revive`); `reload` swaps
+//!   versions atomically and `watch` follows a plugins folder.
 //! - [`package`]: a plugin on disk, a folder with a `plugin.toml` (the Dart
 //!   manifest's keys, plus the module, its digest, the permissions asked for
 //!   and the plugin's settings), read into [`PluginPackage`]; [`discover`]
