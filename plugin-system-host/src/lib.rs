@@ -101,8 +101,9 @@ mod stats;
 pub use error::ManagerError;
 pub use errors::{ERRORS_KEPT, ErrorRecord, ErrorSeverity, ErrorStats};
 pub use manager::{
-    DEFAULT_MAILBOX_CAPACITY, DEFAULT_MAX_EVENT_DEPTH, EMIT_FUNCTION, FolderWatch, LoadReport,
-    ManagerBuilder, PluginInfo, PluginManager, WATCH_DEBOUNCE, plugin_config, subscribes,
+    DEFAULT_MAILBOX_CAPACITY, DEFAULT_MAX_EVENT_DEPTH, EMIT_FUNCTION, FailurePolicy, FolderWatch,
+    LoadReport, ManagerBuilder, PluginInfo, PluginManager, WATCH_DEBOUNCE, plugin_config,
+    subscribes,
 };
 pub use permissions::{
     Decision, Grant, GrantDeclared, PermissionPolicy, PermissionRecord, PolicyTable,

@@ -2,7 +2,7 @@
 //! permissions, keeps their lifecycle, and routes events to them.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     path::PathBuf,
     sync::{Arc, Mutex, MutexGuard},
 };
@@ -45,6 +45,41 @@ pub const DEFAULT_MAX_EVENT_DEPTH: u32 = 8;
 
 /// How state changes the broadcast channel keeps for a slow listener.
 const CHANGES_KEPT: usize = 1024;
+
+/// What the sender of an event gets when a plugin fails it
+/// ([`ManagerBuilder::on_failure`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum FailurePolicy {
+    /// The error.
+    Closed,
+    /// This answer instead.
+    Open(PluginResponse),
+}
+
+/// Whether `error` is the plugin's failing, which a fail-open event hides
+/// from its sender (not a plugin that is unknown or not loaded).
+fn fails_open(error: &ManagerError) -> bool {
+    matches!(
+        error,
+        ManagerError::Plugin { .. }
+            | ManagerError::Panicked { .. }
+            | ManagerError::Quarantined { .. }
+            | ManagerError::Stopped { .. }
+            | ManagerError::Busy { .. }
+    )
+}
+
+/// `answer`, or `fallback` in place of a plugin's failure.
+fn open_or(
+    answer: Result<PluginResponse, ManagerError>,
+    fallback: Option<PluginResponse>,
+) -> Result<PluginResponse, ManagerError> {
+    match (answer, fallback) {
+        (Err(error), Some(fallback)) if fails_open(&error) => Ok(fallback),
+        (answer, _) => answer,
+    }
+}
 
 /// One plugin as the manager knows it.
 struct Entry {
@@ -104,6 +139,8 @@ pub struct ManagerBuilder {
     restart_policy: RestartPolicy,
     data_dir: Option<PathBuf>,
     max_event_depth: u32,
+    /// The fallback answers of events that fail open, by event type.
+    fail_open: HashMap<String, PluginResponse>,
     signatures: Vec<HostFunctionSignature>,
 }
 
@@ -201,6 +238,25 @@ impl ManagerBuilder {
         self
     }
 
+    /// What the sender of an `event_type` event gets when a plugin fails it
+    /// (an error, a panic, a quarantine, a full mailbox, a plugin that
+    /// stopped), as Envoy's filters fail open or closed. Closed, the default,
+    /// gives the error; open gives the sender `fallback` instead (the
+    /// unformatted text, say), and the failure is still recorded.
+    #[must_use]
+    pub fn on_failure(mut self, event_type: impl Into<String>, policy: FailurePolicy) -> Self {
+        let event_type = event_type.into();
+        match policy {
+            FailurePolicy::Closed => {
+                self.fail_open.remove(&event_type);
+            }
+            FailurePolicy::Open(fallback) => {
+                self.fail_open.insert(event_type, fallback);
+            }
+        }
+        self
+    }
+
     /// How a plugin whose instance a fault left in doubt is restarted, and
     /// when it is put in quarantine (default [`RestartPolicy::default`]: 100 ms
     /// doubling to 30 s; 3 faults in 5 minutes).
@@ -268,6 +324,7 @@ impl ManagerBuilder {
                 restart_policy: self.restart_policy,
                 data_dir: self.data_dir,
                 max_event_depth: self.max_event_depth,
+                fail_open: self.fail_open,
                 signatures: self.signatures,
                 changes,
                 plugins: Mutex::new(BTreeMap::new()),
@@ -360,6 +417,8 @@ struct Inner {
     restart_policy: RestartPolicy,
     data_dir: Option<PathBuf>,
     max_event_depth: u32,
+    /// The fallback answers of events that fail open, by event type.
+    fail_open: HashMap<String, PluginResponse>,
     signatures: Vec<HostFunctionSignature>,
     changes: broadcast::Sender<StateChange>,
     /// Calls of each host function.
@@ -461,6 +520,7 @@ impl PluginManager {
             restart_policy: RestartPolicy::default(),
             data_dir: None,
             max_event_depth: DEFAULT_MAX_EVENT_DEPTH,
+            fail_open: HashMap::new(),
             signatures: Vec::new(),
         }
     }
@@ -1121,7 +1181,21 @@ impl PluginManager {
     > {
         // Counted as sent, taken or not.
         self.inner.event_types.add(&event.event_type);
-        self.mailbox(target)?.event(Payload::One(event), 0)
+        let fallback = self.fallback(&event.event_type);
+        let posted = match self
+            .mailbox(target)
+            .and_then(|mailbox| mailbox.event(Payload::One(event), 0))
+        {
+            Err(error) if fallback.is_none() || !fails_open(&error) => return Err(error),
+            posted => posted,
+        };
+        Ok(async move {
+            let answer = match posted {
+                Ok(pending) => pending.await,
+                Err(error) => Err(error),
+            };
+            open_or(answer, fallback)
+        })
     }
 
     /// [`send_event`](Self::send_event) for a thread that may block (an
@@ -1138,7 +1212,11 @@ impl PluginManager {
         event: PluginEvent,
     ) -> Result<PluginResponse, ManagerError> {
         self.inner.event_types.add(&event.event_type);
-        self.mailbox(target)?.event_blocking(Payload::One(event))
+        let fallback = self.fallback(&event.event_type);
+        let answer = self
+            .mailbox(target)
+            .and_then(|mailbox| mailbox.event_blocking(Payload::One(event)));
+        open_or(answer, fallback)
     }
 
     /// The ready plugins that subscribe to `event_type`, with their mailboxes.
@@ -1166,6 +1244,7 @@ impl PluginManager {
         &self,
         event: PluginEvent,
     ) -> Vec<(String, Result<PluginResponse, ManagerError>)> {
+        let fallback = self.fallback(&event.event_type);
         let (ids, broadcast) = self.broadcast(event);
         let rescuer = Arc::clone(&self.inner.rescuer);
         let answers = match tokio::task::spawn_blocking({
@@ -1187,7 +1266,10 @@ impl PluginManager {
                 })
                 .collect(),
         };
-        ids.into_iter().zip(answers).collect()
+        ids.into_iter()
+            .zip(answers)
+            .map(|(id, answer)| (id, open_or(answer, fallback.clone())))
+            .collect()
     }
 
     /// [`dispatch_event`](Self::dispatch_event) for a thread that may block
@@ -1200,9 +1282,21 @@ impl PluginManager {
         &self,
         event: PluginEvent,
     ) -> Vec<(String, Result<PluginResponse, ManagerError>)> {
+        let fallback = self.fallback(&event.event_type);
         let (ids, broadcast) = self.broadcast(event);
         let answers = broadcast.run(&self.inner.rescuer);
-        ids.into_iter().zip(answers).collect()
+        ids.into_iter()
+            .zip(answers)
+            .map(|(id, answer)| (id, open_or(answer, fallback.clone())))
+            .collect()
+    }
+
+    /// The answer a failed `event_type` event gets, if it fails open.
+    fn fallback(&self, event_type: &str) -> Option<PluginResponse> {
+        if self.inner.fail_open.is_empty() {
+            return None;
+        }
+        self.inner.fail_open.get(event_type).cloned()
     }
 
     /// A broadcast of `event` to its subscribers, and their ids.

@@ -1018,3 +1018,73 @@ async fn a_watched_folder_reloads_loads_and_unloads_on_wasmtime() {
 async fn a_watched_folder_reloads_loads_and_unloads_on_wasmi() {
     watching(EngineKind::Wasmi).await;
 }
+
+/// An event type that fails open gives its sender the host's fallback when
+/// the plugin fails it; others fail closed, with the error.
+async fn failing_open(kind: EngineKind) {
+    use plugin_system_host::{FailurePolicy, RestartPolicy};
+    use std::time::Duration;
+    let root = std::env::temp_dir().join(format!(
+        "plugin-system-host-open-{kind:?}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    let engine = new_runtime(kind, WasmRuntimeConfig::default()).expect("engine built in");
+    let fallback = plugin_system_core::PluginResponse::success(
+        [("text".to_owned(), Value::from("unformatted"))]
+            .into_iter()
+            .collect(),
+    );
+    let m = PluginManager::builder()
+        .runtime(Arc::new(WasmPluginRuntime::new(engine)))
+        .restart_policy(
+            RestartPolicy::default()
+                .backoff(Duration::ZERO, 1.0, Duration::ZERO)
+                .breaker(100, Duration::from_secs(60)),
+        )
+        .on_failure("crash.format", FailurePolicy::Open(fallback.clone()))
+        .build();
+    let report = m
+        .load_packages(vec![package(
+            &root,
+            "plugin.crashy",
+            CRASHY,
+            r#"subscribesTo = ["crash.*"]"#,
+        )])
+        .await;
+    assert!(report.failed.is_empty(), "{kind:?}: {:?}", report.failed);
+    let open = m
+        .send_event("plugin.crashy", PluginEvent::new("crash.format"))
+        .await;
+    assert_eq!(open.as_ref().ok(), Some(&fallback), "{kind:?}: {open:?}");
+    let blocking = m.send_event_blocking("plugin.crashy", PluginEvent::new("crash.format"));
+    assert_eq!(blocking.ok(), Some(fallback.clone()));
+    let broadcast = m.dispatch_event(PluginEvent::new("crash.format")).await;
+    assert_eq!(broadcast[0].1.as_ref().ok(), Some(&fallback));
+    let closed = m
+        .send_event("plugin.crashy", PluginEvent::new("crash"))
+        .await;
+    assert_eq!(closed.unwrap_err().kind(), "trap", "{kind:?}");
+    // Not the plugin's failing: no fallback for a plugin that is not there.
+    assert!(matches!(
+        m.send_event("plugin.none", PluginEvent::new("crash.format"))
+            .await,
+        Err(ManagerError::NotFound { .. })
+    ));
+    assert_eq!(
+        m.errors("plugin.crashy").len(),
+        4,
+        "{kind:?}: still recorded"
+    );
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_open_gives_the_fallback_on_wasmtime() {
+    failing_open(EngineKind::Wasmtime).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_open_gives_the_fallback_on_wasmi() {
+    failing_open(EngineKind::Wasmi).await;
+}
