@@ -36,7 +36,9 @@ use crate::{
 
 /// Publishes a plugin's state changes that its worker decides (a restart, a
 /// quarantine), with the reason.
-pub(crate) type Supervisor = Arc<dyn Fn(PluginState, String) + Send + Sync>;
+/// The first argument tells which worker speaks ([`Mailbox::key`]): after a
+/// reload, a change from the retired version is not the plugin's.
+pub(crate) type Supervisor = Arc<dyn Fn(usize, PluginState, String) + Send + Sync>;
 
 /// How long a broadcast may keep recipients waiting for the caller to reach
 /// them before their workers take over.
@@ -121,6 +123,11 @@ enum Work {
         reply: Reply,
     },
     Dispose(oneshot::Sender<Result<(), ManagerError>>),
+    /// The plugin's state for the version that replaces it (a hot reload).
+    Snapshot(mpsc::SyncSender<Option<Vec<u8>>>),
+    /// The state of the version this one replaces, when it comes: nothing
+    /// queued behind runs before.
+    Restore(mpsc::Receiver<Option<Vec<u8>>>),
     /// A fresh instance, initialized again, not before the backoff's end.
     Restart {
         not_before: Instant,
@@ -190,9 +197,15 @@ impl Drop for Worker {
         let slot = &self.0.0;
         let mut queue = slot.lock();
         queue.closed = true;
-        queue.jobs.clear();
+        let rest = std::mem::take(&mut queue.jobs);
+        let successor = queue.successor.clone();
         drop(queue);
         slot.wake.notify_all();
+        // What was queued goes to the version that replaced this one, or is
+        // answered `Stopped` as it is dropped.
+        if let Some(next) = successor {
+            next.take_over(rest);
+        }
     }
 }
 
@@ -267,6 +280,11 @@ impl Slot {
     /// else queued, after the backoff, or the breaker puts it in quarantine.
     /// Called by whoever runs the plugin, before it is marked idle.
     fn fault(&self, reason: String) {
+        if self.lock().successor.is_some() {
+            // A version being retired: its faults are no longer the
+            // plugin's; the error is recorded, and it restarts nothing.
+            return;
+        }
         let now = Instant::now();
         let verdict = self
             .breaker
@@ -277,12 +295,17 @@ impl Slot {
             Some(backoff) => {
                 {
                     let mut queue = self.lock();
+                    // A backoff past what a clock can hold: as late as it can.
+                    let not_before = now
+                        .checked_add(backoff)
+                        .unwrap_or_else(|| now + Duration::from_secs(u64::from(u32::MAX)));
                     queue.jobs.push_front(Work::Restart {
-                        not_before: now + backoff,
+                        not_before,
                         reply: None,
                     });
                 }
                 (self.supervisor)(
+                    self.key(),
                     PluginState::Initializing,
                     format!("restarting in {backoff:?} after: {reason}"),
                 );
@@ -321,7 +344,22 @@ impl Slot {
             ErrorSeverity::Error,
             "quarantine",
         ));
-        (self.supervisor)(PluginState::Quarantined, reason);
+        (self.supervisor)(self.key(), PluginState::Quarantined, reason);
+    }
+
+    /// Which slot this is, for the [`Supervisor`].
+    fn key(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+
+    fn record(&self, error: &ManagerError, context: &str) {
+        self.errors.record(ErrorRecord::now(
+            &self.id,
+            error.to_string(),
+            error.kind(),
+            ErrorSeverity::Warning,
+            context,
+        ));
     }
 
     fn quarantined(&self, reason: &str) -> ManagerError {
@@ -367,7 +405,11 @@ impl Slot {
         match &outcome {
             Ok(()) => {
                 self.counters.restarted();
-                (self.supervisor)(PluginState::Ready, "restarted on a fresh instance".into());
+                (self.supervisor)(
+                    self.key(),
+                    PluginState::Ready,
+                    "restarted on a fresh instance".into(),
+                );
             }
             Err(error) => self.fault(format!("the restart failed: {error}")),
         }
@@ -392,6 +434,25 @@ impl Slot {
             Work::Restart { not_before, reply } => {
                 Delivery::Lifecycle(reply, self.restart(not_before))
             }
+            Work::Snapshot(state) => {
+                let snapshot = self.guarded("snapshot", || self.plugin.snapshot());
+                let snapshot = snapshot.unwrap_or_else(|error| {
+                    self.record(&error, "snapshot for a reload");
+                    None
+                });
+                // A successor that went away takes nothing.
+                let _ = state.send(snapshot);
+                Delivery::Lifecycle(None, Ok(()))
+            }
+            Work::Restore(state) => {
+                // Waits for the old version to finish what it had queued.
+                if let Ok(Some(state)) = state.recv()
+                    && let Err(error) = self.guarded("restore", || self.plugin.restore(&state))
+                {
+                    self.record(&error, "restore after a reload");
+                }
+                Delivery::Lifecycle(None, Ok(()))
+            }
             Work::Event {
                 payload,
                 depth,
@@ -411,6 +472,13 @@ impl Slot {
     fn enqueue(&self, queue: &mut Queue, work: Work) {
         queue.jobs.push_back(work);
         if queue.worker_waiting && !queue.running {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Wakes the worker if it sleeps while work waits and nobody runs.
+    fn wake_worker(&self, queue: &Queue) {
+        if queue.worker_waiting && !queue.running && !queue.jobs.is_empty() {
             self.wake.notify_one();
         }
     }
@@ -464,18 +532,7 @@ impl Slot {
                 drop(queue);
                 delivery.deliver();
                 if let Some(next) = successor {
-                    for work in rest {
-                        if let Work::Event {
-                            payload,
-                            depth,
-                            reply,
-                        } = work
-                            && let Err(refused) = next.post(payload, depth, reply)
-                        {
-                            let (error, reply) = *refused;
-                            reply.send(Err(error));
-                        }
-                    }
+                    next.take_over(rest);
                 }
                 return;
             }
@@ -642,6 +699,47 @@ impl Mailbox {
         let answer = slot.handle(payload, 0);
         slot.release();
         Some(answer)
+    }
+
+    /// Hands the plugin's state to `next`, the version that replaces it:
+    /// `next` takes nothing before this one has answered what it has queued
+    /// and given its snapshot.
+    pub(crate) fn hand_state_to(&self, next: &Mailbox) {
+        let (give, take) = mpsc::sync_channel(1);
+        {
+            let mut queue = next.0.lock();
+            queue.jobs.push_front(Work::Restore(take));
+            next.0.wake_worker(&queue);
+        }
+        let slot = &self.0;
+        let mut queue = slot.lock();
+        if queue.closed {
+            // `give` is dropped: the new version starts afresh.
+            return;
+        }
+        slot.enqueue(&mut queue, Work::Snapshot(give));
+    }
+
+    /// Takes the events the version this one replaced had queued, past the
+    /// capacity: they were accepted already.
+    fn take_over(&self, rest: VecDeque<Work>) {
+        let slot = &self.0;
+        let mut queue = slot.lock();
+        if queue.closed {
+            // Dropped: answered `Stopped`.
+            return;
+        }
+        for work in rest {
+            if let Work::Event { .. } = work {
+                queue.jobs.push_back(work);
+            }
+        }
+        slot.wake_worker(&queue);
+    }
+
+    /// Which worker this is ([`Supervisor`]).
+    pub(crate) fn key(&self) -> usize {
+        self.0.key()
     }
 
     /// Sends whatever reaches this mailbox after it closes to `next`, the

@@ -847,7 +847,10 @@ impl PluginManager {
                 .get(id)
                 .ok_or_else(|| ManagerError::NotFound { id: id.to_owned() })?;
             match (&entry.package, &entry.mailbox, entry.state) {
-                (Some(package), Some(_), PluginState::Ready) => package.dir.clone(),
+                // A plugin in quarantine may be fixed on disk.
+                (Some(package), Some(_), PluginState::Ready | PluginState::Quarantined) => {
+                    package.dir.clone()
+                }
                 (_, _, state) => {
                     return Err(ManagerError::WrongState {
                         id: id.to_owned(),
@@ -902,10 +905,14 @@ impl PluginManager {
             let mut plugins = self.plugins_lock();
             match plugins
                 .get_mut(id)
-                .filter(|e| e.state == PluginState::Ready)
+                .filter(|e| matches!(e.state, PluginState::Ready | PluginState::Quarantined))
             {
                 Some(entry) => {
-                    let from_version = entry.manifest.version.clone();
+                    // A version in quarantine may be broken: no state from it.
+                    if let (Some(old), PluginState::Ready) = (&entry.mailbox, entry.state) {
+                        old.mailbox().hand_state_to(worker.mailbox());
+                    }
+                    let from_version = (entry.manifest.version.clone(), entry.state);
                     entry.manifest = package.manifest.clone();
                     entry.permissions = Some(PermissionRecord { declared, granted });
                     entry.package = Some(package.clone());
@@ -922,14 +929,23 @@ impl PluginManager {
                 return Err(ManagerError::NotFound { id: id.to_owned() });
             }
         };
+        let (from_version, from_state) = from_version;
         let reason = format!("reloaded: {from_version} -> {}", package.manifest.version);
         tracing::info!(plugin = id, "{reason}");
-        let _ = self.inner.changes.send(StateChange {
-            plugin_id: id.to_owned(),
-            from: PluginState::Ready,
-            to: PluginState::Ready,
-            reason: Some(reason),
-        });
+        if from_state == PluginState::Quarantined {
+            // Out of quarantine, through the table like any change.
+            let manifest = package.manifest.clone();
+            self.transition(id, &manifest, PluginState::Initializing, None)?;
+            self.transition(id, &manifest, PluginState::Ready, Some(reason))?;
+        } else {
+            // The version changed, not the state: published as ready -> ready.
+            let _ = self.inner.changes.send(StateChange {
+                plugin_id: id.to_owned(),
+                from: PluginState::Ready,
+                to: PluginState::Ready,
+                reason: Some(reason),
+            });
+        }
         if let Some(old) = old {
             let new = self
                 .plugins_lock()
@@ -1040,11 +1056,19 @@ impl PluginManager {
     fn supervisor(&self, id: &str) -> Supervisor {
         let manager = Arc::downgrade(&self.inner);
         let id = id.to_owned();
-        Arc::new(move |to, reason| {
+        Arc::new(move |worker, to, reason| {
             let Some(inner) = manager.upgrade() else {
                 return;
             };
             let manager = PluginManager { inner };
+            let current = manager
+                .plugins_lock()
+                .get(&id)
+                .and_then(|e| Some(e.mailbox.as_ref()?.mailbox().key()));
+            if current.is_some_and(|key| key != worker) {
+                // A version a reload retired: not the plugin's state.
+                return;
+            }
             let Some(manifest) = manager.manifest(&id) else {
                 return;
             };

@@ -64,9 +64,15 @@ impl RestartPolicy {
     /// within the window.
     pub fn backoff_for(&self, nth: u32) -> Duration {
         let exponent = i32::try_from(nth.saturating_sub(1)).unwrap_or(i32::MAX);
-        let wait = self.backoff_base.as_secs_f64() * self.backoff_factor.powi(exponent);
-        if wait.is_finite() && wait < self.backoff_max.as_secs_f64() {
-            Duration::from_secs_f64(wait)
+        // The fields are public: a factor below 1 (or NaN) counts as 1.
+        let factor = if self.backoff_factor >= 1.0 {
+            self.backoff_factor
+        } else {
+            1.0
+        };
+        let wait = self.backoff_base.as_secs_f64() * factor.powi(exponent);
+        if wait < self.backoff_max.as_secs_f64() {
+            Duration::try_from_secs_f64(wait).unwrap_or(self.backoff_max)
         } else {
             self.backoff_max
         }
@@ -121,6 +127,14 @@ mod tests {
         );
         let odd = RestartPolicy::default().backoff(Duration::ZERO, f64::NAN, Duration::ZERO);
         assert_eq!(odd.backoff_for(3), Duration::ZERO);
+        let mut raw = RestartPolicy {
+            backoff_factor: -3.0,
+            backoff_max: Duration::MAX,
+            ..RestartPolicy::default()
+        };
+        assert_eq!(raw.backoff_for(7), raw.backoff_base, "a bad factor is 1");
+        raw.backoff_factor = f64::INFINITY;
+        assert_eq!(raw.backoff_for(7), Duration::MAX);
     }
 
     #[test]

@@ -666,6 +666,20 @@ async fn faults(kind: EngineKind) {
         m.revive("plugin.crashy").await,
         Err(ManagerError::WrongState { .. })
     ));
+
+    // In quarantine again, and fixed on disk: a reload brings it back.
+    for _ in 0..3 {
+        let _ = m
+            .send_event("plugin.crashy", PluginEvent::new("crash"))
+            .await;
+    }
+    assert_eq!(m.state("plugin.crashy"), Some(PluginState::Quarantined));
+    m.reload("plugin.crashy").await.unwrap();
+    assert_eq!(m.state("plugin.crashy"), Some(PluginState::Ready));
+    assert_eq!(
+        n(m.send_event("plugin.crashy", PluginEvent::new("a")).await),
+        Some(1)
+    );
     m.shutdown().await;
 }
 
@@ -1087,4 +1101,85 @@ async fn failing_open_gives_the_fallback_on_wasmtime() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_open_gives_the_fallback_on_wasmi() {
     failing_open(EngineKind::Wasmi).await;
+}
+
+/// Counts its events (`{"data":{"n":N}}`, the last digit, `V` its version)
+/// and hands the count over a reload: `plugin_snapshot` gives it as 4 bytes,
+/// `plugin_restore` takes them.
+fn stateful(version: u32) -> String {
+    format!(
+        r#"(module
+  (memory (export "memory") 1)
+  (data (i32.const 16) "{{\"success\":true,\"data\":{{\"n\":0,\"v\":{version}}}}}")
+  (global $n (mut i32) (i32.const 0))
+  (func (export "alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "dealloc") (param i32 i32))
+  (func (export "plugin_snapshot") (result i64)
+    (i32.store (i32.const 900) (global.get $n))
+    (i64.const 0x0000038400000004))
+  (func (export "plugin_restore") (param $at i32) (param $len i32) (result i32)
+    (if (i32.ne (local.get $len) (i32.const 4)) (then (return (i32.const 1))))
+    (global.set $n (i32.load (local.get $at)))
+    (i32.const 0))
+  (func (export "plugin_handle_event") (param i32 i32) (result i64)
+    (global.set $n (i32.add (global.get $n) (i32.const 1)))
+    (i32.store8 (i32.const 44)
+      (i32.add (i32.const 48) (i32.rem_u (global.get $n) (i32.const 10))))
+    (i64.const 0x0000001000000025)))"#
+    )
+}
+
+/// A reload hands the old version's state to the new one, after the old
+/// one has answered every event queued to it.
+async fn state_hand_over(kind: EngineKind) {
+    let root = std::env::temp_dir().join(format!(
+        "plugin-system-host-state-{kind:?}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    let m = manager(kind);
+    write_version(&root, "1.0.0", &stateful(1), "");
+    let report = m
+        .load_packages(vec![
+            PluginPackage::read(&root.join("plugin.reloaded")).unwrap(),
+        ])
+        .await;
+    assert!(report.failed.is_empty(), "{kind:?}: {:?}", report.failed);
+    let ask = || async {
+        let answer = m
+            .send_event("plugin.reloaded", PluginEvent::new("tick"))
+            .await
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        (
+            answer.get("n").and_then(Value::as_i64),
+            answer.get("v").and_then(Value::as_i64),
+        )
+    };
+    assert_eq!(ask().await, (Some(1), Some(1)));
+    assert_eq!(ask().await, (Some(2), Some(1)));
+    let queued: Vec<_> = (0..3)
+        .map(|_| {
+            m.post_event("plugin.reloaded", PluginEvent::new("tick"))
+                .unwrap()
+        })
+        .collect();
+    write_version(&root, "1.1.0", &stateful(2), "");
+    m.reload("plugin.reloaded").await.unwrap();
+    for answer in queued {
+        assert!(answer.await.is_ok(), "{kind:?}");
+    }
+    // Five events before: the new version counts on from there.
+    assert_eq!(ask().await, (Some(6), Some(2)), "{kind:?}");
+    assert!(m.errors("plugin.reloaded").is_empty(), "{kind:?}");
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_hands_the_state_over_on_wasmtime() {
+    state_hand_over(EngineKind::Wasmtime).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_hands_the_state_over_on_wasmi() {
+    state_hand_over(EngineKind::Wasmi).await;
 }

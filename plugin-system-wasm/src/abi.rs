@@ -25,6 +25,8 @@ pub(crate) const HANDLE_EVENT: &str = "plugin_handle_event";
 pub(crate) const INITIALIZE: &str = "plugin_initialize";
 pub(crate) const DISPOSE: &str = "plugin_dispose";
 pub(crate) const GET_MANIFEST: &str = "plugin_get_manifest";
+pub(crate) const SNAPSHOT: &str = "plugin_snapshot";
+pub(crate) const RESTORE: &str = "plugin_restore";
 pub(crate) const MEMORY: &str = "memory";
 
 /// Which optional exports a plugin has, and in which form.
@@ -33,6 +35,10 @@ pub(crate) struct Shape {
     pub(crate) initialize: Option<InitForm>,
     pub(crate) dispose: Option<DisposeForm>,
     pub(crate) manifest: bool,
+    /// `plugin_snapshot() -> i64`: the state for a new version, packed.
+    pub(crate) snapshot: bool,
+    /// `plugin_restore(ptr, len) -> i32`: takes a previous version's state.
+    pub(crate) restore: bool,
 }
 
 /// `plugin_initialize`: Dart's `() -> i32`, or `(ptr, len) -> i32` with a context.
@@ -149,10 +155,30 @@ pub(crate) fn check(module: &dyn WasmModule) -> Result<Shape, PluginError> {
             )));
         }
     };
+    let snapshot = match func(SNAPSHOT) {
+        None => false,
+        Some(ty) if ty == sig(&[], &[I64]) => true,
+        Some(ty) => {
+            return Err(invalid(format!(
+                "`{SNAPSHOT}` is {ty}, the ABI wants [] -> [i64]"
+            )));
+        }
+    };
+    let restore = match func(RESTORE) {
+        None => false,
+        Some(ty) if ty == sig(&[I32, I32], &[I32]) => true,
+        Some(ty) => {
+            return Err(invalid(format!(
+                "`{RESTORE}` is {ty}, the ABI wants [i32 i32] -> [i32]"
+            )));
+        }
+    };
     Ok(Shape {
         initialize,
         dispose,
         manifest,
+        snapshot,
+        restore,
     })
 }
 

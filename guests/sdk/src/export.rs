@@ -228,6 +228,45 @@ pub fn handle_event<P: Exported>(slot: &Slot<P>, input: &[u8]) -> Option<(*mut u
     })
 }
 
+/// `plugin_snapshot() -> i64`: the plugin's state for the version that
+/// replaces it, or none (0: no state, or no plugin built yet).
+pub fn snapshot<P: Exported>(slot: &Slot<P>) -> Option<(*mut u8, usize)> {
+    install_panic_hook();
+    let _codec = codec::enter::<P::Codec>();
+    let state = {
+        let _busy = slot.enter().ok()?;
+        let plugin = slot.plugin.borrow();
+        plugin.as_ref()?.snapshot()?
+    };
+    reply(|out| {
+        out.extend_from_slice(&state);
+        Ok(())
+    })
+}
+
+/// `plugin_restore(ptr, len) -> i32`: 0 when the plugin took the state, 1
+/// (after `set_error`) when not.
+pub fn restore<P: Exported>(slot: &Slot<P>, input: &[u8]) -> i32 {
+    install_panic_hook();
+    let _codec = codec::enter::<P::Codec>();
+    let result = (|| {
+        let _busy = slot.enter()?;
+        let mut plugin = slot.plugin.borrow_mut();
+        let plugin = match &mut *plugin {
+            Some(plugin) => plugin,
+            none => none.insert(P::construct(Context::default())?),
+        };
+        plugin.restore(input)
+    })();
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            sys::set_error(e.message());
+            1
+        }
+    }
+}
+
 /// `plugin_get_manifest() -> i64`: the serialized manifest, or none (after
 /// `set_error`).
 pub fn manifest<P: Exported>() -> Option<(*mut u8, usize)> {

@@ -62,7 +62,9 @@
 //! - [`export_plugin!`] defines the exports `alloc`, `dealloc`,
 //!   `plugin_handle_event`, `plugin_initialize` (the `(ptr, len) -> i32`
 //!   form, which receives a [`Context`]), `plugin_dispose`,
-//!   `plugin_get_manifest` and the diagnostic `plugin_live_buffers`, and the
+//!   `plugin_get_manifest`, `plugin_snapshot` and `plugin_restore` (a
+//!   plugin's state across a hot reload: [`Plugin::snapshot`],
+//!   [`Plugin::restore`]) and the diagnostic `plugin_live_buffers`, and the
 //!   custom sections `plugin_abi_version` (`1`) and `plugin_wire_format`
 //!   (`json` or `msgpack`).
 //! - Events, responses, the manifest, the initialization context and
@@ -247,6 +249,20 @@ macro_rules! export_plugin {
                 #[unsafe(no_mangle)]
                 extern "C" fn plugin_dispose() {
                     SLOT.with(|slot| $crate::__private::dispose(slot))
+                }
+
+                #[unsafe(no_mangle)]
+                extern "C" fn plugin_snapshot() -> u64 {
+                    $crate::__private::pack_reply(
+                        SLOT.with(|slot| $crate::__private::snapshot(slot)),
+                    )
+                }
+
+                #[unsafe(no_mangle)]
+                unsafe extern "C" fn plugin_restore(ptr: *const u8, len: usize) -> i32 {
+                    // SAFETY: the host wrote `len` bytes at `ptr`.
+                    let input = unsafe { $crate::__private::input(ptr, len) };
+                    SLOT.with(|slot| $crate::__private::restore(slot, input))
                 }
             };
         };

@@ -56,6 +56,26 @@ pub trait Plugin: Sized + 'static {
     /// Called once before the host unloads the plugin (the export
     /// `plugin_dispose`). The default drops it.
     fn dispose(self) {}
+
+    /// The plugin's state for the version that replaces it in a hot reload
+    /// (the export `plugin_snapshot`), in a form of its own choosing; the
+    /// host calls it after this version's last event. The default, `None`,
+    /// hands nothing over.
+    fn snapshot(&self) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// Takes the state a previous version's [`snapshot`](Self::snapshot)
+    /// gave (the export `plugin_restore`), after construction and before the
+    /// first event. The default ignores it.
+    ///
+    /// # Errors
+    /// Any [`Error`]: the host records it, and this version serves without
+    /// the state (a version that cannot read an older one's bytes says so).
+    fn restore(&mut self, state: &[u8]) -> Result<(), Error> {
+        let _ = state;
+        Ok(())
+    }
 }
 
 /// What the host tells a plugin when it initializes it: the JSON object

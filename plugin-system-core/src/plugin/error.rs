@@ -148,7 +148,11 @@ impl PluginError {
     pub fn poisons_instance(&self) -> bool {
         match self {
             PluginError::Wasm(e) => e.is_guest_failure(),
-            PluginError::Protocol { .. } | PluginError::Serialization(_) => true,
+            PluginError::Protocol { .. } => true,
+            // The guest's reply could not be read; the host failing to write
+            // an event (a value JSON cannot hold, an event over the limit)
+            // says nothing of the instance.
+            PluginError::Serialization(e) => matches!(e, super::SerializationError::Decode { .. }),
             _ => false,
         }
     }

@@ -95,6 +95,28 @@ pub trait Plugin: Send + Sync {
             message: "this plugin cannot be restarted".into(),
         })
     }
+
+    /// The plugin's state, for the version that replaces it in a hot reload
+    /// ([`restore`](Self::restore)); `None` when it hands none over. It runs
+    /// on the caller's thread, after the plugin's last event.
+    ///
+    /// # Errors
+    /// The plugin failed to give its state; the new version starts afresh.
+    fn snapshot(&self) -> Result<Option<Vec<u8>>, PluginError> {
+        Ok(None)
+    }
+
+    /// Takes the state the version it replaces gave in
+    /// [`snapshot`](Self::snapshot), after `initialize` and before its first
+    /// event; `false` when the plugin takes none. It runs on the caller's
+    /// thread.
+    ///
+    /// # Errors
+    /// The plugin refused the state.
+    fn restore(&self, state: &[u8]) -> Result<bool, PluginError> {
+        let _ = state;
+        Ok(false)
+    }
 }
 
 /// A [`Plugin`]'s calls, run on the caller's thread until they return.

@@ -125,7 +125,7 @@ impl PluginManager {
             };
             let id = found.manifest.id.clone();
             match known.iter().find(|(_, d, _)| *d == dir) {
-                Some((id, _, PluginState::Ready)) if touched(&dir) => {
+                Some((id, _, PluginState::Ready | PluginState::Quarantined)) if touched(&dir) => {
                     if let Err(e) = self.reload(id).await {
                         self.record(id, &e, "reload after a change");
                     }
@@ -146,9 +146,10 @@ impl PluginManager {
 
     /// Loads a plugin folder the watcher found.
     async fn load_found(&self, found: PluginPackage) {
-        let id = found.manifest.id.clone();
-        if let Err(e) = self.load_package(found).await {
-            self.record(&id, &e, "load after a change");
+        // Through the dependency and host-version checks, as at start-up.
+        let report = self.load_packages(vec![found]).await;
+        for (id, e) in &report.failed {
+            self.record(id, e, "load after a change");
         }
     }
 

@@ -401,6 +401,45 @@ impl Bridge {
         .map(Some)
     }
 
+    /// The state `plugin_snapshot` gives, if the plugin exports it and gives
+    /// any (0 is none).
+    pub(crate) fn snapshot(&mut self) -> Result<Option<Vec<u8>>, PluginError> {
+        self.ensure_live()?;
+        if !self.shape.snapshot {
+            return Ok(None);
+        }
+        self.exchange_with(|bridge| {
+            let get = bridge.instance.typed::<(), i64>(abi::SNAPSHOT)?;
+            let packed = get.call(&mut *bridge.instance, ())?;
+            if packed == 0 {
+                return Ok(None);
+            }
+            bridge
+                .take_reply(abi::SNAPSHOT, packed, abi::MAX_RESPONSE_BYTES, |bytes| {
+                    Ok(bytes.to_vec())
+                })
+                .map(Some)
+        })
+    }
+
+    /// Gives `state` to `plugin_restore`, if the plugin exports it.
+    pub(crate) fn restore(&mut self, state: &[u8]) -> Result<bool, PluginError> {
+        self.ensure_live()?;
+        if !self.shape.restore {
+            return Ok(false);
+        }
+        let status = self.exchange_with(|bridge| {
+            let restore = bridge.instance.typed::<(i32, i32), i32>(abi::RESTORE)?;
+            let (ptr, len) = bridge.write_input(abi::RESTORE, state)?;
+            let called = restore.call(&mut *bridge.instance, (ptr, len));
+            bridge.free_after(ptr, len, called.map_err(PluginError::from))
+        })?;
+        if status != 0 {
+            return Err(self.guest_failure(abi::RESTORE, &status.to_string()));
+        }
+        Ok(true)
+    }
+
     pub(crate) fn initialize(&mut self, context: &PluginContext) -> Result<(), PluginError> {
         self.ensure_live()?;
         let Some(form) = self.shape.initialize else {
@@ -710,6 +749,14 @@ impl Plugin for WasmPlugin {
 
     fn restart(&self) -> Result<(), PluginError> {
         self.restart_sync()
+    }
+
+    fn snapshot(&self) -> Result<Option<Vec<u8>>, PluginError> {
+        locked(&self.bridge).snapshot()
+    }
+
+    fn restore(&self, state: &[u8]) -> Result<bool, PluginError> {
+        locked(&self.bridge).restore(state)
     }
 }
 
