@@ -369,7 +369,8 @@ fn emit(
         let recipients: Vec<(String, Mailbox)> = plugins
             .iter()
             .filter(|(id, e)| {
-                e.state.is_usable()
+                // As broadcasts: a plugin that restarts takes it afterwards.
+                matches!(e.state, PluginState::Ready | PluginState::Initializing)
                     && match target {
                         Some(target) => id.as_str() == target,
                         None => subscribes(&e.manifest.subscribes_to, event_type),

@@ -116,6 +116,25 @@ async fn on(kind: EngineKind) {
     assert!(by_id("plugin.quick").is_ok(), "{kind:?}");
     let looped = by_id("plugin.loops").as_ref().unwrap_err();
     assert_eq!(looped.kind(), "timeout", "{kind:?}: {looped}");
+    // Its deadline poisoned its instance: it is restarted, and serves again.
+    for _ in 0..300 {
+        if m.plugin_stats("plugin.loops").unwrap().restarts == 1
+            && m.state("plugin.loops") == Some(PluginState::Ready)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        m.plugin_stats("plugin.loops").unwrap().restarts,
+        1,
+        "{kind:?}"
+    );
+    assert_eq!(
+        m.state("plugin.loops"),
+        Some(PluginState::Ready),
+        "{kind:?}"
+    );
 
     // The host function granted works; the one not declared is denied.
     assert!(

@@ -14,7 +14,10 @@ use std::{
 use clap::Args;
 use plugin_system::{
     core::PluginEvent,
-    host::{LoadReport, ManagerError, PluginManager, PluginState, RestartPolicy, StateChange},
+    host::{
+        ErrorRecord, LoadReport, ManagerError, PluginManager, PluginState, RestartPolicy,
+        StateChange,
+    },
     wasm::WasmPluginRuntime,
 };
 use serde_json::json;
@@ -84,12 +87,14 @@ pub(crate) fn run(args: &HostArgs, out: &mut dyn Write) -> Result<(), Failure> {
             Ok(())
         } else {
             let reporter = tokio::spawn(report_changes(manager.subscribe()));
+            let failures = tokio::spawn(report_failures(manager.subscribe_errors()));
             let outcome = match args.watch.then(|| manager.watch(&args.dir)).transpose() {
                 Ok(_watch) => serve(&manager, io::stdin().lock(), out).await,
                 Err(e) => Err(Failure::Usage(e.to_string())),
             };
             // The unloading at the end is not news.
             reporter.abort();
+            failures.abort();
             outcome
         };
         manager.shutdown().await;
@@ -121,6 +126,25 @@ async fn report_changes(mut changes: tokio::sync::broadcast::Receiver<StateChang
             Err(RecvError::Lagged(missed)) => {
                 let _ = writeln!(io::stderr(), "({missed} state changes not shown)");
             }
+            Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// One line on stderr for each reload, load or unload the watcher tried and
+/// that failed (the old version still serves).
+async fn report_failures(mut errors: tokio::sync::broadcast::Receiver<ErrorRecord>) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match errors.recv().await {
+            Ok(error) if error.context.ends_with("after a change") => {
+                let line = format!(
+                    "{} {} failed: {}",
+                    error.plugin_id, error.context, error.message
+                );
+                let _ = writeln!(io::stderr(), "{}", terminal::line(&line));
+            }
+            Ok(_) | Err(RecvError::Lagged(_)) => {}
             Err(RecvError::Closed) => return,
         }
     }
