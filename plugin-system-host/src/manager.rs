@@ -714,6 +714,7 @@ impl PluginManager {
         let manifest = package.manifest.clone();
         let (declared, granted) = self.grant(&package)?;
         let plugin = self.compile(&package, &granted).await?;
+        let worker_grant = granted.clone();
         let counters = {
             let mut plugins = self.plugins_lock();
             let entry = plugins
@@ -723,7 +724,7 @@ impl PluginManager {
             entry.counters = Arc::default();
             Arc::clone(&entry.counters)
         };
-        let worker = self.spawn_worker(&id, plugin, counters)?;
+        let worker = self.spawn_worker(&id, plugin, counters, &worker_grant)?;
         self.transition(&id, &manifest, PluginState::Loaded, None)?;
         self.transition(&id, &manifest, PluginState::Initializing, None)?;
         Self::initialize(&worker, &package).await?;
@@ -795,7 +796,13 @@ impl PluginManager {
         id: &str,
         plugin: Arc<dyn plugin_system_core::Plugin>,
         counters: Arc<PluginCounters>,
+        granted: &Grant,
     ) -> Result<Worker, ManagerError> {
+        // The manifest may make the breaker stricter, never looser.
+        let mut policy = self.inner.restart_policy;
+        if let Some(max) = granted.max_restarts {
+            policy.max_faults = policy.max_faults.min(max.max(1));
+        }
         Mailbox::start(
             id,
             plugin,
@@ -804,7 +811,7 @@ impl PluginManager {
                 counters,
                 errors: Arc::clone(&self.inner.errors),
                 runtime: tokio::runtime::Handle::current(),
-                policy: self.inner.restart_policy,
+                policy,
                 supervisor: self.supervisor(id),
             },
         )
@@ -898,7 +905,7 @@ impl PluginManager {
             Some(entry) => Arc::clone(&entry.counters),
             None => return Err(ManagerError::NotFound { id: id.to_owned() }),
         };
-        let worker = self.spawn_worker(id, plugin, counters)?;
+        let worker = self.spawn_worker(id, plugin, counters, &granted)?;
         Self::initialize(&worker, &package)
             .await
             .map_err(|e| failed("initialize", e))?;

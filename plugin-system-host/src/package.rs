@@ -26,6 +26,7 @@
 //! maxMemoryBytes = 33554432
 //! maxExecutionTimeMs = 500
 //! fuel = 10000000
+//! maxRestarts = 2              # faults (in the host's window) before quarantine
 //!
 //! [config]                     # optional: the plugin's settings
 //! ignoreNumbers = true
@@ -110,12 +111,13 @@ const MANIFEST_KEYS: [&str; 17] = [
 const REQUIRED_MANIFEST_KEYS: [&str; 5] = ["id", "name", "version", "description", "runtime"];
 
 /// The keys of the `[permissions]` table.
-const PERMISSION_KEYS: [&str; 5] = [
+const PERMISSION_KEYS: [&str; 6] = [
     "hostFunctions",
     "filesystem",
     "maxMemoryBytes",
     "maxExecutionTimeMs",
     "fuel",
+    "maxRestarts",
 ];
 
 /// How `toml` hands a datetime to `deserialize_any`: a map with this one key.
@@ -181,6 +183,9 @@ pub struct RequestedPermissions {
     pub max_execution_time: Option<Duration>,
     /// `fuel`: the fuel budget of a call it asks for.
     pub fuel: Option<u64>,
+    /// `maxRestarts`: the faults within the host's window that put it in
+    /// quarantine; it can only make the host's breaker stricter.
+    pub max_restarts: Option<u32>,
 }
 
 impl PluginPackage {
@@ -494,6 +499,12 @@ impl<'a> Parser<'a> {
                         Some(Duration::from_millis(self.limit(value, &key)?));
                 }
                 "fuel" => permissions.fuel = Some(self.limit(value, &key)?),
+                "maxRestarts" => {
+                    let limit = self.limit(value, &key)?;
+                    let limit = u32::try_from(limit)
+                        .map_err(|_| self.invalid(&key, format!("{limit} is too large")))?;
+                    permissions.max_restarts = Some(limit);
+                }
                 _ => {
                     return Err(self.invalid(
                         &key,

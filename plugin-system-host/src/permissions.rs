@@ -29,6 +29,9 @@ pub struct Grant {
     pub max_execution_time: Option<Duration>,
     /// Fuel for each call; `None` for the engine's.
     pub fuel: Option<u64>,
+    /// Faults within the restart window that put it in quarantine; `None`
+    /// for the host's breaker, which this only makes stricter.
+    pub max_restarts: Option<u32>,
 }
 
 impl Grant {
@@ -88,6 +91,7 @@ impl Grant {
             max_memory_bytes: requested.max_memory_bytes,
             max_execution_time: requested.max_execution_time,
             fuel: requested.fuel,
+            max_restarts: requested.max_restarts,
         }
     }
 
@@ -110,6 +114,7 @@ impl Grant {
             .collect();
         self.max_memory_bytes = at_most(self.max_memory_bytes, declared.max_memory_bytes);
         self.fuel = at_most(self.fuel, declared.fuel);
+        self.max_restarts = at_most(self.max_restarts, declared.max_restarts);
         self.max_execution_time = at_most(self.max_execution_time, declared.max_execution_time);
         self
     }
@@ -218,6 +223,7 @@ mod tests {
             max_memory_bytes: Some(1 << 20),
             max_execution_time: Some(Duration::from_millis(100)),
             fuel: None,
+            max_restarts: Some(2),
         }
     }
 
@@ -233,6 +239,7 @@ mod tests {
             max_memory_bytes: Some(1 << 30),
             max_execution_time: Some(Duration::from_secs(60)),
             fuel: Some(5),
+            max_restarts: Some(9),
         };
         let granted = generous.within(&declared());
         assert_eq!(granted.host_functions, ["log"]);
@@ -243,5 +250,6 @@ mod tests {
         assert_eq!(granted.max_memory_bytes, Some(1 << 20));
         assert_eq!(granted.max_execution_time, Some(Duration::from_millis(100)));
         assert_eq!(granted.fuel, Some(5));
+        assert_eq!(granted.max_restarts, Some(2));
     }
 }

@@ -1202,3 +1202,66 @@ async fn a_reload_hands_the_state_over_on_wasmtime() {
 async fn a_reload_hands_the_state_over_on_wasmi() {
     state_hand_over(EngineKind::Wasmi).await;
 }
+
+/// A manifest's `maxRestarts` makes the host's breaker stricter, never
+/// looser.
+async fn manifest_breakers(kind: EngineKind) {
+    use plugin_system_host::RestartPolicy;
+    use std::time::Duration;
+    let root = std::env::temp_dir().join(format!(
+        "plugin-system-host-breakers-{kind:?}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    let engine = new_runtime(kind, WasmRuntimeConfig::default()).expect("engine built in");
+    let m = PluginManager::builder()
+        .runtime(Arc::new(WasmPluginRuntime::new(engine)))
+        .restart_policy(
+            RestartPolicy::default()
+                .backoff(Duration::ZERO, 1.0, Duration::ZERO)
+                .breaker(2, Duration::from_secs(600)),
+        )
+        .build();
+    let report = m
+        .load_packages(vec![
+            package(
+                &root,
+                "plugin.strict",
+                CRASHY,
+                "[permissions]\nmaxRestarts = 1",
+            ),
+            package(
+                &root,
+                "plugin.greedy",
+                CRASHY,
+                "[permissions]\nmaxRestarts = 10",
+            ),
+        ])
+        .await;
+    assert!(report.failed.is_empty(), "{kind:?}: {:?}", report.failed);
+    let crash = |id: &'static str| m.send_event(id, PluginEvent::new("crash"));
+    assert!(crash("plugin.strict").await.is_err());
+    assert_eq!(
+        m.state("plugin.strict"),
+        Some(PluginState::Quarantined),
+        "{kind:?}"
+    );
+    assert!(crash("plugin.greedy").await.is_err());
+    assert!(crash("plugin.greedy").await.is_err());
+    assert_eq!(
+        m.state("plugin.greedy"),
+        Some(PluginState::Quarantined),
+        "{kind:?}: the host's 2, not the manifest's 10"
+    );
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_can_only_tighten_the_breaker_on_wasmtime() {
+    manifest_breakers(EngineKind::Wasmtime).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_can_only_tighten_the_breaker_on_wasmi() {
+    manifest_breakers(EngineKind::Wasmi).await;
+}

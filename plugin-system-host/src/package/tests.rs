@@ -38,6 +38,7 @@ filesystem = { "cache/" = "readWrite", "./assets" = "readOnly" }
 maxMemoryBytes = 33554432
 maxExecutionTimeMs = 250
 fuel = 10000000
+maxRestarts = 2
 
 [config]
 ignoreNumbers = true
@@ -184,6 +185,7 @@ fn full_manifest_reads_every_key() {
     assert_eq!(perms.max_memory_bytes, Some(32 * 1024 * 1024));
     assert_eq!(perms.max_execution_time, Some(Duration::from_millis(250)));
     assert_eq!(perms.fuel, Some(10_000_000));
+    assert_eq!(perms.max_restarts, Some(2));
 
     assert_eq!(p.config["ignoreNumbers"], Value::Bool(true));
     assert_eq!(p.config["threshold"], Value::Float(2.5));
@@ -430,6 +432,8 @@ fn permissions_are_checked_key_by_key() {
         ("maxExecutionTimeMs = 1.5", "permissions.maxExecutionTimeMs"),
         ("fuel = \"lots\"", "permissions.fuel"),
         ("fuel = 0", "permissions.fuel"),
+        ("maxRestarts = 0", "permissions.maxRestarts"),
+        ("maxRestarts = 5000000000", "permissions.maxRestarts"),
         ("network = true", "permissions.network"),
         ("maxMemoryByte = 10", "permissions.maxMemoryByte"),
     ];
