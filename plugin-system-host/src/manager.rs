@@ -840,7 +840,8 @@ impl PluginManager {
     /// what it had queued and is disposed. No event is dropped, and none is
     /// answered by neither version. A new version that a loaded dependent's
     /// range no longer takes, or whose own dependencies or host range fail,
-    /// is refused. The reload is published as a change from `ready` to
+    /// is refused. The plugins that need it are reloaded after it, in
+    /// dependency order. The reload is published as a change from `ready` to
     /// `ready` with the versions as the reason.
     ///
     /// # Errors
@@ -849,6 +850,28 @@ impl PluginManager {
     /// failed (`read`, `dependencies`, `permissions`, `verify`, `compile`,
     /// `initialize`); the old version is still in service.
     pub async fn reload(&self, id: &str) -> Result<(), ManagerError> {
+        self.reload_one(id).await?;
+        // Then what needs it, each after what it needs; a dependent whose
+        // reload fails keeps its version, and the failure is recorded.
+        let manifests: Vec<PluginManifest> = self
+            .plugins_lock()
+            .values()
+            .filter(|e| e.package.is_some() && e.mailbox.is_some())
+            .map(|e| e.manifest.clone())
+            .collect();
+        let refs: Vec<&PluginManifest> = manifests.iter().collect();
+        let needing = dependencies::dependents(&refs, id);
+        let order = dependencies::resolve(&refs, &self.inner.host_version).order;
+        for dependent in order.iter().filter(|d| needing.contains(d)) {
+            if let Err(e) = self.reload_one(dependent).await {
+                self.record(dependent, &e, "reload after a dependency's");
+            }
+        }
+        Ok(())
+    }
+
+    /// [`reload`](Self::reload) of `id` alone.
+    async fn reload_one(&self, id: &str) -> Result<(), ManagerError> {
         let dir = {
             let plugins = self.plugins_lock();
             let entry = plugins

@@ -801,6 +801,10 @@ async fn reloads(kind: EngineKind) {
     );
     let change = changes.recv().await.unwrap();
     assert_eq!(change.reason.as_deref(), Some("reloaded: 1.0.0 -> 1.1.0"));
+    // What needs it is reloaded after it.
+    let change = changes.recv().await.unwrap();
+    assert_eq!(change.plugin_id, "plugin.needs", "{kind:?}");
+    assert_eq!(change.reason.as_deref(), Some("reloaded: 1.0.0 -> 1.0.0"));
 
     // Each failing step leaves version 2 in service.
     let digest = format!("sha256 = \"{}\"", "0".repeat(64));

@@ -153,7 +153,7 @@ impl PluginManager {
         }
     }
 
-    fn record(&self, id: &str, error: &ManagerError, context: &str) {
+    pub(super) fn record(&self, id: &str, error: &ManagerError, context: &str) {
         tracing::warn!(plugin = id, "{context}: {error}");
         self.inner.errors.record(ErrorRecord::now(
             id,
