@@ -137,6 +137,8 @@ pub struct ManagerBuilder {
     host_version: semver::Version,
     mailbox_capacity: usize,
     restart_policy: RestartPolicy,
+    /// Policies for some plugins, by id, in place of `restart_policy`.
+    restart_policies: HashMap<String, RestartPolicy>,
     data_dir: Option<PathBuf>,
     max_event_depth: u32,
     /// The fallback answers of events that fail open, by event type.
@@ -266,6 +268,15 @@ impl ManagerBuilder {
         self
     }
 
+    /// The restart policy of the plugin `id`, in place of the one every
+    /// other plugin has ([`restart_policy`](Self::restart_policy)). Its
+    /// manifest's `maxRestarts` still only makes the breaker stricter.
+    #[must_use]
+    pub fn restart_policy_for(mut self, id: impl Into<String>, policy: RestartPolicy) -> Self {
+        self.restart_policies.insert(id.into(), policy);
+        self
+    }
+
     /// How many events each plugin's mailbox holds (default
     /// [`DEFAULT_MAILBOX_CAPACITY`]).
     #[must_use]
@@ -322,6 +333,7 @@ impl ManagerBuilder {
                 host_version: self.host_version,
                 mailbox_capacity: self.mailbox_capacity,
                 restart_policy: self.restart_policy,
+                restart_policies: self.restart_policies,
                 data_dir: self.data_dir,
                 max_event_depth: self.max_event_depth,
                 fail_open: self.fail_open,
@@ -416,6 +428,8 @@ struct Inner {
     host_version: semver::Version,
     mailbox_capacity: usize,
     restart_policy: RestartPolicy,
+    /// Policies for some plugins, by id, in place of `restart_policy`.
+    restart_policies: HashMap<String, RestartPolicy>,
     data_dir: Option<PathBuf>,
     max_event_depth: u32,
     /// The fallback answers of events that fail open, by event type.
@@ -519,6 +533,7 @@ impl PluginManager {
                 .unwrap_or_else(|_| semver::Version::new(0, 0, 0)),
             mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
             restart_policy: RestartPolicy::default(),
+            restart_policies: HashMap::new(),
             data_dir: None,
             max_event_depth: DEFAULT_MAX_EVENT_DEPTH,
             fail_open: HashMap::new(),
@@ -799,7 +814,12 @@ impl PluginManager {
         granted: &Grant,
     ) -> Result<Worker, ManagerError> {
         // The manifest may make the breaker stricter, never looser.
-        let mut policy = self.inner.restart_policy;
+        let mut policy = self
+            .inner
+            .restart_policies
+            .get(id)
+            .copied()
+            .unwrap_or(self.inner.restart_policy);
         if let Some(max) = granted.max_restarts {
             policy.max_faults = policy.max_faults.min(max.max(1));
         }

@@ -1208,7 +1208,7 @@ async fn a_reload_hands_the_state_over_on_wasmi() {
 }
 
 /// A manifest's `maxRestarts` makes the host's breaker stricter, never
-/// looser.
+/// looser; the host may give one plugin a policy of its own.
 async fn manifest_breakers(kind: EngineKind) {
     use plugin_system_host::RestartPolicy;
     use std::time::Duration;
@@ -1225,9 +1225,16 @@ async fn manifest_breakers(kind: EngineKind) {
                 .backoff(Duration::ZERO, 1.0, Duration::ZERO)
                 .breaker(2, Duration::from_secs(600)),
         )
+        .restart_policy_for(
+            "plugin.patient",
+            RestartPolicy::default()
+                .backoff(Duration::ZERO, 1.0, Duration::ZERO)
+                .breaker(4, Duration::from_secs(600)),
+        )
         .build();
     let report = m
         .load_packages(vec![
+            package(&root, "plugin.patient", CRASHY, ""),
             package(
                 &root,
                 "plugin.strict",
@@ -1256,6 +1263,21 @@ async fn manifest_breakers(kind: EngineKind) {
         m.state("plugin.greedy"),
         Some(PluginState::Quarantined),
         "{kind:?}: the host's 2, not the manifest's 10"
+    );
+    // The host's own policy for one plugin: 4 faults, not 2.
+    for _ in 0..3 {
+        assert!(crash("plugin.patient").await.is_err());
+    }
+    assert_ne!(
+        m.state("plugin.patient"),
+        Some(PluginState::Quarantined),
+        "{kind:?}"
+    );
+    assert!(crash("plugin.patient").await.is_err());
+    assert_eq!(
+        m.state("plugin.patient"),
+        Some(PluginState::Quarantined),
+        "{kind:?}"
     );
     m.shutdown().await;
 }
