@@ -247,6 +247,14 @@ impl Slot {
         }
     }
 
+    /// Initializes the plugin on this thread.
+    fn initialize(&self, context: PluginContext) -> Result<(), PluginError> {
+        match self.plugin.blocking() {
+            Some(plugin) => plugin.initialize_blocking(&context),
+            None => self.runtime.block_on(self.plugin.initialize(context)),
+        }
+    }
+
     /// Handles one event, counted, with a failure recorded.
     fn handle(&self, payload: &Payload, depth: u32) -> Answer {
         self.counters.set_depth(depth);
@@ -260,13 +268,7 @@ impl Slot {
         });
         self.counters.record(started.elapsed(), answer.is_ok());
         if let Err(error) = &answer {
-            self.errors.record(ErrorRecord::now(
-                &self.id,
-                error.to_string(),
-                error.kind(),
-                ErrorSeverity::Warning,
-                format!("event {}", payload.event().event_type),
-            ));
+            self.record(error, &format!("event {}", payload.event().event_type));
             if let ManagerError::Plugin { source, .. } = error
                 && source.poisons_instance()
             {
@@ -397,10 +399,7 @@ impl Slot {
             .unwrap_or_else(|| PluginContext::new(self.id.to_string()));
         let outcome = self.guarded("restart", || {
             self.plugin.restart()?;
-            match self.plugin.blocking() {
-                Some(plugin) => plugin.initialize_blocking(&context),
-                None => self.runtime.block_on(self.plugin.initialize(context)),
-            }
+            self.initialize(context)
         });
         match &outcome {
             Ok(()) => {
@@ -425,10 +424,7 @@ impl Slot {
                     Some(context.clone());
                 Delivery::Lifecycle(
                     Some(reply),
-                    self.guarded("initialize", || match self.plugin.blocking() {
-                        Some(plugin) => plugin.initialize_blocking(&context),
-                        None => self.runtime.block_on(self.plugin.initialize(context)),
-                    }),
+                    self.guarded("initialize", || self.initialize(context)),
                 )
             }
             Work::Restart { not_before, reply } => {

@@ -57,6 +57,27 @@ pub enum FailurePolicy {
     Open(PluginResponse),
 }
 
+/// The plugins an `event_type` event goes to, with their mailboxes: `target`
+/// alone, or every subscriber. A plugin that restarts takes it after its
+/// restart.
+fn recipients(
+    plugins: &BTreeMap<String, Entry>,
+    event_type: &str,
+    target: Option<&str>,
+) -> Vec<(String, Mailbox)> {
+    plugins
+        .iter()
+        .filter(|(id, e)| {
+            matches!(e.state, PluginState::Ready | PluginState::Initializing)
+                && match target {
+                    Some(target) => id.as_str() == target,
+                    None => subscribes(&e.manifest.subscribes_to, event_type),
+                }
+        })
+        .filter_map(|(id, e)| Some((id.clone(), e.mailbox.as_ref()?.mailbox().clone())))
+        .collect()
+}
+
 /// Whether `error` is the plugin's failing, which a fail-open event hides
 /// from its sender (not a plugin that is unknown or not loaded).
 fn fails_open(error: &ManagerError) -> bool {
@@ -378,18 +399,7 @@ fn emit(
             .get(call.plugin_id)
             .map_or(0, |e| e.counters.depth())
             .saturating_add(1);
-        let recipients: Vec<(String, Mailbox)> = plugins
-            .iter()
-            .filter(|(id, e)| {
-                // As broadcasts: a plugin that restarts takes it afterwards.
-                matches!(e.state, PluginState::Ready | PluginState::Initializing)
-                    && match target {
-                        Some(target) => id.as_str() == target,
-                        None => subscribes(&e.manifest.subscribes_to, event_type),
-                    }
-            })
-            .filter_map(|(id, e)| Some((id.clone(), e.mailbox.as_ref()?.mailbox().clone())))
-            .collect();
+        let recipients = recipients(&plugins, event_type, target);
         (depth, recipients)
     };
     if depth > inner.max_event_depth {
@@ -1297,15 +1307,7 @@ impl PluginManager {
     /// The ready plugins that subscribe to `event_type`, with their mailboxes.
     fn subscribers(&self, event_type: &str) -> Vec<(String, Mailbox)> {
         self.inner.event_types.add(event_type);
-        self.plugins_lock()
-            .iter()
-            // A plugin that restarts takes the event after its restart.
-            .filter(|(_, e)| {
-                matches!(e.state, PluginState::Ready | PluginState::Initializing)
-                    && subscribes(&e.manifest.subscribes_to, event_type)
-            })
-            .filter_map(|(id, e)| Some((id.clone(), e.mailbox.as_ref()?.mailbox().clone())))
-            .collect()
+        recipients(&self.plugins_lock(), event_type, None)
     }
 
     /// Sends `event` to every ready plugin that subscribes to its type

@@ -52,10 +52,24 @@ fn package(root: &Path, id: &str, wat: &str, extra: &str) -> PluginPackage {
     PluginPackage::read(&dir).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn manager(kind: EngineKind) -> PluginManager {
+/// A fresh folder for the test `name` on `kind`.
+fn temp_root(name: &str, kind: EngineKind) -> std::path::PathBuf {
+    let root = std::env::temp_dir().join(format!(
+        "plugin-system-host-{name}-{kind:?}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    root
+}
+
+/// A manager over the WebAssembly runtime of `kind`, to configure further.
+fn builder(kind: EngineKind) -> plugin_system_host::ManagerBuilder {
     let engine = new_runtime(kind, WasmRuntimeConfig::default()).expect("engine built in");
-    PluginManager::builder()
-        .runtime(Arc::new(WasmPluginRuntime::new(engine)))
+    PluginManager::builder().runtime(Arc::new(WasmPluginRuntime::new(engine)))
+}
+
+fn manager(kind: EngineKind) -> PluginManager {
+    builder(kind)
         .host_function(
             "editor.get_text",
             HostFunction::new(|_, _| Ok(Value::from("text"))),
@@ -64,11 +78,7 @@ fn manager(kind: EngineKind) -> PluginManager {
 }
 
 async fn on(kind: EngineKind) {
-    let root = std::env::temp_dir().join(format!(
-        "plugin-system-host-engines-{kind:?}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = temp_root("engines", kind);
     let m = manager(kind);
     let (reply, len) = OK;
     // host_call(name, name_len, args, args_len): status 0 when answered; on
@@ -158,16 +168,8 @@ async fn on(kind: EngineKind) {
 /// Plugins send events to each other through `events.emit`, within the
 /// depth bound, and only when they declared it.
 async fn plugin_to_plugin(kind: EngineKind) {
-    let root = std::env::temp_dir().join(format!(
-        "plugin-system-host-emit-{kind:?}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&root);
-    let engine = new_runtime(kind, WasmRuntimeConfig::default()).expect("engine built in");
-    let m = PluginManager::builder()
-        .runtime(Arc::new(WasmPluginRuntime::new(engine)))
-        .max_event_depth(4)
-        .build();
+    let root = temp_root("emit", kind);
+    let m = builder(kind).max_event_depth(4).build();
     let (reply, len) = OK;
     // events.emit({"type":"chain"}); a refusal fails the event.
     let emit = "(if (call $host_call (i32.const 600) (i32.const 11) (i32.const 611) (i32.const 16))
@@ -242,16 +244,10 @@ async fn plugins_emit_events_to_each_other_on_wasmi() {
 /// own thread: here it waits for a task that needs an executor worker, of
 /// which the runtime has one.
 async fn async_host_function(kind: EngineKind) {
-    let root = std::env::temp_dir().join(format!(
-        "plugin-system-host-async-{kind:?}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = temp_root("async", kind);
     let (release, released) = tokio::sync::oneshot::channel::<()>();
     let released = Arc::new(tokio::sync::Mutex::new(Some(released)));
-    let engine = new_runtime(kind, WasmRuntimeConfig::default()).expect("engine built in");
-    let m = PluginManager::builder()
-        .runtime(Arc::new(WasmPluginRuntime::new(engine)))
+    let m = builder(kind)
         .async_host_function("editor.get_text", move |plugin, _args| {
             let released = Arc::clone(&released);
             async move {
@@ -311,17 +307,9 @@ async fn the_manager_runs_wasm_plugins_on_wasmi() {
 /// broadcast from several threads at once: every one answered or refused
 /// with `Busy`, none lost, none counted twice.
 fn blocking_calls_under_load(kind: EngineKind) {
-    let root = std::env::temp_dir().join(format!(
-        "plugin-system-host-load-{kind:?}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = temp_root("load", kind);
     let tokio = tokio::runtime::Runtime::new().unwrap();
-    let engine = new_runtime(kind, WasmRuntimeConfig::default()).expect("engine built in");
-    let m = PluginManager::builder()
-        .runtime(Arc::new(WasmPluginRuntime::new(engine)))
-        .mailbox_capacity(4)
-        .build();
+    let m = builder(kind).mailbox_capacity(4).build();
     let (reply, len) = OK;
     let ids: Vec<String> = (0..8).map(|i| format!("plugin.p{i}")).collect();
     let mut packages: Vec<_> = ids
@@ -475,11 +463,7 @@ const FOLDER_PLUGIN: &str = r#"(module
 async fn folders(kind: EngineKind) {
     use plugin_system_core::FilesystemAccessLevel::{ReadOnly, ReadWrite};
     use plugin_system_host::{Decision, Grant, PolicyTable};
-    let root = std::env::temp_dir().join(format!(
-        "plugin-system-host-folders-{kind:?}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = temp_root("folders", kind);
     let data = root.join("data");
     let engine =
         new_runtime(kind, WasmRuntimeConfig::default().enable_wasi(true)).expect("engine built in");
@@ -583,14 +567,8 @@ const CRASHY: &str = r#"(module
 async fn faults(kind: EngineKind) {
     use plugin_system_host::RestartPolicy;
     use std::time::Duration;
-    let root = std::env::temp_dir().join(format!(
-        "plugin-system-host-faults-{kind:?}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&root);
-    let engine = new_runtime(kind, WasmRuntimeConfig::default()).expect("engine built in");
-    let m = PluginManager::builder()
-        .runtime(Arc::new(WasmPluginRuntime::new(engine)))
+    let root = temp_root("faults", kind);
+    let m = builder(kind)
         .restart_policy(
             RestartPolicy::default()
                 .backoff(Duration::from_millis(1), 2.0, Duration::from_millis(10))
@@ -752,11 +730,7 @@ fn write_version(root: &Path, version: &str, wat: &str, extra: &str) {
 /// A reload swaps versions with the old one serving until the new one is
 /// ready; a reload that fails at any step leaves the old one serving.
 async fn reloads(kind: EngineKind) {
-    let root = std::env::temp_dir().join(format!(
-        "plugin-system-host-reload-{kind:?}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = temp_root("reload", kind);
     let m = manager(kind);
     write_version(&root, "1.0.0", &versioned(1, 0), "");
     let report = m
@@ -852,14 +826,8 @@ async fn chaos(kind: EngineKind) {
         sync::atomic::{AtomicBool, Ordering},
         time::Duration,
     };
-    let root = std::env::temp_dir().join(format!(
-        "plugin-system-host-chaos-{kind:?}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&root);
-    let engine = new_runtime(kind, WasmRuntimeConfig::default()).expect("engine built in");
-    let m = PluginManager::builder()
-        .runtime(Arc::new(WasmPluginRuntime::new(engine)))
+    let root = temp_root("chaos", kind);
+    let m = builder(kind)
         .mailbox_capacity(8)
         .restart_policy(
             RestartPolicy::default()
@@ -980,11 +948,7 @@ async fn chaos_loses_no_event_on_wasmi() {
 /// loaded, and a removed one unloaded.
 async fn watching(kind: EngineKind) {
     use std::time::Duration;
-    let root = std::env::temp_dir().join(format!(
-        "plugin-system-host-watch-{kind:?}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = temp_root("watch", kind);
     let m = manager(kind);
     write_version(&root, "1.0.0", &versioned(1, 0), "");
     let report = m.load_dir(&root).await;
@@ -1061,11 +1025,7 @@ async fn a_watched_folder_reloads_loads_and_unloads_on_wasmi() {
 async fn failing_open(kind: EngineKind) {
     use plugin_system_host::{FailurePolicy, RestartPolicy};
     use std::time::Duration;
-    let root = std::env::temp_dir().join(format!(
-        "plugin-system-host-open-{kind:?}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = temp_root("open", kind);
     let engine = new_runtime(kind, WasmRuntimeConfig::default()).expect("engine built in");
     let fallback = plugin_system_core::PluginResponse::success(
         [("text".to_owned(), Value::from("unformatted"))]
@@ -1155,11 +1115,7 @@ fn stateful(version: u32) -> String {
 /// A reload hands the old version's state to the new one, after the old
 /// one has answered every event queued to it.
 async fn state_hand_over(kind: EngineKind) {
-    let root = std::env::temp_dir().join(format!(
-        "plugin-system-host-state-{kind:?}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = temp_root("state", kind);
     let m = manager(kind);
     write_version(&root, "1.0.0", &stateful(1), "");
     let report = m
@@ -1212,14 +1168,8 @@ async fn a_reload_hands_the_state_over_on_wasmi() {
 async fn manifest_breakers(kind: EngineKind) {
     use plugin_system_host::RestartPolicy;
     use std::time::Duration;
-    let root = std::env::temp_dir().join(format!(
-        "plugin-system-host-breakers-{kind:?}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&root);
-    let engine = new_runtime(kind, WasmRuntimeConfig::default()).expect("engine built in");
-    let m = PluginManager::builder()
-        .runtime(Arc::new(WasmPluginRuntime::new(engine)))
+    let root = temp_root("breakers", kind);
+    let m = builder(kind)
         .restart_policy(
             RestartPolicy::default()
                 .backoff(Duration::ZERO, 1.0, Duration::ZERO)
