@@ -10,7 +10,9 @@
 //!   thread, the answer back), awaited from outside the runtime;
 //! - `manager/<engine>/dispatch_blocking_10` and `dispatch_10`: one
 //!   `dispatch_event_blocking` / `dispatch_event` to 10 subscribers of that
-//!   plugin, against 10 direct calls (`direct_10`).
+//!   plugin, against 10 direct calls (`direct_10`) and against the floor of
+//!   a broadcast, `direct_shared_10`: ten plugins called directly with the
+//!   event encoded once (`handle_shared_event_blocking`), no manager.
 //!
 //! - `resilience/<engine>/trap_to_answer`: a trap, the restart on a fresh
 //!   instance (no backoff), and the next answer;
@@ -24,7 +26,9 @@
 use std::{hint::black_box, path::PathBuf, sync::Arc, time::Duration};
 
 use criterion::Criterion;
-use plugin_system_core::{PluginEvent, PluginSource, WasmRuntimeConfig};
+use plugin_system_core::{
+    BlockingPlugin, PluginEvent, PluginSource, SharedEvent, WasmRuntimeConfig,
+};
 use plugin_system_host::{PluginManager, PluginPackage, RestartPolicy};
 use plugin_system_wasm::{LoadOptions, WasmPluginRuntime};
 use plugin_system_wasm_run::{EngineKind, new_runtime};
@@ -96,6 +100,22 @@ fn bench(c: &mut Criterion) {
                 LoadOptions::new().manifest(manifest),
             )
             .expect("loads");
+        let ten: Vec<_> = (0..10)
+            .map(|i| {
+                let manifest = plugin_system_core::PluginManifest::new(
+                    format!("plugin.direct{i}"),
+                    "d",
+                    "1.0.0",
+                    "d",
+                    plugin_system_core::PluginRuntimeType::Wasm,
+                );
+                wasm.load(
+                    &PluginSource::bytes(PLUGIN),
+                    LoadOptions::new().manifest(manifest),
+                )
+                .expect("loads")
+            })
+            .collect();
         let manager = PluginManager::builder()
             .runtime(Arc::new(WasmPluginRuntime::new(engine)))
             .build();
@@ -124,6 +144,18 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 for _ in 0..10 {
                     black_box(direct.handle_event_sync(&event).expect("answer"));
+                }
+            });
+        });
+        group.bench_function("direct_shared_10", |b| {
+            b.iter(|| {
+                let shared = SharedEvent::new(event.clone());
+                for plugin in &ten {
+                    black_box(
+                        plugin
+                            .handle_shared_event_blocking(&shared)
+                            .expect("answer"),
+                    );
                 }
             });
         });

@@ -10,6 +10,12 @@
 //! the [`Rescuer`] hands those it has not reached to their own workers once
 //! [`INLINE_BUDGET`] has passed. A full mailbox refuses the sender at once
 //! ([`ManagerError::Busy`]) rather than queueing without bound.
+//!
+//! A hand-off between threads costs a wake-up on each side unless the thread
+//! woken is still awake: a worker stays awake (idle, spinning) for
+//! [`WORKER_SPIN`] after its last job, and an async sender waits awake for
+//! [`SENDER_SPIN`] for a plugin whose last event was quick, before it yields
+//! to its executor. Neither spins on a machine with one core.
 
 use std::{
     collections::VecDeque,
@@ -43,6 +49,39 @@ pub(crate) type Supervisor = Arc<dyn Fn(usize, PluginState, String) + Send + Syn
 /// How long a broadcast may keep recipients waiting for the caller to reach
 /// them before their workers take over.
 pub(crate) const INLINE_BUDGET: Duration = Duration::from_millis(2);
+
+/// How long a worker that has run out of work stays awake for the next
+/// before it sleeps: an event that comes meanwhile costs no wake-up, which on
+/// a virtual machine is tens of microseconds each way.
+const WORKER_SPIN: Duration = Duration::from_micros(50);
+
+/// How long an async sender waits on its thread for the answer of a plugin
+/// that answers quickly, before it yields to the executor: well within the
+/// time a task may run between two awaits.
+const SENDER_SPIN: Duration = Duration::from_micros(20);
+
+/// Whether waiting awake can pay: with a single core, the thread that waits
+/// would keep the one it waits for from running.
+fn may_spin() -> bool {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from)) > 1
+}
+
+/// Spins until `done` or until `budget` has passed; whether `done`.
+fn spin_until(budget: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + budget;
+    loop {
+        if done() {
+            return true;
+        }
+        for _ in 0..4 {
+            std::hint::spin_loop();
+        }
+        if Instant::now() >= until {
+            return done();
+        }
+    }
+}
 
 /// Native stack of a worker thread: guest code runs on it, and wasm stack
 /// limits are counted within it.
@@ -257,8 +296,16 @@ impl Slot {
 
     /// Handles one event, counted, with a failure recorded.
     fn handle(&self, payload: &Payload, depth: u32) -> Answer {
+        let mut clock = Instant::now();
+        self.handle_timed(payload, depth, &mut clock)
+    }
+
+    /// [`handle`](Self::handle), timed from `clock`, which is left at the
+    /// end: a thread that runs several plugins in a row reads the clock once
+    /// per plugin, not twice.
+    fn handle_timed(&self, payload: &Payload, depth: u32, clock: &mut Instant) -> Answer {
         self.counters.set_depth(depth);
-        let started = Instant::now();
+        let started = *clock;
         let answer = self.guarded("event", || match (self.plugin.blocking(), payload) {
             (Some(plugin), Payload::One(event)) => plugin.handle_event_blocking(event),
             (Some(plugin), Payload::Shared(event)) => plugin.handle_shared_event_blocking(event),
@@ -266,7 +313,9 @@ impl Slot {
                 .runtime
                 .block_on(self.plugin.handle_event(payload.event().clone())),
         });
-        self.counters.record(started.elapsed(), answer.is_ok());
+        *clock = Instant::now();
+        self.counters
+            .record(clock.duration_since(started), answer.is_ok());
         if let Err(error) = &answer {
             self.record(error, &format!("event {}", payload.event().event_type));
             if let ManagerError::Plugin { source, .. } = error
@@ -489,6 +538,20 @@ impl Slot {
         }
     }
 
+    /// Whether the worker has something to do now: work nobody runs, or an
+    /// end. Polled without waiting for the lock.
+    fn work_ready(&self) -> bool {
+        match self.queue.try_lock() {
+            Ok(queue) => queue.closed || (!queue.running && !queue.jobs.is_empty()),
+            Err(std::sync::TryLockError::Poisoned(queue)) => {
+                let queue = queue.into_inner();
+                queue.closed || (!queue.running && !queue.jobs.is_empty())
+            }
+            // Someone is queueing: look again.
+            Err(std::sync::TryLockError::WouldBlock) => false,
+        }
+    }
+
     /// The worker: runs what is queued until the mailbox closes.
     fn serve(&self) {
         // Async host functions find the manager's runtime from here.
@@ -496,6 +559,7 @@ impl Slot {
         loop {
             let work = {
                 let mut queue = self.lock();
+                let mut spun = false;
                 loop {
                     if queue.closed {
                         return;
@@ -505,6 +569,15 @@ impl Slot {
                     {
                         queue.running = true;
                         break work;
+                    }
+                    if !spun && may_spin() {
+                        // Awake a little longer, idle (a blocking caller may
+                        // still run the plugin itself), for a quick next event.
+                        spun = true;
+                        drop(queue);
+                        spin_until(WORKER_SPIN, || self.work_ready());
+                        queue = self.lock();
+                        continue;
                     }
                     queue.worker_waiting = true;
                     queue = self
@@ -641,11 +714,33 @@ impl Mailbox {
         payload: Payload,
         depth: u32,
     ) -> Result<impl Future<Output = Answer> + Send + 'static + use<>, ManagerError> {
-        let (reply, answer) = oneshot::channel();
+        let (reply, mut answer) = oneshot::channel();
         self.post(payload, depth, Reply::Async(reply))
             .map_err(|refused| refused.0)?;
         let slot = Arc::clone(&self.0);
-        Ok(async move { answer.await.unwrap_or_else(|_| Err(slot.stopped())) })
+        // A plugin that answered its last event quickly is waited for awake
+        // a little: a wake-up through the executor costs more than the event.
+        let quick = may_spin() && slot.counters.last_time() < SENDER_SPIN / 2;
+        Ok(async move {
+            if quick {
+                let mut early = None;
+                spin_until(SENDER_SPIN, || match answer.try_recv() {
+                    Ok(got) => {
+                        early = Some(got);
+                        true
+                    }
+                    Err(oneshot::error::TryRecvError::Closed) => {
+                        early = Some(Err(slot.stopped()));
+                        true
+                    }
+                    Err(oneshot::error::TryRecvError::Empty) => false,
+                });
+                if let Some(got) = early {
+                    return got;
+                }
+            }
+            answer.await.unwrap_or_else(|_| Err(slot.stopped()))
+        })
     }
 
     /// Queues `payload` with nobody waiting for the answer.
@@ -661,7 +756,7 @@ impl Mailbox {
     /// plugin is idle with nothing queued and can run here, else through the
     /// mailbox.
     pub(crate) fn event_blocking(&self, payload: Payload) -> Answer {
-        if let Some(answer) = self.try_here(&payload) {
+        if let Some(answer) = self.try_here(&payload, &mut Instant::now()) {
             return answer;
         }
         let (reply, answer) = mpsc::sync_channel(1);
@@ -671,8 +766,9 @@ impl Mailbox {
     }
 
     /// Handles `payload` on this thread if the plugin is idle with nothing
-    /// queued and has blocking calls; `None` otherwise.
-    fn try_here(&self, payload: &Payload) -> Option<Answer> {
+    /// queued and has blocking calls, timed from `clock` (left at the end);
+    /// `None` otherwise.
+    fn try_here(&self, payload: &Payload, clock: &mut Instant) -> Option<Answer> {
         let slot = &self.0;
         slot.plugin.blocking()?;
         {
@@ -681,7 +777,7 @@ impl Mailbox {
                 && let Some(next) = queue.successor.clone()
             {
                 drop(queue);
-                return next.try_here(payload);
+                return next.try_here(payload, clock);
             }
             if queue.closed
                 || queue.running
@@ -692,7 +788,7 @@ impl Mailbox {
             }
             queue.running = true;
         }
-        let answer = slot.handle(payload, 0);
+        let answer = slot.handle_timed(payload, 0, clock);
         slot.release();
         Some(answer)
     }
@@ -814,9 +910,15 @@ pub(crate) struct Broadcast {
     all_in: Condvar,
 }
 
+/// The answers of the recipients handed to their workers. Those run by
+/// the broadcasting thread stay with it, and cost no lock.
 struct Answers {
     by_recipient: Vec<Option<Answer>>,
+    /// Answers not in yet, counting those the broadcasting thread has until
+    /// it is done with its share.
     missing: usize,
+    /// The broadcasting thread waits on [`Broadcast::all_in`].
+    waiting: bool,
 }
 
 /// A recipient's place in a [`Broadcast`]'s answers; an event dropped
@@ -851,6 +953,7 @@ impl Broadcast {
             answers: Mutex::new(Answers {
                 by_recipient: (0..missing).map(|_| None).collect(),
                 missing,
+                waiting: false,
             }),
             all_in: Condvar::new(),
             recipients,
@@ -864,7 +967,7 @@ impl Broadcast {
         {
             *place = Some(answer);
             answers.missing -= 1;
-            if answers.missing == 0 {
+            if answers.missing == 0 && answers.waiting {
                 self.all_in.notify_all();
             }
         }
@@ -901,23 +1004,36 @@ impl Broadcast {
         if self.recipients.len() > 1 {
             rescuer.watch(self);
         }
+        let mut here: Vec<Option<Answer>> = Vec::with_capacity(self.recipients.len());
+        here.resize_with(self.recipients.len(), || None);
+        let mut answered_here = 0;
+        let mut clock = Instant::now();
         while let Some(index) = self.take() {
-            match self.recipients[index].try_here(&self.payload) {
-                Some(answer) => self.put(index, answer),
+            match self.recipients[index].try_here(&self.payload, &mut clock) {
+                Some(answer) => {
+                    here[index] = Some(answer);
+                    answered_here += 1;
+                }
                 None => self.hand_over(index),
             }
         }
         let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
+        answers.missing -= answered_here;
+        answers.waiting = true;
         while answers.missing > 0 {
             answers = self
                 .all_in
                 .wait(answers)
                 .unwrap_or_else(PoisonError::into_inner);
         }
-        std::mem::take(&mut answers.by_recipient)
-            .into_iter()
+        let theirs = std::mem::take(&mut answers.by_recipient);
+        drop(answers);
+        here.into_iter()
+            .zip(theirs)
             .zip(&self.recipients)
-            .map(|(answer, mailbox)| answer.unwrap_or_else(|| Err(mailbox.0.stopped())))
+            .map(|((mine, theirs), mailbox)| {
+                mine.or(theirs).unwrap_or_else(|| Err(mailbox.0.stopped()))
+            })
             .collect()
     }
 }

@@ -98,11 +98,24 @@ impl Tally {
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A name seen before costs no allocation.
+        if let Some(counter) = counts.get(name) {
+            return Arc::clone(counter);
+        }
         Arc::clone(counts.entry(name.to_owned()).or_default())
     }
 
     /// Adds one to `name`.
     pub(crate) fn add(&self, name: &str) {
+        let counts = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(counter) = counts.get(name) {
+            counter.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        drop(counts);
         self.counter(name).fetch_add(1, Ordering::Relaxed);
     }
 

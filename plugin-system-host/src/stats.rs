@@ -2,7 +2,6 @@
 
 use plugin_system_core::PluginUsage;
 use std::{
-    sync::Mutex,
     sync::atomic::{AtomicU32, AtomicU64, Ordering},
     time::Duration,
 };
@@ -11,17 +10,30 @@ use std::{
 const TIMES_KEPT: usize = 1024;
 
 /// What the manager counts for one plugin. Shared with its task.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct PluginCounters {
     handled: AtomicU64,
     failed: AtomicU64,
-    /// The latest handling times, a ring of [`TIMES_KEPT`].
-    times: Mutex<Vec<Duration>>,
-    next: AtomicU64,
+    /// The latest handling times in nanoseconds, a ring of [`TIMES_KEPT`]
+    /// written without a lock (whoever runs an event records it); `u64::MAX`
+    /// marks a place not written yet.
+    times: Box<[AtomicU64]>,
     /// How many plugin-to-plugin hops led to the event being handled now (0
     /// for one the host sent).
     depth: AtomicU32,
     restarts: AtomicU64,
+}
+
+impl Default for PluginCounters {
+    fn default() -> Self {
+        PluginCounters {
+            handled: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            times: (0..TIMES_KEPT).map(|_| AtomicU64::new(u64::MAX)).collect(),
+            depth: AtomicU32::new(0),
+            restarts: AtomicU64::new(0),
+        }
+    }
 }
 
 impl PluginCounters {
@@ -42,23 +54,36 @@ impl PluginCounters {
 
     /// Counts one event and how long it took.
     pub(crate) fn record(&self, took: Duration, ok: bool) {
-        self.handled.fetch_add(1, Ordering::Relaxed);
+        let count = self.handled.fetch_add(1, Ordering::Relaxed);
         if !ok {
             self.failed.fetch_add(1, Ordering::Relaxed);
         }
-        let slot = self.next.fetch_add(1, Ordering::Relaxed) as usize % TIMES_KEPT;
-        if let Ok(mut times) = self.times.lock() {
-            if times.len() < TIMES_KEPT {
-                times.push(took);
-            } else {
-                times[slot] = took;
-            }
+        // Below u64::MAX, the mark of an empty place: 584 years.
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX - 1);
+        self.times[count as usize % TIMES_KEPT].store(nanos.min(u64::MAX - 1), Ordering::Relaxed);
+    }
+
+    /// How long the latest event took; `Duration::MAX` before the first.
+    pub(crate) fn last_time(&self) -> Duration {
+        let count = self.handled.load(Ordering::Relaxed);
+        let Some(last) = count.checked_sub(1) else {
+            return Duration::MAX;
+        };
+        match self.times[last as usize % TIMES_KEPT].load(Ordering::Relaxed) {
+            u64::MAX => Duration::MAX,
+            nanos => Duration::from_nanos(nanos),
         }
     }
 
     /// The counters as they are now, with what the plugin holds.
     pub(crate) fn snapshot(&self, usage: PluginUsage) -> PluginStats {
-        let mut times = self.times.lock().map(|t| t.clone()).unwrap_or_default();
+        let mut times: Vec<Duration> = self
+            .times
+            .iter()
+            .map(|t| t.load(Ordering::Relaxed))
+            .filter(|nanos| *nanos != u64::MAX)
+            .map(Duration::from_nanos)
+            .collect();
         times.sort_unstable();
         let at = |q: f64| -> Option<Duration> {
             let last = times.len().checked_sub(1)?;
