@@ -54,8 +54,8 @@ pub use memory::{PAGE_SIZE, WasmMemory, checked_range};
 pub use module::{ModuleInfo, ValidationReport, WasmModule};
 pub use plugin::{
     BlockingPlugin, DEFAULT_MAX_MESSAGE_SIZE, FilesystemAccessLevel, HostCall, HostFunction,
-    HostFunctionError, HostFunctions, ParseEnumError, Plugin, PluginContext, PluginError,
-    PluginEvent, PluginLoadOptions, PluginManifest, PluginOrigin, PluginPermissions,
+    HostFunctionError, HostFunctions, LastWords, ParseEnumError, Plugin, PluginContext,
+    PluginError, PluginEvent, PluginLoadOptions, PluginManifest, PluginOrigin, PluginPermissions,
     PluginResponse, PluginRuntime, PluginRuntimeType, PluginSerializer, PluginSource, PluginUsage,
     SerializationError, SharedEvent, Timestamp, TimestampParseError, Value, ValueMap, WireFormat,
     check_manifests_agree,

@@ -112,6 +112,14 @@ impl OutputBuffer {
         std::mem::take(&mut captured.bytes)
     }
 
+    /// The end of what was written after the first `from` bytes: its last
+    /// `max` bytes at most (a guest's last words, for an error).
+    pub fn tail(&self, from: usize, max: usize) -> Vec<u8> {
+        let captured = self.lock();
+        let after = captured.bytes.get(from..).unwrap_or_default();
+        after[after.len().saturating_sub(max)..].to_vec()
+    }
+
     /// Bytes held.
     pub fn len(&self) -> usize {
         self.lock().bytes.len()

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use plugin_system_core::{
     DirAccess, FilesystemAccessLevel, HostFunction, HostFunctions, InstanceLimits, Plugin,
     PluginContext, PluginError, PluginLoadOptions, PluginManifest, PluginPermissions,
-    PluginRuntime, PluginRuntimeType, PluginSerializer, PluginSource, WasiConfig, WasmError,
-    WasmRuntime, WireFormat, check_manifests_agree, wasi::WASI_MODULE,
+    PluginRuntime, PluginRuntimeType, PluginSerializer, PluginSource, WasiConfig, WasiOutput,
+    WasmError, WasmRuntime, WireFormat, check_manifests_agree, wasi::WASI_MODULE,
 };
 
 use crate::{
@@ -73,6 +73,22 @@ impl LoadOptions {
     }
 
     /// Gives a plugin that imports WASI this world.
+    ///
+    /// A guest's stderr captured here (`WasiOutput::Capture`) goes with its
+    /// traps: the end of what it wrote during the call that trapped (at most
+    /// [`LastWords::STDERR_TAIL`](plugin_system_core::LastWords::STDERR_TAIL)
+    /// bytes) is in the error, [`PluginError::Trapped`], as is what it said
+    /// with `set_error` before trapping.
+    ///
+    /// ```
+    /// use plugin_system_core::{OutputBuffer, WasiConfig, WasiOutput};
+    /// use plugin_system_wasm::LoadOptions;
+    ///
+    /// let stderr = OutputBuffer::new(64 << 10);
+    /// let options = LoadOptions::new()
+    ///     .wasi(WasiConfig::new().stderr(WasiOutput::Capture(stderr.clone())));
+    /// # let _ = options;
+    /// ```
     pub fn wasi(mut self, wasi: WasiConfig) -> Self {
         self.wasi = Some(wasi);
         self
@@ -231,6 +247,9 @@ impl WasmPluginRuntime {
         if module.imports().iter().any(|i| i.module == WASI_MODULE) {
             let wasi = options.wasi.clone().unwrap_or_default();
             check_directories(&wasi, budget.filesystem_access)?;
+            if let WasiOutput::Capture(buffer) = &wasi.stderr {
+                link::lock(&shared).stderr = Some((buffer.clone(), buffer.len()));
+            }
             imports.wasi(wasi);
         }
         let limits = InstanceLimits::new()

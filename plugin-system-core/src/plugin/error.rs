@@ -106,6 +106,11 @@ pub enum PluginError {
         /// The plugin's id.
         id: String,
     },
+    /// The guest trapped after saying why: its `set_error` message (a Rust
+    /// SDK plugin's panic reaches the host this way) or, for a WASI guest
+    /// whose stderr the host captures, what it wrote there last.
+    #[error(transparent)]
+    Trapped(Box<LastWords>),
     /// A plugin file could not be read.
     #[error("cannot read {}: {source}", path.display())]
     Io {
@@ -117,7 +122,79 @@ pub enum PluginError {
     },
 }
 
+/// A trap with the guest's last words: what it said with `set_error` before
+/// it trapped, and the end of its captured stderr.
+///
+/// Displayed as `plugin panicked: <message> (<trap> in <export>)` when the
+/// guest said why, then `; stderr: <tail>` when it wrote to a captured
+/// stderr during the call.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct LastWords {
+    /// The export whose call trapped (its `alloc` or `dealloc` included).
+    pub export: &'static str,
+    /// What the guest said with `set_error` during the call.
+    pub message: Option<String>,
+    /// The end of what the guest wrote to its captured stderr during the
+    /// call (at most [`LastWords::STDERR_TAIL`] bytes, lossy UTF-8).
+    pub stderr: Option<String>,
+    /// The trap itself.
+    pub cause: WasmError,
+}
+
+impl LastWords {
+    /// The most of a guest's stderr an error keeps: its end.
+    pub const STDERR_TAIL: usize = 1024;
+
+    /// The last words of a trap in `export`.
+    pub fn new(
+        export: &'static str,
+        message: Option<String>,
+        stderr: Option<String>,
+        cause: WasmError,
+    ) -> Self {
+        LastWords {
+            export,
+            message,
+            stderr,
+            cause,
+        }
+    }
+}
+
+impl std::fmt::Display for LastWords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.message {
+            Some(message) => write!(
+                f,
+                "plugin panicked: {message} ({} in {})",
+                self.cause, self.export
+            )?,
+            None => write!(f, "{} in {}", self.cause, self.export)?,
+        }
+        if let Some(stderr) = &self.stderr {
+            write!(f, "; stderr: {}", stderr.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LastWords {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.cause)
+    }
+}
+
 impl PluginError {
+    /// The trap under this error, with or without the guest's last words.
+    pub fn trap(&self) -> Option<&WasmError> {
+        match self {
+            PluginError::Wasm(e @ WasmError::Trap { .. }) => Some(e),
+            PluginError::Trapped(words) => Some(&words.cause),
+            _ => None,
+        }
+    }
+
     /// A short, stable name of the error's kind, for logs and command-line output.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -126,6 +203,7 @@ impl PluginError {
             PluginError::InvalidPlugin { .. } => "invalid plugin",
             PluginError::InvalidManifest { .. } => "invalid manifest",
             PluginError::Wasm(e) => e.kind(),
+            PluginError::Trapped(words) => words.cause.kind(),
             PluginError::Serialization(_) => "serialization",
             PluginError::Guest { .. } => "plugin failed",
             PluginError::Protocol { .. } => "abi violation",
@@ -148,6 +226,7 @@ impl PluginError {
     pub fn poisons_instance(&self) -> bool {
         match self {
             PluginError::Wasm(e) => e.is_guest_failure(),
+            PluginError::Trapped(words) => words.cause.is_guest_failure(),
             PluginError::Protocol { .. } => true,
             // The guest's reply could not be read; the host failing to write
             // an event (a value JSON cannot hold, an event over the limit)
@@ -161,6 +240,7 @@ impl PluginError {
     pub fn is_guest_failure(&self) -> bool {
         match self {
             PluginError::Wasm(e) => e.is_guest_failure(),
+            PluginError::Trapped(words) => words.cause.is_guest_failure(),
             PluginError::Guest { .. }
             | PluginError::Protocol { .. }
             | PluginError::Serialization(_)

@@ -20,7 +20,7 @@ mod serializer;
 mod timestamp;
 mod value;
 
-pub use error::PluginError;
+pub use error::{LastWords, PluginError};
 pub use event::PluginEvent;
 pub use host::{HostCall, HostFunction, HostFunctionError, HostFunctions};
 pub use lifecycle::{

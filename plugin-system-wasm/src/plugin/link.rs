@@ -4,8 +4,9 @@
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use plugin_system_core::{
-    Caller, FuncType, HostCall, HostError, HostFunc, HostFunctions, Imports, PluginError,
-    PluginSerializer, ValType, Value, WasmValue, checked_range,
+    Caller, FuncType, HostCall, HostError, HostFunc, HostFunctions, Imports, LastWords,
+    OutputBuffer, PluginError, PluginSerializer, ValType, Value, WasmError, WasmValue,
+    checked_range,
 };
 
 use crate::abi::{IMPORT_MODULE, MAX_MESSAGE_BYTES, MAX_RESPONSE_BYTES};
@@ -34,6 +35,9 @@ pub(crate) struct Link {
     pub(crate) denied: Option<String>,
     pub(crate) host_calls: u64,
     pub(crate) host_calls_denied: u64,
+    /// The guest's captured WASI stderr, and its length when the current
+    /// call began: what the call wrote goes with its trap.
+    pub(crate) stderr: Option<(OutputBuffer, usize)>,
 }
 
 /// A [`Link`] shared by the imports and the plugin.
@@ -56,6 +60,7 @@ impl Link {
             denied: None,
             host_calls: 0,
             host_calls_denied: 0,
+            stderr: None,
         }
     }
 
@@ -64,6 +69,32 @@ impl Link {
         self.error = None;
         self.denied = None;
         self.pending.clear();
+        if let Some((buffer, mark)) = &mut self.stderr {
+            *mark = buffer.len();
+        }
+    }
+
+    /// `error`, with the guest's last words when it is a trap after the
+    /// guest said why (`set_error`) or wrote to its captured stderr.
+    pub(crate) fn with_last_words(
+        &mut self,
+        export: &'static str,
+        error: PluginError,
+    ) -> PluginError {
+        let PluginError::Wasm(cause @ WasmError::Trap { .. }) = error else {
+            return error;
+        };
+        let stderr = self
+            .stderr
+            .as_ref()
+            .map(|(buffer, mark)| buffer.tail(*mark, LastWords::STDERR_TAIL))
+            .filter(|tail| !tail.trim_ascii().is_empty())
+            .map(|tail| String::from_utf8_lossy(&tail).into_owned());
+        let message = self.error.take();
+        if message.is_none() && stderr.is_none() {
+            return PluginError::Wasm(cause);
+        }
+        PluginError::Trapped(Box::new(LastWords::new(export, message, stderr, cause)))
     }
 
     /// Calls the host function `name` for this plugin, permissions first.

@@ -106,8 +106,11 @@ impl Bridge {
     /// dispose): fresh fuel, a clean link, and one deadline for all the guest
     /// calls it makes, so that no part of it (a looping `dealloc`) gets a
     /// deadline of its own.
+    /// A trap carries the guest's last words ([`LastWords`]) when it left
+    /// any.
     fn exchange_with<T>(
         &mut self,
+        export: &'static str,
         run: impl FnOnce(&mut Self) -> Result<T, PluginError>,
     ) -> Result<T, PluginError> {
         if let Some(fuel) = self.fuel_per_call {
@@ -121,7 +124,7 @@ impl Bridge {
         if self.deadline.is_some() {
             self.set_deadline(None);
         }
-        outcome
+        outcome.map_err(|error| lock(&self.link).with_last_words(export, error))
     }
 
     /// Puts the guest's calls under `deadline`. An engine without shared
@@ -280,7 +283,7 @@ impl Bridge {
         cap: usize,
         decode: impl FnOnce(&[u8]) -> Result<T, PluginError>,
     ) -> Result<T, PluginError> {
-        self.exchange_with(|bridge| {
+        self.exchange_with(export, |bridge| {
             let (ptr, len) = bridge.write_input(export, input)?;
             let called = bridge.handle.call(&mut *bridge.instance, (ptr, len));
             let packed = bridge.free_after(ptr, len, called.map_err(PluginError::from))?;
@@ -381,7 +384,7 @@ impl Bridge {
         if !self.shape.manifest {
             return Ok(None);
         }
-        self.exchange_with(|bridge| {
+        self.exchange_with(abi::GET_MANIFEST, |bridge| {
             let get = bridge.instance.typed::<(), i64>(abi::GET_MANIFEST)?;
             let packed = get.call(&mut *bridge.instance, ())?;
             let serializer = Arc::clone(&bridge.serializer);
@@ -408,7 +411,7 @@ impl Bridge {
         if !self.shape.snapshot {
             return Ok(None);
         }
-        self.exchange_with(|bridge| {
+        self.exchange_with(abi::SNAPSHOT, |bridge| {
             let get = bridge.instance.typed::<(), i64>(abi::SNAPSHOT)?;
             let packed = get.call(&mut *bridge.instance, ())?;
             if packed == 0 {
@@ -428,7 +431,7 @@ impl Bridge {
         if !self.shape.restore {
             return Ok(false);
         }
-        let status = self.exchange_with(|bridge| {
+        let status = self.exchange_with(abi::RESTORE, |bridge| {
             let restore = bridge.instance.typed::<(i32, i32), i32>(abi::RESTORE)?;
             let (ptr, len) = bridge.write_input(abi::RESTORE, state)?;
             let called = restore.call(&mut *bridge.instance, (ptr, len));
@@ -445,7 +448,7 @@ impl Bridge {
         let Some(form) = self.shape.initialize else {
             return Ok(());
         };
-        let status = self.exchange_with(|bridge| match form {
+        let status = self.exchange_with(abi::INITIALIZE, |bridge| match form {
             InitForm::Bare => {
                 let init = bridge.instance.typed::<(), i32>(abi::INITIALIZE)?;
                 Ok(init.call(&mut *bridge.instance, ())?)
@@ -473,7 +476,7 @@ impl Bridge {
         let Some(form) = self.shape.dispose else {
             return Ok(());
         };
-        self.exchange_with(|bridge| {
+        self.exchange_with(abi::DISPOSE, |bridge| {
             match form {
                 DisposeForm::Unit => {
                     let f = bridge.instance.typed::<(), ()>(abi::DISPOSE)?;

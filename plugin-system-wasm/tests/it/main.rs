@@ -8,6 +8,7 @@ mod deadlines;
 mod examples;
 mod garbage;
 mod hybrid;
+mod last_words;
 mod memory64;
 mod messages;
 mod msgpack;
