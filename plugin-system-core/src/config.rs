@@ -44,7 +44,10 @@ pub struct WasmRuntimeConfig {
     /// memory limit), since one `table.grow` is a single instruction that could
     /// otherwise commit gigabytes before any deadline looks.
     pub max_table_elements: Option<u64>,
-    /// Offer WASI preview 1 to modules that import it.
+    /// Serve WASI preview 1, with the empty world of
+    /// [`WasiConfig::new`](crate::WasiConfig::new), to modules that import it
+    /// and were given no world. A world given with
+    /// [`Imports::wasi`](crate::Imports::wasi) turns WASI on by itself.
     pub enable_wasi: bool,
     /// Structural bounds a module must keep to be compiled, checked before the
     /// engine sees it. See [`ModuleBounds`].

@@ -200,14 +200,19 @@ impl Imports {
 
     /// Gives the instance WASI preview 1 with this world: every
     /// `wasi_snapshot_preview1` import that is not defined here is served by the
-    /// engine's WASI implementation. Needs
-    /// [`WasmRuntimeConfig::enable_wasi`](crate::WasmRuntimeConfig::enable_wasi);
-    /// without a config here, a module that imports WASI gets the empty world of
-    /// [`WasiConfig::new`]. A store has one WASI world: in a
+    /// engine's WASI implementation. This is the one switch WASI needs;
+    /// [`WasmRuntimeConfig::enable_wasi`](crate::WasmRuntimeConfig::enable_wasi)
+    /// only serves the empty world of [`WasiConfig::new`] to a module that
+    /// imports WASI and was given no world here. A store has one WASI world: in a
     /// [`WasmStore`](crate::WasmStore), the first instance that uses WASI sets it
     /// and later instances share it (their WASI config is not used).
+    ///
+    /// An engine built without WASI refuses a world with
+    /// [`WasmError::Unsupported`](crate::WasmError::Unsupported).
     pub fn wasi(&mut self, config: WasiConfig) -> &mut Self {
         self.wasi = Some(config);
+        // Instances linked with WASI differ from those without.
+        self.generation = next_generation();
         self
     }
 

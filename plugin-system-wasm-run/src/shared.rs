@@ -290,6 +290,29 @@ pub(crate) fn check_metered(metered: bool) -> Result<(), WasmError> {
     }
 }
 
+/// Whether WASI is served to an instance linked with `imports`: one switch
+/// is enough, a world given with `Imports::wasi`, or the runtime's
+/// `enable_wasi` (which serves the empty world to a module that imports WASI
+/// and was given none). Never without the crate's `wasi` feature.
+pub(crate) fn wasi_served(config: &WasmRuntimeConfig, imports: &Imports) -> bool {
+    cfg!(feature = "wasi") && (config.enable_wasi || imports.wasi_config().is_some())
+}
+
+/// A WASI world given to a runtime built without WASI is refused plainly,
+/// before anything is linked.
+///
+/// # Errors
+/// [`WasmError::Unsupported`] when `imports` carry a world and the crate's
+/// `wasi` feature is off.
+pub(crate) fn check_wasi_built(imports: &Imports) -> Result<(), WasmError> {
+    if !cfg!(feature = "wasi") && imports.wasi_config().is_some() {
+        return Err(WasmError::Unsupported {
+            feature: "WASI: plugin-system-wasm-run was built without its `wasi` feature".into(),
+        });
+    }
+    Ok(())
+}
+
 /// Growing a memory that is not there (an instance or caller without one).
 pub(crate) fn no_memory() -> WasmError {
     WasmError::ExportNotFound {

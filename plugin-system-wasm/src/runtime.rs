@@ -30,7 +30,8 @@ pub struct LoadOptions {
     /// instead of the empty one: no arguments, environment or directories, stdin
     /// closed, output discarded. Its directories must fit the plugin's
     /// `filesystem_access` permission. Ignored for a plugin that does not import
-    /// WASI. The engine needs `enable_wasi`.
+    /// WASI. Giving a world is all WASI needs (the engine's `enable_wasi` may
+    /// stay off).
     pub wasi: Option<WasiConfig>,
     /// The manifest the host read for this plugin (its `plugin.toml`): used as
     /// the plugin's manifest, and the plugin's own `plugin_get_manifest`, when

@@ -54,28 +54,28 @@ pub(crate) fn imports_wasi(info: &ModuleInfo) -> bool {
     info.imports.iter().any(|i| i.module == WASI_MODULE)
 }
 
-/// Checks that WASI may be offered when the caller or the module asks for it.
+/// Checks that WASI is served when the module asks for it.
 ///
 /// # Errors
-/// [`WasmError::Link`] when WASI is asked for and `enable_wasi` is off.
+/// [`WasmError::Link`] when the module imports WASI functions nobody defines.
 fn check_enabled(
     config: &WasmRuntimeConfig,
     imports: &Imports,
     info: &ModuleInfo,
 ) -> Result<(), WasmError> {
-    if config.enable_wasi {
+    if crate::shared::wasi_served(config, imports) {
         return Ok(());
     }
-    let wanted = imports.wasi_config().is_some()
-        || info
-            .imports
-            .iter()
-            .any(|i| i.module == WASI_MODULE && imports.get(&i.module, &i.name).is_none());
+    let wanted = info
+        .imports
+        .iter()
+        .any(|i| i.module == WASI_MODULE && imports.get(&i.module, &i.name).is_none());
     if wanted {
         return Err(WasmError::Link {
             message: format!(
-                "the module imports `{WASI_MODULE}`, but WASI is off in this runtime's \
-                 config (WasmRuntimeConfig::enable_wasi)"
+                "the module imports `{WASI_MODULE}`, but it was given no WASI world \
+                 (Imports::wasi) and this runtime serves none by default \
+                 (WasmRuntimeConfig::enable_wasi)"
             ),
         });
     }

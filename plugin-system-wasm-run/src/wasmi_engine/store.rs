@@ -147,6 +147,7 @@ impl WasmiStore {
         }
         let limits = self.memory.store.data().limit_values;
         shared::check_limits(&compiled.info, imports, limits)?;
+        shared::check_wasi_built(imports)?;
 
         // A handful of handles, once per instantiation: not a hot path.
         let exporters: Option<Vec<wasmi::Instance>> = (linking == Linking::Shared)
@@ -162,7 +163,7 @@ impl WasmiStore {
             &compiled.info,
             imports,
             exporters.as_deref(),
-            self.config.enable_wasi,
+            shared::wasi_served(&self.config, imports),
         )?;
         // A start function wasmi runs itself (one the rewrite left in place) has no
         // instance memory to show host functions yet.

@@ -38,7 +38,7 @@ pub(super) fn link(
         #[cfg(feature = "wasi")]
         if imports.get(m, n).is_none()
             && m == plugin_system_core::wasi::WASI_MODULE
-            && let Some(wasi) = &shared.wasi
+            && let Some(wasi) = shared.wasi_linker(imports)
             && let Ok(ext) = wasi.get(&mut *store, m, n)
         {
             // wasmtime would check the type when instantiating, in words of its own.
@@ -247,7 +247,7 @@ pub(super) fn prelinked(
     }
     let info = plugin_system_core::WasmModule::info(module);
     #[cfg(feature = "wasi")]
-    let mut linker = match &shared.wasi {
+    let mut linker = match shared.wasi_linker(imports) {
         Some(wasi) if crate::wasi::imports_wasi(info) => wasi.clone(),
         _ => Linker::new(&shared.engine),
     };

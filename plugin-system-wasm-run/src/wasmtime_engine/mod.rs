@@ -92,12 +92,37 @@ pub(crate) struct Shared {
     /// The deadline ticker, started when the first deadline is armed; the
     /// error when it could not start, which every deadline then reports.
     ticker: OnceLock<Result<(), String>>,
-    /// WASI preview 1's functions, defined once (the guest's world is per store).
+    /// WASI preview 1's functions, defined once (the guest's world is per
+    /// store): at start-up with `enable_wasi`, else when a store is first
+    /// given a world.
     #[cfg(feature = "wasi")]
-    pub(crate) wasi: Option<wasmtime::Linker<state::StoreData>>,
+    wasi: OnceLock<Option<wasmtime::Linker<state::StoreData>>>,
 }
 
 impl Shared {
+    /// WASI's functions, when an instance linked with `imports` is served
+    /// WASI ([`shared::wasi_served`]).
+    #[cfg(feature = "wasi")]
+    pub(crate) fn wasi_linker(
+        &self,
+        imports: &plugin_system_core::Imports,
+    ) -> Option<&wasmtime::Linker<state::StoreData>> {
+        if !crate::shared::wasi_served(&self.config, imports) {
+            return None;
+        }
+        self.wasi
+            .get_or_init(|| {
+                let mut linker = wasmtime::Linker::new(&self.engine);
+                // Defining them failed at start-up too, with enable_wasi; here
+                // the module's WASI imports are reported missing.
+                wasi::define_all(&mut linker)
+                    .inspect_err(|e| tracing::warn!("cannot define WASI: {e}"))
+                    .ok()
+                    .map(|()| linker)
+            })
+            .as_ref()
+    }
+
     /// Starts the engine's one deadline ticker, once. It bumps the epoch every
     /// [`shared::EPOCH_TICK`] and ends when the engine is gone. Each store has its
     /// own deadline in ticks, so a deadline in one instance never stops another.
@@ -213,14 +238,14 @@ impl WasmtimeRuntime {
             }
         };
         #[cfg(feature = "wasi")]
-        let wasi = if config.enable_wasi {
+        let wasi = OnceLock::new();
+        #[cfg(feature = "wasi")]
+        if config.enable_wasi {
             let mut linker = wasmtime::Linker::new(&engine);
             wasi::define_all(&mut linker)
                 .map_err(|e| WasmError::engine_in("cannot define WASI", e))?;
-            Some(linker)
-        } else {
-            None
-        };
+            let _ = wasi.set(Some(linker));
+        }
         let shared = Arc::new(Shared {
             engine,
             config,

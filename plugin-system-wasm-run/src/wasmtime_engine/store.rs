@@ -119,6 +119,7 @@ impl WasmtimeStore {
         wt_module: &WasmtimeModule,
         imports: &Imports,
     ) -> Result<InstanceHandle> {
+        shared::check_wasi_built(imports)?;
         // The start function runs under the deadline of a call.
         if plugin_system_core::WasmModule::info(wt_module).has_start {
             self.begin_call()?;

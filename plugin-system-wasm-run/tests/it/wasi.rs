@@ -997,33 +997,36 @@ fn deep_recursion_is_a_stack_overflow(kind: EngineKind) {
 // ---------------------------------------------------------------------------
 // Configuration errors
 
-fn wasi_off_is_a_link_error(kind: EngineKind) {
+fn one_switch_turns_wasi_on(kind: EngineKind) {
+    // WASI off in the config: a world given with `Imports::wasi` is enough.
     let rt = runtime(kind, WasmRuntimeConfig::default());
     for probe in PROBES {
         let module = probe.load(&*rt);
-        for imports in [Imports::new(), {
-            let mut i = Imports::new();
-            i.wasi(WasiConfig::new());
-            i
-        }] {
-            let r = rt.instantiate(&module, &imports);
-            match r {
-                Err(WasmError::Link { message }) => {
-                    assert!(message.contains("WASI"), "{message}")
-                }
-                other => panic!("{probe:?}: a link error, got {:?}", other.err()),
-            }
+        let run = run_module(&*rt, &module, &["args", "one"], WasiConfig::new());
+        assert_eq!(run.code(), 0, "{probe:?}: {run:?}");
+        assert!(run.stdout().contains("one"), "{probe:?}: {run:?}");
+        // Neither switch: the module's WASI imports are missing, and the
+        // error names both ways to serve them.
+        match rt.instantiate(&module, &Imports::new()) {
+            Err(WasmError::Link { message }) => assert!(
+                message.contains("Imports::wasi") && message.contains("enable_wasi"),
+                "{probe:?}: {message}"
+            ),
+            other => panic!("{probe:?}: a link error, got {:?}", other.err()),
         }
     }
-    // Asking for WASI is refused even for a module that does not import it.
+    // A world for a module that does not import WASI harms nothing.
     let module = rt.load_module(b"(module)").unwrap();
     let mut imports = Imports::new();
     imports.wasi(WasiConfig::new());
-    assert!(matches!(
-        rt.instantiate(&module, &imports),
-        Err(WasmError::Link { .. })
-    ));
+    assert!(rt.instantiate(&module, &imports).is_ok());
     assert!(rt.instantiate(&module, &Imports::new()).is_ok());
+    // `enable_wasi` alone serves the empty world to a module given none.
+    let rt = runtime(kind, WasmRuntimeConfig::default().enable_wasi(true));
+    let module = Probe::C.load(&*rt);
+    let mut instance = rt.instantiate(&module, &Imports::new()).expect("served");
+    // No arguments: the probe lists its commands and exits 2.
+    assert_eq!(run_command(&mut *instance).expect("runs"), 2);
 }
 
 fn a_missing_preopen_is_an_io_error(kind: EngineKind) {
@@ -1080,7 +1083,7 @@ on_every_engine!(
     spinning_runs_out_of_time,
     allocating_past_the_memory_limit_fails,
     deep_recursion_is_a_stack_overflow,
-    wasi_off_is_a_link_error,
+    one_switch_turns_wasi_on,
     a_missing_preopen_is_an_io_error,
 );
 
