@@ -714,7 +714,7 @@ impl Mailbox {
         payload: Payload,
         depth: u32,
     ) -> Result<impl Future<Output = Answer> + Send + 'static + use<>, ManagerError> {
-        let (reply, mut answer) = oneshot::channel();
+        let (reply, answer) = oneshot::channel();
         self.post(payload, depth, Reply::Async(reply))
             .map_err(|refused| refused.0)?;
         let slot = Arc::clone(&self.0);
@@ -722,24 +722,9 @@ impl Mailbox {
         // a little: a wake-up through the executor costs more than the event.
         let quick = may_spin() && slot.counters.last_time() < SENDER_SPIN / 2;
         Ok(async move {
-            if quick {
-                let mut early = None;
-                spin_until(SENDER_SPIN, || match answer.try_recv() {
-                    Ok(got) => {
-                        early = Some(got);
-                        true
-                    }
-                    Err(oneshot::error::TryRecvError::Closed) => {
-                        early = Some(Err(slot.stopped()));
-                        true
-                    }
-                    Err(oneshot::error::TryRecvError::Empty) => false,
-                });
-                if let Some(got) = early {
-                    return got;
-                }
-            }
-            answer.await.unwrap_or_else(|_| Err(slot.stopped()))
+            await_answers(answer, quick)
+                .await
+                .unwrap_or_else(|| Err(slot.stopped()))
         })
     }
 
@@ -1155,4 +1140,158 @@ impl Rescuer {
             };
         }
     }
+}
+
+/// Runs the async callers' broadcasts off their executors: one thread per
+/// manager that stays awake a little after each, so that a run of broadcasts
+/// costs no wake-up (a `spawn_blocking` thread's is tens of microseconds
+/// here). It takes a broadcast only when idle; one that comes while it is
+/// busy goes to tokio's blocking pool, so no broadcast waits behind another.
+pub(crate) struct Runner {
+    state: Mutex<RunnerState>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct RunnerState {
+    job: Option<(Arc<Broadcast>, oneshot::Sender<Vec<Answer>>)>,
+    busy: bool,
+    /// The thread sleeps on [`Runner::wake`].
+    parked: bool,
+    /// The thread could not start, or the manager is gone.
+    ended: bool,
+}
+
+impl Runner {
+    /// Starts the thread.
+    pub(crate) fn start(rescuer: Arc<Rescuer>) -> Arc<Runner> {
+        let runner = Arc::new(Runner {
+            state: Mutex::default(),
+            wake: Condvar::new(),
+        });
+        let serving = Arc::clone(&runner);
+        let spawned = std::thread::Builder::new()
+            .name("plugin broadcasts".into())
+            .spawn(move || serving.serve(&rescuer));
+        if let Err(e) = spawned {
+            // Every broadcast goes to the blocking pool then.
+            tracing::warn!("no broadcast thread: {e}");
+            runner.lock().ended = true;
+        }
+        runner
+    }
+
+    fn lock(&self) -> MutexGuard<'_, RunnerState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Hands `broadcast` to the thread if it is idle; `None` when it is busy.
+    pub(crate) fn try_run(
+        &self,
+        broadcast: &Arc<Broadcast>,
+    ) -> Option<oneshot::Receiver<Vec<Answer>>> {
+        let mut state = self.lock();
+        if state.busy || state.ended || state.job.is_some() {
+            return None;
+        }
+        let (reply, answers) = oneshot::channel();
+        state.job = Some((Arc::clone(broadcast), reply));
+        if state.parked {
+            self.wake.notify_one();
+        }
+        Some(answers)
+    }
+
+    /// Ends the thread.
+    pub(crate) fn end(&self) {
+        self.lock().ended = true;
+        self.wake.notify_one();
+    }
+
+    /// Whether a job or the end has come, polled without waiting.
+    fn job_ready(&self) -> bool {
+        match self.state.try_lock() {
+            Ok(state) => state.job.is_some() || state.ended,
+            Err(std::sync::TryLockError::Poisoned(state)) => {
+                let state = state.into_inner();
+                state.job.is_some() || state.ended
+            }
+            Err(std::sync::TryLockError::WouldBlock) => false,
+        }
+    }
+
+    fn serve(&self, rescuer: &Rescuer) {
+        loop {
+            let (broadcast, reply) = {
+                let mut state = self.lock();
+                let mut spun = false;
+                loop {
+                    if state.ended {
+                        return;
+                    }
+                    if let Some(job) = state.job.take() {
+                        state.busy = true;
+                        break job;
+                    }
+                    if !spun && may_spin() {
+                        spun = true;
+                        drop(state);
+                        spin_until(WORKER_SPIN, || self.job_ready());
+                        state = self.lock();
+                        continue;
+                    }
+                    state.parked = true;
+                    state = self
+                        .wake
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                    state.parked = false;
+                }
+            };
+            // Plugin calls are guarded: a panic here is the broadcast's own,
+            // and its caller hears of it as a dropped reply.
+            let answers = catch_unwind(AssertUnwindSafe(|| broadcast.run(rescuer)));
+            self.lock().busy = false;
+            if let Ok(answers) = answers {
+                let _ = reply.send(answers);
+            }
+        }
+    }
+}
+
+impl Broadcast {
+    /// Whether every recipient answered its last event quickly: the async
+    /// caller then waits awake for the answers rather than yield.
+    pub(crate) fn quick(&self) -> bool {
+        may_spin()
+            && self
+                .recipients
+                .iter()
+                .map(|mailbox| mailbox.0.counters.last_time())
+                .try_fold(Duration::ZERO, Duration::checked_add)
+                .is_some_and(|total| total < SENDER_SPIN / 2)
+    }
+}
+
+/// Waits for `answers`: awake for up to [`SENDER_SPIN`] when `quick`, then
+/// through the executor. `None` when the sender went away.
+pub(crate) async fn await_answers<T>(mut answers: oneshot::Receiver<T>, quick: bool) -> Option<T> {
+    if quick {
+        let mut early = None;
+        spin_until(SENDER_SPIN, || match answers.try_recv() {
+            Ok(got) => {
+                early = Some(Some(got));
+                true
+            }
+            Err(oneshot::error::TryRecvError::Closed) => {
+                early = Some(None);
+                true
+            }
+            Err(oneshot::error::TryRecvError::Empty) => false,
+        });
+        if let Some(got) = early {
+            return got;
+        }
+    }
+    answers.await.ok()
 }

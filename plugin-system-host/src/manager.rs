@@ -20,7 +20,10 @@ pub use watch::{FolderWatch, WATCH_DEBOUNCE};
 
 use crate::{
     ManagerError, PluginState, StateChange,
-    actor::{Broadcast, Mailbox, Payload, Rescuer, Supervisor, Worker, WorkerSetup},
+    actor::{
+        Broadcast, Mailbox, Payload, Rescuer, Runner, Supervisor, Worker, WorkerSetup,
+        await_answers,
+    },
     dependencies,
     errors::{ErrorRecord, ErrorSeverity, ErrorTracker},
     package::{self, PluginPackage},
@@ -343,6 +346,7 @@ impl ManagerBuilder {
                 .with_description(description);
                 host_functions.register(name, counted);
             }
+            let rescuer = Rescuer::start();
             Inner {
                 runtimes: self.runtimes,
                 policy: self.policy,
@@ -350,7 +354,8 @@ impl ManagerBuilder {
                 host_calls,
                 event_types: Tally::default(),
                 errors: Arc::default(),
-                rescuer: Rescuer::start(),
+                runner: Runner::start(Arc::clone(&rescuer)),
+                rescuer,
                 host_version: self.host_version,
                 mailbox_capacity: self.mailbox_capacity,
                 restart_policy: self.restart_policy,
@@ -454,6 +459,8 @@ struct Inner {
     /// Hands a broadcast's recipients to their workers when the caller is
     /// slow to reach them.
     rescuer: Arc<Rescuer>,
+    /// Runs the async callers' broadcasts.
+    runner: Arc<Runner>,
     /// Never held across an `await`.
     plugins: Mutex<BTreeMap<String, Entry>>,
 }
@@ -461,6 +468,7 @@ struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.rescuer.end();
+        self.runner.end();
     }
 }
 
@@ -1313,8 +1321,9 @@ impl PluginManager {
     /// Sends `event` to every ready plugin that subscribes to its type
     /// ([`subscribes`]) and gathers their answers by plugin id. The event is
     /// serialized once per wire format, whatever the number of recipients,
-    /// and the broadcast runs off the executor, on one blocking thread, as
-    /// [`dispatch_event_blocking`](Self::dispatch_event_blocking) does. A
+    /// and the broadcast runs off the executor, on the manager's broadcast
+    /// thread (or, while that one is busy, on a blocking thread of tokio's),
+    /// as [`dispatch_event_blocking`](Self::dispatch_event_blocking) does. A
     /// plugin that is busy or fails answers with its error; the others are
     /// not held up by it.
     pub async fn dispatch_event(
@@ -1323,17 +1332,21 @@ impl PluginManager {
     ) -> Vec<(String, Result<PluginResponse, ManagerError>)> {
         let fallback = self.fallback(&event.event_type);
         let (ids, broadcast) = self.broadcast(event);
-        let rescuer = Arc::clone(&self.inner.rescuer);
-        let answers = match tokio::task::spawn_blocking({
-            let broadcast = Arc::clone(&broadcast);
-            move || broadcast.run(&rescuer)
-        })
-        .await
-        {
-            Ok(answers) => answers,
+        let ran = match self.inner.runner.try_run(&broadcast) {
+            Some(answers) => await_answers(answers, broadcast.quick()).await,
+            None => {
+                let rescuer = Arc::clone(&self.inner.rescuer);
+                let broadcast = Arc::clone(&broadcast);
+                tokio::task::spawn_blocking(move || broadcast.run(&rescuer))
+                    .await
+                    .ok()
+            }
+        };
+        let answers = match ran {
+            Some(answers) => answers,
             // Plugin calls are guarded: only the broadcast itself could have
             // panicked.
-            Err(_) => ids
+            None => ids
                 .iter()
                 .map(|id| {
                     Err(ManagerError::Panicked {
