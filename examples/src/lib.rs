@@ -14,6 +14,11 @@
 //!   host functions (`editor.get_text`, `net.post`, both recorded in a
 //!   [`HostLog`]) and its [`EditorPolicy`], which keeps the network from the
 //!   plugins the user has not trusted.
+//! - [`dot`]: an embedder calling a C library's string exports (graphviz's
+//!   shape) with the core's guest helpers; `cargo run -p examples --example
+//!   dot`.
+
+pub mod dot;
 
 use std::{
     fs,

@@ -447,6 +447,14 @@ pub enum WasmError {
         #[source]
         source: std::io::Error,
     },
+    /// What the guest's memory holds is not what the host was to read: a C
+    /// string with no NUL within its bound, text that is not UTF-8, an
+    /// allocator that returned 0.
+    #[error("bad guest data: {message}")]
+    GuestData {
+        /// What was expected, and what was found.
+        message: String,
+    },
     /// An engine error that fits no other variant.
     #[error("engine error: {}", ErrorChain(source.as_ref()))]
     Engine {
@@ -479,6 +487,7 @@ impl WasmError {
             WasmError::ForeignModule { .. } => "foreign module",
             WasmError::Precompiled { .. } => "precompiled module rejected",
             WasmError::Io { .. } => "io error",
+            WasmError::GuestData { .. } => "bad guest data",
             WasmError::Engine { .. } => "engine error",
         }
     }
@@ -495,6 +504,7 @@ impl WasmError {
                 | WasmError::MemoryLimit { .. }
                 | WasmError::Host { .. }
                 | WasmError::Exit { .. }
+                | WasmError::GuestData { .. }
         )
     }
 

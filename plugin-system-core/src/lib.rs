@@ -29,6 +29,7 @@
 mod config;
 mod deadline;
 mod error;
+mod guest;
 mod imports;
 mod instance;
 mod memory;
@@ -46,6 +47,7 @@ pub use error::{
     BoxError, ErrorChain, ExportKind, HostError, ModuleBound, ModuleLimitError, Result, TrapCode,
     WasmError,
 };
+pub use guest::{GuestAllocator, GuestPtr, GuestSlice};
 pub use imports::{Caller, Extern, HostFunc, Imports, UnknownImports};
 pub use instance::{
     Func, InstanceId, InstanceStats, TypedFunc, WasmInstance, WasmParams, WasmResults, WasmTy,
@@ -57,8 +59,8 @@ pub use plugin::{
     HostFunctionError, HostFunctions, LastWords, ParseEnumError, Plugin, PluginContext,
     PluginError, PluginEvent, PluginLoadOptions, PluginManifest, PluginOrigin, PluginPermissions,
     PluginResponse, PluginRuntime, PluginRuntimeType, PluginSerializer, PluginSource, PluginUsage,
-    SerializationError, SharedEvent, Timestamp, TimestampParseError, Value, ValueMap, WireFormat,
-    check_manifests_agree,
+    SerializationError, SharedEvent, Timestamp, TimestampParseError, Value, ValueError, ValueMap,
+    WireFormat, check_manifests_agree,
 };
 pub use runtime::{
     InstanceGuard, MAX_MODULE_FILE_BYTES, RuntimeCounters, RuntimeStats, WasmRuntime,

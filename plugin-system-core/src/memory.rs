@@ -2,7 +2,10 @@
 
 use std::future::{Ready, ready};
 
-use crate::error::{Result, WasmError};
+use crate::{
+    error::{Result, WasmError},
+    guest::{GuestPtr, GuestSlice},
+};
 
 /// Bytes in one WebAssembly page.
 pub const PAGE_SIZE: u64 = 65536;
@@ -136,6 +139,49 @@ pub trait WasmMemory {
     /// blocks, so the future is ready at once.
     fn read_async(&self, offset: u64, len: usize) -> Ready<Result<Vec<u8>>> {
         ready(self.read_vec(offset, len))
+    }
+
+    /// The bytes of `slice` (a `(ptr << 32) | len` result, unpacked with
+    /// [`GuestSlice::unpack`]).
+    ///
+    /// # Errors
+    /// [`WasmError::OutOfBounds`] when any byte lies outside.
+    fn read_slice(&self, slice: GuestSlice) -> Result<Vec<u8>> {
+        self.read_vec(slice.ptr.offset(), slice.len as usize)
+    }
+
+    /// The bytes of the NUL-terminated string at `ptr`, without the NUL,
+    /// looked for within `max_len` bytes (and the memory's end).
+    ///
+    /// # Errors
+    /// [`WasmError::OutOfBounds`] for a `ptr` past the memory;
+    /// [`WasmError::GuestData`] when no NUL comes within the bound.
+    fn read_cstr_bytes(&self, ptr: GuestPtr, max_len: usize) -> Result<Vec<u8>> {
+        let data = self.data();
+        // A C string has at least its NUL: a pointer at the memory's end is out.
+        let start = checked_range(ptr.offset(), 1, data.len())?.start;
+        let window = &data[start..data.len().min(start.saturating_add(max_len))];
+        match window.iter().position(|&b| b == 0) {
+            Some(end) => Ok(window[..end].to_vec()),
+            None => Err(WasmError::GuestData {
+                message: format!(
+                    "no NUL ends the string at {ptr} within {} bytes",
+                    window.len()
+                ),
+            }),
+        }
+    }
+
+    /// The NUL-terminated UTF-8 string at `ptr` (a C `char *`), looked for
+    /// within `max_len` bytes.
+    ///
+    /// # Errors
+    /// As [`read_cstr_bytes`](Self::read_cstr_bytes);
+    /// [`WasmError::GuestData`] when it is not UTF-8.
+    fn read_cstr(&self, ptr: GuestPtr, max_len: usize) -> Result<String> {
+        String::from_utf8(self.read_cstr_bytes(ptr, max_len)?).map_err(|e| WasmError::GuestData {
+            message: format!("the string at {ptr} is not UTF-8: {e}"),
+        })
     }
 
     /// [`write`](Self::write) as a future, for async hosts; ready at once.

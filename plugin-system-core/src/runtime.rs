@@ -191,6 +191,12 @@ pub trait WasmRuntime: Send + Sync {
     /// Instantiates `module` (compiled by this runtime) in a new store, runs its
     /// start function, and returns the instance.
     ///
+    /// A reactor (a module that exports `_initialize` and no `_start`, as
+    /// `wasm32-wasip1` libraries and C `-mexec-model=reactor` builds are) is
+    /// initialized here: its `_initialize` has run when the instance is
+    /// returned, and calling it again is refused
+    /// ([`WasmError::Unsupported`]), since its set-up runs once.
+    ///
     /// # Errors
     /// [`WasmError::ForeignModule`], [`WasmError::Link`] for a missing or ill-typed
     /// import, [`WasmError::MemoryLimit`] when a memory's minimum exceeds the limit,

@@ -16,6 +16,81 @@
 //! # Ok::<(), plugin_system_core::WasmError>(())
 //! ```
 //!
+//! # WASI
+//!
+//! A WASI guest gets the world given with
+//! [`Imports::wasi`](plugin_system_core::Imports::wasi): its arguments,
+//! environment, preopened folders, and where its stdin, stdout and stderr go.
+//! That is the one switch WASI needs (`WasmRuntimeConfig::enable_wasi` only
+//! serves the empty world to a module given none). A reactor's `_initialize`
+//! has run when `instantiate` returns.
+//!
+//! ```
+//! use plugin_system_core::{Imports, OutputBuffer, WasiConfig, WasiOutput, WasmRuntimeConfig, wasi};
+//! use plugin_system_wasm_run::{EngineKind, new_runtime};
+//!
+//! let runtime = new_runtime(EngineKind::Auto, WasmRuntimeConfig::default())?;
+//! let module = runtime.load_module(br#"(module
+//!     (import "wasi_snapshot_preview1" "fd_write"
+//!         (func $fd_write (param i32 i32 i32 i32) (result i32)))
+//!     (memory (export "memory") 1)
+//!     (data (i32.const 8) "\10\00\00\00\06\00\00\00hello\n")
+//!     (func (export "_start")
+//!         (drop (call $fd_write (i32.const 1) (i32.const 8) (i32.const 1) (i32.const 0)))))"#)?;
+//! let stdout = OutputBuffer::new(1 << 16);
+//! let mut imports = Imports::new();
+//! imports.wasi(WasiConfig::new().stdout(WasiOutput::Capture(stdout.clone())));
+//! let mut instance = runtime.instantiate(&module, &imports)?;
+//! assert_eq!(wasi::run_command(&mut *instance)?, 0);
+//! assert_eq!(stdout.to_string_lossy(), "hello\n");
+//! # Ok::<(), plugin_system_core::WasmError>(())
+//! ```
+//!
+//! # Guest memory
+//!
+//! Guests pass addresses as `i32`s; [`GuestPtr`](plugin_system_core::GuestPtr)
+//! keeps them unsigned. C strings are read with `WasmMemory::read_cstr`, a
+//! `(ptr << 32) | len` result with `read_slice`, and a
+//! [`GuestAllocator`](plugin_system_core::GuestAllocator) writes the host's
+//! arguments into buffers of the guest's own heap.
+//!
+//! ```
+//! use plugin_system_core::{GuestAllocator, GuestPtr, GuestSlice, WasmRuntimeConfig};
+//! use plugin_system_wasm_run::{EngineKind, new_runtime};
+//!
+//! let runtime = new_runtime(EngineKind::Auto, WasmRuntimeConfig::default())?;
+//! let module = runtime.load_module(br#"(module
+//!     (memory (export "memory") 1)
+//!     (global $next (mut i32) (i32.const 1024))
+//!     (data (i32.const 16) "a greeting\00")
+//!     (func (export "malloc") (param $n i32) (result i32) (local $p i32)
+//!         (local.set $p (global.get $next))
+//!         (global.set $next (i32.add (local.get $p) (local.get $n)))
+//!         (local.get $p))
+//!     (func (export "free") (param i32))
+//!     ;; char *greeting(void)
+//!     (func (export "greeting") (result i32) (i32.const 16))
+//!     ;; (ptr << 32) | len of the bytes at ptr, as plugin exports return
+//!     (func (export "echo") (param $p i32) (param $n i32) (result i64)
+//!         (i64.or (i64.shl (i64.extend_i32_u (local.get $p)) (i64.const 32))
+//!                 (i64.extend_i32_u (local.get $n)))))"#)?;
+//! let mut instance = runtime.instantiate(&module, &Default::default())?;
+//!
+//! let greeting = instance.typed::<(), GuestPtr>("greeting")?.call(&mut *instance, ())?;
+//! let memory = instance.memory().expect("a memory");
+//! assert_eq!(memory.read_cstr(greeting, 4096)?, "a greeting");
+//!
+//! let heap = GuestAllocator::c(&mut *instance)?;
+//! let input = heap.write(&mut *instance, b"bytes in")?;
+//! let packed = instance
+//!     .typed::<(GuestPtr, i32), i64>("echo")?
+//!     .call(&mut *instance, (input.ptr, input.len as i32))?;
+//! let memory = instance.memory().expect("a memory");
+//! assert_eq!(memory.read_slice(GuestSlice::unpack(packed))?, b"bytes in");
+//! heap.free(&mut *instance, input.ptr, Some(input.len))?;
+//! # Ok::<(), plugin_system_core::WasmError>(())
+//! ```
+//!
 //! # Features
 //! - `wasmtime` (default): the wasmtime engine.
 //! - `wasmi` (default): the wasmi engine.

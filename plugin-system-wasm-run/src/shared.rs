@@ -336,6 +336,23 @@ pub(crate) fn initializer(info: &ModuleInfo) -> Option<&'static str> {
     .then_some(plugin_system_core::wasi::INITIALIZE)
 }
 
+/// Refuses `name` when it is the reactor initializer that instantiating ran
+/// already: a second run would redo the module's set-up (C constructors, a
+/// Rust reactor's statics) over live state.
+///
+/// # Errors
+/// [`WasmError::Unsupported`] for `_initialize` of a reactor.
+pub(crate) fn check_not_initializer(info: &ModuleInfo, name: &str) -> Result<(), WasmError> {
+    if name == plugin_system_core::wasi::INITIALIZE && initializer(info).is_some() {
+        return Err(WasmError::Unsupported {
+            feature: "calling `_initialize` again: instantiating the reactor ran it already, \
+                      and its set-up runs once"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 /// The outcome of an initializer: an exit with code 0 is a success too, any other
 /// exit fails the instantiation.
 pub(crate) fn initialized(outcome: Result<(), WasmError>) -> Result<(), WasmError> {

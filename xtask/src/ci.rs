@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use crate::{cargo, guests};
+use crate::{cargo, guests, template};
 
 pub(crate) fn run() -> Result<()> {
     // Guests first: tests load them, and a missing tool should fail here,
@@ -24,6 +24,9 @@ pub(crate) fn run() -> Result<()> {
     guests::clippy()?;
     // The SDK's and the plugins' unit tests, natively.
     guests::test()?;
+    // What `plugin-system new` writes builds, tests and runs outside the
+    // repository.
+    template::run()?;
 
     cargo(&["test", "--workspace", "--all-targets"])?;
     cargo(&["test", "--workspace", "--doc"])?;

@@ -66,6 +66,10 @@ const C_GUESTS: &[CGuest] = &[
         name: "line_count",
         kind: CKind::Freestanding,
     },
+    CGuest {
+        name: "dot_lite",
+        kind: CKind::WasiReactor,
+    },
 ];
 
 /// Rust WASI binaries, by crate name (the module is `<name>.wasm`).
@@ -102,7 +106,9 @@ pub(crate) fn build() -> Result<Vec<PathBuf>> {
     for name in PLUGINS {
         // A cdylib's module takes the crate name, with underscores.
         let module = format!("{}.wasm", name.replace('-', "_"));
-        outputs.push(expect_file(rust_out(PLUGIN_TARGET).join(module))?);
+        let module = expect_file(rust_out(PLUGIN_TARGET).join(module))?;
+        check_no_clock(&module)?;
+        outputs.push(module);
     }
 
     let c_out = root.join(TARGET_DIR).join("c");
@@ -214,9 +220,30 @@ fn expect_file(path: PathBuf) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// The message std's clock panics with on `wasm32-unknown-unknown`, which
+/// has none: a plugin whose module holds it can trap on reading the time.
+const NO_CLOCK_PANIC: &[u8] = b"time not implemented on this platform";
+
+/// Fails when a plugin built for the bare target links std's clock (the SDK
+/// keeps it out: nothing in its prelude may trap there).
+fn check_no_clock(module: &Path) -> Result<()> {
+    let bytes = std::fs::read(module)?;
+    if bytes
+        .windows(NO_CLOCK_PANIC.len())
+        .any(|window| window == NO_CLOCK_PANIC)
+    {
+        bail!(
+            "{} links std's clock, which traps on {PLUGIN_TARGET}: a timestamp or \
+             `SystemTime::now` reached the plugin",
+            module.display()
+        );
+    }
+    Ok(())
+}
+
 /// Fails, naming every missing tool and how to install it, unless the Rust
 /// target, clang, the WASI sysroot and the wasm32 builtins are all present.
-fn check_tools() -> Result<()> {
+pub(crate) fn check_tools() -> Result<()> {
     let mut missing = Vec::new();
 
     for target in [WASI_TARGET, PLUGIN_TARGET] {

@@ -3,8 +3,12 @@
 //! - `cargo xtask guests`: builds the guest programs of `guests/` (Rust for
 //!   wasm32-wasip1, C with clang and wasi-libc) that tests and examples load.
 //! - `cargo xtask ci`: what CI runs: the guest build, format checks, clippy
-//!   with warnings denied (host and guest workspaces), and every test of the
-//!   host workspace (both engines).
+//!   with warnings denied (host and guest workspaces), the plugin templates
+//!   (`template-check`), and every test of the host workspace (both engines).
+//! - `cargo xtask template-check`: generates a project with `plugin-system
+//!   new` for each language and wire format in a temporary folder, builds it,
+//!   runs its tests and sends its module an event (README.md, "Write your
+//!   first plugin").
 //! - `cargo xtask demo`: builds the guests, then runs the tour
 //!   (`examples/demo.rs`).
 //! - `cargo xtask bench`: the criterion benchmarks of the engine layer.
@@ -21,6 +25,7 @@ mod ci;
 mod demo;
 mod fuzz;
 mod guests;
+mod template;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,6 +38,7 @@ fn main() -> Result<()> {
         "guests" => guests::run(),
         "demo" => demo::run(),
         "ci" => ci::run(),
+        "template-check" => template::run(),
         "fuzz" => fuzz::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         "bench" => match std::env::args().nth(2).as_deref() {
             None => cargo(&["bench", "-p", "plugin-system-wasm-run", "--bench", "engine"]),
@@ -43,7 +49,9 @@ fn main() -> Result<()> {
             }
         },
         _ => {
-            eprintln!("usage: cargo xtask <demo|guests|ci|bench [plugins]|fuzz TARGET>");
+            eprintln!(
+                "usage: cargo xtask <demo|guests|ci|template-check|bench [plugins]|fuzz TARGET>"
+            );
             bail!("unknown task `{task}`")
         }
     }

@@ -4,4 +4,5 @@
 //! They need the guests built (`cargo xtask guests`; `cargo xtask ci` builds
 //! them before the tests): a missing module fails here, loudly.
 
+mod dot;
 mod plugins;

@@ -342,8 +342,14 @@ fn install_panic_hook() {
         ONCE.call_once(|| {
             let previous = std::panic::take_hook();
             std::panic::set_hook(Box::new(move |info| {
-                let message = format!("plugin {info}");
-                sys::log(4, &message);
+                // `boom at src/lib.rs:12:9`: the host reports it with the trap
+                // that follows, as `plugin panicked: boom at ...`.
+                let what = info.payload_as_str().unwrap_or("a panic without a message");
+                let message = match info.location() {
+                    Some(at) => format!("{what} at {}:{}:{}", at.file(), at.line(), at.column()),
+                    None => what.to_owned(),
+                };
+                sys::log(4, &format!("plugin panicked: {message}"));
                 sys::set_error(&message);
                 previous(info);
             }));

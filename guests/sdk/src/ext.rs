@@ -2,9 +2,10 @@
 //! [prelude](crate::prelude).
 //!
 //! `PluginResponse::success` and `PluginResponse::error` stamp the response
-//! with the system clock, which `wasm32-unknown-unknown` does not have (the
-//! call traps there). [`PluginResponseExt::ok`] and friends leave the
-//! timestamp out; use them in plugins.
+//! with the system clock where the target has one, and leave the timestamp
+//! out on `wasm32-unknown-unknown`, which has none (they never trap).
+//! [`PluginResponseExt::ok`] and friends leave it out on every target, so
+//! that a plugin answers the same bytes wherever it runs.
 
 use plugin_system_core::{
     PluginEvent, PluginManifest, PluginResponse, PluginRuntimeType, Value, ValueMap,
@@ -12,7 +13,7 @@ use plugin_system_core::{
 
 use crate::Error;
 
-/// Responses without a timestamp, which work on every target.
+/// Responses without a timestamp, the same on every target.
 ///
 /// ```
 /// use plugin_system_guest::prelude::*;

@@ -7,8 +7,9 @@
 use std::fmt;
 
 use plugin_system_core::Value;
+use serde::{Serialize, de::DeserializeOwned};
 
-use crate::{codec, sys};
+use crate::{Error, codec, sys};
 
 /// Why a host call failed: the status `host_call` returned, with the host's
 /// message.
@@ -118,6 +119,42 @@ pub fn call(name: &str, args: impl Into<Value>) -> Result<Value, HostCallError> 
     }
     (codec.decode)(&result)
         .map_err(|e| HostCallError::Failed(format!("cannot read the result of `{name}`: {e}")))
+}
+
+/// [`call`] with typed payloads: `args` is any serde type, and the answer is
+/// read as `T` (a `String`, a `#[derive(Deserialize)]` struct, a
+/// [`Value`] to take it as it comes).
+///
+/// ```
+/// use plugin_system_guest::{host, testing};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Posted {
+///     url: String,
+/// }
+///
+/// testing::mock_host(|_, args| {
+///     assert_eq!(args.get("body").and_then(|b| b.as_str()), Some("text"));
+///     Ok([("url", "https://paste.test/1")].into_iter().collect())
+/// });
+/// let args = std::collections::BTreeMap::from([("body", "text")]);
+/// let posted: Posted = host::call_as("net.post", &args)?;
+/// assert_eq!(posted.url, "https://paste.test/1");
+/// # Ok::<(), plugin_system_guest::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`call`]; an [`Error`] naming the type when the arguments cannot be
+/// made a [`Value`] or the answer does not fit `T`.
+pub fn call_as<T: DeserializeOwned>(
+    name: &str,
+    args: &(impl Serialize + ?Sized),
+) -> Result<T, Error> {
+    let answer = call(name, Value::from_serialize(args)?)?;
+    answer
+        .deserialize_into()
+        .map_err(|e| Error::new(format!("`{name}` answered what does not fit: {e}")))
 }
 
 #[cfg(test)]

@@ -4,6 +4,19 @@
 //!
 //! ```
 //! use plugin_system_guest::prelude::*;
+//! use serde::{Deserialize, Serialize};
+//!
+//! /// The data of a `count_words` event.
+//! #[derive(Deserialize)]
+//! struct CountWords {
+//!     text: String,
+//! }
+//!
+//! /// The answer.
+//! #[derive(Serialize)]
+//! struct Counted {
+//!     words: usize,
+//! }
 //!
 //! #[derive(Default)]
 //! struct WordCount;
@@ -16,8 +29,9 @@
 //!     fn handle_event(&mut self, event: PluginEvent) -> Result<PluginResponse, Error> {
 //!         match event.event_type.as_str() {
 //!             "count_words" => {
-//!                 let words = event.require_str("text")?.split_whitespace().count();
-//!                 Ok(PluginResponse::ok().with_field("words", words))
+//!                 let CountWords { text } = event.data_as()?;
+//!                 let words = text.split_whitespace().count();
+//!                 Ok(PluginResponse::success_from(&Counted { words })?)
 //!             }
 //!             other => bail!("unsupported event type: {other}"),
 //!         }
@@ -25,11 +39,49 @@
 //! }
 //!
 //! plugin_system_guest::export_plugin!(WordCount);
+//! #
+//! # use plugin_system_guest::testing::Harness;
+//! # let plugin = Harness::<WordCount>::new();
+//! # let event = PluginEvent::new("count_words").with_field("text", "one two");
+//! # assert_eq!(plugin.handle(&event).unwrap().get("words"), Some(&Value::from(2)));
+//! # let err = plugin.handle(&PluginEvent::new("count_words")).unwrap_err();
+//! # assert!(err.ends_with("missing field `text`"), "{err}");
 //! ```
 //!
-//! With `crate-type = ["cdylib"]` and a release profile with `lto = true`
-//! and `panic = "abort"` (`opt-level = 3` for speed, `"s"` for size), that
-//! is the whole plugin.
+//! With `crate-type = ["cdylib"]`, `serde` (with its `derive` feature)
+//! among the dependencies, and a release profile with `lto = true` and
+//! `panic = "abort"` (`opt-level = 3` for speed, `"s"` for size), that is
+//! the whole plugin.
+//!
+//! # Typed payloads
+//!
+//! An event's data, a response's data and the values of host calls are
+//! [`Value`]s (maps of them, [`ValueMap`]). A plugin can pick them apart by
+//! hand ([`PluginEvent::get`], [`PluginEventExt::require_str`](ext::PluginEventExt::require_str),
+//! [`PluginResponse::with_field`]), or go through serde types:
+//!
+//! - [`PluginEvent::data_as`] reads the event's data as a
+//!   `#[derive(Deserialize)]` type (it may borrow, `&str` fields). A
+//!   mismatch is a [`ValueError`] that names the event, the type and the
+//!   field, for example ``cannot read the data of event `count_words` as
+//!   `word_count::Request`: invalid type: integer `5`, expected a string at
+//!   `text` ``; `?` turns it into the plugin's [`Error`], which the host
+//!   reports.
+//! - [`PluginResponse::success_from`] answers with a `#[derive(Serialize)]`
+//!   type, which must serialize to a map (a struct, a map; anything else is
+//!   a [`ValueError`]). [`PluginResponse::data_as`] reads it back, in tests
+//!   or in a host.
+//! - [`Value::from_serialize`] and [`Value::deserialize_into`] convert any
+//!   serde type to and from a [`Value`], as `serde_json::to_value` and
+//!   `from_value` do: for [`host::call`] arguments and results, or for the
+//!   settings of [`Context::config`] (`Value::Map(ctx.config)`).
+//!
+//! The data goes through [`Value`], so a typed plugin speaks every wire
+//! format the same. Structs are maps, enums are externally tagged
+//! (`"Unit"`, `{"Variant": content}`), `Option::None` is null. Bytes: a
+//! `Vec<u8>` field serializes as an array of numbers (serde sees a
+//! sequence), while `Value::from(Vec<u8>)` is [`Value::Bytes`], which
+//! MessagePack carries as bytes; reading, a `Vec<u8>` field takes either.
 //!
 //! # Wire format
 //!
@@ -87,9 +139,17 @@
 //! mock host; [`testing::Harness`] then runs a plugin through the same code
 //! as its wasm exports.
 //!
-//! On `wasm32-unknown-unknown` there is no clock: `PluginResponse::success`,
-//! `PluginResponse::error` and `PluginEvent::now` trap there. Use
-//! [`PluginResponseExt::ok`](ext::PluginResponseExt::ok) and its siblings.
+//! `wasm32-unknown-unknown` has no clock, no source of random bytes and no
+//! threads: `std`'s `SystemTime::now`, `Instant::now` and `thread::spawn`
+//! panic there, which traps the plugin. Nothing in the [prelude] reads the
+//! clock, asks for random bytes or starts a thread:
+//! [`PluginResponse::success`], [`PluginResponse::success_from`],
+//! [`PluginResponse::error`] and [`PluginEvent::now`] stamp the current time
+//! on the targets that have a clock (`wasm32-wasip1`, native tests) and
+//! leave the timestamp `None` on `wasm32-unknown-unknown`;
+//! [`PluginResponseExt::ok`](ext::PluginResponseExt::ok) and its siblings
+//! never stamp, on any target. [`Timestamp::now`] (outside the prelude)
+//! still reads the clock, and traps there.
 //!
 //! This crate has no cargo features: the wire format is chosen per plugin in
 //! [`export_plugin!`], as cargo would unify a feature across every plugin of
@@ -116,7 +176,8 @@ pub use error::Error;
 pub use host::HostCallError;
 pub use plugin::{Context, Plugin};
 pub use plugin_system_core::{
-    PluginEvent, PluginManifest, PluginResponse, PluginRuntimeType, Timestamp, Value, ValueMap,
+    PluginEvent, PluginManifest, PluginResponse, PluginRuntimeType, Timestamp, Value, ValueError,
+    ValueMap,
 };
 
 /// What a plugin needs, in one `use plugin_system_guest::prelude::*;`.

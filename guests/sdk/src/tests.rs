@@ -10,6 +10,7 @@ use crate::prelude::*;
 use crate::testing::{self, Harness};
 
 mod msgpack;
+mod typed;
 
 thread_local! {
     static DISPOSED: Cell<u32> = const { Cell::new(0) };

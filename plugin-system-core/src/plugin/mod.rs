@@ -32,7 +32,7 @@ pub use response::PluginResponse;
 pub use runtime::{PluginLoadOptions, PluginRuntime, check_manifests_agree};
 pub use serializer::{DEFAULT_MAX_MESSAGE_SIZE, PluginSerializer, SerializationError, WireFormat};
 pub use timestamp::{Timestamp, TimestampParseError};
-pub use value::{Value, ValueMap};
+pub use value::{Value, ValueError, ValueMap};
 
 use serde::{Deserialize, Deserializer};
 
@@ -76,6 +76,7 @@ const _: () = {
     shared::<PluginManifest>();
     shared::<PluginPermissions>();
     shared::<Value>();
+    shared::<ValueError>();
     shared::<SerializationError>();
     shared::<std::sync::Arc<dyn PluginSerializer>>();
     shared::<PluginError>();

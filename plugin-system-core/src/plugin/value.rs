@@ -1,12 +1,24 @@
-//! [`Value`]: the dynamic data of events, responses and host calls.
+//! [`Value`]: the dynamic data of events, responses and host calls, and the
+//! bridge between it and any serde type ([`Value::from_serialize`],
+//! [`Value::deserialize_into`], [`ValueError`]).
+
+mod error;
+mod from_value;
+#[cfg(test)]
+mod serde_tests;
+mod to_value;
 
 use std::{collections::BTreeMap, fmt};
 
 use serde::{
     Deserialize, Deserializer, Serialize, Serializer,
-    de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor},
+    de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor},
     ser::{SerializeMap, SerializeSeq},
 };
+
+pub use error::ValueError;
+pub(crate) use from_value::from_map;
+pub(crate) use to_value::to_value;
 
 /// A map of string keys to [`Value`]s: the payload of an event or a response
 /// (Dart's `Map<String, dynamic>`).
@@ -37,6 +49,40 @@ pub type ValueMap = BTreeMap<String, Value>;
 /// it writes them as an array of numbers, which reads back as a
 /// [`Value::Array`] of [`Value::Int`], as Dart's `jsonEncode` does with a
 /// `Uint8List`.
+///
+/// `Value::from(Vec<u8>)` and `Value::from(&[u8])` make [`Value::Bytes`]; a
+/// `Vec<u8>` given to [`Value::from_serialize`] is an array of numbers (serde
+/// sees a sequence), unless it is wrapped for bytes (`serde_bytes`). Reading
+/// goes both ways: [`Value::Bytes`] and an array of integers both read as a
+/// `Vec<u8>`.
+///
+/// # Serde types
+///
+/// Any type that implements [`Serialize`] goes into a `Value` with
+/// [`Value::from_serialize`] (as `serde_json::to_value` does), and any type
+/// that implements [`Deserialize`] comes out with [`Value::deserialize_into`]
+/// (`serde_json::from_value`), or borrowing from it with `T::deserialize(&value)`
+/// (`&Value` is a serde [`Deserializer`]). Structs are maps, enums follow
+/// serde's default, external tagging (`"Unit"`, `{"Variant": content}`), and
+/// `None` and `()` are [`Value::Null`]. A mismatch is a [`ValueError`] that names
+/// the field.
+///
+/// ```
+/// use plugin_system_core::Value;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, PartialEq, Serialize, Deserialize)]
+/// struct Selection {
+///     path: String,
+///     lines: (u32, u32),
+/// }
+///
+/// let selection = Selection { path: "lib/main.dart".into(), lines: (3, 7) };
+/// let value = Value::from_serialize(&selection).unwrap();
+/// assert_eq!(value.get("path").and_then(Value::as_str), Some("lib/main.dart"));
+/// assert_eq!(value.get("lines").and_then(|l| l.get_index(1)), Some(&Value::from(7)));
+/// assert_eq!(value.deserialize_into::<Selection>().unwrap(), selection);
+/// ```
 ///
 /// # Depth
 ///
@@ -100,6 +146,21 @@ impl Value {
             Value::Bytes(_) => "bytes",
             Value::Array(_) => "array",
             Value::Map(_) => "map",
+        }
+    }
+
+    /// [`kind`](Self::kind) with an article, for error messages: `null`, `a
+    /// bool`, `an int`, `bytes`, ...
+    pub(crate) fn kind_with_article(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "a bool",
+            Value::Int(_) | Value::UInt(_) => "an int",
+            Value::Float(_) => "a float",
+            Value::String(_) => "a string",
+            Value::Bytes(_) => "bytes",
+            Value::Array(_) => "an array",
+            Value::Map(_) => "a map",
         }
     }
 
@@ -208,6 +269,80 @@ impl Value {
     pub fn take(&mut self) -> Value {
         std::mem::take(self)
     }
+
+    /// Any serde type as a `Value`: what `serde_json::to_value` is for
+    /// `serde_json::Value`.
+    ///
+    /// Structs and maps become [`Value::Map`]s, sequences and tuples
+    /// [`Value::Array`]s, `None` and `()` [`Value::Null`], bytes (`serde_bytes`)
+    /// [`Value::Bytes`], and enums are externally tagged (`"Unit"`,
+    /// `{"Variant": content}`). Map keys become strings: numbers, booleans and
+    /// unit variants are written out (`1`, `true`, `Kind`), so that
+    /// `BTreeMap<u32, _>` reads back.
+    ///
+    /// # Errors
+    ///
+    /// [`ValueError`] when `value` has a map key of another kind (an array,
+    /// `None`, ...), an integer beyond 64 bits (an `i128`), nests deeper than
+    /// [`Value::MAX_DEPTH`] arrays or maps (which a host could not read back),
+    /// or when its `Serialize` fails; the message names the type and the
+    /// path of the field.
+    ///
+    /// ```
+    /// use std::collections::BTreeMap;
+    /// use plugin_system_core::Value;
+    ///
+    /// let value = Value::from_serialize(&BTreeMap::from([(1, "one")])).unwrap();
+    /// assert_eq!(value.get("1").and_then(Value::as_str), Some("one"));
+    /// let err = Value::from_serialize(&BTreeMap::from([((1, 2), "pair")])).unwrap_err();
+    /// assert!(err.message().starts_with("a map key must be a string"), "{err}");
+    /// ```
+    pub fn from_serialize<T: Serialize + ?Sized>(value: &T) -> Result<Value, ValueError> {
+        to_value(value).map_err(|e| {
+            e.context(format!(
+                "cannot make a value of `{}`",
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+
+    /// The value as any serde type: what `serde_json::from_value` is for
+    /// `serde_json::Value`. To borrow strings from the value instead of
+    /// copying them, use `T::deserialize(&value)`.
+    ///
+    /// # Errors
+    ///
+    /// [`ValueError`] when the value does not have the shape of `T` (a
+    /// missing field, another type, an integer out of range): its message
+    /// names `T`, says what is wrong as serde does, and gives the path of the
+    /// field ([`ValueError::path`]).
+    ///
+    /// ```
+    /// use plugin_system_core::Value;
+    ///
+    /// let pair: (String, u8) = Value::from_iter([Value::from("a"), Value::from(1)])
+    ///     .deserialize_into()
+    ///     .unwrap();
+    /// assert_eq!(pair, ("a".to_owned(), 1));
+    /// let err = Value::from_iter([Value::from("a"), Value::from(300)])
+    ///     .deserialize_into::<(String, u8)>()
+    ///     .unwrap_err();
+    /// assert_eq!(err.path(), "[1]");
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "cannot read an array as `(alloc::string::String, u8)`: \
+    ///      invalid value: integer `300`, expected u8 at `[1]`"
+    /// );
+    /// ```
+    pub fn deserialize_into<T: DeserializeOwned>(self) -> Result<T, ValueError> {
+        T::deserialize(&self).map_err(|e| {
+            e.context(format!(
+                "cannot read {} as `{}`",
+                self.kind_with_article(),
+                std::any::type_name::<T>()
+            ))
+        })
+    }
 }
 
 impl PartialEq for Value {
@@ -305,12 +440,34 @@ impl From<String> for Value {
     }
 }
 
+/// Bytes: [`Value::Bytes`], not an array of numbers (see `From<Vec<u8>>`).
 impl From<&[u8]> for Value {
     fn from(v: &[u8]) -> Self {
         Value::Bytes(v.to_vec())
     }
 }
 
+/// Bytes: [`Value::Bytes`], not a [`Value::Array`] of numbers.
+///
+/// This is the one `Vec` that does not become an array: MessagePack and
+/// postcard carry it as bytes (a Dart `Uint8List`). JSON has no bytes, so it
+/// writes them as an array of numbers, and the host reads that back as a
+/// [`Value::Array`] of [`Value::Int`]. For an array of numbers, collect:
+/// `Value::from_iter(bytes)`. A `Vec<u8>` field given to
+/// [`Value::from_serialize`] is an array too (serde sees a sequence), unless
+/// it is marked as bytes (`serde_bytes`). Reading, a `Vec<u8>` takes either.
+///
+/// ```
+/// use plugin_system_core::Value;
+///
+/// let bytes = vec![1u8, 2];
+/// assert_eq!(Value::from(bytes.clone()), Value::Bytes(vec![1, 2]));
+/// let numbers = Value::from_iter(bytes.clone());
+/// assert_eq!(numbers, Value::Array(vec![Value::Int(1), Value::Int(2)]));
+/// assert_eq!(Value::from_serialize(&bytes).unwrap(), numbers);
+/// assert_eq!(Value::Bytes(vec![1, 2]).deserialize_into::<Vec<u8>>().unwrap(), bytes);
+/// assert_eq!(numbers.deserialize_into::<Vec<u8>>().unwrap(), bytes);
+/// ```
 impl From<Vec<u8>> for Value {
     fn from(v: Vec<u8>) -> Self {
         Value::Bytes(v)

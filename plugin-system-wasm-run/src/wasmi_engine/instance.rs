@@ -75,6 +75,7 @@ impl WasmInstance for WasmiStore {
 
     fn func(&mut self, name: &str) -> Result<Func> {
         let member = &mut self.members[self.current];
+        shared::check_not_initializer(member.module.info(), name)?;
         if let Some(index) = member.funcs.iter().position(|f| &*f.name == name) {
             return Ok(Func::new(member.id, index, member.funcs[index].ty.clone()));
         }

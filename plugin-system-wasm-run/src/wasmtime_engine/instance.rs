@@ -57,6 +57,7 @@ impl WasmInstance for WasmtimeStore {
             name: name.to_string(),
         };
         let member = &mut self.members[self.current];
+        shared::check_not_initializer(member.module.info(), name)?;
         let ty = match member.module.export(name) {
             Some(ExternType::Func(ty)) => ty.clone(),
             _ => return Err(not_found()),

@@ -68,6 +68,23 @@ fn a_reactor_initializer_is_no_call_and_a_failed_one_makes_no_instance() {
         assert_eq!(i.stats().calls, 0, "{kind:?}: the initializer is no call");
         assert_eq!(i.call("ready", &[]).unwrap()[0].as_i32(), Some(1));
         assert_eq!(i.stats().calls, 1, "{kind:?}");
+        // Its set-up runs once: a second `_initialize` is refused, plainly,
+        // and the instance is as it was.
+        match i.call("_initialize", &[]) {
+            Err(WasmError::Unsupported { feature }) => {
+                assert!(
+                    feature.contains("`_initialize` again"),
+                    "{kind:?}: {feature}"
+                );
+            }
+            other => panic!("{kind:?}: refused, not {other:?}"),
+        }
+        assert_eq!(i.call("ready", &[]).unwrap()[0].as_i32(), Some(1));
+        // A command's `_initialize` is no initializer: it may be called.
+        let command = r#"(module (func (export "_start")) (func (export "_initialize")))"#;
+        let module = rt.load_module(command.as_bytes()).unwrap();
+        let mut c = rt.instantiate(&module, &Imports::new()).unwrap();
+        assert!(c.call("_initialize", &[]).is_ok(), "{kind:?}");
         let created = rt.stats().instances_created;
         let module = rt.load_module(failing.as_bytes()).unwrap();
         assert!(rt.instantiate(&module, &Imports::new()).is_err());

@@ -13,6 +13,7 @@ mod event;
 mod host;
 mod input;
 mod inspect;
+mod new;
 mod run;
 mod terminal;
 
@@ -43,8 +44,9 @@ struct Cli {
     command: Command,
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 success; 1 the guest failed or a limit stopped it \
-(trap, fuel, timeout, stack or memory limit); 2 bad usage or invalid input.";
+const EXIT_CODES: &str = "Exit codes: 0 success (an `event` answered with `success: false` \
+too); 1 the guest failed or a limit stopped it (trap, fuel, timeout, stack or memory limit); \
+2 bad usage or invalid input. `run` exits with the guest's own exit code.";
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -60,6 +62,9 @@ enum Command {
     /// Load every plugin folder under DIR, then send them the JSON-line events
     /// of stdin and print their answers as JSON lines.
     Host(host::HostArgs),
+    /// Write a new plugin project, in Rust on the guest SDK or in C, that builds on
+    /// its own.
+    New(new::NewArgs),
 }
 
 /// Parses the command line, runs the command, reports the outcome.
@@ -70,6 +75,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Call(args) => buffered(|out| call::run(args, out)),
         Command::Event(args) => buffered(|out| event::run(args, out)),
         Command::Host(args) => buffered(|out| host::run(args, out)),
+        Command::New(args) => buffered(|out| new::run(args, out)),
         // The guest writes to stdout itself: nothing may hold its lock.
         Command::Run(args) => run::run(args),
     };
@@ -328,8 +334,11 @@ impl LimitArgs {
 /// Loads a `.wasm` or `.wat` file (of at most 1 GiB, the cap of
 /// [`WasmRuntime::load_module_from_file`]).
 pub(crate) fn load(runtime: &dyn WasmRuntime, path: &Path) -> Result<Arc<dyn WasmModule>, Failure> {
+    let bytes = plugin_system::core::read_module_file(path).map_err(Failure::from)?;
+    // Neither wasm nor WAT: said plainly, not as a WAT parser's complaint.
+    input::check_module(&bytes)?;
     runtime
-        .load_module_from_file(path)
+        .load_module(&bytes)
         .map_err(|e| name_file(e, path).into())
 }
 

@@ -7,7 +7,9 @@ mod event;
 mod host;
 mod hostile;
 mod inspect_bounds;
+mod inspect_plugin;
 mod limits;
+mod new;
 mod reftypes;
 mod run;
 
@@ -264,7 +266,8 @@ fn missing_and_invalid_files_exit_2() {
     let missing =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-system-cli/no-such-file.wasm");
     let garbage = fixture("garbage.wasm", b"\0asm\x01\0\0\0\x01\xff\xff\xff");
-    let text = fixture("garbage.wat", "this is not (a module");
+    let text = fixture("garbage.wat", "(this is not a module");
+    let neither = fixture("notes.txt", "this is neither wasm nor WAT");
     let linked = fixture(
         "imports.wat",
         r#"(module (import "env" "f" (func)) (func (export "g")))"#,
@@ -279,6 +282,11 @@ fn missing_and_invalid_files_exit_2() {
             "names the file: {wat_error:#?}"
         );
         call(engine, &linked, &["g"]).fails(2, "error: link error");
+        // Neither wasm nor WAT: said so, by every command that reads a module.
+        let not_a_module = "error: not a WebAssembly module: no `\\0asm` header, and not WAT text";
+        call(engine, &neither, &["f"]).fails(2, not_a_module);
+        let file = neither.to_str().expect("utf-8 temp path");
+        run(&["run", "--engine", engine, file]).fails(2, not_a_module);
         for file in [&missing, &garbage, &text] {
             let file = file.to_str().expect("utf-8 temp path");
             run(&["inspect", "--engine", engine, file]).fails(2, "error: ");
@@ -508,6 +516,10 @@ fn inspect_json_has_the_stable_keys() {
                 "custom_sections",
                 "exports",
                 "imports",
+                "manifest",
+                "manifest_error",
+                "plugin_abi_version",
+                "plugin_wire_format",
                 "sha256",
                 "size",
                 "validation",
@@ -546,6 +558,15 @@ fn inspect_json_has_the_stable_keys() {
                 sections.contains(&serde_json::json!("meta")),
                 "{sections:?}"
             );
+            // No plugin: no plugin sections, no manifest.
+            for key in [
+                "plugin_abi_version",
+                "plugin_wire_format",
+                "manifest",
+                "manifest_error",
+            ] {
+                assert!(json[key].is_null(), "{key}: {json:#}");
+            }
             assert_eq!(json["validation"]["valid"], true);
             assert_eq!(json["validation"]["errors"], serde_json::json!([]));
             assert!(json["validation"]["warnings"].is_array());

@@ -1,6 +1,7 @@
 //! `plugin.echo`: answers every event with `success` and the event's `data`,
 //! unchanged. The smallest plugin that does a round trip, for benchmarks of
-//! the host's per-event cost.
+//! the host's per-event cost. An event of type `panic` panics with its
+//! `message`, to show how a guest's panic reaches the host.
 
 use plugin_system_guest::prelude::*;
 
@@ -19,6 +20,9 @@ impl Plugin for Echo {
     }
 
     fn handle_event(&mut self, event: PluginEvent) -> Result<PluginResponse, Error> {
+        if event.event_type == "panic" {
+            panic!("{}", event.get_str("message").unwrap_or("a panic"));
+        }
         Ok(PluginResponse::ok_with(event.data))
     }
 }

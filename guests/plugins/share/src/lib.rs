@@ -8,7 +8,10 @@
 //! [`DEFAULT_SERVER`]. A host that refuses it either function fails the
 //! event: the plugin passes the refusal on, and posts nothing.
 
+use std::collections::BTreeMap;
+
 use plugin_system_guest::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// The host function that supplies the document's text.
 pub const GET_TEXT: &str = "editor.get_text";
@@ -17,9 +20,18 @@ pub const POST: &str = "net.post";
 /// Where the plugin posts without a `server` setting.
 pub const DEFAULT_SERVER: &str = "https://paste.example";
 
-/// The plugin: where it posts.
+/// The plugin: where it posts (its settings).
+#[derive(Deserialize)]
 pub struct Share {
-    server: String,
+    server: Option<String>,
+}
+
+/// Where the document can be read (`net.post`'s answer), and its size.
+#[derive(Serialize, Deserialize)]
+struct Shared {
+    url: String,
+    #[serde(default)]
+    bytes: usize,
 }
 
 impl Plugin for Share {
@@ -35,34 +47,18 @@ impl Plugin for Share {
     }
 
     fn initialize(ctx: Context) -> Result<Self, Error> {
-        let server = match ctx.config.get("server") {
-            None => DEFAULT_SERVER.to_owned(),
-            Some(Value::String(server)) => server.clone(),
-            Some(other) => bail!("the setting `server` is a {}, not a string", other.kind()),
-        };
-        Ok(Share { server })
+        Ok(Value::Map(ctx.config).deserialize_into()?)
     }
 
     fn handle_event(&mut self, event: PluginEvent) -> Result<PluginResponse, Error> {
         match event.event_type.as_str() {
             "share" => {
-                let Value::String(text) = host::call(GET_TEXT, ValueMap::new())? else {
-                    bail!("`{GET_TEXT}` did not return a string");
-                };
+                let text: String = host::call_as(GET_TEXT, &ValueMap::new())?;
+                let server = self.server.as_deref().unwrap_or(DEFAULT_SERVER);
+                let post = BTreeMap::from([("url", server), ("body", &text)]);
+                let posted: Shared = host::call_as(POST, &post)?;
                 let bytes = text.len();
-                let request: ValueMap = [
-                    ("url".to_owned(), Value::from(self.server.as_str())),
-                    ("body".to_owned(), Value::from(text)),
-                ]
-                .into_iter()
-                .collect();
-                let reply = host::call(POST, request)?;
-                let Some(url) = reply.get("url").and_then(Value::as_str) else {
-                    bail!("`{POST}` returned no `url` string");
-                };
-                Ok(PluginResponse::ok()
-                    .with_field("url", url)
-                    .with_field("bytes", bytes))
+                Ok(PluginResponse::success_from(&Shared { bytes, ..posted })?)
             }
             other => bail!("unsupported event type: {other}"),
         }
@@ -139,7 +135,7 @@ mod tests {
             plugin
                 .initialize(&Context::new("plugin.share", config))
                 .unwrap_err(),
-            "the setting `server` is a int, not a string"
+            "cannot read a map as `share::Share`: invalid type: integer `3`, expected a string at `server`"
         );
         let manifest = plugin.manifest().unwrap();
         assert_eq!(manifest.required_host_functions, [GET_TEXT, POST]);
