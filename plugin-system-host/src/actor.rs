@@ -14,7 +14,8 @@
 //! A hand-off between threads costs a wake-up on each side unless the thread
 //! woken is still awake: a worker stays awake (idle, spinning) for
 //! [`WORKER_SPIN`] after its last job, and an async sender waits awake for
-//! [`SENDER_SPIN`] for a plugin whose last event was quick, before it yields
+//! [`SENDER_SPIN`] (a broadcast's caller up to [`BROADCAST_SPIN`]) for
+//! plugins whose last events were quick, before it yields
 //! to its executor. Neither spins on a machine with one core.
 
 use std::{
@@ -59,6 +60,10 @@ const WORKER_SPIN: Duration = Duration::from_micros(50);
 /// that answers quickly, before it yields to the executor: well within the
 /// time a task may run between two awaits.
 const SENDER_SPIN: Duration = Duration::from_micros(20);
+
+/// The longest an async broadcaster waits awake: twice what its recipients
+/// took last time, and a little for the hand-off, up to this.
+const BROADCAST_SPIN: Duration = Duration::from_micros(100);
 
 /// Whether waiting awake can pay: with a single core, the thread that waits
 /// would keep the one it waits for from running.
@@ -720,9 +725,10 @@ impl Mailbox {
         let slot = Arc::clone(&self.0);
         // A plugin that answered its last event quickly is waited for awake
         // a little: a wake-up through the executor costs more than the event.
-        let quick = may_spin() && slot.counters.last_time() < SENDER_SPIN / 2;
+        let awake =
+            (may_spin() && slot.counters.last_time() < SENDER_SPIN / 2).then_some(SENDER_SPIN);
         Ok(async move {
-            await_answers(answer, quick)
+            await_answers(answer, awake)
                 .await
                 .unwrap_or_else(|| Err(slot.stopped()))
         })
@@ -1260,25 +1266,32 @@ impl Runner {
 }
 
 impl Broadcast {
-    /// Whether every recipient answered its last event quickly: the async
-    /// caller then waits awake for the answers rather than yield.
-    pub(crate) fn quick(&self) -> bool {
-        may_spin()
-            && self
-                .recipients
-                .iter()
-                .map(|mailbox| mailbox.0.counters.last_time())
-                .try_fold(Duration::ZERO, Duration::checked_add)
-                .is_some_and(|total| total < SENDER_SPIN / 2)
+    /// How long the async caller waits awake for the answers, rather than
+    /// yield: twice what the recipients took last time, and a little for the
+    /// hand-off, when that is within [`BROADCAST_SPIN`].
+    pub(crate) fn awake(&self) -> Option<Duration> {
+        if !may_spin() {
+            return None;
+        }
+        let took = self
+            .recipients
+            .iter()
+            .map(|mailbox| mailbox.0.counters.last_time())
+            .try_fold(Duration::ZERO, Duration::checked_add)?;
+        let awake = took.checked_mul(2)?.checked_add(SENDER_SPIN / 2)?;
+        (awake <= BROADCAST_SPIN).then_some(awake)
     }
 }
 
-/// Waits for `answers`: awake for up to [`SENDER_SPIN`] when `quick`, then
-/// through the executor. `None` when the sender went away.
-pub(crate) async fn await_answers<T>(mut answers: oneshot::Receiver<T>, quick: bool) -> Option<T> {
-    if quick {
+/// Waits for `answers`: awake for up to `awake`, then through the executor.
+/// `None` when the sender went away.
+pub(crate) async fn await_answers<T>(
+    mut answers: oneshot::Receiver<T>,
+    awake: Option<Duration>,
+) -> Option<T> {
+    if let Some(budget) = awake {
         let mut early = None;
-        spin_until(SENDER_SPIN, || match answers.try_recv() {
+        spin_until(budget, || match answers.try_recv() {
             Ok(got) => {
                 early = Some(Some(got));
                 true

@@ -1333,7 +1333,7 @@ impl PluginManager {
         let fallback = self.fallback(&event.event_type);
         let (ids, broadcast) = self.broadcast(event);
         let ran = match self.inner.runner.try_run(&broadcast) {
-            Some(answers) => await_answers(answers, broadcast.quick()).await,
+            Some(answers) => await_answers(answers, broadcast.awake()).await,
             None => {
                 let rescuer = Arc::clone(&self.inner.rescuer);
                 let broadcast = Arc::clone(&broadcast);
