@@ -46,8 +46,7 @@ impl DotLite {
     /// When it does not compile or instantiate, or lacks an export.
     pub fn instantiate(runtime: &dyn WasmRuntime, wasm: &[u8]) -> Result<Self> {
         let module = runtime.load_module(wasm)?;
-        let mut imports = Imports::new();
-        imports.wasi(WasiConfig::new());
+        let imports = Imports::new().with_wasi(WasiConfig::new());
         // A reactor: its `_initialize` has run when this returns.
         let mut instance = runtime.instantiate(&module, &imports)?;
         let heap = GuestAllocator::c(&mut *instance)?;

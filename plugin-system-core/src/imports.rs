@@ -216,6 +216,35 @@ impl Imports {
         self
     }
 
+    /// [`wasi`](Self::wasi) by value, to build imports in one expression.
+    ///
+    /// ```
+    /// use plugin_system_core::{FuncType, HostFunc, Imports, ValType, WasiConfig};
+    ///
+    /// let log = HostFunc::new(FuncType::new([ValType::I32], []), |_, _, _| Ok(()));
+    /// let imports = Imports::new()
+    ///     .with_wasi(WasiConfig::new().args(["tool", "--help"]))
+    ///     .with_func("env", "log", log);
+    /// assert!(imports.wasi_config().is_some() && imports.get("env", "log").is_some());
+    /// ```
+    #[must_use]
+    pub fn with_wasi(mut self, config: WasiConfig) -> Self {
+        self.wasi(config);
+        self
+    }
+
+    /// [`func`](Self::func) by value, to build imports in one expression.
+    #[must_use]
+    pub fn with_func(
+        mut self,
+        module: impl Into<String>,
+        name: impl Into<String>,
+        func: HostFunc,
+    ) -> Self {
+        self.func(module, name, func);
+        self
+    }
+
     /// The WASI world set with [`wasi`](Self::wasi).
     pub fn wasi_config(&self) -> Option<&WasiConfig> {
         self.wasi.as_ref()

@@ -65,7 +65,9 @@ pub enum WasiOutput {
 /// Clones share the buffer: keep one, hand one to [`WasiOutput::Capture`], and
 /// read it after (or while) the guest runs. Bytes past the limit are dropped, the
 /// buffer is marked [truncated](Self::is_truncated), and the guest's next write
-/// fails with an I/O error, as on a full disk.
+/// fails with an I/O error, as on a full disk. A buffer made with
+/// [`keeping_last`](Self::keeping_last) drops the oldest bytes instead, and
+/// every write succeeds: the end of a guest's stderr, for its errors.
 #[derive(Clone)]
 pub struct OutputBuffer {
     inner: Arc<Mutex<Captured>>,
@@ -75,6 +77,10 @@ struct Captured {
     bytes: Vec<u8>,
     limit: usize,
     truncated: bool,
+    /// Keeps the last `limit` bytes rather than the first.
+    keep_last: bool,
+    /// Bytes dropped from the front (with `keep_last`).
+    dropped: u64,
 }
 
 impl OutputBuffer {
@@ -85,8 +91,18 @@ impl OutputBuffer {
                 bytes: Vec::new(),
                 limit,
                 truncated: false,
+                keep_last: false,
+                dropped: 0,
             })),
         }
+    }
+
+    /// An empty buffer that keeps the last `limit` bytes written: older ones
+    /// are dropped (and the buffer marked truncated), and no write fails.
+    pub fn keeping_last(limit: usize) -> Self {
+        let buffer = OutputBuffer::new(limit);
+        buffer.lock().keep_last = true;
+        buffer
     }
 
     fn lock(&self) -> MutexGuard<'_, Captured> {
@@ -96,12 +112,12 @@ impl OutputBuffer {
 
     /// A copy of what was written so far.
     pub fn contents(&self) -> Vec<u8> {
-        self.lock().bytes.clone()
+        self.lock().held().to_vec()
     }
 
     /// What was written so far, as text (invalid UTF-8 replaced).
     pub fn to_string_lossy(&self) -> String {
-        String::from_utf8_lossy(&self.lock().bytes).into_owned()
+        String::from_utf8_lossy(self.lock().held()).into_owned()
     }
 
     /// Takes what was written so far, leaving the buffer empty (and no longer
@@ -109,25 +125,39 @@ impl OutputBuffer {
     pub fn take(&self) -> Vec<u8> {
         let mut captured = self.lock();
         captured.truncated = false;
-        std::mem::take(&mut captured.bytes)
+        let held = captured.held().to_vec();
+        captured.dropped += captured.bytes.len() as u64;
+        captured.bytes.clear();
+        held
     }
 
-    /// The end of what was written after the first `from` bytes: its last
-    /// `max` bytes at most (a guest's last words, for an error).
-    pub fn tail(&self, from: usize, max: usize) -> Vec<u8> {
+    /// How many bytes were written to it in all, kept or not: a mark for
+    /// [`tail`](Self::tail).
+    pub fn written(&self) -> u64 {
         let captured = self.lock();
-        let after = captured.bytes.get(from..).unwrap_or_default();
+        captured.dropped + captured.bytes.len() as u64
+    }
+
+    /// The end of what was written since the mark `from` (a
+    /// [`written`](Self::written) count): its last `max` bytes at most, of
+    /// those still held (a guest's last words, for an error).
+    pub fn tail(&self, from: u64, max: usize) -> Vec<u8> {
+        let captured = self.lock();
+        let held = captured.held();
+        let start = captured.dropped + (captured.bytes.len() - held.len()) as u64;
+        let skip = usize::try_from(from.saturating_sub(start)).unwrap_or(usize::MAX);
+        let after = held.get(skip..).unwrap_or_default();
         after[after.len().saturating_sub(max)..].to_vec()
     }
 
     /// Bytes held.
     pub fn len(&self) -> usize {
-        self.lock().bytes.len()
+        self.lock().held().len()
     }
 
-    /// Whether nothing was written.
+    /// Whether nothing is held.
     pub fn is_empty(&self) -> bool {
-        self.lock().bytes.is_empty()
+        self.lock().held().is_empty()
     }
 
     /// The most bytes it holds.
@@ -140,10 +170,32 @@ impl OutputBuffer {
         self.lock().truncated
     }
 
+    /// Whether it takes no more writes: its limit was reached, and it keeps
+    /// the first bytes (one made with [`keeping_last`](Self::keeping_last)
+    /// takes every write). Engines then fail the guest's write.
+    pub fn is_closed(&self) -> bool {
+        let captured = self.lock();
+        captured.truncated && !captured.keep_last
+    }
+
     /// Appends what fits of `bytes` and returns how many were kept; marks the
     /// buffer truncated when some did not fit. Engines call this for the guest.
     pub fn write(&self, bytes: &[u8]) -> usize {
         let mut captured = self.lock();
+        if captured.keep_last {
+            captured.bytes.extend_from_slice(bytes);
+            // Dropped in bulk, when twice the limit is held: the copy costs a
+            // byte per byte written.
+            if captured.bytes.len() > captured.limit.saturating_mul(2) {
+                let drop = captured.bytes.len() - captured.limit;
+                captured.bytes.drain(..drop);
+                captured.dropped += drop as u64;
+            }
+            if captured.dropped > 0 || captured.bytes.len() > captured.limit {
+                captured.truncated = true;
+            }
+            return bytes.len();
+        }
         let room = captured.limit.saturating_sub(captured.bytes.len());
         let kept = bytes.len().min(room);
         captured.bytes.extend_from_slice(&bytes[..kept]);
@@ -151,6 +203,17 @@ impl OutputBuffer {
             captured.truncated = true;
         }
         kept
+    }
+}
+
+impl Captured {
+    /// The bytes it holds: with `keep_last`, the last `limit` of those stored.
+    fn held(&self) -> &[u8] {
+        if self.keep_last {
+            &self.bytes[self.bytes.len().saturating_sub(self.limit)..]
+        } else {
+            &self.bytes
+        }
     }
 }
 
@@ -327,5 +390,46 @@ pub fn exit_code(outcome: Result<()>) -> Result<i32> {
         Ok(()) => Ok(0),
         Err(WasmError::Exit { code }) => Ok(code),
         Err(other) => Err(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OutputBuffer;
+
+    #[test]
+    fn a_buffer_keeps_its_first_bytes_and_refuses_the_rest() {
+        let buffer = OutputBuffer::new(8);
+        assert_eq!(buffer.write(b"12345"), 5);
+        assert_eq!(buffer.write(b"6789"), 3);
+        assert_eq!(buffer.contents(), b"12345678");
+        assert!(buffer.is_truncated());
+        assert_eq!(buffer.written(), 8);
+        assert_eq!(buffer.tail(5, 2), b"78");
+        assert_eq!(buffer.take(), b"12345678");
+        assert_eq!(buffer.written(), 8, "a mark outlives a take");
+        assert!(buffer.tail(0, 100).is_empty());
+    }
+
+    #[test]
+    fn a_buffer_keeping_last_drops_its_oldest_bytes() {
+        let buffer = OutputBuffer::keeping_last(8);
+        for chunk in [&b"abc"[..], b"defgh", b"ijklmnopqrstuvwxyz"] {
+            assert_eq!(buffer.write(chunk), chunk.len(), "no write fails");
+        }
+        assert_eq!(buffer.contents(), b"stuvwxyz");
+        assert_eq!(buffer.len(), 8);
+        assert!(buffer.is_truncated());
+        assert_eq!(buffer.written(), 26);
+        let mark = buffer.written();
+        buffer.write(b"0123456789");
+        // What was written since the mark, as much of it as is held.
+        assert_eq!(buffer.tail(mark, 100), b"23456789");
+        assert_eq!(buffer.tail(mark, 3), b"789");
+        assert_eq!(buffer.tail(mark + 8, 100), b"89");
+        assert_eq!(buffer.take(), b"23456789");
+        assert!(buffer.is_empty());
+        buffer.write(b"z");
+        assert_eq!((buffer.contents(), buffer.written()), (b"z".to_vec(), 37));
     }
 }

@@ -8,9 +8,9 @@ use std::{
 };
 
 use plugin_system_core::{
-    DirAccess, FilesystemAccessLevel, HostFunction, HostFunctions, PluginContext, PluginEvent,
-    PluginLoadOptions, PluginManifest, PluginPermissions, PluginResponse, PluginRuntime,
-    PluginSource, SharedEvent, Value, ValueMap, WasiConfig,
+    DirAccess, FilesystemAccessLevel, HostFunction, HostFunctions, OutputBuffer, PluginContext,
+    PluginEvent, PluginLoadOptions, PluginManifest, PluginPermissions, PluginResponse,
+    PluginRuntime, PluginSource, SharedEvent, Value, ValueMap, WasiConfig, WasiOutput,
 };
 use tokio::sync::broadcast;
 
@@ -104,6 +104,9 @@ fn open_or(
         (answer, _) => answer,
     }
 }
+
+/// The end of a WASI plugin's stderr the manager keeps, for its errors.
+const STDERR_KEPT: usize = 16 << 10;
 
 /// One plugin as the manager knows it.
 struct Entry {
@@ -1093,6 +1096,9 @@ impl PluginManager {
             .permissions(permissions)
             .host_functions(functions);
         options.fuel = granted.fuel;
+        // A WASI plugin's stderr is kept, its end only: it goes with a trap.
+        let mut wasi =
+            WasiConfig::new().stderr(WasiOutput::Capture(OutputBuffer::keeping_last(STDERR_KEPT)));
         if !granted.filesystem.is_empty() {
             let data =
                 self.inner
@@ -1102,7 +1108,6 @@ impl PluginManager {
                         id: id.to_owned(),
                         reason: "it is granted folders, and the host set no data folder".into(),
                     })?;
-            let mut wasi = WasiConfig::new();
             for (guest, level) in &granted.filesystem {
                 let host = data.join(id).join(guest);
                 std::fs::create_dir_all(&host).map_err(|e| ManagerError::PermissionRefused {
@@ -1116,8 +1121,8 @@ impl PluginManager {
                 };
                 wasi = wasi.preopen(host, guest.clone(), access);
             }
-            options.wasi = Some(wasi);
         }
+        options.wasi = Some(wasi);
         Ok(options)
     }
 

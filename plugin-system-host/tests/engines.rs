@@ -1241,3 +1241,46 @@ async fn a_manifest_can_only_tighten_the_breaker_on_wasmtime() {
 async fn a_manifest_can_only_tighten_the_breaker_on_wasmi() {
     manifest_breakers(EngineKind::Wasmi).await;
 }
+
+/// A WASI plugin that writes `dying words` to stderr and traps.
+const DIES_TALKING: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 96) "dying words\n")
+  (func (export "alloc") (param i32) (result i32) (i32.const 1024))
+  (func (export "dealloc") (param i32 i32))
+  (func (export "plugin_handle_event") (param i32 i32) (result i64)
+    (i32.store (i32.const 512) (i32.const 96))
+    (i32.store (i32.const 516) (i32.const 12))
+    (drop (call $fd_write (i32.const 2) (i32.const 512) (i32.const 1) (i32.const 520)))
+    unreachable))"#;
+
+/// The manager keeps the end of a WASI plugin's stderr: a trap's error says
+/// what the plugin wrote last.
+async fn last_words(kind: EngineKind) {
+    let root = temp_root("last-words", kind);
+    let m = manager(kind);
+    m.load_package(package(&root, "plugin.talker", DIES_TALKING, ""))
+        .await
+        .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+    let error = m
+        .send_event("plugin.talker", PluginEvent::new("x"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), "trap", "{kind:?}: {error}");
+    assert!(
+        error.to_string().ends_with("; stderr: dying words"),
+        "{kind:?}: {error}"
+    );
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trap_says_what_the_plugin_wrote_to_stderr_on_wasmtime() {
+    last_words(EngineKind::Wasmtime).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trap_says_what_the_plugin_wrote_to_stderr_on_wasmi() {
+    last_words(EngineKind::Wasmi).await;
+}

@@ -38,8 +38,7 @@
 //!     (func (export "_start")
 //!         (drop (call $fd_write (i32.const 1) (i32.const 8) (i32.const 1) (i32.const 0)))))"#)?;
 //! let stdout = OutputBuffer::new(1 << 16);
-//! let mut imports = Imports::new();
-//! imports.wasi(WasiConfig::new().stdout(WasiOutput::Capture(stdout.clone())));
+//! let imports = Imports::new().with_wasi(WasiConfig::new().stdout(WasiOutput::Capture(stdout.clone())));
 //! let mut instance = runtime.instantiate(&module, &imports)?;
 //! assert_eq!(wasi::run_command(&mut *instance)?, 0);
 //! assert_eq!(stdout.to_string_lossy(), "hello\n");
@@ -104,6 +103,7 @@ pub use plugin_system_core::{WasmError, WasmRuntime, WasmRuntimeConfig};
 mod bounds;
 mod deadline;
 mod module_info;
+mod module_kind;
 mod shared;
 #[cfg(feature = "wasmi")]
 mod start_export;
@@ -116,6 +116,7 @@ mod wasmtime_engine;
 
 pub use bounds::{CodeShape, Peak};
 pub use module_info::{Inspection, inspect};
+pub use module_kind::{ModuleKind, NOT_A_MODULE, module_kind};
 pub use plugin_system_core::{ModuleBound, ModuleBounds};
 #[cfg(feature = "wasmi")]
 pub use wasmi_engine::WasmiRuntime;

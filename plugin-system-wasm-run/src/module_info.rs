@@ -9,6 +9,8 @@ use plugin_system_core::{
     MemoryType, ModuleBounds, ModuleInfo, ModuleLimitError, RefType, TableType, ValType,
     ValidationReport, WasmError, WasmRuntime,
 };
+
+use crate::module_kind::{ModuleKind, NOT_A_MODULE, module_kind};
 use sha2::{Digest, Sha256};
 use wasmparser::{
     CompositeInnerType, ExternalKind, Parser, Payload, TypeRef, Validator, WasmFeatures,
@@ -26,8 +28,14 @@ pub(crate) fn to_binary(bytes: &[u8]) -> Result<Cow<'_, [u8]>, WasmError> {
             message: "empty input".into(),
         });
     }
-    if bytes.starts_with(b"\0asm") {
-        return Ok(Cow::Borrowed(bytes));
+    match module_kind(bytes) {
+        ModuleKind::Binary => return Ok(Cow::Borrowed(bytes)),
+        ModuleKind::Neither => {
+            return Err(WasmError::InvalidModule {
+                message: NOT_A_MODULE.into(),
+            });
+        }
+        ModuleKind::Text => {}
     }
     wat::parse_bytes(bytes).map_err(|e| WasmError::InvalidModule {
         message: e.to_string(),

@@ -249,7 +249,7 @@ impl WasmPluginRuntime {
             let wasi = options.wasi.clone().unwrap_or_default();
             check_directories(&wasi, budget.filesystem_access)?;
             if let WasiOutput::Capture(buffer) = &wasi.stderr {
-                link::lock(&shared).stderr = Some((buffer.clone(), buffer.len()));
+                link::lock(&shared).stderr = Some((buffer.clone(), buffer.written()));
             }
             imports.wasi(wasi);
         }

@@ -265,7 +265,8 @@ mod tests {
     fn only_wasm_without_an_os_has_no_clock() {
         // This target (the tests run natively) has one; wasm32-unknown-unknown's
         // builds take the other branch, which the example plugins run in the
-        // host's tests (word-count answers with `success_from`).
+        // host's tests (share answers with `success_from`; `cargo xtask guests`
+        // fails a plugin that links std's clock).
         const { assert!(HAS_CLOCK) };
         assert!(now_if_clock().is_some());
         assert_eq!(

@@ -42,7 +42,7 @@ impl StdoutStream for Capture {
 #[wasmtime_wasi::async_trait]
 impl OutputStream for Capture {
     fn write(&mut self, bytes: Bytes) -> Result<(), StreamError> {
-        if self.0.is_truncated() {
+        if self.0.is_closed() {
             return Err(StreamError::Closed);
         }
         self.0.write(&bytes);
@@ -54,7 +54,7 @@ impl OutputStream for Capture {
     }
 
     fn check_write(&mut self) -> Result<usize, StreamError> {
-        if self.0.is_truncated() {
+        if self.0.is_closed() {
             Err(StreamError::Closed)
         } else {
             Ok(WRITE_BUDGET)
@@ -73,7 +73,7 @@ impl AsyncWrite for Capture {
         _cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        if self.0.is_truncated() {
+        if self.0.is_closed() {
             return Poll::Ready(Err(std::io::Error::new(
                 std::io::ErrorKind::StorageFull,
                 "captured output is over its limit",

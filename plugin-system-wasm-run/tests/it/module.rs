@@ -35,6 +35,31 @@ fn loads_wat_and_binary(kind: EngineKind) {
     assert_eq!(from_binary.engine(), rt.name());
 }
 
+fn neither_wasm_nor_wat_says_so(kind: EngineKind) {
+    let rt = runtime(kind, WasmRuntimeConfig::default());
+    for bytes in [
+        &b"#!/bin/sh\necho"[..],
+        b"\x7fELF\x02",
+        b"module)",
+        b";; only words",
+    ] {
+        match rt.load_module(bytes) {
+            Err(WasmError::InvalidModule { message }) => {
+                assert_eq!(message, plugin_system_wasm_run::NOT_A_MODULE, "{kind}");
+            }
+            other => panic!("{kind}: {:?}", other.err()),
+        }
+        assert!(rt.validate_bytes(bytes).is_err(), "{kind}");
+    }
+    // Text that opens like WAT gets the WAT parser's own words.
+    match rt.load_module(b"(this is not a module") {
+        Err(WasmError::InvalidModule { message }) => {
+            assert_ne!(message, plugin_system_wasm_run::NOT_A_MODULE, "{kind}");
+        }
+        other => panic!("{kind}: {:?}", other.err()),
+    }
+}
+
 fn loads_from_files(kind: EngineKind) {
     let rt = runtime(kind, WasmRuntimeConfig::default());
     let wat_path = temp_path(&format!("{kind}-m.wat"));
@@ -237,6 +262,7 @@ fn reports_features_and_identity(kind: EngineKind) {
 
 on_every_engine!(
     loads_wat_and_binary,
+    neither_wasm_nor_wat_says_so,
     loads_from_files,
     reports_imports_and_exports_with_types,
     validate_reports_errors_and_warnings,

@@ -37,7 +37,7 @@ pub(crate) struct Link {
     pub(crate) host_calls_denied: u64,
     /// The guest's captured WASI stderr, and its length when the current
     /// call began: what the call wrote goes with its trap.
-    pub(crate) stderr: Option<(OutputBuffer, usize)>,
+    pub(crate) stderr: Option<(OutputBuffer, u64)>,
 }
 
 /// A [`Link`] shared by the imports and the plugin.
@@ -70,7 +70,7 @@ impl Link {
         self.denied = None;
         self.pending.clear();
         if let Some((buffer, mark)) = &mut self.stderr {
-            *mark = buffer.len();
+            *mark = buffer.written();
         }
     }
 

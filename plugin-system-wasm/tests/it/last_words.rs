@@ -163,3 +163,27 @@ fn only_the_end_of_a_long_stderr_is_kept() {
         assert_eq!(stderr.len(), 5200, "{kind:?}: the buffer keeps it all");
     }
 }
+
+#[test]
+fn a_stderr_kept_by_its_end_gives_the_last_words_of_every_trap() {
+    // A buffer that keeps the last 100 bytes: long full, it still holds what
+    // the trapping call wrote last.
+    let body = "(local.set $p (i32.const 200))
+        (loop $again
+          (call $stderr (i32.const 128) (i32.const 26))
+          (local.set $p (i32.sub (local.get $p) (i32.const 1)))
+          (br_if $again (local.get $p)))";
+    for kind in ENGINES {
+        let stderr = OutputBuffer::keeping_last(100);
+        for _ in 0..2 {
+            let error = failure(kind, body, Some(&stderr));
+            let PluginError::Trapped(words) = error else {
+                panic!("{kind:?}: last words expected, not {error:?}");
+            };
+            let tail = words.stderr.expect("stderr kept");
+            assert_eq!(tail.len(), 100, "{kind:?}");
+            assert!(tail.ends_with("first words, then no more\n"), "{kind:?}");
+        }
+        assert_eq!(stderr.written(), 2 * 5200, "{kind:?}");
+    }
+}

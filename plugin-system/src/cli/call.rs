@@ -51,7 +51,7 @@ pub(crate) fn run(args: &CallArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let ty = function_type(&*module, &args.func)?;
     let values = parse_args(&args.func, &ty, &args.args)?;
     let start = if args.invoke_start {
-        Some(start_function(&*module)?)
+        start_function(&*module)?
     } else {
         None
     };
@@ -91,18 +91,25 @@ pub(crate) fn function_type(module: &dyn WasmModule, name: &str) -> Result<FuncT
     Err(Failure::Usage(format!("{missing} ({hint})")))
 }
 
-/// `_initialize` if the module exports that function, else `_start`.
-fn start_function(module: &dyn WasmModule) -> Result<&'static str, Failure> {
-    ["_initialize", "_start"]
-        .into_iter()
-        .find(|name| matches!(module.export(name), Some(ExternType::Func(_))))
-        .ok_or_else(|| {
-            Failure::Usage(
-                "bad usage: --invoke-start needs an exported `_initialize` or `_start` \
-                 function, and the module has neither"
-                    .to_owned(),
-            )
-        })
+/// What `--invoke-start` calls: `_initialize` if the module exports that
+/// function, else `_start`; nothing for a reactor (`_initialize` and no
+/// `_start`), whose `_initialize` instantiating ran already.
+fn start_function(module: &dyn WasmModule) -> Result<Option<&'static str>, Failure> {
+    let func = |name| match module.export(name) {
+        Some(ExternType::Func(ty)) => Some(ty),
+        _ => None,
+    };
+    match (func("_initialize"), func("_start")) {
+        // A reactor: instantiating it ran its `_initialize`, which runs once.
+        (Some(ty), None) if ty.params().is_empty() && ty.results().is_empty() => Ok(None),
+        (Some(_), _) => Ok(Some("_initialize")),
+        (None, Some(_)) => Ok(Some("_start")),
+        (None, None) => Err(Failure::Usage(
+            "bad usage: --invoke-start needs an exported `_initialize` or `_start` \
+             function, and the module has neither"
+                .to_owned(),
+        )),
+    }
 }
 
 /// Reads the command-line arguments by the function's parameter types.

@@ -14,9 +14,9 @@ use clap::{Args, ValueEnum};
 use plugin_system::{
     WasmError,
     core::{
-        HostFunction, PluginContext, PluginError, PluginEvent, PluginManifest, PluginPermissions,
-        PluginResponse, PluginRuntimeType, PluginSerializer, PluginSource, Value, ValueMap,
-        WireFormat,
+        HostFunction, OutputBuffer, PluginContext, PluginError, PluginEvent, PluginManifest,
+        PluginPermissions, PluginResponse, PluginRuntimeType, PluginSerializer, PluginSource,
+        Value, ValueMap, WasiConfig, WasiOutput, WireFormat,
     },
     wasm::{
         HybridSerializer, JsonSerializer, LoadOptions, MessagePackSerializer, PostcardSerializer,
@@ -181,7 +181,12 @@ pub(crate) fn run(args: &EventArgs, out: &mut dyn Write) -> Result<(), Failure> 
     let data = read_events(&args.data)?;
     let config = read_config(args.config_file.as_deref(), &args.config)?;
     let host_functions = parse_host_functions(&args.host_fn)?;
-    let mut options = LoadOptions::new().fallback_manifest(fallback_manifest(&args.file));
+    // A WASI plugin's stderr is shown after each event it answers, and the end
+    // of it goes with a trap.
+    let stderr = OutputBuffer::keeping_last(STDERR_KEPT);
+    let mut options = LoadOptions::new()
+        .fallback_manifest(fallback_manifest(&args.file))
+        .wasi(WasiConfig::new().stderr(WasiOutput::Capture(stderr.clone())));
     if let Some(path) = &args.manifest {
         options = options.manifest(read_manifest(path)?);
     }
@@ -233,6 +238,7 @@ pub(crate) fn run(args: &EventArgs, out: &mut dyn Write) -> Result<(), Failure> 
             for (at, event) in sends.enumerate() {
                 let number = at + 1;
                 let response = send(&plugin, event, number, args.wire)?;
+                show_stderr(&stderr);
                 print_response(&response, args.full, out)?;
             }
             Ok(())
@@ -250,6 +256,18 @@ pub(crate) fn run(args: &EventArgs, out: &mut dyn Write) -> Result<(), Failure> 
             then: Box::new(then),
         }),
         (Err(failed), Ok(())) => Err(failed),
+    }
+}
+
+/// The end of a WASI plugin's stderr that is kept between two events.
+const STDERR_KEPT: usize = 64 << 10;
+
+/// Writes what the plugin wrote to its stderr since last asked to ours.
+fn show_stderr(captured: &OutputBuffer) {
+    let written = captured.take();
+    if !written.is_empty() {
+        // Nothing is left to tell if stderr itself is gone.
+        let _ = io::stderr().write_all(&written);
     }
 }
 

@@ -57,7 +57,8 @@ enum Command {
     /// Run a WASI command with the terminal's stdin, stdout and stderr, and exit with
     /// its exit code.
     Run(run::RunArgs),
-    /// Load a plugin, initialize it, send it one event, print its response as JSON.
+    /// Load a plugin, initialize it, send it events (one, or several with --data and
+    /// --repeat), print each response as JSON.
     Event(event::EventArgs),
     /// Load every plugin folder under DIR, then send them the JSON-line events
     /// of stdin and print their answers as JSON lines.

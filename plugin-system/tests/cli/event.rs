@@ -1005,3 +1005,46 @@ fn a_typed_plugin_answers_through_its_host_functions() {
         );
     }
 }
+
+/// A Dart-ABI plugin that imports WASI: `say` writes `said` to stderr and
+/// answers; `die` writes `dying words` to stderr and traps.
+const WASI_TALKER: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "{\"success\":true}")
+  (data (i32.const 64) "said\n")
+  (data (i32.const 96) "dying words\n")
+  (global $heap (mut i32) (i32.const 1024))
+  (func $alloc (export "alloc") (param $n i32) (result i32) (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (local.get $p) (local.get $n)))
+    (local.get $p))
+  (func (export "dealloc") (param i32 i32))
+  (func $stderr (param $ptr i32) (param $len i32)
+    (i32.store (i32.const 512) (local.get $ptr))
+    (i32.store (i32.const 516) (local.get $len))
+    (drop (call $fd_write (i32.const 2) (i32.const 512) (i32.const 1) (i32.const 520))))
+  (func (export "plugin_handle_event") (param $p i32) (param $n i32) (result i64) (local $out i32)
+    ;; {"type":"die"...: the byte after `"type":"` is `d`.
+    (if (i32.eq (i32.load8_u (i32.add (local.get $p) (i32.const 9))) (i32.const 100))
+      (then (call $stderr (i32.const 96) (i32.const 12)) unreachable))
+    (call $stderr (i32.const 64) (i32.const 5))
+    (local.set $out (call $alloc (i32.const 16)))
+    (memory.copy (local.get $out) (i32.const 16) (i32.const 16))
+    (i64.or (i64.shl (i64.extend_i32_u (local.get $out)) (i64.const 32)) (i64.const 16))))"#;
+
+#[test]
+fn a_wasi_plugins_stderr_is_shown_and_goes_with_its_trap() {
+    let talker = fixture("wasi-talker.wat", WASI_TALKER);
+    for engine in engines() {
+        let said = event(engine, &talker, &["--type", "say", "--repeat", "2"]);
+        said.code_is(0);
+        assert_eq!(said.stderr, "said\nsaid\n", "{engine}: {said:#?}");
+        let died = event(engine, &talker, &["--type", "die"]);
+        died.fails(
+            1,
+            "error: trap: unreachable in plugin_handle_event; stderr: dying words",
+        );
+        assert_eq!(died.stderr.lines().count(), 1, "{engine}: {died:#?}");
+    }
+}

@@ -125,6 +125,34 @@ fn list_prints_the_table_and_a_missing_folder_is_bad_usage() {
     );
 }
 
+#[test]
+fn a_module_that_is_neither_wasm_nor_wat_says_so() {
+    for engine in engines() {
+        let dir = plugins(&format!("not-a-module-{engine}"));
+        let notes = dir.join("plugin.notes");
+        std::fs::create_dir_all(&notes).unwrap();
+        std::fs::write(notes.join("notes.wasm"), "just some notes").unwrap();
+        std::fs::write(
+            notes.join("plugin.toml"),
+            "id = \"plugin.notes\"\nname = \"n\"\nversion = \"1.0.0\"\n\
+             description = \"d\"\nruntime = \"wasm\"\nmodule = \"notes.wasm\"\n",
+        )
+        .unwrap();
+        let out = run(&["host", "--list", "--engine", engine, dir.to_str().unwrap()]);
+        assert_eq!(out.code, 0, "{engine}: {out:#?}");
+        let line = out
+            .stderr
+            .lines()
+            .find(|line| line.starts_with("plugin.notes"))
+            .unwrap_or_else(|| panic!("{engine}: {out:#?}"));
+        assert!(
+            line.contains("error")
+                && line.ends_with("not a WebAssembly module: no `\\0asm` header, and not WAT text"),
+            "{engine}: {line}"
+        );
+    }
+}
+
 /// A plugin that answers `{"success":true,"data":{"v":V}}`.
 fn versioned(v: u32) -> String {
     format!(

@@ -434,9 +434,19 @@ fn invoke_start_runs_initialize_first() {
         "bad-init.wat",
         r#"(module (func (export "_initialize") unreachable) (func (export "get") (result i32) i32.const 1))"#,
     );
+    let reactor = fixture(
+        "pure-reactor.wat",
+        r#"(module
+          (global $g (mut i32) (i32.const 0))
+          (func (export "_initialize") (global.set $g (i32.add (global.get $g) (i32.const 42))))
+          (func (export "get") (result i32) global.get $g))"#,
+    );
     for engine in engines() {
         call(engine, &both, &["get"]).prints("0\n");
         call(engine, &both, &["get", "--invoke-start"]).prints("42\n");
+        // A reactor was initialized when it was instantiated, once.
+        call(engine, &reactor, &["get"]).prints("42\n");
+        call(engine, &reactor, &["get", "--invoke-start"]).prints("42\n");
         call(engine, &command, &["--invoke-start", "get"]).prints("7\n");
         call(engine, &neither, &["add", "1", "2", "--invoke-start"])
             .fails(2, "error: bad usage: --invoke-start");
