@@ -5,6 +5,7 @@ use std::{
     collections::{BTreeMap, HashMap},
     path::PathBuf,
     sync::{Arc, Mutex, MutexGuard},
+    time::{Duration, Instant},
 };
 
 use plugin_system_core::{
@@ -12,7 +13,7 @@ use plugin_system_core::{
     PluginEvent, PluginLoadOptions, PluginManifest, PluginPermissions, PluginResponse,
     PluginRuntime, PluginSource, SharedEvent, Value, ValueMap, WasiConfig, WasiOutput,
 };
-use tokio::sync::broadcast;
+use tokio::sync::{Semaphore, broadcast};
 
 mod watch;
 
@@ -154,6 +155,9 @@ pub struct LoadReport {
     pub failed: Vec<(String, ManagerError)>,
     /// Folders whose `plugin.toml` could not be read.
     pub unreadable: Vec<package::ManifestError>,
+    /// How long each plugin now ready took from the start of its load
+    /// (reading, granting, compiling, initializing) to `ready`.
+    pub time_to_ready: Vec<(String, Duration)>,
 }
 
 /// Builds a [`PluginManager`].
@@ -163,6 +167,7 @@ pub struct ManagerBuilder {
     host_functions: HostFunctions,
     host_version: semver::Version,
     mailbox_capacity: usize,
+    load_concurrency: usize,
     restart_policy: RestartPolicy,
     /// Policies for some plugins, by id, in place of `restart_policy`.
     restart_policies: HashMap<String, RestartPolicy>,
@@ -304,6 +309,15 @@ impl ManagerBuilder {
         self
     }
 
+    /// How many plugins compile at once while a set loads (default: the
+    /// machine's cores). Plugins that need none of the others load side by
+    /// side; a plugin still loads after those it depends on.
+    #[must_use]
+    pub fn load_concurrency(mut self, plugins: usize) -> Self {
+        self.load_concurrency = plugins.max(1);
+        self
+    }
+
     /// How many events each plugin's mailbox holds (default
     /// [`DEFAULT_MAILBOX_CAPACITY`]).
     #[must_use]
@@ -361,6 +375,7 @@ impl ManagerBuilder {
                 rescuer,
                 host_version: self.host_version,
                 mailbox_capacity: self.mailbox_capacity,
+                compile_slots: Arc::new(Semaphore::new(self.load_concurrency)),
                 restart_policy: self.restart_policy,
                 restart_policies: self.restart_policies,
                 data_dir: self.data_dir,
@@ -464,6 +479,8 @@ struct Inner {
     rescuer: Arc<Rescuer>,
     /// Runs the async callers' broadcasts.
     runner: Arc<Runner>,
+    /// Compilations under way at once, while a set of plugins loads.
+    compile_slots: Arc<Semaphore>,
     /// Never held across an `await`.
     plugins: Mutex<BTreeMap<String, Entry>>,
 }
@@ -553,6 +570,7 @@ impl PluginManager {
             host_version: semver::Version::parse(env!("CARGO_PKG_VERSION"))
                 .unwrap_or_else(|_| semver::Version::new(0, 0, 0)),
             mailbox_capacity: DEFAULT_MAILBOX_CAPACITY,
+            load_concurrency: std::thread::available_parallelism().map_or(1, usize::from),
             restart_policy: RestartPolicy::default(),
             restart_policies: HashMap::new(),
             data_dir: None,
@@ -672,30 +690,82 @@ impl PluginManager {
                 report.failed.push((id, ManagerError::Dependency(error)));
             }
         }
+        // Waves: a plugin goes in the wave after the last of those it needs
+        // in this set; each wave's plugins load side by side.
+        let mut wave_of: HashMap<String, usize> = HashMap::new();
+        let mut waves: Vec<Vec<PluginPackage>> = Vec::new();
         for id in resolution.order {
             let Some(package) = by_id.remove(&id) else {
                 continue; // loaded before
             };
-            // A dependency that resolved may still have failed to load.
-            if let Some((dependency, state)) =
-                package.manifest.dependencies.iter().find_map(|spec| {
-                    let needed = spec.parse::<dependencies::Dependency>().ok()?.id;
-                    let state = self.state(&needed).unwrap_or(PluginState::Unloaded);
-                    (!state.is_usable()).then_some((needed, state))
-                })
-            {
-                let error = ManagerError::DependencyNotReady {
-                    id: id.clone(),
-                    dependency,
-                    state,
-                };
-                self.fail(&id, &package.manifest, error.to_string());
-                report.failed.push((id, error));
-                continue;
+            let wave = package
+                .manifest
+                .dependencies
+                .iter()
+                .filter_map(|spec| spec.parse::<dependencies::Dependency>().ok())
+                .filter_map(|dependency| wave_of.get(&dependency.id))
+                .map(|wave| wave + 1)
+                .max()
+                .unwrap_or(0);
+            wave_of.insert(id, wave);
+            if waves.len() <= wave {
+                waves.resize_with(wave + 1, Vec::new);
             }
-            match self.load_package(package).await {
-                Ok(()) => report.loaded.push(id),
-                Err(e) => report.failed.push((id, e)),
+            waves[wave].push(package);
+        }
+        for wave in waves {
+            let mut loads = tokio::task::JoinSet::new();
+            let mut order = Vec::with_capacity(wave.len());
+            for package in wave {
+                let id = package.manifest.id.clone();
+                order.push(id.clone());
+                // A dependency that resolved may still have failed to load.
+                if let Some((dependency, state)) =
+                    package.manifest.dependencies.iter().find_map(|spec| {
+                        let needed = spec.parse::<dependencies::Dependency>().ok()?.id;
+                        let state = self.state(&needed).unwrap_or(PluginState::Unloaded);
+                        (!state.is_usable()).then_some((needed, state))
+                    })
+                {
+                    let error = ManagerError::DependencyNotReady {
+                        id: id.clone(),
+                        dependency,
+                        state,
+                    };
+                    self.fail(&id, &package.manifest, error.to_string());
+                    loads.spawn(async move { (id, Err(error), Duration::ZERO) });
+                    continue;
+                }
+                let manager = self.clone();
+                loads.spawn(async move {
+                    let started = Instant::now();
+                    let outcome = manager.load_package(package).await;
+                    (id, outcome, started.elapsed())
+                });
+            }
+            let mut outcomes = HashMap::with_capacity(order.len());
+            while let Some(joined) = loads.join_next().await {
+                match joined {
+                    Ok((id, outcome, took)) => {
+                        outcomes.insert(id, (outcome, took));
+                    }
+                    // `load_package` is guarded: only the task itself could
+                    // have panicked, and its plugin is named below.
+                    Err(e) => tracing::error!("a plugin's load panicked: {e}"),
+                }
+            }
+            // Reported in the order of the resolution, whatever finished first.
+            for id in order {
+                match outcomes.remove(&id) {
+                    Some((Ok(()), took)) => {
+                        report.time_to_ready.push((id.clone(), took));
+                        report.loaded.push(id);
+                    }
+                    Some((Err(error), _)) => report.failed.push((id, error)),
+                    None => report
+                        .failed
+                        .push((id.clone(), ManagerError::Panicked { id, during: "load" })),
+                }
             }
         }
         report
@@ -816,7 +886,12 @@ impl PluginManager {
         if let Some(sha256) = &package.sha256 {
             source = source.with_sha256(sha256.clone());
         }
-        // Compiling a large module takes a while: off the executor.
+        // Compiling a large module takes a while: off the executor, and no
+        // more at once than the host allows.
+        let _slot = Arc::clone(&self.inner.compile_slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| ManagerError::Stopped { id: id.clone() })?;
         tokio::task::spawn_blocking(move || runtime.load(&source, &options))
             .await
             .map_err(|_| ManagerError::Panicked {

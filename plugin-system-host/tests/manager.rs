@@ -38,6 +38,8 @@ struct Behaviour {
     blocking: Option<Arc<StdGate>>,
     /// The threads that ran its events, by name.
     threads: Arc<Mutex<Vec<String>>>,
+    /// Its load waits here for others (plugins that load side by side).
+    load_gate: Option<Arc<std::sync::Barrier>>,
 }
 
 /// Permits that a blocking event takes one of, waiting for it.
@@ -164,6 +166,9 @@ impl NativePlugin {
 struct NativeRuntime {
     behaviours: Arc<Mutex<HashMap<String, Behaviour>>>,
     log: Log,
+    /// Loads under way now, and the most there were at once.
+    loading: Arc<AtomicUsize>,
+    most_loading: Arc<AtomicUsize>,
 }
 
 impl NativeRuntime {
@@ -189,6 +194,13 @@ impl PluginRuntime for NativeRuntime {
     ) -> Result<Arc<dyn Plugin>, PluginError> {
         // The digest is checked as any runtime must.
         source.load()?;
+        let now = self.loading.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_loading.fetch_max(now, Ordering::SeqCst);
+        let id = options.manifest.as_ref().map(|m| m.id.clone());
+        if let Some(gate) = id.and_then(|id| self.behaviour(&id).load_gate) {
+            gate.wait();
+        }
+        self.loading.fetch_sub(1, Ordering::SeqCst);
         let manifest = options
             .manifest
             .clone()
@@ -894,4 +906,81 @@ fn blocking_calls_are_refused_as_the_async_ones_are() {
         m.send_event_blocking("plugin.gated", PluginEvent::new("d")),
         Err(ManagerError::WrongState { .. })
     ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn independent_plugins_load_side_by_side_after_what_they_need() {
+    let root = temp_root("side-by-side");
+    let runtime = NativeRuntime::default();
+    // The three that need nothing pass their gate only together: loaded one
+    // after another, they would wait for ever.
+    let gate = Arc::new(std::sync::Barrier::new(3));
+    for id in ["plugin.a", "plugin.b", "plugin.c"] {
+        runtime.behaviours.lock().unwrap().insert(
+            id.to_owned(),
+            Behaviour {
+                load_gate: Some(Arc::clone(&gate)),
+                ..Behaviour::default()
+            },
+        );
+    }
+    let m = PluginManager::builder()
+        .runtime(Arc::new(runtime.clone()))
+        .load_concurrency(3)
+        .build();
+    let packages = vec![
+        package(&root, "plugin.d", r#"dependencies = ["plugin.a"]"#),
+        package(&root, "plugin.c", ""),
+        package(&root, "plugin.b", ""),
+        package(&root, "plugin.a", ""),
+    ];
+    let report = m.load_packages(packages).await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(
+        report.loaded,
+        ["plugin.a", "plugin.b", "plugin.c", "plugin.d"]
+    );
+    assert_eq!(runtime.most_loading.load(Ordering::SeqCst), 3);
+    // The one that needs `plugin.a` started after it was ready.
+    let log = runtime.log.lock().unwrap().clone();
+    assert_eq!(
+        log.last().map(String::as_str),
+        Some("init plugin.d"),
+        "{log:?}"
+    );
+    let timed: Vec<&str> = report
+        .time_to_ready
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .collect();
+    assert_eq!(timed, report.loaded);
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_more_plugins_compile_at_once_than_the_host_allows() {
+    let root = temp_root("bounded-loads");
+    let runtime = NativeRuntime::default();
+    // Pairs pass the gate: two at once, never more than the bound of two.
+    let gate = Arc::new(std::sync::Barrier::new(2));
+    let ids = ["plugin.a", "plugin.b", "plugin.c", "plugin.d"];
+    for id in ids {
+        runtime.behaviours.lock().unwrap().insert(
+            id.to_owned(),
+            Behaviour {
+                load_gate: Some(Arc::clone(&gate)),
+                ..Behaviour::default()
+            },
+        );
+    }
+    let m = PluginManager::builder()
+        .runtime(Arc::new(runtime.clone()))
+        .load_concurrency(2)
+        .build();
+    let report = m
+        .load_packages(ids.iter().map(|id| package(&root, id, "")).collect())
+        .await;
+    assert_eq!(report.loaded, ids);
+    assert_eq!(runtime.most_loading.load(Ordering::SeqCst), 2);
+    m.shutdown().await;
 }
