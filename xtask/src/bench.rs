@@ -37,9 +37,12 @@ pub(crate) fn plugins(criterion_args: Vec<String>) -> Result<()> {
     }
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // `--locked`: the benchmarks never rewrite a tracked lock file; a stale
+    // one fails here, to be refreshed in a commit of its own.
     run_command(Command::new(&cargo).args([
         "build",
         "--release",
+        "--locked",
         "--manifest-path",
         EXTISM_ECHO,
         "--target",
@@ -52,6 +55,7 @@ pub(crate) fn plugins(criterion_args: Vec<String>) -> Result<()> {
     bench
         .args([
             "bench",
+            "--locked",
             "--manifest-path",
             MANIFEST,
             "--target-dir",
