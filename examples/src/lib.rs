@@ -32,7 +32,7 @@ use plugin_system_core::{
 };
 use plugin_system_host::{Decision, Grant, PermissionPolicy, PluginManager, discover};
 use plugin_system_wasm::WasmPluginRuntime;
-use plugin_system_wasm_run::{EngineKind, new_runtime};
+use plugin_system_wasm_run::{EngineKind, ModuleCache, new_runtime};
 
 /// The document open in the editor.
 pub const DOCUMENT: &str = "fn main() {\n    println!(\"hello, plugins\");\n}\n";
@@ -195,7 +195,9 @@ impl HostLog {
 
 /// The editor: a `PluginManager` over the engine `kind`, whose host functions
 /// log to `log`, with [`EditorPolicy`] (no plugin trusted). Build it inside a
-/// tokio runtime's context; its plugins run on that runtime.
+/// tokio runtime's context; its plugins run on that runtime. Compiled plugins
+/// are kept in the plugin system's cache of compiled code
+/// ([`ModuleCache::open_default`]), so that the next start compiles nothing.
 ///
 /// Host functions:
 /// - `editor.get_text`: the text of the open document, [`DOCUMENT`];
@@ -222,7 +224,14 @@ pub fn editor_with(
     let config = WasmRuntimeConfig::default()
         .max_memory_pages(256)
         .fuel_limit(FUEL);
-    let engine = new_runtime(kind, config)?;
+    // Compiled plugins are kept in the plugin system's cache of compiled code
+    // (`ModuleCache::default_dir`, as the command-line tool's), so the next
+    // start of the editor skips compiling them; with no usable cache directory
+    // the editor compiles as before. On wasmi the cache passes through.
+    let engine: Arc<dyn plugin_system_core::WasmRuntime> = match ModuleCache::open_default() {
+        Ok(cache) => Arc::new(cache.new_runtime(kind, config)?),
+        Err(_) => new_runtime(kind, config)?,
+    };
     let get_text = {
         let log = log.clone();
         HostFunction::new(move |call, _args| {

@@ -90,6 +90,17 @@
 //! # Ok::<(), plugin_system_core::WasmError>(())
 //! ```
 //!
+//! # A cache of compiled modules
+//!
+//! [`ModuleCache`] keeps what wasmtime compiled in a directory, so that the next
+//! load of the same module with the same settings, in any process, skips
+//! compiling: `ModuleCache::open(dir)?.new_runtime(kind, config)?` (or
+//! [`ModuleCache::wrap`] around a runtime of your own). Entries are sealed with
+//! a key of the cache's, bounded in size (least recently used evicted first),
+//! safe to fill from several processes at once, and never a reason for a load
+//! to fail. On wasmi, which compiles nothing ahead of time, it passes through.
+//! See [`ModuleCache`] for what names an entry.
+//!
 //! # Features
 //! - `wasmtime` (default): the wasmtime engine.
 //! - `wasmi` (default): the wasmi engine.
@@ -101,6 +112,7 @@ use std::{fmt, str::FromStr, sync::Arc};
 pub use plugin_system_core::{WasmError, WasmRuntime, WasmRuntimeConfig};
 
 mod bounds;
+mod cache;
 mod deadline;
 mod module_info;
 mod module_kind;
@@ -115,7 +127,8 @@ mod wasmi_engine;
 mod wasmtime_engine;
 
 pub use bounds::{CodeShape, Peak};
-pub use module_info::{Inspection, inspect};
+pub use cache::{CacheEntry, CacheKey, CacheStats, CachedRuntime, ModuleCache};
+pub use module_info::{Inspection, check_imports, inspect, read_module_info};
 pub use module_kind::{ModuleKind, NOT_A_MODULE, module_kind};
 pub use plugin_system_core::{ModuleBound, ModuleBounds};
 #[cfg(feature = "wasmi")]

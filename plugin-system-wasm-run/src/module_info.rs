@@ -5,9 +5,9 @@
 use std::borrow::Cow;
 
 use plugin_system_core::{
-    BoxError, ErrorChain, ExportType, ExternType, FuncType, GlobalType, HeapType, ImportType,
-    MemoryType, ModuleBounds, ModuleInfo, ModuleLimitError, RefType, TableType, ValType,
-    ValidationReport, WasmError, WasmRuntime,
+    BoxError, ErrorChain, ExportType, Extern, ExternType, FuncType, GlobalType, HeapType,
+    ImportType, Imports, MemoryType, ModuleBounds, ModuleInfo, ModuleLimitError, RefType,
+    TableType, ValType, ValidationReport, WasmError, WasmRuntime, WasmRuntimeConfig,
 };
 
 use crate::module_kind::{ModuleKind, NOT_A_MODULE, module_kind};
@@ -127,6 +127,108 @@ pub fn inspect(runtime: &dyn WasmRuntime, bytes: &[u8]) -> Result<Inspection, Wa
     })
 }
 
+/// What instantiating a module that declares `info` with `imports`, on a runtime
+/// configured with `config` ([`WasmRuntime::instantiate`]), would refuse before
+/// any of its code runs, with the error the engines give, found without
+/// compiling it (`info` as [`read_module_info`] reads it): a memory or table
+/// that starts over the limits, WASI that the module imports and is not served
+/// (or a directory of the WASI world that cannot be opened), and the first
+/// import that neither `imports` nor WASI's functions satisfy. Checked in the
+/// order instantiating checks them, the same way on every engine.
+///
+/// `Ok` is no promise that instantiating succeeds: what only the engine can tell
+/// is left to it (an import given as a memory, table, global or another
+/// instance's export, a module that imports one name with two types, the start
+/// function, a module the engine refuses).
+///
+/// # Errors
+/// [`WasmError::MemoryLimit`], [`WasmError::Link`] or [`WasmError::Io`], as
+/// [`WasmRuntime::instantiate`] would give them.
+pub fn check_imports(
+    config: &WasmRuntimeConfig,
+    info: &ModuleInfo,
+    imports: &Imports,
+) -> Result<(), WasmError> {
+    use std::collections::{HashMap, hash_map::Entry};
+
+    crate::shared::check_limits(info, imports, crate::shared::StoreLimitValues::new(config))?;
+    crate::shared::check_wasi_built(imports)?;
+    // Whether WASI is served, and its world can be built (its directories
+    // opened): the world is built here, and dropped.
+    #[cfg(feature = "wasi")]
+    crate::wasi::prepare(&mut None, config, imports, info)?;
+    #[cfg(feature = "wasi")]
+    let wasi_served = crate::shared::wasi_served(config, imports);
+
+    // Each name is linked once; one imported again with another type is left to
+    // the engine (wasmtime checks every import, wasmi the first of each name).
+    let mut seen: HashMap<(&str, &str), &ExternType> = HashMap::with_capacity(info.imports.len());
+    for import in &info.imports {
+        let (module, name) = (import.module.as_str(), import.name.as_str());
+        match seen.entry((module, name)) {
+            Entry::Occupied(first) if *first.get() == &import.ty => continue,
+            Entry::Occupied(_) => return Ok(()),
+            Entry::Vacant(slot) => {
+                slot.insert(&import.ty);
+            }
+        }
+        let qualified = format!("{module}::{name}");
+        match (imports.get(module, name), &import.ty) {
+            (Some(Extern::Func(given)), ExternType::Func(want)) if given.ty() == want => continue,
+            (Some(given @ Extern::Func(_)), ExternType::Func(_)) => {
+                return Err(crate::shared::mismatched_import(
+                    &qualified,
+                    &import.ty,
+                    crate::shared::given_type(given),
+                ));
+            }
+            // Something to create in the store, or another kind: the engine tells.
+            (Some(_), _) => return Ok(()),
+            (None, _) => {}
+        }
+        // The caller's definitions win over WASI's.
+        #[cfg(feature = "wasi")]
+        if wasi_served
+            && module == plugin_system_core::wasi::WASI_MODULE
+            && let Some(ty) = wasi_function_type(name)
+        {
+            let given = ExternType::Func(ty);
+            if given != import.ty {
+                return Err(crate::shared::mismatched_import(
+                    &qualified, &import.ty, given,
+                ));
+            }
+            continue;
+        }
+        return Err(crate::shared::missing_import(&qualified, &import.ty));
+    }
+    Ok(())
+}
+
+/// Defines `wasi_function_type` from the list of WASI preview 1 functions.
+#[cfg(feature = "wasi")]
+macro_rules! wasi_function_types {
+    ($( $mode:ident $fds:ident $name:ident ( $($arg:ident : $ty:ty),* ) $(-> $ret:ty)? ; )*) => {
+        /// The type of the WASI preview 1 function `name`, as both engines serve
+        /// it; `None` when WASI has no function of that name.
+        fn wasi_function_type(name: &str) -> Option<FuncType> {
+            use crate::wasi::calls::CoreType;
+            match name {
+                $(
+                    stringify!($name) => Some(FuncType::new(
+                        [$(<$ty as CoreType>::TYPE),*],
+                        [$(<$ret as CoreType>::TYPE)?],
+                    )),
+                )*
+                _ => None,
+            }
+        }
+    };
+}
+
+#[cfg(feature = "wasi")]
+crate::wasi::calls::for_each_wasi_function!(wasi_function_types);
+
 /// Proposals an engine may lack, with the name reported in
 /// [`WasmError::Unsupported`]. Checked in this order.
 const PROPOSALS: &[(&str, WasmFeatures)] = &[
@@ -203,9 +305,42 @@ pub(crate) fn compile_error(
     WasmError::Unsupported { feature }
 }
 
-/// Reads imports, exports, memories, tables and custom sections of a module that
-/// the engine already accepted.
-pub(crate) fn read_module_info(bytes: &[u8]) -> Result<ModuleInfo, WasmError> {
+/// Reads what a module (binary or WAT) declares, without compiling it: its
+/// imports and exports with their types, memories, tables, start function and
+/// custom sections, as [`WasmModule::info`](plugin_system_core::WasmModule::info)
+/// gives them once an engine has compiled it. Only the sections that declare are
+/// read: function bodies are skipped, not validated, so that a command can tell
+/// at once whether a module can serve it (has the export it needs, imports only
+/// what it can be given) before an engine spends seconds compiling it. Time and
+/// memory stay linear in the module's size.
+///
+/// Reading is not validating: a module read here may still be refused by an
+/// engine ([`inspect`] validates without compiling).
+///
+/// ```
+/// use plugin_system_core::{ExternType, FuncType, ValType};
+/// use plugin_system_wasm_run::read_module_info;
+///
+/// let info = read_module_info(br#"(module
+///     (import "env" "log" (func (param i32)))
+///     (func (export "add") (param i32 i32) (result i32)
+///         local.get 0 local.get 1 i32.add))"#)?;
+/// assert_eq!(info.imports[0].module, "env");
+/// assert_eq!(
+///     info.exports[0].ty,
+///     ExternType::Func(FuncType::new([ValType::I32, ValType::I32], [ValType::I32]))
+/// );
+/// # Ok::<(), plugin_system_core::WasmError>(())
+/// ```
+///
+/// # Errors
+/// [`WasmError::InvalidModule`] for bytes that are neither binary WebAssembly nor
+/// WAT, WAT that does not parse, sections that do not parse, an export of a
+/// missing index, or an export name the runtime keeps for itself.
+pub fn read_module_info(bytes: &[u8]) -> Result<ModuleInfo, WasmError> {
+    // Binary (what the engines pass) goes through untouched.
+    let binary = to_binary(bytes)?;
+    let bytes: &[u8] = &binary;
     let invalid = |e: wasmparser::BinaryReaderError| WasmError::InvalidModule {
         message: e.to_string(),
     };
@@ -516,6 +651,94 @@ mod tests {
             compile_error(&legacy, WasmFeatures::WASM2 | WasmFeatures::EXCEPTIONS, "x"),
             WasmError::Unsupported { feature } if feature == "legacy exceptions"
         ));
+    }
+
+    #[test]
+    fn reads_wat_and_skips_the_code() {
+        let text = br#"(module (func (export "f") (result i32) (i32.const 7)))"#;
+        let info = read_module_info(text).unwrap();
+        assert_eq!(
+            info.exports[0].ty,
+            ExternType::Func(FuncType::new([], [ValType::I32]))
+        );
+        // A body that does not validate (an i64 where an i32 is returned) is
+        // not looked at: what the module declares is still read.
+        let mut wasm = wat::parse_bytes(text).unwrap().into_owned();
+        let at = wasm.windows(2).position(|w| w == [0x41, 0x07]).unwrap();
+        wasm[at] = 0x42;
+        assert!(Validator::new().validate_all(&wasm).is_err());
+        assert_eq!(read_module_info(&wasm).unwrap().exports.len(), 1);
+    }
+
+    /// What `check_imports` refuses is what instantiating refuses, in the
+    /// same words, on both engines; what it passes instantiates.
+    #[cfg(all(feature = "wasmtime", feature = "wasmi", feature = "wasi"))]
+    #[test]
+    fn check_imports_says_what_instantiating_says() {
+        use plugin_system_core::{HostFunc, UnknownImports, WasiConfig};
+
+        use crate::{EngineKind, new_runtime};
+
+        let modules = [
+            r#"(module)"#,
+            r#"(module (import "env" "f" (func (param i32))))"#,
+            r#"(module (import "env" "f" (func (param i32))) (import "env" "g" (func)))"#,
+            r#"(module (import "env" "f" (func (param i64))))"#,
+            r#"(module (import "env" "m" (memory 1)) (import "env" "g" (func)))"#,
+            r#"(module (import "env" "f" (func (param i32))) (import "env" "f" (func (param i32))))"#,
+            r#"(module (import "wasi_snapshot_preview1" "proc_exit" (func (param i32))))"#,
+            r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32))))"#,
+            r#"(module (import "wasi_snapshot_preview1" "fd_write" (global i32)))"#,
+            r#"(module (import "wasi_snapshot_preview1" "no_such_call" (func)))"#,
+            r#"(module (import "wasi_snapshot_preview1" "random_get"
+                (func (param i32 i32) (result i32))) (import "env" "f" (func (param i32))))"#,
+            r#"(module (import "env" "f" (func (param i32))) (memory 20))"#,
+            r#"(module (table 100000 funcref))"#,
+        ];
+        let mut given = Imports::new();
+        given.define(
+            "env",
+            "f",
+            Extern::Func(HostFunc::new(
+                FuncType::new([ValType::I32], []),
+                |_, _, _| Ok(()),
+            )),
+        );
+        for kind in [EngineKind::Wasmtime, EngineKind::Wasmi] {
+            for enable_wasi in [false, true] {
+                let config = WasmRuntimeConfig::default()
+                    .enable_wasi(enable_wasi)
+                    .max_memory_pages(10)
+                    .max_table_elements(1000);
+                let runtime = new_runtime(kind, config).unwrap();
+                for wat in modules {
+                    let info = read_module_info(wat.as_bytes()).unwrap();
+                    let mut unknown = Imports::new();
+                    unknown.define_unknown(&info.imports, UnknownImports::Default);
+                    let missing_dir = WasiConfig::new().preopen(
+                        "/no/such/dir/anywhere",
+                        "/d",
+                        plugin_system_core::DirAccess::ReadOnly,
+                    );
+                    for imports in [
+                        Imports::new(),
+                        given.clone(),
+                        Imports::new().with_wasi(WasiConfig::new()),
+                        unknown.clone().with_wasi(WasiConfig::new()),
+                        Imports::new().with_wasi(missing_dir),
+                    ] {
+                        let said = |r: Result<(), WasmError>| r.map_err(|e| e.to_string());
+                        let predicted = said(check_imports(runtime.config(), &info, &imports));
+                        let module = runtime.load_module(wat.as_bytes()).unwrap();
+                        let actual = said(runtime.instantiate(&module, &imports).map(drop));
+                        assert_eq!(
+                            predicted, actual,
+                            "{kind} (enable_wasi {enable_wasi}): {wat} with {imports:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

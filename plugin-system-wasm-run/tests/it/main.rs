@@ -3,6 +3,7 @@
 
 mod alike;
 mod bounds;
+mod cache;
 mod calls;
 mod hostile;
 mod imports;

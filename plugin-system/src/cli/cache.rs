@@ -1,11 +1,15 @@
-//! The compiled-module cache of `run`, `call` and `event` on wasmtime.
+//! The compiled-module cache of `run`, `call` and `event` on wasmtime, and the
+//! `cache` command that manages it.
 //!
-//! Compiling a large module with Cranelift takes minutes; the cache keeps the
-//! runtime's precompiled bytes ([`WasmRuntime::precompile`]) on disk and loads
-//! them with [`WasmRuntime::load_precompiled`] on the next run. The entries are
-//! sealed with HMAC-SHA256 under a key kept in the cache directory itself (file
-//! `key`, 32 random bytes, mode 0400): a file the key did not seal is refused,
-//! recompiled and overwritten, as are entries of another wasmtime version.
+//! The cache is the library's [`ModuleCache`] (see its documentation: what
+//! names an entry, how entries are sealed with the key in the directory, the
+//! bound and its least-recently-used eviction, several processes at once), in
+//! [`ModuleCache::default_dir`]: `$PLUGIN_SYSTEM_CACHE_DIR`, else
+//! `$XDG_CACHE_HOME/plugin-system`, else `$HOME/.cache/plugin-system`. Only
+//! wasmtime runs open it (wasmi compiles nothing, and its runs do not even make
+//! the directory), and nothing about it ever fails a command: a directory that
+//! cannot be created, or that others may write, a key that cannot be read, a
+//! full disk, all fall back to compiling as if there were no cache.
 //!
 //! # Out of a guest's reach
 //!
@@ -20,35 +24,27 @@
 //!   whose guest could write into it for a later wasmtime run.
 //! - With `--no-cache` such a grant is allowed, and the key is deleted before
 //!   the guest starts: the guest cannot read it, and whatever it leaves in the
-//!   folder is sealed by no key the host will use.
-//! - The host trusts a key only if it is a regular file (not a symlink) of 32
-//!   bytes that no one may write and only its owner may read (mode 0400, as the
-//!   host makes it; WASI cannot set modes, so a key a guest wrote fails this).
-//!   Any other key is replaced by a new one, which refuses every entry sealed
-//!   before. A cache directory that others may write is not used, and an entry
-//!   that is not a regular file, or is larger than 4 GiB, is not read.
+//!   folder is sealed by no key the host will use (the library trusts only a
+//!   key of mode 0400, which WASI cannot set, and replaces any other).
 //!
 //! What is left: a run that uses the cache and starts while a `--no-cache` run
 //! with such a grant is going makes a new key its guest could read; and the
 //! superuser's runs ignore file modes, so under root a granted guest could
 //! rewrite the key (grants that reach the cache are refused all the same).
-//!
-//! The cache directory is `$PLUGIN_SYSTEM_CACHE_DIR`, else
-//! `$XDG_CACHE_HOME/plugin-system`, else `$HOME/.cache/plugin-system`. An entry is
-//! named by the SHA-256 of the module's bytes and of everything in the runtime's
-//! configuration that changes the compiled code, so that runs with and without
-//! `--fuel` do not overwrite each other. Nothing about the cache ever fails a
-//! command: a directory that cannot be created or written, a key that cannot be
-//! read, a full disk, all fall back to compiling as if there were no cache.
 
 use std::{
-    io,
+    io::{self, Write},
     path::{Component, Path, PathBuf},
     sync::Arc,
 };
 
-use clap::Args;
-use plugin_system::{EngineKind, WasmError, WasmRuntime, WasmRuntimeConfig, new_runtime};
+use clap::{Args, Subcommand};
+use plugin_system::{
+    EngineKind, WasmError, WasmRuntime, WasmRuntimeConfig,
+    core::Timestamp,
+    new_runtime,
+    wasm_run::{CacheEntry, ModuleCache},
+};
 
 use super::Failure;
 
@@ -74,20 +70,105 @@ pub(crate) fn runtime(
     config: WasmRuntimeConfig,
     args: &CacheArgs,
 ) -> Result<Arc<dyn WasmRuntime>, WasmError> {
-    #[cfg(feature = "wasmtime")]
     if !args.no_cache
         && kind.resolve() == EngineKind::Wasmtime
-        && let Some((dir, key)) = wasmtime_cache::open()
+        && EngineKind::Wasmtime.is_available()
+        && let Some(cache) = open()
     {
-        let inner = plugin_system::WasmtimeRuntime::with_precompile_key(config, key)?;
-        return Ok(Arc::new(wasmtime_cache::CachedRuntime::new(
-            Arc::new(inner),
-            dir,
-        )));
+        return Ok(Arc::new(cache.new_runtime(EngineKind::Wasmtime, config)?));
     }
-    #[cfg(not(feature = "wasmtime"))]
-    let _ = args;
     new_runtime(kind, config)
+}
+
+/// The cache in the default directory, made when missing; `None` when there
+/// is no usable directory or key.
+fn open() -> Option<ModuleCache> {
+    let dir = ModuleCache::default_dir()?;
+    ModuleCache::open(&dir)
+        .inspect_err(|e| tracing::debug!("no compiled-module cache in {}: {e}", dir.display()))
+        .ok()
+}
+
+/// `cache list|clear|size`.
+#[derive(Debug, Args)]
+pub(crate) struct CacheCommandArgs {
+    #[command(subcommand)]
+    action: CacheAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum CacheAction {
+    /// One line per entry, most recently used first: its name (the SHA-256 of
+    /// the module and the settings that change the compiled code), its size in
+    /// bytes, and when it was last used (UTC).
+    List,
+    /// Remove every entry (the key stays), and say how many and how many bytes.
+    Clear,
+    /// The bytes the entries hold together.
+    Size,
+}
+
+/// Runs `cache ACTION` on the cache directory; a directory not made yet is
+/// an empty cache, and is not made.
+///
+/// # Errors
+/// [`Failure::Usage`] when there is no cache directory, it cannot be opened
+/// (others may write it, it is a file, ...), or it cannot be read.
+pub(crate) fn manage(args: &CacheCommandArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    let dir = ModuleCache::default_dir().ok_or_else(|| {
+        Failure::Usage(
+            "bad usage: no cache directory: set PLUGIN_SYSTEM_CACHE_DIR, XDG_CACHE_HOME or HOME"
+                .to_owned(),
+        )
+    })?;
+    let cache_error =
+        |e: io::Error| Failure::Usage(format!("cannot use the cache in {}: {e}", dir.display()));
+    let cache = match std::fs::symlink_metadata(&dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        _ => Some(ModuleCache::open(&dir).map_err(cache_error)?),
+    };
+    match args.action {
+        CacheAction::List => {
+            let entries = match &cache {
+                Some(cache) => cache.entries().map_err(cache_error)?,
+                None => Vec::new(),
+            };
+            for entry in entries {
+                writeln!(out, "{}", line(&entry))?;
+            }
+        }
+        CacheAction::Clear => {
+            let removed = match &cache {
+                Some(cache) => cache.clear().map_err(cache_error)?,
+                None => Vec::new(),
+            };
+            let bytes: u64 = removed.iter().map(|entry| entry.bytes).sum();
+            let entries = if removed.len() == 1 {
+                "entry"
+            } else {
+                "entries"
+            };
+            writeln!(out, "removed {} {entries}, {bytes} bytes", removed.len())?;
+        }
+        CacheAction::Size => {
+            let bytes = match &cache {
+                Some(cache) => cache.total_bytes().map_err(cache_error)?,
+                None => 0,
+            };
+            writeln!(out, "{bytes}")?;
+        }
+    }
+    Ok(())
+}
+
+/// `NAME BYTES LAST-USED` of `cache list`.
+fn line(entry: &CacheEntry) -> String {
+    format!(
+        "{} {} {}",
+        entry.name,
+        entry.bytes,
+        Timestamp::from_system_time(entry.last_used)
+    )
 }
 
 /// Checks the host folders a guest is to be given (`grants`: the option as
@@ -99,7 +180,7 @@ pub(crate) fn runtime(
 /// [`Failure::Usage`] for a grant that contains the cache directory or lies
 /// inside it, unless `--no-cache`.
 pub(crate) fn guard_grants(args: &CacheArgs, grants: &[(String, PathBuf)]) -> Result<(), Failure> {
-    let Some(cache) = directory().map(|dir| canonical(&dir)) else {
+    let Some(cache) = ModuleCache::default_dir().map(|dir| canonical(&dir)) else {
         return Ok(());
     };
     for (option, host) in grants {
@@ -163,19 +244,6 @@ fn canonical(path: &Path) -> PathBuf {
     absolute
 }
 
-/// `$PLUGIN_SYSTEM_CACHE_DIR`, else `$XDG_CACHE_HOME/plugin-system`, else
-/// `$HOME/.cache/plugin-system`. Empty variables count as unset.
-fn directory() -> Option<PathBuf> {
-    let var = |name| std::env::var_os(name).filter(|value| !value.is_empty());
-    if let Some(dir) = var("PLUGIN_SYSTEM_CACHE_DIR") {
-        return Some(PathBuf::from(dir));
-    }
-    if let Some(dir) = var("XDG_CACHE_HOME") {
-        return Some(PathBuf::from(dir).join("plugin-system"));
-    }
-    var("HOME").map(|home| PathBuf::from(home).join(".cache").join("plugin-system"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,301 +257,5 @@ mod tests {
         assert_eq!(canonical(&base.join("b/../c/./d")), base.join("c/d"));
         assert_eq!(canonical(&base.join("b/..")), base);
         assert_eq!(canonical(&base.join("..")), temp);
-    }
-}
-
-#[cfg(feature = "wasmtime")]
-mod wasmtime_cache {
-    use std::{
-        fs,
-        io::{self, Read, Write},
-        path::{Path, PathBuf},
-        sync::Arc,
-    };
-
-    use plugin_system::{
-        WasmModule, WasmRuntime, WasmRuntimeConfig,
-        core::{
-            Imports, InstanceLimits, Result, RuntimeStats, WasmFeatures, WasmInstance, WasmStore,
-        },
-    };
-    use sha2::{Digest, Sha256};
-
-    /// Bumped when the entry format or naming changes.
-    const VERSION: &str = "plugin-system-cache-1";
-
-    /// The most bytes of a cache entry that are read.
-    const MAX_ENTRY_BYTES: u64 = 4 << 30;
-
-    /// The cache directory and its key, created when missing; `None` when there is
-    /// no usable directory or key.
-    pub(super) fn open() -> Option<(PathBuf, [u8; 32])> {
-        let dir = super::directory()?;
-        match create_dir(&dir).and_then(|()| key(&dir)) {
-            Ok(key) => Some((dir, key)),
-            Err(e) => {
-                tracing::debug!("no compiled-module cache in {}: {e}", dir.display());
-                None
-            }
-        }
-    }
-
-    /// Makes `dir` (mode 0700) if missing; a directory others may write is an
-    /// error.
-    fn create_dir(dir: &Path) -> io::Result<()> {
-        let mut builder = fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(dir)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            if fs::metadata(dir)?.permissions().mode() & 0o022 != 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::PermissionDenied,
-                    "others may write the directory",
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// The key in `dir/key`, made once (32 random bytes, mode 0400). A key the
-    /// host would not have made (see [the module docs](super)) is replaced.
-    fn key(dir: &Path) -> io::Result<[u8; 32]> {
-        let path = dir.join("key");
-        // Once for a missing key, once more for one that had to be replaced.
-        for _ in 0..2 {
-            match existing_key(&path) {
-                Ok(Some(key)) => return Ok(key),
-                Ok(None) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
-            match new_key(&path) {
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                made => return made,
-            }
-        }
-        Err(io::Error::other("the key keeps changing"))
-    }
-
-    /// The key at `path` if the host can trust it; `None` after deleting one
-    /// it cannot.
-    fn existing_key(path: &Path) -> io::Result<Option<[u8; 32]>> {
-        let metadata = fs::symlink_metadata(path)?;
-        let trusted = metadata.is_file() && metadata.len() == 32 && sealed_mode(&metadata);
-        if trusted {
-            let mut key = [0u8; 32];
-            fs::File::open(path)?.read_exact(&mut key)?;
-            return Ok(Some(key));
-        }
-        tracing::debug!(
-            "cache key {} replaced: not one the host made",
-            path.display()
-        );
-        match fs::remove_file(path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-            _ => Ok(None),
-        }
-    }
-
-    /// Whether no one may write the key and only its owner read it.
-    fn sealed_mode(metadata: &fs::Metadata) -> bool {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            metadata.permissions().mode() & 0o277 == 0
-        }
-        #[cfg(not(unix))]
-        {
-            metadata.permissions().readonly()
-        }
-    }
-
-    /// Makes a key at `path`, which must not exist yet.
-    fn new_key(path: &Path) -> io::Result<[u8; 32]> {
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key).map_err(|e| io::Error::other(e.to_string()))?;
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o400);
-        let mut file = options.open(path)?;
-        let written = file.write_all(&key).and_then(|()| file.sync_all());
-        #[cfg(not(unix))]
-        let written = written.and_then(|()| {
-            let mut permissions = file.metadata()?.permissions();
-            permissions.set_readonly(true);
-            fs::set_permissions(path, permissions)
-        });
-        match written {
-            Ok(()) => Ok(key),
-            Err(e) => {
-                let _ = fs::remove_file(path);
-                Err(e)
-            }
-        }
-    }
-
-    /// The entry at `path`: a regular file of at most [`MAX_ENTRY_BYTES`].
-    fn read_entry(path: &Path) -> io::Result<Vec<u8>> {
-        let metadata = fs::symlink_metadata(path)?;
-        if !metadata.is_file() || metadata.len() > MAX_ENTRY_BYTES {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "not a regular file of at most 4 GiB",
-            ));
-        }
-        let mut bytes = Vec::new();
-        fs::File::open(path)?
-            .take(MAX_ENTRY_BYTES)
-            .read_to_end(&mut bytes)?;
-        Ok(bytes)
-    }
-
-    /// A runtime that loads modules through the cache and does everything else
-    /// as the runtime it wraps.
-    pub(super) struct CachedRuntime {
-        inner: Arc<dyn WasmRuntime>,
-        dir: PathBuf,
-    }
-
-    impl CachedRuntime {
-        pub(super) fn new(inner: Arc<dyn WasmRuntime>, dir: PathBuf) -> Self {
-            CachedRuntime { inner, dir }
-        }
-
-        /// `DIR/<hex sha256>.cwasm`, named by the module's bytes and what of the
-        /// engine and its configuration changes the compiled code.
-        fn entry(&self, bytes: &[u8]) -> PathBuf {
-            let mut hash = Sha256::new();
-            hash.update(Sha256::digest(bytes));
-            hash.update(fingerprint(
-                self.inner.name(),
-                self.inner.version(),
-                self.inner.config(),
-            ));
-            self.dir
-                .join(format!("{}.cwasm", hex::encode(hash.finalize())))
-        }
-    }
-
-    /// What of the engine and its configuration goes into the compiled code.
-    fn fingerprint(name: &str, version: &str, config: &WasmRuntimeConfig) -> String {
-        format!(
-            "{VERSION} {name} {version} optimize={} fuel={} stack={:?}",
-            config.enable_optimization,
-            config.fuel_limit.is_some(),
-            config.max_stack_depth,
-        )
-    }
-
-    /// Writes `bytes` to `path` through a temporary file in the same directory,
-    /// so that no reader ever sees half an entry.
-    fn store(path: &Path, bytes: &[u8]) -> io::Result<()> {
-        let mut temp = path.as_os_str().to_owned();
-        temp.push(format!(".{}.tmp", std::process::id()));
-        let temp = PathBuf::from(temp);
-        let written = fs::write(&temp, bytes).and_then(|()| fs::rename(&temp, path));
-        if written.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        written
-    }
-
-    impl WasmRuntime for CachedRuntime {
-        fn name(&self) -> &'static str {
-            self.inner.name()
-        }
-
-        fn version(&self) -> &'static str {
-            self.inner.version()
-        }
-
-        fn supported_features(&self) -> WasmFeatures {
-            self.inner.supported_features()
-        }
-
-        fn config(&self) -> &WasmRuntimeConfig {
-            self.inner.config()
-        }
-
-        /// The cached entry if it loads; else compiles, stores the entry and loads
-        /// it. Bytes the engine refuses get the engine's own error.
-        fn load_module(&self, bytes: &[u8]) -> Result<Arc<dyn WasmModule>> {
-            let path = self.entry(bytes);
-            if let Ok(sealed) = read_entry(&path) {
-                match self.inner.load_precompiled(&sealed) {
-                    Ok(module) => return Ok(module),
-                    Err(e) => tracing::debug!("cache entry {} refused: {e}", path.display()),
-                }
-            }
-            let Ok(sealed) = self.inner.precompile(bytes) else {
-                // Invalid or unsupported: the error of a plain load.
-                return self.inner.load_module(bytes);
-            };
-            if let Err(e) = store(&path, &sealed) {
-                tracing::debug!("cannot write cache entry {}: {e}", path.display());
-            }
-            self.inner
-                .load_precompiled(&sealed)
-                .or_else(|_| self.inner.load_module(bytes))
-        }
-
-        fn validate_bytes(&self, bytes: &[u8]) -> Result<()> {
-            self.inner.validate_bytes(bytes)
-        }
-
-        fn instantiate(
-            &self,
-            module: &Arc<dyn WasmModule>,
-            imports: &Imports,
-        ) -> Result<Box<dyn WasmInstance>> {
-            self.inner.instantiate(module, imports)
-        }
-
-        fn instantiate_with_limits(
-            &self,
-            module: &Arc<dyn WasmModule>,
-            imports: &Imports,
-            limits: InstanceLimits,
-        ) -> Result<Box<dyn WasmInstance>> {
-            self.inner.instantiate_with_limits(module, imports, limits)
-        }
-
-        fn new_store(&self) -> Result<Box<dyn WasmStore>> {
-            self.inner.new_store()
-        }
-
-        fn precompile(&self, bytes: &[u8]) -> Result<Vec<u8>> {
-            self.inner.precompile(bytes)
-        }
-
-        fn load_precompiled(&self, bytes: &[u8]) -> Result<Arc<dyn WasmModule>> {
-            self.inner.load_precompiled(bytes)
-        }
-
-        fn stats(&self) -> RuntimeStats {
-            self.inner.stats()
-        }
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-
-        #[test]
-        fn codegen_settings_change_the_name() {
-            let plain = WasmRuntimeConfig::default();
-            let fuel = WasmRuntimeConfig::default().fuel_limit(10);
-            let other_fuel = WasmRuntimeConfig::default().fuel_limit(20);
-            let timeout = WasmRuntimeConfig::default().timeout(std::time::Duration::from_millis(5));
-            let name = |config| fingerprint("wasmtime", "48", config);
-            assert_ne!(name(&plain), name(&fuel));
-            assert_eq!(name(&fuel), name(&other_fuel));
-            assert_eq!(name(&plain), name(&timeout));
-        }
     }
 }

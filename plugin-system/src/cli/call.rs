@@ -1,12 +1,19 @@
 //! `plugin-system call FILE FUNC [ARGS...]`: instantiate a module with no
 //! imports under the given limits, call one function, print its results.
 
-use std::{io::Write, path::PathBuf};
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use clap::Args;
-use plugin_system::{ExternType, FuncType, Imports, ValType, WasmError, WasmModule, WasmValue};
+use plugin_system::{
+    ExternType, FuncType, Imports, ModuleInfo, ValType, WasmError, WasmModule, WasmRuntime,
+    WasmValue, wasm_run,
+};
 
-use super::{Failure, RuntimeArgs};
+use super::{Failure, RuntimeArgs, input};
 
 /// Arguments of `call`.
 #[derive(Debug, Args)]
@@ -44,17 +51,22 @@ impl CallArgs {
     }
 }
 
-/// Runs `call`. Every check of the command line comes before any guest code runs.
+/// Runs `call`. Every check of the command line comes before any guest code
+/// runs, and before the module is compiled: the function, its arguments, and
+/// imports (`call` links none).
 pub(crate) fn run(args: &CallArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let runtime = args.runtime.runtime(false)?;
-    let module = super::load(&*runtime, &args.file)?;
-    let ty = function_type(&*module, &args.func)?;
-    let values = parse_args(&args.func, &ty, &args.args)?;
-    let start = if args.invoke_start {
-        start_function(&*module)?
-    } else {
-        None
-    };
+    let (module, (values, start)) = load_checked(&*runtime, &args.file, |info| {
+        let ty = function_type(info, &args.func)?;
+        let values = parse_args(&args.func, &ty, &args.args)?;
+        let start = if args.invoke_start {
+            start_function(info)?
+        } else {
+            None
+        };
+        wasm_run::check_imports(runtime.config(), info, &Imports::new())?;
+        Ok((values, start))
+    })?;
 
     let mut instance = runtime.instantiate(&module, &Imports::new())?;
     if let Some(start) = start {
@@ -67,9 +79,44 @@ pub(crate) fn run(args: &CallArgs, out: &mut dyn Write) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Loads the module file at `path` as [`super::load`] does, once `check` has
+/// passed what the module declares, and returns it with what `check` returned.
+///
+/// `check` reads the module's imports and exports as
+/// [`wasm_run::read_module_info`] parses them, before the engine compiles the
+/// module (which takes seconds for a large one): a module that cannot serve
+/// the command is refused at once, in the words it would get after compiling.
+/// Bytes that do not parse so go to [`super::load`] as they are, for the
+/// engine's own error, and are checked after, should the engine take them.
+pub(crate) fn load_checked<T>(
+    runtime: &dyn WasmRuntime,
+    path: &Path,
+    check: impl FnOnce(&ModuleInfo) -> Result<T, Failure>,
+) -> Result<(Arc<dyn WasmModule>, T), Failure> {
+    let bytes = plugin_system::core::read_module_file(path).map_err(Failure::from)?;
+    // Neither wasm nor WAT: said plainly, not as a WAT parser's complaint.
+    input::check_module(&bytes)?;
+    let Ok(info) = wasm_run::read_module_info(&bytes) else {
+        let module = super::load(runtime, path)?;
+        let checked = check(module.info())?;
+        return Ok((module, checked));
+    };
+    let checked = check(&info)?;
+    // As `super::load` compiles, from the bytes checked.
+    let module = runtime
+        .load_module(&bytes)
+        .map_err(|e| Failure::from(super::name_file(e, path)))?;
+    Ok((module, checked))
+}
+
+/// The type of the export `name`, if there is one.
+fn export<'a>(info: &'a ModuleInfo, name: &str) -> Option<&'a ExternType> {
+    info.exports.iter().find(|e| e.name == name).map(|e| &e.ty)
+}
+
 /// The signature of the exported function `name`.
-pub(crate) fn function_type(module: &dyn WasmModule, name: &str) -> Result<FuncType, Failure> {
-    let found = module.export(name);
+pub(crate) fn function_type(info: &ModuleInfo, name: &str) -> Result<FuncType, Failure> {
+    let found = export(info, name);
     if let Some(ExternType::Func(ty)) = found {
         return Ok(ty.clone());
     }
@@ -77,8 +124,8 @@ pub(crate) fn function_type(module: &dyn WasmModule, name: &str) -> Result<FuncT
         kind: plugin_system_core::ExportKind::Function,
         name: name.to_owned(),
     };
-    let functions: Vec<&str> = module
-        .exports()
+    let functions: Vec<&str> = info
+        .exports
         .iter()
         .filter(|e| matches!(e.ty, ExternType::Func(_)))
         .map(|e| e.name.as_str())
@@ -94,8 +141,8 @@ pub(crate) fn function_type(module: &dyn WasmModule, name: &str) -> Result<FuncT
 /// What `--invoke-start` calls: `_initialize` if the module exports that
 /// function, else `_start`; nothing for a reactor (`_initialize` and no
 /// `_start`), whose `_initialize` instantiating ran already.
-fn start_function(module: &dyn WasmModule) -> Result<Option<&'static str>, Failure> {
-    let func = |name| match module.export(name) {
+fn start_function(info: &ModuleInfo) -> Result<Option<&'static str>, Failure> {
+    let func = |name| match export(info, name) {
         Some(ExternType::Func(ty)) => Some(ty),
         _ => None,
     };

@@ -66,6 +66,9 @@ enum Command {
     /// Write a new plugin project, in Rust on the guest SDK or in C, that builds on
     /// its own.
     New(new::NewArgs),
+    /// List, measure or clear the cache of compiled code (in $PLUGIN_SYSTEM_CACHE_DIR,
+    /// default $XDG_CACHE_HOME/plugin-system or ~/.cache/plugin-system).
+    Cache(cache::CacheCommandArgs),
 }
 
 /// Parses the command line, runs the command, reports the outcome.
@@ -77,6 +80,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Event(args) => buffered(|out| event::run(args, out)),
         Command::Host(args) => buffered(|out| host::run(args, out)),
         Command::New(args) => buffered(|out| new::run(args, out)),
+        Command::Cache(args) => buffered(|out| cache::manage(args, out)),
         // The guest writes to stdout itself: nothing may hold its lock.
         Command::Run(args) => run::run(args),
     };

@@ -7,6 +7,7 @@ use std::{io::Write, path::PathBuf};
 use clap::{Args, ValueEnum};
 use plugin_system::{
     DirAccess, ExternType, Imports, UnknownImports, WasiConfig, WasmError, wasi::run_command,
+    wasm_run,
 };
 
 use super::{Failure, RuntimeArgs, call};
@@ -120,32 +121,38 @@ pub(crate) fn run(args: &RunArgs) -> Result<u8, Failure> {
     // it, its key goes before anything runs.
     args.runtime.guard_grants(&args.grants())?;
     let runtime = args.runtime.runtime(true)?;
-    let module = super::load(&*runtime, &args.file)?;
-    let mut imports = Imports::new();
-    imports.wasi(args.wasi()?);
-    if let Some(policy) = args.unknown_imports {
-        let policy = match policy {
-            UnknownArg::Trap => UnknownImports::Trap,
-            UnknownArg::Default => UnknownImports::Default,
-        };
-        imports.define_unknown(module.imports(), policy);
-    }
-    let invoke = match &args.invoke {
-        Some(name) => {
-            let ty = call::function_type(&*module, name)?;
-            Some((name, call::parse_args(name, &ty, &args.args)?))
+    // What the module needs is checked before it is compiled: the export to
+    // call, and imports that WASI and --unknown-imports can serve.
+    let (module, (imports, invoke)) = call::load_checked(&*runtime, &args.file, |info| {
+        let mut imports = Imports::new();
+        imports.wasi(args.wasi()?);
+        if let Some(policy) = args.unknown_imports {
+            let policy = match policy {
+                UnknownArg::Trap => UnknownImports::Trap,
+                UnknownArg::Default => UnknownImports::Default,
+            };
+            imports.define_unknown(&info.imports, policy);
         }
-        None => {
-            if !matches!(module.export("_start"), Some(ExternType::Func(_))) {
-                return Err(Failure::Usage(
-                    "bad usage: the module exports no `_start` (it is no WASI command); \
-                     name an export with --invoke"
-                        .to_owned(),
-                ));
+        let invoke = match &args.invoke {
+            Some(name) => {
+                let ty = call::function_type(info, name)?;
+                Some((name, call::parse_args(name, &ty, &args.args)?))
             }
-            None
-        }
-    };
+            None => {
+                let start = info.exports.iter().find(|e| e.name == "_start");
+                if !start.is_some_and(|e| matches!(e.ty, ExternType::Func(_))) {
+                    return Err(Failure::Usage(
+                        "bad usage: the module exports no `_start` (it is no WASI command); \
+                         name an export with --invoke"
+                            .to_owned(),
+                    ));
+                }
+                None
+            }
+        };
+        wasm_run::check_imports(runtime.config(), info, &imports)?;
+        Ok((imports, invoke))
+    })?;
 
     let mut instance = runtime.instantiate(&module, &imports)?;
     let code = match invoke {

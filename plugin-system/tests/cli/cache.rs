@@ -1,7 +1,8 @@
 //! The compiled-module cache of wasmtime: entries written and reused, bad
 //! entries and keys replaced, `--no-cache`, an unusable cache directory, wasmi
-//! caching nothing, and grants of host folders that would give a guest the
-//! cache refused. Every test has a cache directory of its own.
+//! caching nothing, grants of host folders that would give a guest the
+//! cache refused, two processes filling one entry at once, and `cache
+//! list|clear|size`. Every test has a cache directory of its own.
 
 use std::{
     ffi::OsStr,
@@ -347,5 +348,157 @@ fn a_grant_elsewhere_or_without_the_cache_runs() {
         );
         assert!(!cache.join("key").exists());
         let _ = fs::remove_dir_all(&elsewhere);
+    }
+}
+
+/// `plugin-system cache ACTION` with the cache in `cache`.
+fn manage(cache: &Path, action: &str) -> Run {
+    run_with(
+        &["cache", action],
+        None,
+        &[("PLUGIN_SYSTEM_CACHE_DIR", cache.as_os_str())],
+    )
+}
+
+/// The lines of `cache list`, each as its name, size and last use.
+fn listed(cache: &Path) -> Vec<(String, u64, String)> {
+    let list = manage(cache, "list");
+    assert_eq!((list.code, list.stderr.as_str()), (0, ""), "{list:#?}");
+    list.stdout
+        .lines()
+        .map(|line| {
+            let [name, bytes, used] = line.split(' ').collect::<Vec<_>>()[..] else {
+                panic!("not `NAME BYTES LAST-USED`: {line:?}");
+            };
+            let bytes = bytes.parse().expect("a size in bytes");
+            (name.to_owned(), bytes, used.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn cache_lists_measures_and_clears_the_entries() {
+    // A cache not made yet is empty, and stays unmade.
+    let dir = cache_dir("manage");
+    manage(&dir, "list").prints("");
+    manage(&dir, "size").prints("0\n");
+    manage(&dir, "clear").prints("removed 0 entries, 0 bytes\n");
+    assert!(!dir.exists(), "{} was created", dir.display());
+    if !cfg!(feature = "wasmtime") {
+        return;
+    }
+
+    let wat = fixture("cache-manage.wat", ADD);
+    let file = wat.to_str().expect("utf-8 temp path");
+    let env = [("PLUGIN_SYSTEM_CACHE_DIR", dir.as_os_str())];
+    let plain = ["call", "--engine", "wasmtime", file, "add", "2", "3"];
+    let fuel = [
+        "call", "--engine", "wasmtime", "--fuel", "100", file, "add", "2", "3",
+    ];
+    run_with(&plain, None, &env).prints("5\n");
+    run_with(&fuel, None, &env).prints("5\n");
+    // The plain one used again: listed first.
+    run_with(&plain, None, &env).prints("5\n");
+    let lines = listed(&dir);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let on_disk: Vec<PathBuf> = entries(&dir);
+    let mut total = 0;
+    for (name, bytes, used) in &lines {
+        let path = dir.join(format!("{name}.cwasm"));
+        assert!(on_disk.contains(&path), "{name}");
+        assert_eq!(fs::metadata(&path).expect("entry").len(), *bytes);
+        let used: plugin_system::core::Timestamp = used.parse().expect("a UTC time");
+        assert!(used.to_system_time().is_some());
+        total += bytes;
+    }
+    // Most recently used first: the fuel entry, once used again, leads.
+    run_with(&fuel, None, &env).prints("5\n");
+    let names = |lines: &[(String, u64, String)]| -> Vec<String> {
+        lines.iter().map(|line| line.0.clone()).collect()
+    };
+    assert_eq!(
+        names(&listed(&dir)),
+        [lines[1].0.clone(), lines[0].0.clone()]
+    );
+    manage(&dir, "size").prints(&format!("{total}\n"));
+
+    manage(&dir, "clear").prints(&format!("removed 2 entries, {total} bytes\n"));
+    manage(&dir, "list").prints("");
+    manage(&dir, "size").prints("0\n");
+    assert_eq!(entries(&dir), Vec::<PathBuf>::new());
+    assert!(dir.join("key").exists(), "clearing keeps the key");
+    run_with(&fuel, None, &env).prints("5\n");
+    assert_eq!(listed(&dir).len(), 1);
+}
+
+#[test]
+fn cache_fails_on_a_directory_it_cannot_use() {
+    let file = fixture("cache-manage-a-file", "not a directory");
+    for action in ["list", "size", "clear"] {
+        manage(&file, action).fails(2, "error: cannot use the cache in");
+    }
+}
+
+/// A module with enough functions to take a while to compile.
+fn big_wat() -> String {
+    let mut wat = String::from("(module\n");
+    for i in 0..400 {
+        wat.push_str(&format!(
+            "(func $f{i} (param i32) (result i32) local.get 0 i32.const {i} i32.add)\n"
+        ));
+    }
+    wat.push_str("(func (export \"run\") (param i32) (result i32) local.get 0\n");
+    for i in 0..400 {
+        wat.push_str(&format!("call $f{i}\n"));
+    }
+    wat.push_str("))");
+    wat
+}
+
+/// The file at `path`: its bytes, and on Unix its inode.
+fn identity(path: &Path) -> (Vec<u8>, u64) {
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&fs::metadata(path).expect("entry"));
+    #[cfg(not(unix))]
+    let inode = 0;
+    (fs::read(path).expect("entry"), inode)
+}
+
+#[test]
+fn two_processes_fill_one_entry_at_once() {
+    let wat = fixture("cache-two-processes.wat", big_wat());
+    let file = wat.to_str().expect("utf-8 temp path").to_owned();
+    for engine in engines() {
+        let dir = cache_dir(&format!("two-processes-{engine}"));
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                let (dir, file) = (dir.clone(), file.clone());
+                std::thread::spawn(move || {
+                    run_with(
+                        &["call", "--engine", engine, &file, "run", "1"],
+                        None,
+                        &[("PLUGIN_SYSTEM_CACHE_DIR", dir.as_os_str())],
+                    )
+                })
+            })
+            .collect();
+        for run in runs {
+            run.join().expect("the run ends").prints("79801\n");
+        }
+        let expected = usize::from(engine == "wasmtime");
+        let written = entries(&dir);
+        assert_eq!(written.len(), expected, "{engine}: {written:?}");
+        assert_eq!(listed(&dir).len(), expected);
+        // The entry left is whole: the next run loads it, and leaves it as it was
+        // (a rewrite would rename a new file into place).
+        let before: Vec<_> = written.iter().map(|p| identity(p)).collect();
+        run_with(
+            &["call", "--engine", engine, &file, "run", "1"],
+            None,
+            &[("PLUGIN_SYSTEM_CACHE_DIR", dir.as_os_str())],
+        )
+        .prints("79801\n");
+        let after: Vec<_> = entries(&dir).iter().map(|p| identity(p)).collect();
+        assert_eq!(after, before, "{engine}: reused, not rewritten");
     }
 }

@@ -2,6 +2,7 @@
 //! the one `error: ` line on stderr, and exit codes (0 success, 1 the guest
 //! failed or a limit stopped it, 2 bad usage or invalid input).
 
+mod before_compiling;
 mod cache;
 mod event;
 mod host;
