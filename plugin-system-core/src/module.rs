@@ -27,6 +27,21 @@ pub struct ModuleInfo {
     pub has_start: bool,
 }
 
+impl ModuleInfo {
+    /// The type of export `name`, if there is one.
+    pub fn export(&self, name: &str) -> Option<&ExternType> {
+        self.exports.iter().find(|e| e.name == name).map(|e| &e.ty)
+    }
+
+    /// The first custom section called `name`.
+    pub fn custom_section(&self, name: &str) -> Option<&[u8]> {
+        self.custom_sections
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, d)| d.as_slice())
+    }
+}
+
 /// Findings of [`WasmModule::validate`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ValidationReport {
@@ -93,10 +108,7 @@ pub trait WasmModule: Send + Sync + 'static {
 
     /// The type of export `name`, if there is one.
     fn export(&self, name: &str) -> Option<&ExternType> {
-        self.exports()
-            .iter()
-            .find(|e| e.name == name)
-            .map(|e| &e.ty)
+        self.info().export(name)
     }
 
     /// Whether the module exports `name`.
@@ -106,11 +118,7 @@ pub trait WasmModule: Send + Sync + 'static {
 
     /// The first custom section called `name`.
     fn custom_section(&self, name: &str) -> Option<&[u8]> {
-        self.info()
-            .custom_sections
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, d)| d.as_slice())
+        self.info().custom_section(name)
     }
 
     /// Names of the custom sections, in order.

@@ -1,7 +1,9 @@
 //! The guest ABI, version 1, as ABI.md describes it: names, signatures, caps, and
 //! the checks a module passes before it is instantiated as a plugin.
 
-use plugin_system_core::{ExternType, FuncType, PluginError, ValType, WasmModule, WireFormat};
+use plugin_system_core::{
+    ExternType, FuncType, ModuleInfo, PluginError, ValType, WasmModule, WireFormat,
+};
 
 /// The ABI version this host implements.
 pub const ABI_VERSION: u32 = 1;
@@ -64,12 +66,24 @@ fn invalid(message: String) -> PluginError {
     PluginError::InvalidPlugin { message }
 }
 
+/// Whether a module's declarations (its ABI version marker and its exports)
+/// make a plugin: what loading checks first, before anything runs. A host can
+/// ask it of bytes it has not compiled (`read_module_info` of
+/// `plugin-system-wasm-run`), to refuse a module at once.
+///
+/// # Errors
+/// As loading would: [`PluginError::AbiVersion`] for another version,
+/// [`PluginError::InvalidPlugin`] naming a missing or mistyped export, or a
+/// 64-bit memory.
+pub fn check_exports(module: &ModuleInfo) -> Result<(), PluginError> {
+    check(module).map(drop)
+}
+
 /// Checks the ABI version marker and the exports, and tells the optional ones.
 ///
 /// # Errors
-/// [`PluginError::AbiVersion`] for another version, [`PluginError::InvalidPlugin`]
-/// naming a missing or mistyped export, or a 64-bit memory.
-pub(crate) fn check(module: &dyn WasmModule) -> Result<Shape, PluginError> {
+/// As [`check_exports`].
+pub(crate) fn check(module: &ModuleInfo) -> Result<Shape, PluginError> {
     if let Some(section) = module.custom_section(ABI_VERSION_SECTION) {
         let text = String::from_utf8_lossy(section);
         let declared = text.trim_matches(|c: char| c.is_whitespace() || c == '\0');

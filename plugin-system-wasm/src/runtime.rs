@@ -225,7 +225,7 @@ impl WasmPluginRuntime {
     ) -> Result<WasmPlugin, PluginError> {
         let bytes = source.load()?;
         let module = self.runtime.load_module(&bytes)?;
-        let shape = abi::check(&*module)?;
+        let shape = abi::check(module.info())?;
         let serializer = abi::declared_format(&*module)?
             .map_or_else(|| Arc::clone(&self.serializer), serializer_for);
 

@@ -12,7 +12,7 @@ use std::{
 
 use clap::{Args, ValueEnum};
 use plugin_system::{
-    ExternType, FuncType, ModuleInfo, WasmError,
+    WasmError,
     core::{
         HostFunction, OutputBuffer, PluginContext, PluginError, PluginEvent, PluginManifest,
         PluginPermissions, PluginResponse, PluginRuntimeType, PluginSerializer, PluginSource,
@@ -207,7 +207,7 @@ pub(crate) fn run(args: &EventArgs, out: &mut dyn Write) -> Result<(), Failure> 
     // The exports the ABI requires, read before the plugin is compiled.
     let shape = wasm_run::read_module_info(&bytes)
         .ok()
-        .map(|info| check_exports(&info));
+        .map(|info| abi::check_exports(&info));
     let mut source = PluginSource::bytes(bytes);
     if let Some(hex) = &args.sha256 {
         source = source.with_sha256(hex);
@@ -310,73 +310,6 @@ fn load(
         source,
         options.permissions(PluginPermissions::default().with_host_functions(names)),
     )
-}
-
-/// What loading a plugin checks of its module before instantiating it, up to
-/// its required exports, as [`WasmPluginRuntime::load`] does (in the same
-/// order, with the same errors), from what the module declares: the ABI
-/// version it declares, the `memory` export, and `alloc`, `dealloc` and
-/// `plugin_handle_event` of the ABI's types (ABI.md). The optional exports
-/// and the wire format are left to loading.
-///
-/// # Errors
-/// [`PluginError::AbiVersion`] or [`PluginError::InvalidPlugin`].
-fn check_exports(info: &ModuleInfo) -> Result<(), PluginError> {
-    use plugin_system::ValType::{I32, I64};
-    let invalid = |message: String| PluginError::InvalidPlugin { message };
-    let export = |name: &str| info.exports.iter().find(|e| e.name == name).map(|e| &e.ty);
-    if let Some((_, section)) = info
-        .custom_sections
-        .iter()
-        .find(|(name, _)| name == abi::ABI_VERSION_SECTION)
-    {
-        let text = String::from_utf8_lossy(section);
-        let declared = text.trim_matches(|c: char| c.is_whitespace() || c == '\0');
-        if declared.parse::<u32>().ok() != Some(abi::ABI_VERSION) {
-            return Err(PluginError::AbiVersion {
-                required: declared.chars().take(32).collect(),
-                supported: abi::ABI_VERSION,
-            });
-        }
-    }
-    match export("memory") {
-        Some(ExternType::Memory(m)) if m.memory64 => {
-            return Err(invalid(
-                "the plugin's `memory` is a 64-bit memory; the ABI is wasm32".to_owned(),
-            ));
-        }
-        Some(ExternType::Memory(_)) => {}
-        _ => {
-            return Err(invalid(
-                "the plugin exports no memory named `memory`".to_owned(),
-            ));
-        }
-    }
-    let required = [
-        ("alloc", FuncType::new([I32], [I32])),
-        ("dealloc", FuncType::new([I32, I32], [])),
-        ("plugin_handle_event", FuncType::new([I32, I32], [I64])),
-    ];
-    for (name, want) in &required {
-        match export(name) {
-            Some(ExternType::Func(ty)) if ty == want => {}
-            Some(ExternType::Func(ty)) => {
-                return Err(invalid(format!("`{name}` is {ty}, the ABI wants {want}")));
-            }
-            Some(other) => {
-                return Err(invalid(format!(
-                    "`{name}` is a {}, the ABI wants a function {want}",
-                    other.kind()
-                )));
-            }
-            None => {
-                return Err(invalid(format!(
-                    "the plugin does not export `{name}` {want}"
-                )));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Sends one event (already encoded) and reads the reply, showing both on
