@@ -88,6 +88,15 @@ pub(super) fn list(dir: &Path, remove_stale: bool) -> io::Result<Vec<Found>> {
         {
             continue;
         }
+        // Only the cache's own names: a folder given by mistake (a home, a
+        // project) keeps its other `.cwasm` and `.tmp` files.
+        if !path
+            .file_name()
+            .and_then(OsStr::to_str)
+            .is_some_and(|name| ours(name, extension == Some(OsStr::new(TEMP_EXTENSION))))
+        {
+            continue;
+        }
         let metadata = match fs::symlink_metadata(&path) {
             Ok(metadata) => metadata,
             // Removed since the listing: by another process's eviction.
@@ -114,6 +123,27 @@ pub(super) fn list(dir: &Path, remove_stale: bool) -> io::Result<Vec<Found>> {
         });
     }
     Ok(found)
+}
+
+/// Whether `name` is one the cache makes: an entry, `<64 hex digits>.cwasm`,
+/// or (`temp`) a file being written, an entry's or the key's name followed by
+/// `.<pid>-<n>-<nonce>.tmp`.
+fn ours(name: &str, temp: bool) -> bool {
+    let entry = |name: &str| {
+        name.strip_suffix(".cwasm").is_some_and(|stem| {
+            stem.len() == 64 && stem.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        })
+    };
+    if !temp {
+        return entry(name);
+    }
+    let Some(written) = name
+        .strip_suffix(".tmp")
+        .and_then(|rest| rest.rsplit_once('.'))
+    else {
+        return false;
+    };
+    written.0 == seal::KEY_FILE || entry(written.0)
 }
 
 /// Removes the entries of `dir` least recently used first until they hold at
@@ -157,4 +187,26 @@ pub(super) fn clear(dir: &Path) -> io::Result<Vec<Found>> {
         }
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ours;
+
+    #[test]
+    fn only_the_caches_own_names_are_touched() {
+        let entry = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.cwasm";
+        assert!(ours(entry, false));
+        assert!(ours(&format!("{entry}.42-0-0a1b2c3d.tmp"), true));
+        assert!(ours("key.42-1-0a1b2c3d.tmp", true));
+        for other in [
+            "plugin.cwasm",
+            "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef.cwasm",
+            "0123.cwasm",
+            "notes.tmp",
+            "plugin.cwasm.1-2-3.tmp",
+        ] {
+            assert!(!ours(other, other.ends_with(".tmp")), "{other}");
+        }
+    }
 }
