@@ -88,6 +88,17 @@ fn spin_until(budget: Duration, mut done: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// `ready` of what `lock` guards, asked without waiting for the lock (for a
+/// thread that spins): `false` while someone else holds it, who is about to
+/// change it anyway.
+fn peek<T>(lock: &Mutex<T>, ready: impl FnOnce(&T) -> bool) -> bool {
+    match lock.try_lock() {
+        Ok(guard) => ready(&guard),
+        Err(std::sync::TryLockError::Poisoned(guard)) => ready(&guard.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => false,
+    }
+}
+
 /// Native stack of a worker thread: guest code runs on it, and wasm stack
 /// limits are counted within it.
 const WORKER_STACK: usize = 8 << 20;
@@ -546,15 +557,9 @@ impl Slot {
     /// Whether the worker has something to do now: work nobody runs, or an
     /// end. Polled without waiting for the lock.
     fn work_ready(&self) -> bool {
-        match self.queue.try_lock() {
-            Ok(queue) => queue.closed || (!queue.running && !queue.jobs.is_empty()),
-            Err(std::sync::TryLockError::Poisoned(queue)) => {
-                let queue = queue.into_inner();
-                queue.closed || (!queue.running && !queue.jobs.is_empty())
-            }
-            // Someone is queueing: look again.
-            Err(std::sync::TryLockError::WouldBlock) => false,
-        }
+        peek(&self.queue, |queue| {
+            queue.closed || (!queue.running && !queue.jobs.is_empty())
+        })
     }
 
     /// The worker: runs what is queued until the mailbox closes.
@@ -1216,14 +1221,7 @@ impl Runner {
 
     /// Whether a job or the end has come, polled without waiting.
     fn job_ready(&self) -> bool {
-        match self.state.try_lock() {
-            Ok(state) => state.job.is_some() || state.ended,
-            Err(std::sync::TryLockError::Poisoned(state)) => {
-                let state = state.into_inner();
-                state.job.is_some() || state.ended
-            }
-            Err(std::sync::TryLockError::WouldBlock) => false,
-        }
+        peek(&self.state, |state| state.job.is_some() || state.ended)
     }
 
     fn serve(&self, rescuer: &Rescuer) {
