@@ -53,7 +53,7 @@ pub use instance::{
     Func, InstanceId, InstanceStats, TypedFunc, WasmInstance, WasmParams, WasmResults, WasmTy,
 };
 pub use memory::{PAGE_SIZE, WasmMemory, checked_range};
-pub use module::{ModuleInfo, ValidationReport, WasmModule};
+pub use module::{ModuleInfo, NextTier, ValidationReport, WasmModule};
 pub use plugin::{
     BlockingPlugin, DEFAULT_MAX_MESSAGE_SIZE, FilesystemAccessLevel, HostCall, HostFunction,
     HostFunctionError, HostFunctions, LastWords, ParseEnumError, Plugin, PluginContext,

@@ -1,6 +1,6 @@
 //! A compiled module and what can be known about it without running it.
 
-use std::any::Any;
+use std::{any::Any, sync::Arc};
 
 use crate::types::{ExportType, ExternType, ImportType, MemoryType, TableType};
 
@@ -58,6 +58,29 @@ impl ValidationReport {
     }
 }
 
+/// Whether a faster compilation of a module is on its way
+/// ([`WasmModule::next_tier`]).
+#[derive(Clone)]
+pub enum NextTier {
+    /// None will come: the module is as fast as it gets, or the faster compile
+    /// failed.
+    Final,
+    /// A faster engine is compiling the module.
+    Pending,
+    /// The faster compilation, ready to be instantiated by the same runtime.
+    Ready(Arc<dyn WasmModule>),
+}
+
+impl std::fmt::Debug for NextTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NextTier::Final => f.write_str("Final"),
+            NextTier::Pending => f.write_str("Pending"),
+            NextTier::Ready(module) => write!(f, "Ready({})", module.engine()),
+        }
+    }
+}
+
 /// A module compiled by one engine, ready to be instantiated any number of times.
 ///
 /// Cheap to share: engines hand it out as `Arc<dyn WasmModule>`.
@@ -75,6 +98,15 @@ pub trait WasmModule: Send + Sync + 'static {
 
     /// The engine's own type, for the engine to downcast.
     fn as_any(&self) -> &dyn Any;
+
+    /// A faster compilation of the same bytes, for a runtime that starts
+    /// modules on a quick tier (an interpreter) while a faster one (a JIT)
+    /// compiles them. An instance of this module may be replaced by one of the
+    /// [`Ready`](NextTier::Ready) module, made by the same runtime, when its
+    /// state allows. [`Final`](NextTier::Final) unless the runtime tiers.
+    fn next_tier(&self) -> NextTier {
+        NextTier::Final
+    }
 
     /// Size of the binary in bytes.
     fn size(&self) -> usize {

@@ -119,6 +119,7 @@ mod module_kind;
 mod shared;
 #[cfg(feature = "wasmi")]
 mod start_export;
+mod tiered;
 #[cfg(feature = "wasi")]
 mod wasi;
 #[cfg(feature = "wasmi")]
@@ -131,6 +132,7 @@ pub use cache::{CacheEntry, CacheKey, CacheStats, CachedRuntime, ModuleCache};
 pub use module_info::{Inspection, check_imports, inspect, read_module_info};
 pub use module_kind::{ModuleKind, NOT_A_MODULE, module_kind};
 pub use plugin_system_core::{ModuleBound, ModuleBounds};
+pub use tiered::{DEFAULT_COMPILE_THREADS, TieredRuntime};
 #[cfg(feature = "wasmi")]
 pub use wasmi_engine::WasmiRuntime;
 #[cfg(feature = "wasmtime")]
@@ -144,10 +146,14 @@ pub enum EngineKind {
     /// wasmi: interprets; starts at once, runs slower, needs no JIT.
     Wasmi,
     /// wasmtime where the target allows a JIT and it is built in, else wasmi.
-    /// The environment variable `PLUGIN_SYSTEM_ENGINE` (`wasmtime` or `wasmi`)
-    /// overrides the choice at run time.
+    /// The environment variable `PLUGIN_SYSTEM_ENGINE` (`wasmtime`, `wasmi`
+    /// or `tiered`) overrides the choice at run time.
     #[default]
     Auto,
+    /// Both: a module starts on wasmi at once and moves to wasmtime when its
+    /// background compile, into the default [`ModuleCache`], is done; from
+    /// the cache, it starts on wasmtime ([`TieredRuntime`]).
+    Tiered,
 }
 
 /// Whether the target lets a process map executable memory (Apple's mobile
@@ -188,10 +194,14 @@ impl EngineKind {
             EngineKind::Wasmtime => cfg!(feature = "wasmtime"),
             EngineKind::Wasmi => cfg!(feature = "wasmi"),
             EngineKind::Auto => cfg!(any(feature = "wasmtime", feature = "wasmi")),
+            EngineKind::Tiered => {
+                cfg!(all(feature = "wasmtime", feature = "wasmi")) && TARGET_ALLOWS_JIT
+            }
         }
     }
 
-    /// The engines built in.
+    /// The engines built in (tiering is a mode over two of them, not an
+    /// engine of its own).
     pub fn available() -> Vec<EngineKind> {
         [EngineKind::Wasmtime, EngineKind::Wasmi]
             .into_iter()
@@ -206,13 +216,14 @@ impl fmt::Display for EngineKind {
             EngineKind::Wasmtime => "wasmtime",
             EngineKind::Wasmi => "wasmi",
             EngineKind::Auto => "auto",
+            EngineKind::Tiered => "tiered",
         })
     }
 }
 
 /// The error of parsing an [`EngineKind`].
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("unknown engine `{0}`: expected wasmtime, wasmi or auto")]
+#[error("unknown engine `{0}`: expected wasmtime, wasmi, auto or tiered")]
 pub struct UnknownEngine(String);
 
 impl FromStr for EngineKind {
@@ -223,16 +234,19 @@ impl FromStr for EngineKind {
             "wasmtime" => Ok(EngineKind::Wasmtime),
             "wasmi" => Ok(EngineKind::Wasmi),
             "auto" => Ok(EngineKind::Auto),
+            "tiered" => Ok(EngineKind::Tiered),
             _ => Err(UnknownEngine(s.to_string())),
         }
     }
 }
 
-/// Creates a runtime of the given kind.
+/// Creates a runtime of the given kind. [`EngineKind::Tiered`] compiles into
+/// [`ModuleCache::open_default`]'s directory.
 ///
 /// # Errors
 /// [`WasmError::Unsupported`] when the engine is not built in; an engine error
-/// when the configuration cannot be honoured.
+/// when the configuration cannot be honoured; [`WasmError::Io`] when the
+/// tiered runtime has no usable cache directory.
 pub fn new_runtime(
     kind: EngineKind,
     config: WasmRuntimeConfig,
@@ -242,6 +256,13 @@ pub fn new_runtime(
         EngineKind::Wasmtime => Ok(Arc::new(WasmtimeRuntime::new(config)?)),
         #[cfg(feature = "wasmi")]
         EngineKind::Wasmi => Ok(Arc::new(WasmiRuntime::new(config)?)),
+        EngineKind::Tiered => {
+            let cache = ModuleCache::open_default().map_err(|source| WasmError::Io {
+                path: ModuleCache::default_dir().unwrap_or_default(),
+                source,
+            })?;
+            Ok(Arc::new(cache.new_tiered_runtime(config)?))
+        }
         other => Err(WasmError::Unsupported {
             feature: format!("engine {other} (not built in)"),
         }),

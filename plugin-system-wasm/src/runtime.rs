@@ -270,6 +270,12 @@ impl WasmPluginRuntime {
             (None, engine) => engine,
         };
         let exchange_timeout = limits.timeout_under(self.runtime.config().timeout);
+        let respawn = Respawn {
+            runtime: Arc::clone(&self.runtime),
+            module,
+            imports,
+            limits,
+        };
         let mut bridge = Bridge::new(
             instance,
             shape,
@@ -277,6 +283,7 @@ impl WasmPluginRuntime {
             serializer,
             fuel,
             exchange_timeout,
+            respawn,
         )?;
 
         let manifest = match (options.manifest, options.declared_manifest) {
@@ -309,13 +316,7 @@ impl WasmPluginRuntime {
             link.plugin_id.clone_from(&manifest.id);
             link.allowed.clone_from(&permissions.allowed_host_functions);
         }
-        let respawn = Respawn {
-            runtime: Arc::clone(&self.runtime),
-            module,
-            imports,
-            limits,
-        };
-        Ok(WasmPlugin::new(manifest, bridge, respawn))
+        Ok(WasmPlugin::new(manifest, bridge))
     }
 
     /// Loads a plugin and initializes it with an empty configuration: what most

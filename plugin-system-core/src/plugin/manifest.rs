@@ -4,7 +4,7 @@ use std::{fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 
-use super::{ParseEnumError, ValueMap, null_as_default};
+use super::{ParseEnumError, Value, ValueMap, null_as_default};
 
 /// Which runtime runs a plugin. On the wire: `"wasm"`, `"native"` or `"script"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -155,6 +155,23 @@ impl PluginManifest {
     }
 }
 
+impl PluginManifest {
+    /// The `metadata` key by which a plugin declares that it keeps no state
+    /// between events that a fresh instance, initialized again, would lack.
+    pub const STATELESS_KEY: &'static str = "stateless";
+
+    /// Whether the plugin declares itself stateless (`"stateless": true` in
+    /// its `metadata`): a host may then replace its instance with a fresh one
+    /// at any time, as a tiered runtime does when the faster compile is
+    /// ready, by initializing the new one with the same context.
+    pub fn is_stateless(&self) -> bool {
+        self.metadata
+            .as_ref()
+            .and_then(|metadata| metadata.get(Self::STATELESS_KEY))
+            .is_some_and(|value| matches!(value, Value::Bool(true)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +190,22 @@ mod tests {
         let err = "WASM".parse::<PluginRuntimeType>().unwrap_err();
         assert_eq!(err.to_string(), "unknown runtime type: `WASM`");
         assert_eq!(err.kind(), "runtime type");
+    }
+
+    #[test]
+    fn stateless_is_declared_in_metadata() {
+        let mut m = PluginManifest::new("a", "A", "1.0.0", "d", PluginRuntimeType::Wasm);
+        assert!(!m.is_stateless());
+        m.metadata = Some(ValueMap::from([(
+            "stateless".to_owned(),
+            Value::from("yes"),
+        )]));
+        assert!(!m.is_stateless(), "only the bool true declares it");
+        m.metadata = Some(ValueMap::from([(
+            "stateless".to_owned(),
+            Value::Bool(true),
+        )]));
+        assert!(m.is_stateless());
     }
 
     #[test]

@@ -239,6 +239,13 @@ impl ModuleCache {
             EngineKind::Wasmtime => Arc::new(crate::WasmtimeRuntime::with_precompile_key(
                 config, self.key,
             )?),
+            EngineKind::Tiered => {
+                return Err(WasmError::Unsupported {
+                    feature: "a tiered runtime as a CachedRuntime: \
+                              ModuleCache::new_tiered_runtime makes one over this cache"
+                        .into(),
+                });
+            }
             other => crate::new_runtime(other, config)?,
         };
         Ok(self.wrap(inner))

@@ -105,6 +105,29 @@ impl CachedRuntime {
         }
     }
 
+    /// The module of `bytes` from its entry, if there is one the runtime
+    /// takes; `None` (nothing compiled, nothing counted as a miss) otherwise,
+    /// and always on an engine that does not precompile. For a caller that
+    /// has something else to do on a miss, such as a
+    /// [`TieredRuntime`](crate::TieredRuntime).
+    pub fn load_cached(&self, bytes: &[u8]) -> Option<Arc<dyn WasmModule>> {
+        if !self.caches() {
+            return None;
+        }
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        let path = self
+            .cache
+            .entry_path(&CacheKey::of_digest(&*self.inner, &digest));
+        self.hit(&path, bytes, &digest)
+    }
+
+    /// [`load_entry`](Self::load_entry), counted as a hit when there is one.
+    fn hit(&self, path: &Path, bytes: &[u8], digest: &[u8; 32]) -> Option<Arc<dyn WasmModule>> {
+        let module = self.load_entry(path, bytes, digest)?;
+        self.counters.hits.fetch_add(1, Ordering::Relaxed);
+        Some(module)
+    }
+
     /// The module in the entry at `path`, if it is there, the runtime takes
     /// it, and it holds the module of `bytes` (whose SHA-256 is `digest`).
     fn load_entry(
@@ -218,8 +241,7 @@ impl WasmRuntime for CachedRuntime {
         let path = self
             .cache
             .entry_path(&CacheKey::of_digest(&*self.inner, &digest));
-        if let Some(module) = self.load_entry(&path, bytes, &digest) {
-            self.counters.hits.fetch_add(1, Ordering::Relaxed);
+        if let Some(module) = self.hit(&path, bytes, &digest) {
             return Ok(module);
         }
         self.counters.misses.fetch_add(1, Ordering::Relaxed);

@@ -9,9 +9,10 @@ use std::{
 
 use async_trait::async_trait;
 use plugin_system_core::{
-    BlockingPlugin, Deadline, Imports, InstanceLimits, Plugin, PluginContext, PluginError,
-    PluginEvent, PluginManifest, PluginResponse, PluginSerializer, PluginUsage, SharedEvent,
-    TypedFunc, Value, WasmError, WasmInstance, WasmModule, WasmRuntime, WireFormat, checked_range,
+    BlockingPlugin, Deadline, Imports, InstanceLimits, NextTier, Plugin, PluginContext,
+    PluginError, PluginEvent, PluginManifest, PluginResponse, PluginSerializer, PluginUsage,
+    SharedEvent, TypedFunc, Value, WasmError, WasmInstance, WasmModule, WasmRuntime, WireFormat,
+    checked_range,
 };
 use serde::Serialize;
 
@@ -71,6 +72,18 @@ pub(crate) struct Bridge {
     /// Events are serialized here, one after the other, before the copy into
     /// the guest: no allocation per event.
     event_buffer: Vec<u8>,
+    /// What it takes to make another instance: a restart, or a move to a
+    /// faster tier.
+    respawn: Respawn,
+    /// Whether the module's faster compilation may still come
+    /// ([`WasmModule::next_tier`]): checked before each event until it comes
+    /// or is known never to.
+    tiering: bool,
+    /// The plugin declares itself stateless ([`PluginManifest::is_stateless`]).
+    pub(crate) stateless: bool,
+    /// The context of the last initialize that succeeded, while tiering: a
+    /// new instance is initialized with it.
+    initialized: Option<PluginContext>,
 }
 
 impl Bridge {
@@ -81,6 +94,7 @@ impl Bridge {
         serializer: Arc<dyn PluginSerializer>,
         fuel_per_call: Option<u64>,
         exchange_timeout: Option<Duration>,
+        respawn: Respawn,
     ) -> Result<Self, PluginError> {
         let alloc = instance.typed(abi::ALLOC)?;
         let dealloc = instance.typed(abi::DEALLOC)?;
@@ -99,7 +113,95 @@ impl Bridge {
             disposed: false,
             stats: PluginStats::default(),
             event_buffer: Vec::new(),
+            tiering: !matches!(respawn.module.next_tier(), NextTier::Final),
+            respawn,
+            stateless: false,
+            initialized: None,
         })
+    }
+
+    /// A fresh instance of `module` (the plugin's own, or its faster
+    /// compilation) in a bridge like this one, with its statistics and host
+    /// link; not initialized.
+    fn respawned(&self, module: Arc<dyn WasmModule>) -> Result<Bridge, PluginError> {
+        let respawn = Respawn {
+            module,
+            ..self.respawn.clone()
+        };
+        let instance = respawn.runtime.instantiate_with_limits(
+            &respawn.module,
+            &respawn.imports,
+            respawn.limits,
+        )?;
+        let mut fresh = Bridge::new(
+            instance,
+            self.shape,
+            Arc::clone(&self.link),
+            Arc::clone(&self.serializer),
+            self.fuel_per_call,
+            self.exchange_timeout,
+            respawn,
+        )?;
+        fresh.stats = self.stats;
+        fresh.stateless = self.stateless;
+        Ok(fresh)
+    }
+
+    /// Moves the plugin to its module's faster compilation once that is ready,
+    /// if its state can move too: nothing ran in it yet, or it declares itself
+    /// stateless, or it hands its state over (`plugin_snapshot` /
+    /// `plugin_restore`). The new instance is initialized with the context the
+    /// old one was, and given the old one's snapshot; the old one is dropped
+    /// without `dispose`, since the plugin lives on. Whatever fails leaves the
+    /// plugin where it was, for good: a logged reason, never a failed event.
+    fn tier_up(&mut self) {
+        if !self.tiering {
+            return;
+        }
+        let next = match self.respawn.module.next_tier() {
+            NextTier::Pending => return,
+            NextTier::Final => {
+                self.tiering = false;
+                return;
+            }
+            NextTier::Ready(next) => next,
+        };
+        self.tiering = false;
+        let id = lock(&self.link).plugin_id.clone();
+        let (from, to) = (self.respawn.module.engine(), next.engine());
+        let untouched = self.initialized.is_none() && self.stats.events == 0;
+        let hands_over = self.shape.snapshot && self.shape.restore;
+        if !(untouched || self.stateless || hands_over) {
+            tracing::info!(
+                "plugin {id} stays on {from} until it is loaded again: it may hold state, \
+                 and neither declares itself stateless nor exports plugin_snapshot/plugin_restore"
+            );
+            return;
+        }
+        let moved = (|| {
+            let state = if untouched || self.stateless {
+                None
+            } else {
+                self.snapshot()?
+            };
+            let mut fresh = self.respawned(next)?;
+            if let Some(context) = &self.initialized {
+                fresh.initialize(context)?;
+            }
+            if let Some(state) = state {
+                fresh.restore(&state)?;
+            }
+            Ok::<_, PluginError>(fresh)
+        })();
+        match moved {
+            Ok(mut fresh) => {
+                fresh.stats = self.stats;
+                fresh.event_buffer = std::mem::take(&mut self.event_buffer);
+                *self = fresh;
+                tracing::debug!("plugin {id} moved from {from} to {to}");
+            }
+            Err(e) => tracing::warn!("plugin {id} stays on {from}: the move to {to} failed: {e}"),
+        }
     }
 
     /// Runs one exchange with the guest (an event, the manifest, initialize,
@@ -306,6 +408,7 @@ impl Bridge {
         run: impl FnOnce(&mut Self) -> Result<T, PluginError>,
     ) -> Result<T, PluginError> {
         self.ensure_live()?;
+        self.tier_up();
         self.stats.events += 1;
         let outcome = run(self);
         if outcome.is_err() {
@@ -445,6 +548,7 @@ impl Bridge {
 
     pub(crate) fn initialize(&mut self, context: &PluginContext) -> Result<(), PluginError> {
         self.ensure_live()?;
+        self.tier_up();
         let Some(form) = self.shape.initialize else {
             return Ok(());
         };
@@ -464,6 +568,9 @@ impl Bridge {
         if status != 0 {
             self.stats.failures += 1;
             return Err(self.guest_failure(abi::INITIALIZE, &status.to_string()));
+        }
+        if self.tiering {
+            self.initialized = Some(context.clone());
         }
         Ok(())
     }
@@ -537,11 +644,11 @@ fn context_value(context: &PluginContext) -> Value {
 pub struct WasmPlugin {
     manifest: PluginManifest,
     bridge: Arc<Mutex<Bridge>>,
-    respawn: Respawn,
 }
 
 /// What it takes to make a fresh instance of a plugin: its compiled module
 /// and the imports and limits it was instantiated with.
+#[derive(Clone)]
 pub(crate) struct Respawn {
     pub(crate) runtime: Arc<dyn WasmRuntime>,
     pub(crate) module: Arc<dyn WasmModule>,
@@ -563,12 +670,19 @@ fn locked(bridge: &Mutex<Bridge>) -> MutexGuard<'_, Bridge> {
 }
 
 impl WasmPlugin {
-    pub(crate) fn new(manifest: PluginManifest, bridge: Bridge, respawn: Respawn) -> Self {
+    pub(crate) fn new(manifest: PluginManifest, mut bridge: Bridge) -> Self {
+        bridge.stateless = manifest.is_stateless();
         WasmPlugin {
             manifest,
             bridge: Arc::new(Mutex::new(bridge)),
-            respawn,
         }
+    }
+
+    /// The engine the plugin's instance runs on now: with a tiered runtime,
+    /// the quick one's until the plugin moves (see
+    /// [`WasmModule::next_tier`]).
+    pub fn engine(&self) -> &'static str {
+        locked(&self.bridge).respawn.module.engine()
     }
 
     /// Replaces the instance with a fresh one of the same module (nothing is
@@ -579,23 +693,9 @@ impl WasmPlugin {
     /// # Errors
     /// As instantiating the module at load.
     pub fn restart_sync(&self) -> Result<(), PluginError> {
-        let respawn = &self.respawn;
-        let instance = respawn.runtime.instantiate_with_limits(
-            &respawn.module,
-            &respawn.imports,
-            respawn.limits,
-        )?;
         let mut bridge = locked(&self.bridge);
-        let mut fresh = Bridge::new(
-            instance,
-            bridge.shape,
-            Arc::clone(&bridge.link),
-            Arc::clone(&bridge.serializer),
-            bridge.fuel_per_call,
-            bridge.exchange_timeout,
-        )?;
-        fresh.stats = bridge.stats;
-        *bridge = fresh;
+        let module = Arc::clone(&bridge.respawn.module);
+        *bridge = bridge.respawned(module)?;
         Ok(())
     }
 

@@ -15,3 +15,4 @@ mod msgpack;
 mod plugin;
 mod roundtrip;
 mod strategies;
+mod tiered;

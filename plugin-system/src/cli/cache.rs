@@ -33,9 +33,11 @@
 //! rewrite the key (grants that reach the cache are refused all the same).
 
 use std::{
-    io::{self, Write},
+    io::{self, Read, Write},
     path::{Component, Path, PathBuf},
+    process::{Command, Stdio},
     sync::Arc,
+    time::{Duration, Instant, SystemTime},
 };
 
 use clap::{Args, Subcommand};
@@ -43,10 +45,10 @@ use plugin_system::{
     EngineKind, WasmError, WasmRuntime, WasmRuntimeConfig,
     core::Timestamp,
     new_runtime,
-    wasm_run::{CacheEntry, ModuleCache},
+    wasm_run::{CacheEntry, CacheKey, ModuleCache},
 };
 
-use super::Failure;
+use super::{Failure, input};
 
 /// `--no-cache`.
 #[derive(Debug, Args)]
@@ -60,8 +62,20 @@ pub(crate) struct CacheArgs {
     no_cache: bool,
 }
 
+/// How long the process that asks for a runtime lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lifetime {
+    /// Runs a guest and exits (`run`, `call`, `event`): a tiered compile is
+    /// handed to a process of its own ([`compile_detached`]).
+    Command,
+    /// Serves until stopped (`host`): tiered compiles run in this process.
+    Server,
+}
+
 /// A runtime of engine `kind` with `config`; on wasmtime, unless `--no-cache`,
-/// one that keeps compiled modules in the cache directory.
+/// one that keeps compiled modules in the cache directory. Tiered without a
+/// cache (`--no-cache`, or no usable directory) is wasmi: it has nowhere to
+/// keep what it would compile.
 ///
 /// # Errors
 /// As [`new_runtime`].
@@ -69,7 +83,24 @@ pub(crate) fn runtime(
     kind: EngineKind,
     config: WasmRuntimeConfig,
     args: &CacheArgs,
+    lifetime: Lifetime,
 ) -> Result<Arc<dyn WasmRuntime>, WasmError> {
+    if kind.resolve() == EngineKind::Tiered {
+        if !args.no_cache
+            && EngineKind::Tiered.is_available()
+            && let Some(cache) = open()
+        {
+            let tiered = cache.new_tiered_runtime(config)?;
+            if lifetime == Lifetime::Server {
+                return Ok(Arc::new(tiered));
+            }
+            let keys = Arc::clone(tiered.optimized().inner());
+            return Ok(Arc::new(tiered.with_compile_hand_off(move |bytes| {
+                compile_detached(&cache, &*keys, bytes);
+            })));
+        }
+        return new_runtime(EngineKind::Wasmi, config);
+    }
     if !args.no_cache
         && kind.resolve() == EngineKind::Wasmtime
         && EngineKind::Wasmtime.is_available()
@@ -89,7 +120,78 @@ fn open() -> Option<ModuleCache> {
         .ok()
 }
 
-/// `cache list|clear|size`.
+/// A compile older than this that left its lock behind died: the lock is
+/// taken over.
+const STALE_LOCK: Duration = Duration::from_secs(3600);
+
+/// The lock a process holds while it compiles the entry `key`, so that one
+/// module is compiled by one process at a time.
+fn lock_path(cache: &ModuleCache, key: &CacheKey) -> PathBuf {
+    cache.dir().join(format!("{key}.compiling"))
+}
+
+/// Whether a process is compiling the entry of `lock` (a lock younger than
+/// [`STALE_LOCK`]).
+fn compiling(lock: &Path) -> bool {
+    std::fs::symlink_metadata(lock)
+        .and_then(|m| m.modified())
+        .is_ok_and(|at| {
+            SystemTime::now()
+                .duration_since(at)
+                .is_ok_and(|age| age < STALE_LOCK)
+        })
+}
+
+/// Starts `plugin-system cache add -` in a process of its own, which outlives
+/// this one (its own process group: a Ctrl-C of this command does not stop
+/// it), and writes `bytes` to its stdin; unless one compiles this module
+/// already. Nothing here fails the command: a compile that cannot start is
+/// a debug line.
+fn compile_detached(cache: &ModuleCache, keys: &dyn WasmRuntime, bytes: &[u8]) {
+    if compiling(&lock_path(cache, &CacheKey::new(keys, bytes))) {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut command = Command::new(exe);
+    command.args(["cache", "add", "-"]);
+    if keys.config().fuel_limit.is_some() {
+        // Metering is compiled in; the amount is not.
+        command.args(["--fuel", "1"]);
+    }
+    command
+        .env("PLUGIN_SYSTEM_CACHE_DIR", cache.dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    match command.spawn() {
+        Ok(mut child) => {
+            if let Some(mut stdin) = child.stdin.take()
+                && let Err(e) = stdin.write_all(bytes)
+            {
+                tracing::debug!("the background compile did not take the module: {e}");
+            }
+            // Not waited for: it goes on after this process exits.
+        }
+        Err(e) => tracing::debug!("cannot start the background compile: {e}"),
+    }
+}
+
+/// `cache add`: compiles a module into the cache, once.
+#[derive(Debug, Args)]
+pub(crate) struct AddArgs {
+    /// The `.wasm` or `.wat` file, or `-` for stdin.
+    file: PathBuf,
+    /// Compile for runs with fuel metering (`run --fuel N`, any N: metering
+    /// is compiled into the code, the amount is not).
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+}
+
+/// `cache list|clear|size|add`.
 #[derive(Debug, Args)]
 pub(crate) struct CacheCommandArgs {
     #[command(subcommand)]
@@ -106,6 +208,11 @@ enum CacheAction {
     Clear,
     /// The bytes the entries hold together.
     Size,
+    /// Compile a module with wasmtime into the cache, so that its next run
+    /// (on wasmtime, or tiered) starts from the cache; nothing is done when it
+    /// is there already, or another process compiles it now. `--engine
+    /// tiered` runs this in the background.
+    Add(AddArgs),
 }
 
 /// Runs `cache ACTION` on the cache directory; a directory not made yet is
@@ -157,7 +264,59 @@ pub(crate) fn manage(args: &CacheCommandArgs, out: &mut dyn Write) -> Result<(),
             };
             writeln!(out, "{bytes}")?;
         }
+        CacheAction::Add(ref add) => {
+            let cache = ModuleCache::open(&dir).map_err(cache_error)?;
+            fill(&cache, add, out)?;
+        }
     }
+    Ok(())
+}
+
+/// Compiles the module of `add` into `cache` unless it is there or being
+/// compiled, holding the module's lock meanwhile.
+fn fill(cache: &ModuleCache, add: &AddArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    let bytes = if add.file == Path::new("-") {
+        let mut bytes = Vec::new();
+        io::stdin().lock().take(1 << 30).read_to_end(&mut bytes)?;
+        bytes
+    } else {
+        plugin_system::core::read_module_file(&add.file).map_err(Failure::from)?
+    };
+    input::check_module(&bytes)?;
+    let mut config = WasmRuntimeConfig::default();
+    if let Some(fuel) = add.fuel {
+        config = config.fuel_limit(fuel);
+    }
+    let runtime = cache.new_runtime(EngineKind::Wasmtime, config)?;
+    let key = CacheKey::new(&**runtime.inner(), &bytes);
+    if runtime.load_cached(&bytes).is_some() {
+        writeln!(out, "{key} already cached")?;
+        return Ok(());
+    }
+    let lock = lock_path(cache, &key);
+    if compiling(&lock) {
+        writeln!(out, "{key} is being compiled by another process")?;
+        return Ok(());
+    }
+    // Written whole or not at all: a lock that exists is a compile under way.
+    std::fs::write(&lock, std::process::id().to_string())?;
+    let started = Instant::now();
+    let compiled = runtime.load_module(&bytes);
+    let _ = std::fs::remove_file(&lock);
+    compiled?;
+    let stats = runtime.cache_stats();
+    if stats.stored == 0 {
+        return Err(Failure::Usage(format!(
+            "compiled {key}, but could not write it to the cache in {}",
+            cache.dir().display()
+        )));
+    }
+    writeln!(
+        out,
+        "{key} cached: {} bytes compiled in {:.2?}",
+        bytes.len(),
+        started.elapsed()
+    )?;
     Ok(())
 }
 

@@ -64,7 +64,7 @@ pub(crate) fn run(args: &HostArgs, out: &mut dyn Write) -> Result<(), Failure> {
             args.dir.display()
         )));
     }
-    let engine = args.runtime.runtime(true)?;
+    let engine = args.runtime.serving_runtime(true)?;
     let policy = RestartPolicy::default().breaker(
         args.max_restarts,
         std::time::Duration::from_secs(args.restart_window),

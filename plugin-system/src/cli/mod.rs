@@ -66,8 +66,9 @@ enum Command {
     /// Write a new plugin project, in Rust on the guest SDK or in C, that builds on
     /// its own.
     New(new::NewArgs),
-    /// List, measure or clear the cache of compiled code (in $PLUGIN_SYSTEM_CACHE_DIR,
-    /// default $XDG_CACHE_HOME/plugin-system or ~/.cache/plugin-system).
+    /// List, measure, fill or clear the cache of compiled code (in
+    /// $PLUGIN_SYSTEM_CACHE_DIR, default $XDG_CACHE_HOME/plugin-system or
+    /// ~/.cache/plugin-system).
     Cache(cache::CacheCommandArgs),
 }
 
@@ -219,7 +220,13 @@ enum EngineArg {
     /// Interprets; starts at once, needs no JIT.
     Wasmi,
     /// wasmtime where built in, else wasmi; PLUGIN_SYSTEM_ENGINE overrides it.
+    /// For `host`: tiered where both engines are built.
     Auto,
+    /// Starts on wasmi at once while wasmtime compiles into the cache; from
+    /// the cache, runs on wasmtime. `run`, `call` and `event` hand the compile
+    /// to a process of its own and exit when the guest is done; `host` moves
+    /// plugins to wasmtime as their compiles finish.
+    Tiered,
 }
 
 impl From<EngineArg> for EngineKind {
@@ -228,6 +235,7 @@ impl From<EngineArg> for EngineKind {
             EngineArg::Wasmtime => EngineKind::Wasmtime,
             EngineArg::Wasmi => EngineKind::Wasmi,
             EngineArg::Auto => EngineKind::Auto,
+            EngineArg::Tiered => EngineKind::Tiered,
         }
     }
 }
@@ -268,7 +276,7 @@ pub(crate) struct RuntimeArgs {
 impl RuntimeArgs {
     /// A runtime of the chosen engine under the given limits, with WASI when
     /// `wasi`, keeping compiled modules in the cache unless `--no-cache` (see
-    /// [`cache`]).
+    /// [`cache`]), for a command that runs and exits.
     ///
     /// # Errors
     /// [`WasmError::Unsupported`] when the engine is not built in.
@@ -278,6 +286,31 @@ impl RuntimeArgs {
             self.engine.engine.into(),
             config,
             &self.cache,
+            cache::Lifetime::Command,
+        )?)
+    }
+
+    /// [`runtime`](Self::runtime) for a process that serves until stopped
+    /// (`host`): `auto` is tiered where both engines are built (and
+    /// `PLUGIN_SYSTEM_ENGINE` chooses none), and tiered compiles run in this
+    /// process.
+    ///
+    /// # Errors
+    /// As [`runtime`](Self::runtime).
+    pub(crate) fn serving_runtime(&self, wasi: bool) -> Result<Arc<dyn WasmRuntime>, Failure> {
+        let config = self.limits.config().enable_wasi(wasi);
+        let mut kind: EngineKind = self.engine.engine.into();
+        if kind == EngineKind::Auto
+            && std::env::var_os("PLUGIN_SYSTEM_ENGINE").is_none()
+            && EngineKind::Tiered.is_available()
+        {
+            kind = EngineKind::Tiered;
+        }
+        Ok(cache::runtime(
+            kind,
+            config,
+            &self.cache,
+            cache::Lifetime::Server,
         )?)
     }
 

@@ -502,3 +502,101 @@ fn two_processes_fill_one_entry_at_once() {
         assert_eq!(after, before, "{engine}: reused, not rewritten");
     }
 }
+
+/// Waits until a background compile has written an entry to `dir`: the
+/// detached `cache add` of a tiered run, which this test does not hold.
+fn await_entries(dir: &Path, count: usize) -> Vec<PathBuf> {
+    let started = std::time::Instant::now();
+    loop {
+        let found = entries(dir);
+        let compiling = fs::read_dir(dir)
+            .map(|listing| {
+                listing
+                    .flatten()
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".compiling"))
+            })
+            .unwrap_or(false);
+        if found.len() >= count && !compiling {
+            return found;
+        }
+        assert!(
+            started.elapsed() < crate::HANG,
+            "no entry from the background compile in {}",
+            dir.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_tiered_run_answers_on_wasmi_and_leaves_the_compile_to_the_next_run() {
+    if !(cfg!(feature = "wasmtime") && cfg!(feature = "wasmi")) {
+        return;
+    }
+    let dir = cache_dir("tiered");
+    let wat = fixture("cache-tiered.wat", HELLO);
+    run_cached(&dir, &["--engine", "tiered"], &wat).prints("hello\n");
+    // The detached compile filled the cache for the next run.
+    let found = await_entries(&dir, 1);
+    assert_eq!(found.len(), 1, "{found:?}");
+    run_cached(&dir, &["--engine", "tiered"], &wat).prints("hello\n");
+    assert_eq!(
+        entries(&dir),
+        found,
+        "the entry was used, not written again"
+    );
+    let file = wat.to_str().expect("utf-8 temp path");
+    let env = [("PLUGIN_SYSTEM_CACHE_DIR", dir.as_os_str())];
+    let added = run_with(&["cache", "add", file], None, &env);
+    added.code_is(0);
+    assert!(added.stdout.ends_with(" already cached\n"), "{added:#?}");
+    // A plain wasmtime run takes the same entry.
+    run_cached(&dir, &["--engine", "wasmtime"], &wat).prints("hello\n");
+    assert_eq!(entries(&dir), found);
+}
+
+#[test]
+fn cache_add_compiles_once_and_refuses_what_is_not_a_module() {
+    if !cfg!(feature = "wasmtime") {
+        return;
+    }
+    let dir = cache_dir("add");
+    let env = [("PLUGIN_SYSTEM_CACHE_DIR", dir.as_os_str())];
+    let wat = fixture("cache-add-once.wat", ADD);
+    let file = wat.to_str().expect("utf-8 temp path");
+    let first = run_with(&["cache", "add", file], None, &env);
+    first.code_is(0);
+    assert!(first.stdout.contains(" cached: "), "{first:#?}");
+    // From stdin, with fuel metering: an entry of its own.
+    let metered = run_with(
+        &["cache", "add", "--fuel", "1", "-"],
+        Some(ADD.as_bytes()),
+        &env,
+    );
+    assert!(metered.stdout.contains(" cached: "), "{metered:#?}");
+    assert_eq!(entries(&dir).len(), 2);
+    run_with(
+        &[
+            "call", "--engine", "wasmtime", "--fuel", "50", file, "add", "2", "3",
+        ],
+        None,
+        &env,
+    )
+    .prints("5\n");
+    assert_eq!(entries(&dir).len(), 2, "the call found its entry");
+
+    let text = fixture("cache-add-text.txt", "not a module");
+    let refused = run_with(
+        &["cache", "add", text.to_str().expect("utf-8 temp path")],
+        None,
+        &env,
+    );
+    refused.code_is(2);
+    assert!(
+        refused.stderr.contains("not a WebAssembly module"),
+        "{refused:#?}"
+    );
+    let invalid = run_with(&["cache", "add", "-"], Some(b"\0asm\x01\0\0\0\x99"), &env);
+    invalid.code_is(2);
+    assert_eq!(entries(&dir).len(), 2);
+}
