@@ -128,7 +128,9 @@ mod wasmi_engine;
 mod wasmtime_engine;
 
 pub use bounds::{CodeShape, Peak};
-pub use cache::{CacheEntry, CacheKey, CacheStats, CachedRuntime, ModuleCache};
+pub use cache::{
+    CacheDirFault, CacheEntry, CacheKey, CacheStats, CachedRuntime, ModuleCache, UntrustedCacheDir,
+};
 pub use module_info::{Inspection, check_imports, inspect, read_module_info};
 pub use module_kind::{ModuleKind, NOT_A_MODULE, module_kind};
 pub use plugin_system_core::{ModuleBound, ModuleBounds};

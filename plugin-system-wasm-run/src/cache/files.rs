@@ -32,28 +32,27 @@ pub(super) struct Found {
     pub(super) modified: SystemTime,
 }
 
-/// The entry at `path`: a regular file of at most [`MAX_ENTRY_BYTES`].
+/// The entry at `path`: a regular file of at most [`MAX_ENTRY_BYTES`], never
+/// a link followed (see [`seal::open_file`]).
 pub(super) fn read(path: &Path) -> io::Result<Vec<u8>> {
-    let metadata = fs::symlink_metadata(path)?;
-    if !metadata.is_file() || metadata.len() > MAX_ENTRY_BYTES {
+    let (file, metadata) = seal::open_file(path, fs::OpenOptions::new().read(true))?;
+    if metadata.len() > MAX_ENTRY_BYTES {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            "not a regular file of at most 4 GiB",
+            "larger than 4 GiB",
         ));
     }
     let mut bytes = Vec::new();
-    fs::File::open(path)?
-        .take(MAX_ENTRY_BYTES)
-        .read_to_end(&mut bytes)?;
+    file.take(MAX_ENTRY_BYTES).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory
-/// and a rename, so that no reader ever sees half an entry and two writers of
-/// the same entry leave one of theirs, whole.
-pub(super) fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Writes `parts`, one after the other, to `path` through a temporary file in
+/// the same directory and a rename, so that no reader ever sees half an entry
+/// and two writers of the same entry leave one of theirs, whole.
+pub(super) fn write(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
     let temp = seal::temp_path(path);
-    let file = seal::write_new(&temp, bytes, 0o600, false)?;
+    let file = seal::write_new(&temp, parts, 0o600, false)?;
     // Stamped from the same clock as `touch`: the one the kernel stamps
     // writes with may lag it by a few milliseconds, enough to make an entry
     // written just now look older than one used a moment before.
@@ -67,11 +66,11 @@ pub(super) fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// Marks the entry at `path` as used now (its modification time, which
-/// eviction goes by: access times are often not kept).
+/// eviction goes by: access times are often not kept); a link there is not
+/// followed, and what it points to keeps its time.
 pub(super) fn touch(path: &Path) -> io::Result<()> {
-    fs::OpenOptions::new()
-        .write(true)
-        .open(path)?
+    seal::open_file(path, fs::OpenOptions::new().write(true))?
+        .0
         .set_modified(SystemTime::now())
 }
 

@@ -18,6 +18,7 @@ use plugin_system_core::{WasmError, WasmRuntime, WasmRuntimeConfig};
 use crate::EngineKind;
 pub use key::CacheKey;
 pub use runtime::{CacheStats, CachedRuntime};
+pub use seal::{CacheDirFault, UntrustedCacheDir};
 
 /// A cache of compiled modules on disk, for any [`WasmRuntime`].
 ///
@@ -91,18 +92,37 @@ pub use runtime::{CacheStats, CachedRuntime};
 ///
 /// # Sealed
 ///
-/// Entries are native code that the host runs. They are sealed with
-/// HMAC-SHA256 under a key kept in the cache directory itself (file `key`, 32
-/// random bytes, mode 0400), which is what makes loading them sound: a file
-/// the key did not seal is refused, recompiled and overwritten. The host
-/// trusts a key only if it is a regular file (not a symlink) of 32 bytes that
-/// no one may write and only its owner may read (mode 0400, as the host makes
-/// it); any other key is replaced by a new one, which refuses every entry
-/// sealed before. A cache directory that others may write is refused by
-/// [`ModuleCache::open`], and an entry that is not a regular file, or is larger
-/// than 4 GiB, is not read. Whoever can read the key can make code that the
-/// cache's runtimes will run: never give a guest the cache directory (a WASI
-/// grant of it, of a folder above it, or of one inside it).
+/// Entries are native code that the host runs, so what the cache reads is
+/// checked first; on Unix, a file's checks are made on the file as opened,
+/// so that nothing can swap it between check and read.
+///
+/// - The directory: [`ModuleCache::open`] makes it (mode 0700) if missing,
+///   and refuses it with an [`UntrustedCacheDir`] error when a user other
+///   than the process's effective one owns it, or its group or others may
+///   write it. A link to it is followed: the directory it leads to is checked.
+/// - The key (file `key`, 32 random bytes, mode 0400): opened without
+///   following a link, and trusted only if it is a regular file of 32 bytes
+///   that the process's effective user owns, no one may write and only its
+///   owner may read. Any other (a link, which is removed, never followed) is
+///   replaced by a new key, under which every entry sealed before misses.
+/// - An entry: opened without following a link, and read only if it is a
+///   regular file of at most 4 GiB; a link there is a miss, and what it leads
+///   to is neither read nor touched.
+/// - Its last 32 bytes must be the HMAC-SHA256, under a key derived from the
+///   cache's, of its name (its [`CacheKey`]) and the rest, checked before the
+///   engine parses any of it: an entry is refused under another name, such as
+///   one of a configuration it was not compiled for (the module bounds
+///   skipped when loading are those of its own name).
+/// - The rest is the engine's own sealed bytes: wasmtime checks their
+///   HMAC-SHA256 under the cache's key before reading them, then their
+///   version, settings and CPU features; the runtime checks that they hold
+///   the module asked for.
+///
+/// An entry that fails any check is a miss: the module is compiled again and
+/// the entry overwritten. Elsewhere than on Unix there are no owners to check,
+/// and a key is trusted if it is read-only. Whoever can read the key can make
+/// code that the cache's runtimes will run: never give a guest the cache
+/// directory (a WASI grant of it, of a folder above it, or of one inside it).
 ///
 /// # Bounded, shared, and never in the way
 ///
@@ -116,16 +136,18 @@ pub use runtime::{CacheStats, CachedRuntime};
 ///   whole entry or none, and two processes that fill the same entry leave one
 ///   of theirs; the key is written whole before it is linked into place.
 /// - Nothing about the cache fails a load: an entry that is missing, corrupt,
-///   truncated, sealed under another key, made by another engine version or
-///   configuration, or that holds another module is a miss (the module is
-///   compiled and the entry overwritten), and any I/O error is a miss and a
-///   `tracing` warning.
+///   truncated, a link, sealed under another key or for another name, made by
+///   another engine version or configuration, or that holds another module is
+///   a miss (the module is compiled and the entry overwritten), and any I/O
+///   error is a miss and a `tracing` warning.
 ///
 /// Cheap to clone; clones use the same directory and key.
 #[derive(Clone)]
 pub struct ModuleCache {
     dir: PathBuf,
     key: [u8; 32],
+    /// What entries' tags are made with ([`seal::entry_key`]).
+    entry_key: [u8; 32],
     max_bytes: u64,
 }
 
@@ -152,9 +174,10 @@ impl ModuleCache {
     /// missing, replaced if the host would not have made it).
     ///
     /// # Errors
-    /// When `dir` cannot be made or others may write it, or the key cannot be
-    /// read or made. A host that would rather run without the cache than fail
-    /// goes on without it.
+    /// When `dir` cannot be made, or the key cannot be read or made;
+    /// [`io::ErrorKind::PermissionDenied`] with an [`UntrustedCacheDir`]
+    /// inside when another user owns `dir` or others may write it. A host
+    /// that would rather run without the cache than fail goes on without it.
     pub fn open(dir: impl AsRef<Path>) -> io::Result<ModuleCache> {
         let dir = dir.as_ref();
         let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
@@ -163,6 +186,7 @@ impl ModuleCache {
         Ok(ModuleCache {
             dir,
             key,
+            entry_key: seal::entry_key(&key),
             max_bytes: Self::DEFAULT_MAX_BYTES,
         })
     }

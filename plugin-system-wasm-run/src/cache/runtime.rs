@@ -15,7 +15,7 @@ use plugin_system_core::{
 };
 use sha2::{Digest, Sha256};
 
-use super::{CacheKey, ModuleCache, files};
+use super::{CacheKey, ModuleCache, files, seal};
 use crate::{ModuleKind, module_info, module_kind};
 
 /// A runtime that loads modules through a [`ModuleCache`] and does everything
@@ -115,36 +115,50 @@ impl CachedRuntime {
             return None;
         }
         let digest: [u8; 32] = Sha256::digest(bytes).into();
-        let path = self
-            .cache
-            .entry_path(&CacheKey::of_digest(&*self.inner, &digest));
-        self.hit(&path, bytes, &digest)
+        let name = CacheKey::of_digest(&*self.inner, &digest);
+        self.hit(&name, &self.cache.entry_path(&name), bytes, &digest)
     }
 
     /// [`load_entry`](Self::load_entry), counted as a hit when there is one.
-    fn hit(&self, path: &Path, bytes: &[u8], digest: &[u8; 32]) -> Option<Arc<dyn WasmModule>> {
-        let module = self.load_entry(path, bytes, digest)?;
-        self.counters.hits.fetch_add(1, Ordering::Relaxed);
-        Some(module)
-    }
-
-    /// The module in the entry at `path`, if it is there, the runtime takes
-    /// it, and it holds the module of `bytes` (whose SHA-256 is `digest`).
-    fn load_entry(
+    fn hit(
         &self,
+        name: &CacheKey,
         path: &Path,
         bytes: &[u8],
         digest: &[u8; 32],
     ) -> Option<Arc<dyn WasmModule>> {
-        let sealed = match files::read(path) {
-            Ok(sealed) => sealed,
+        let module = self.load_entry(name, path, bytes, digest)?;
+        self.counters.hits.fetch_add(1, Ordering::Relaxed);
+        Some(module)
+    }
+
+    /// The module in the entry `name` at `path`, if it is there, its tag is
+    /// the cache's for that name, the runtime takes it, and it holds the
+    /// module of `bytes` (whose SHA-256 is `digest`).
+    fn load_entry(
+        &self,
+        name: &CacheKey,
+        path: &Path,
+        bytes: &[u8],
+        digest: &[u8; 32],
+    ) -> Option<Arc<dyn WasmModule>> {
+        let entry = match files::read(path) {
+            Ok(entry) => entry,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
             Err(e) => {
                 tracing::warn!("cannot read cache entry {}: {e}", path.display());
                 return None;
             }
         };
-        let module = match self.inner.load_precompiled(&sealed) {
+        // Before the engine parses anything of it.
+        let Some(sealed) = seal::entry_payload(&self.cache.entry_key, name, &entry) else {
+            tracing::debug!(
+                "cache entry {} refused: its tag is not the cache's for this name",
+                path.display()
+            );
+            return None;
+        };
+        let module = match self.inner.load_precompiled(sealed) {
             Ok(module) => module,
             Err(e) => {
                 tracing::debug!("cache entry {} refused: {e}", path.display());
@@ -164,18 +178,20 @@ impl CachedRuntime {
         Some(module)
     }
 
-    /// Writes `sealed` to the entry at `path` and evicts what no longer fits;
-    /// an entry larger than the whole cache is not written.
-    fn store(&self, path: &Path, sealed: &[u8]) {
-        if u64::try_from(sealed.len()).unwrap_or(u64::MAX) > self.cache.max_bytes() {
+    /// Writes `sealed` and its tag to the entry `name` at `path` and evicts
+    /// what no longer fits; an entry larger than the whole cache is not
+    /// written.
+    fn store(&self, name: &CacheKey, path: &Path, sealed: &[u8]) {
+        let bytes = sealed.len().saturating_add(seal::TAG_LEN);
+        if u64::try_from(bytes).unwrap_or(u64::MAX) > self.cache.max_bytes() {
             tracing::debug!(
-                "cache entry {} not written: {} bytes, more than the cache holds",
+                "cache entry {} not written: {bytes} bytes, more than the cache holds",
                 path.display(),
-                sealed.len()
             );
             return;
         }
-        if let Err(e) = files::write(path, sealed) {
+        let tag = seal::entry_tag(&self.cache.entry_key, name, sealed);
+        if let Err(e) = files::write(path, &[sealed, &tag]) {
             tracing::warn!("cannot write cache entry {}: {e}", path.display());
             return;
         }
@@ -238,10 +254,9 @@ impl WasmRuntime for CachedRuntime {
             return self.inner.load_module(bytes);
         }
         let digest: [u8; 32] = Sha256::digest(bytes).into();
-        let path = self
-            .cache
-            .entry_path(&CacheKey::of_digest(&*self.inner, &digest));
-        if let Some(module) = self.hit(&path, bytes, &digest) {
+        let name = CacheKey::of_digest(&*self.inner, &digest);
+        let path = self.cache.entry_path(&name);
+        if let Some(module) = self.hit(&name, &path, bytes, &digest) {
             return Ok(module);
         }
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
@@ -249,7 +264,7 @@ impl WasmRuntime for CachedRuntime {
             // Invalid or unsupported: the error of a plain load.
             return self.inner.load_module(bytes);
         };
-        self.store(&path, &sealed);
+        self.store(&name, &path, &sealed);
         self.inner
             .load_precompiled(&sealed)
             .or_else(|_| self.inner.load_module(bytes))

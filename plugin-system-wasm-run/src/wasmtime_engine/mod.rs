@@ -292,8 +292,11 @@ impl WasmRuntime for WasmtimeRuntime {
         "wasmtime"
     }
 
+    /// wasmtime's version, from the crate that wasmtime pins to its own
+    /// (`wasmtime-environ`): the module cache's keys name it, and wasmtime's
+    /// own check of precompiled bytes looks at the major version only.
     fn version(&self) -> &'static str {
-        "48.0.8"
+        wasmtime_environ::VERSION
     }
 
     fn supported_features(&self) -> WasmFeatures {

@@ -9,7 +9,7 @@ use hmac::{Hmac, Mac};
 use plugin_system_core::{
     ModuleInfo, Result, ValidationReport, WasmError, WasmFeatures, WasmModule, WasmRuntimeConfig,
 };
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 
 use super::{Shared, state::StoreData};
 use crate::{module_info, shared};
@@ -117,11 +117,13 @@ pub(crate) fn load_precompiled(shared: &Arc<Shared>, sealed: &[u8]) -> Result<Ar
     check
         .verify_slice(tag)
         .map_err(|_| rejected("signature does not match: made by another runtime, or tampered"))?;
-    let info = module_info::read_module_info(binary)
-        .map_err(|_| rejected("embedded module is not valid"))?;
-    if body[MAGIC.len()..MAGIC.len() + HASH_LEN] != info.sha256 {
+    // The embedded module is outside the tag: its hash, inside, vouches for
+    // it, and is checked before the module is parsed.
+    if body[MAGIC.len()..MAGIC.len() + HASH_LEN] != *Sha256::digest(binary) {
         return Err(rejected("embedded module does not match the artifact"));
     }
+    let info = module_info::read_module_info(binary)
+        .map_err(|_| rejected("embedded module is not valid"))?;
     let artifact = &body[MAGIC.len() + HASH_LEN..];
     // SAFETY: `Module::deserialize` trusts its input to be wasmtime's own output.
     // These bytes carry an HMAC-SHA256 tag under this runtime's secret key, checked

@@ -1,7 +1,8 @@
 //! The compiled-module cache (`ModuleCache`, `CachedRuntime`): what names an
 //! entry, eviction of the least recently used, several handles and processes
 //! filling one entry at once, and entries that must not load (corrupt,
-//! truncated, foreign) being misses. On wasmi, which precompiles nothing, the
+//! truncated, foreign, renamed, linked) being misses, and a key or directory
+//! that is not the host's own being distrusted. On wasmi, which precompiles nothing, the
 //! cache passes through: the same tests check that it then reads and writes
 //! nothing and never fails. Every test has a cache directory of its own.
 
@@ -12,14 +13,17 @@ use std::{
     process::{Command, Stdio},
     sync::{Arc, Barrier},
     thread,
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime},
 };
 
 use hmac::{Hmac, Mac};
 use plugin_system_core::{
     Imports, ModuleBounds, WasmError, WasmModule, WasmRuntime, WasmRuntimeConfig, WasmValue,
 };
-use plugin_system_wasm_run::{CacheKey, CacheStats, CachedRuntime, EngineKind, ModuleCache};
+use plugin_system_wasm_run::{
+    CacheDirFault, CacheKey, CacheStats, CachedRuntime, EngineKind, ModuleCache, UntrustedCacheDir,
+    WasmtimeRuntime,
+};
 use sha2::Sha256;
 
 use crate::{on_every_engine, runtime, temp_path};
@@ -470,6 +474,24 @@ fn elf_section<'a>(elf: &'a mut [u8], name: &str) -> &'a mut [u8] {
     &mut elf[offset..offset + len]
 }
 
+/// The file of an entry named `name` holding `payload` (the engine's sealed
+/// bytes) in `cache`: the payload, then the cache's tag, HMAC-SHA256 of the
+/// name and the payload under a key derived from the cache's.
+fn tagged(cache: &ModuleCache, name: &CacheKey, payload: &[u8]) -> Vec<u8> {
+    let mac = |key: &[u8]| <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any key");
+    let mut derived = mac(&cache.precompile_key());
+    derived.update(b"plugin-system-module-cache entry tags");
+    let mut tag = mac(&derived.finalize().into_bytes());
+    tag.update(name.as_bytes());
+    tag.update(payload);
+    [payload, &tag.finalize().into_bytes()].concat()
+}
+
+/// The payload of an entry's file: all but its tag.
+fn payload(entry: &[u8]) -> &[u8] {
+    &entry[..entry.len() - 32]
+}
+
 /// `sealed` (the runtime's envelope: `len | wasm | "PSWTPRE1" | sha256 |
 /// artifact | HMAC-SHA256 tag`) with the wasmtime version its artifact names
 /// (in the section `.wasmtime.engine`: a format byte, a length, the major
@@ -502,7 +524,11 @@ fn entries_that_must_not_load_are_misses(kind: EngineKind) {
     let cache = open(&dir);
     let config = WasmRuntimeConfig::default;
     let rt = cached(&cache, kind, config());
-    let path = cache.entry_path(&CacheKey::new(&rt, ADD));
+    let name = CacheKey::new(&rt, ADD);
+    let path = cache.entry_path(&name);
+    // Another entry's payload with a valid tag for this name: what the
+    // engine and the runtime check is reached.
+    let tagged_here = |entry: &[u8]| tagged(&cache, &name, payload(entry));
     let entry_of = |rt: &CachedRuntime, module: &[u8]| {
         add(rt, module);
         fs::read(rt.cache().entry_path(&CacheKey::new(rt, module))).expect("an entry")
@@ -529,18 +555,25 @@ fn entries_that_must_not_load_are_misses(kind: EngineKind) {
             entry_of(&cached(&other, kind, config()), ADD),
         ));
         let _ = fs::remove_dir_all(other.dir());
-        bad.push(("of another module", entry_of(&rt, SUB)));
+        let sub = entry_of(&rt, SUB);
+        bad.push(("of another module, renamed", sub.clone()));
+        bad.push(("of another module, tagged for this name", tagged_here(&sub)));
+        let fuel = entry_of(&cached(&cache, kind, config().fuel_limit(1_000)), ADD);
+        bad.push(("compiled with fuel metering, renamed", fuel.clone()));
         bad.push((
-            "compiled with fuel metering",
-            entry_of(&cached(&cache, kind, config().fuel_limit(1_000)), ADD),
+            "compiled with fuel metering, tagged for this name",
+            tagged_here(&fuel),
         ));
-        let forged = of_another_version(&good, &cache.precompile_key(), rt.version());
+        let forged = of_another_version(payload(&good), &cache.precompile_key(), rt.version());
         let refused = rt.inner().load_precompiled(&forged).map(drop);
         assert!(
             matches!(&refused, Err(e @ WasmError::Precompiled { .. }) if e.to_string().contains("version")),
             "{refused:?}"
         );
-        bad.push(("of another wasmtime version", forged));
+        bad.push((
+            "of another wasmtime version",
+            tagged(&cache, &name, &forged),
+        ));
     } else {
         bad.push(("of wasmtime", good));
     }
@@ -602,19 +635,233 @@ fn modules_the_engine_refuses_fail_as_without_the_cache(kind: EngineKind) {
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// Why `ModuleCache::open` refuses `dir`: the typed error inside the
+/// `PermissionDenied` it returns, naming the directory.
+#[cfg(unix)]
+fn refusal(dir: &Path) -> UntrustedCacheDir {
+    let refused = ModuleCache::open(dir).expect_err("refused");
+    assert_eq!(refused.kind(), std::io::ErrorKind::PermissionDenied);
+    assert!(
+        refused.to_string().contains(&*dir.to_string_lossy()),
+        "{refused}"
+    );
+    let untrusted = refused
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<UntrustedCacheDir>())
+        .unwrap_or_else(|| panic!("not an UntrustedCacheDir: {refused:?}"))
+        .clone();
+    assert_eq!(untrusted.path, dir);
+    assert!(!dir.join("key").exists(), "no key is made");
+    untrusted
+}
+
+#[cfg(unix)]
 #[test]
 fn a_directory_others_may_write_is_refused() {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = fresh_dir("shared");
-        fs::create_dir_all(&dir).expect("dir");
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).expect("chmod");
-        let refused = ModuleCache::open(&dir).expect_err("refused");
-        assert_eq!(refused.kind(), std::io::ErrorKind::PermissionDenied);
-        assert!(!dir.join("key").exists());
-        let _ = fs::remove_dir_all(&dir);
+    use std::os::unix::fs::PermissionsExt;
+    let dir = fresh_dir("shared");
+    fs::create_dir_all(&dir).expect("dir");
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).expect("chmod");
+    assert_eq!(
+        refusal(&dir).fault,
+        CacheDirFault::OthersMayWrite { mode: 0o777 }
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// Whether this process may give a file to another user: it is root (what it
+/// makes, such as `dir`, is root's). The owner checks are testable only then.
+#[cfg(unix)]
+fn may_chown(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(dir).expect("the directory").uid() == 0
+}
+
+/// The user that files are given to: `nobody`.
+#[cfg(unix)]
+const OTHER_USER: u32 = 65534;
+
+#[cfg(unix)]
+#[test]
+fn a_directory_another_user_owns_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = fresh_dir("others");
+    fs::create_dir_all(&dir).expect("dir");
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).expect("chmod");
+    if may_chown(&dir) {
+        std::os::unix::fs::chown(&dir, Some(OTHER_USER), Some(OTHER_USER)).expect("chown");
+        assert_eq!(
+            refusal(&dir).fault,
+            CacheDirFault::NotOwned { owner: OTHER_USER }
+        );
     }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// A key that is not the host's own is not trusted: a new one is made, under
+/// which the entries sealed before miss.
+#[cfg(unix)]
+#[test]
+fn a_key_another_user_owns_is_replaced() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = fresh_dir("key-owner");
+    let cache = open(&dir);
+    if !may_chown(&dir) {
+        let _ = fs::remove_dir_all(&dir);
+        return;
+    }
+    add(
+        &cached(&cache, EngineKind::Wasmtime, WasmRuntimeConfig::default()),
+        ADD,
+    );
+    let key = dir.join("key");
+    // Still mode 0400 and 32 bytes: only the owner is wrong.
+    std::os::unix::fs::chown(&key, Some(OTHER_USER), None).expect("chown");
+    let reopened = open(&dir);
+    assert_ne!(reopened.precompile_key(), cache.precompile_key());
+    assert_eq!(fs::metadata(&key).expect("a new key").uid(), 0);
+    assert_compiled_again(&reopened);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// A new wasmtime runtime over `cache` loads [`ADD`] by compiling it again:
+/// a miss, and the entry written anew.
+fn assert_compiled_again(cache: &ModuleCache) {
+    let rt = cached(cache, EngineKind::Wasmtime, WasmRuntimeConfig::default());
+    assert_eq!(add(&rt, ADD), 5);
+    let stats = rt.cache_stats();
+    assert_eq!((stats.hits, stats.misses, stats.stored), (0, 1, 1));
+}
+
+/// A key file as the host makes it, but elsewhere: `bytes`, mode 0400.
+#[cfg(unix)]
+fn key_like(path: &Path, bytes: &[u8; 32]) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = fs::remove_file(path);
+    fs::write(path, bytes).expect("a key-like file");
+    fs::set_permissions(path, fs::Permissions::from_mode(0o400)).expect("chmod");
+}
+
+/// Makes a FIFO at `path`: opening it to read would wait for a writer.
+#[cfg(unix)]
+fn fifo(path: &Path) {
+    let made = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success(), "mkfifo {}", path.display());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_linked_key_is_replaced_never_followed() {
+    let dir = fresh_dir("linked-key");
+    let first = open(&dir).precompile_key();
+    let key = dir.join("key");
+    let outside = temp_path("linked-key-target");
+    let planted = [7u8; 32];
+    key_like(&outside, &planted);
+    fs::remove_file(&key).expect("the key");
+    std::os::unix::fs::symlink(&outside, &key).expect("a link");
+    let made = open(&dir).precompile_key();
+    assert_ne!(made, planted, "the link was followed");
+    assert_ne!(made, first);
+    assert!(fs::symlink_metadata(&key).expect("a key").is_file());
+    assert_eq!(fs::read(&outside).expect("the target"), planted);
+    assert_eq!(open(&dir).precompile_key(), made, "the new key is kept");
+    // Nor is a FIFO waited on.
+    fs::remove_file(&key).expect("the key");
+    fifo(&key);
+    let made = open(&dir).precompile_key();
+    assert!(fs::symlink_metadata(&key).expect("a key").is_file());
+    assert_eq!(open(&dir).precompile_key(), made);
+    let _ = fs::remove_dir_all(&dir);
+    let _ = fs::remove_file(&outside);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_linked_entry_is_a_miss_and_its_target_untouched() {
+    let dir = fresh_dir("linked-entry");
+    let cache = open(&dir);
+    let rt = cached(&cache, EngineKind::Wasmtime, WasmRuntimeConfig::default());
+    add(&rt, ADD);
+    let path = cache.entry_path(&CacheKey::new(&rt, ADD));
+    // A valid entry: loaded, had the link been followed.
+    let outside = temp_path("linked-entry-target");
+    fs::rename(&path, &outside).expect("the entry moves out");
+    let long_ago = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+    fs::File::options()
+        .write(true)
+        .open(&outside)
+        .and_then(|file| file.set_modified(long_ago))
+        .expect("dated");
+    let bytes = fs::read(&outside).expect("the target");
+    std::os::unix::fs::symlink(&outside, &path).expect("a link");
+    assert_compiled_again(&cache);
+    assert!(
+        fs::symlink_metadata(&path).expect("an entry").is_file(),
+        "the link is replaced by an entry of its own"
+    );
+    assert_eq!(fs::read(&outside).expect("the target"), bytes);
+    let modified = fs::metadata(&outside).and_then(|m| m.modified());
+    assert_eq!(
+        modified.expect("a time"),
+        long_ago,
+        "the target is not touched"
+    );
+    // Nor is a FIFO waited on.
+    fs::remove_file(&path).expect("the entry");
+    fifo(&path);
+    assert_compiled_again(&cache);
+    let _ = fs::remove_dir_all(&dir);
+    let _ = fs::remove_file(&outside);
+}
+
+/// `add`, with a loop: over bounds that allow none.
+const LOOPS: &[u8] = br#"(module (func (export "add") (param i32 i32) (result i32)
+    (loop) local.get 0 local.get 1 i32.add))"#;
+
+/// An entry is loaded without the bounds check: one compiled under weak
+/// bounds, renamed to the name of strict ones, must not serve them.
+#[test]
+fn an_entry_renamed_to_a_stricter_configurations_name_is_refused() {
+    let dir = fresh_dir("renamed");
+    let cache = open(&dir);
+    let strict = || WasmRuntimeConfig::default().module_bounds(ModuleBounds::DEFAULT.max_loops(0));
+    let expected = runtime(EngineKind::Wasmtime, strict())
+        .load_module(LOOPS)
+        .map(drop)
+        .expect_err("over the bounds");
+    let weak = cached(&cache, EngineKind::Wasmtime, WasmRuntimeConfig::default());
+    assert_eq!(add(&weak, LOOPS), 5);
+    let rt = cached(&cache, EngineKind::Wasmtime, strict());
+    fs::rename(
+        cache.entry_path(&CacheKey::new(&weak, LOOPS)),
+        cache.entry_path(&CacheKey::new(&rt, LOOPS)),
+    )
+    .expect("renamed");
+    let refused = rt.load_module(LOOPS).map(drop).expect_err("still over");
+    assert_eq!(refused.to_string(), expected.to_string());
+    assert_eq!(rt.cache_stats().hits, 0);
+    // Refused by its tag, before the engine read it.
+    assert_eq!(rt.inner().stats().precompiled_loaded, 0);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// The wasmtime version in keys is the one wasmtime stamps on what it
+/// compiles (its major version: all its own check looks at).
+#[test]
+fn the_wasmtime_version_is_the_one_it_stamps() {
+    let rt = WasmtimeRuntime::new(WasmRuntimeConfig::default()).expect("an engine");
+    let mut artifact = rt
+        .engine()
+        .precompile_module(b"\0asm\x01\0\0\0")
+        .expect("compiled");
+    let engine = elf_section(&mut artifact, ".wasmtime.engine");
+    let stamped = &engine[2..2 + usize::from(engine[1])];
+    let major = rt.version().split('.').next().expect("a major version");
+    assert_eq!(stamped, major.as_bytes());
 }
 
 on_every_engine!(
