@@ -227,8 +227,10 @@ pub fn editor_with(
     // Compiled plugins are kept in the plugin system's cache of compiled code
     // (`ModuleCache::default_dir`, as the command-line tool's), so the next
     // start of the editor skips compiling them; with no usable cache directory
-    // the editor compiles as before. On wasmi the cache passes through.
+    // the editor compiles as before. On wasmi the cache passes through; tiered,
+    // plugins start on wasmi and move to wasmtime as their compiles finish.
     let engine: Arc<dyn plugin_system_core::WasmRuntime> = match ModuleCache::open_default() {
+        Ok(cache) if kind == EngineKind::Tiered => Arc::new(cache.new_tiered_runtime(config)?),
         Ok(cache) => Arc::new(cache.new_runtime(kind, config)?),
         Err(_) => new_runtime(kind, config)?,
     };

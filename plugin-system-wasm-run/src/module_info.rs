@@ -340,13 +340,19 @@ pub(crate) fn compile_error(
 pub fn read_module_info(bytes: &[u8]) -> Result<ModuleInfo, WasmError> {
     // Binary (what the engines pass) goes through untouched.
     let binary = to_binary(bytes)?;
-    let bytes: &[u8] = &binary;
+    let sha256 = Sha256::digest(&*binary).into();
+    read_binary_info(&binary, sha256)
+}
+
+/// [`read_module_info`] of binary `bytes` whose SHA-256 is known already
+/// (sealed with a precompiled module): a 30 MB module is not hashed again.
+pub(crate) fn read_binary_info(bytes: &[u8], sha256: [u8; 32]) -> Result<ModuleInfo, WasmError> {
     let invalid = |e: wasmparser::BinaryReaderError| WasmError::InvalidModule {
         message: e.to_string(),
     };
     let mut info = ModuleInfo {
         size: bytes.len(),
-        sha256: Sha256::digest(bytes).into(),
+        sha256,
         ..ModuleInfo::default()
     };
     // Function types by type index (non-function types hold None), then the type

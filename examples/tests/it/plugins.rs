@@ -166,6 +166,13 @@ async fn the_editor_loads_its_plugins_on_wasmi() {
     the_editor_loads_its_plugins(EngineKind::Wasmi).await;
 }
 
+/// Tiered, the plugins answer while wasmtime compiles them in the background,
+/// and move when they can: the same behaviour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_editor_loads_its_plugins_tiered() {
+    the_editor_loads_its_plugins(EngineKind::Tiered).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trusted_plugin_gets_the_network_on_wasmtime() {
     a_trusted_plugin_gets_the_network(EngineKind::Wasmtime).await;

@@ -7,7 +7,7 @@ use plugin_system_core::{WasmRuntime, WasmRuntimeConfig};
 use sha2::{Digest, Sha256};
 
 /// Bumped when the entry format, or what goes into a key, changes.
-const FORMAT: &str = "plugin-system-module-cache-3";
+const FORMAT: &str = "plugin-system-module-cache-4";
 
 /// What a [`ModuleCache`](super::ModuleCache) entry is named by: the SHA-256 of
 /// the module's bytes, of the engine's name and version, of this crate's

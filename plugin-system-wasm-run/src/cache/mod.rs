@@ -108,13 +108,13 @@ pub use seal::{CacheDirFault, UntrustedCacheDir};
 /// - An entry: opened without following a link, and read only if it is a
 ///   regular file of at most 4 GiB; a link there is a miss, and what it leads
 ///   to is neither read nor touched.
-/// - Its last 32 bytes must be the HMAC-SHA256, under a key derived from the
+/// - Its last 32 bytes must be the keyed BLAKE3, under a key derived from the
 ///   cache's, of its name (its [`CacheKey`]) and the rest, checked before the
 ///   engine parses any of it: an entry is refused under another name, such as
 ///   one of a configuration it was not compiled for (the module bounds
 ///   skipped when loading are those of its own name).
-/// - The rest is the engine's own sealed bytes: wasmtime checks their
-///   HMAC-SHA256 under the cache's key before reading them, then their
+/// - The rest is the engine's own sealed bytes: wasmtime checks their keyed
+///   BLAKE3 under the cache's key before reading them, then their
 ///   version, settings and CPU features; the runtime checks that they hold
 ///   the module asked for.
 ///

@@ -8,9 +8,6 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
 use super::CacheKey;
 
 /// The name of the key's file in the cache directory.
@@ -281,29 +278,18 @@ pub(super) fn write_new(
     }
 }
 
-type Tag = Hmac<Sha256>;
-
-fn mac(key: &[u8; 32]) -> Tag {
-    // HMAC takes keys of any length, so this cannot fail.
-    <Tag as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("hmac accepts any key"))
-}
-
 /// The key of entries' tags, derived from the cache's key: the engine seals
 /// its own bytes with that key, and no tag it makes is ever an entry's.
 pub(super) fn entry_key(key: &[u8; 32]) -> [u8; 32] {
-    let mut derived = mac(key);
-    derived.update(b"plugin-system-module-cache entry tags");
-    derived.finalize().into_bytes().into()
+    blake3::derive_key("plugin-system-module-cache entry tags", key)
 }
 
 /// The tag of an entry named `name` holding `payload`, which follows the
 /// payload in the entry's file: binding the name makes an entry renamed to
-/// another key's (one compiled for weaker settings) refused.
+/// another key's (one compiled for weaker settings) refused. Keyed BLAKE3:
+/// entries are tens of megabytes, read at every start.
 pub(super) fn entry_tag(entry_key: &[u8; 32], name: &CacheKey, payload: &[u8]) -> [u8; TAG_LEN] {
-    entry_mac(entry_key, name, payload)
-        .finalize()
-        .into_bytes()
-        .into()
+    entry_mac(entry_key, name, payload).into()
 }
 
 /// The payload of `entry` (the bytes of an entry's file) if its tag is that
@@ -313,16 +299,14 @@ pub(super) fn entry_payload<'a>(
     name: &CacheKey,
     entry: &'a [u8],
 ) -> Option<&'a [u8]> {
-    let (payload, tag) = entry.split_at_checked(entry.len().checked_sub(TAG_LEN)?)?;
-    entry_mac(entry_key, name, payload)
-        .verify_slice(tag)
-        .ok()
-        .map(|()| payload)
+    let (payload, tag) = entry.split_last_chunk::<TAG_LEN>()?;
+    // `blake3::Hash` compares in constant time.
+    (entry_mac(entry_key, name, payload) == blake3::Hash::from_bytes(*tag)).then_some(payload)
 }
 
-fn entry_mac(entry_key: &[u8; 32], name: &CacheKey, payload: &[u8]) -> Tag {
-    let mut mac = mac(entry_key);
-    mac.update(name.as_bytes());
-    mac.update(payload);
-    mac
+fn entry_mac(entry_key: &[u8; 32], name: &CacheKey, payload: &[u8]) -> blake3::Hash {
+    blake3::Hasher::new_keyed(entry_key)
+        .update(name.as_bytes())
+        .update(payload)
+        .finalize()
 }

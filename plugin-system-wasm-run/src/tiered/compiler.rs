@@ -70,6 +70,10 @@ pub(super) struct Compiler {
     threads: usize,
     queue: Mutex<Queue>,
     idle: Condvar,
+    /// The threads Cranelift spreads a compile over, at low priority (made
+    /// with the first compile); without it, rayon's global pool.
+    #[cfg(feature = "wasmtime")]
+    pool: std::sync::OnceLock<Option<rayon::ThreadPool>>,
 }
 
 impl Compiler {
@@ -79,7 +83,30 @@ impl Compiler {
             threads: threads.max(1),
             queue: Mutex::default(),
             idle: Condvar::new(),
+            #[cfg(feature = "wasmtime")]
+            pool: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Runs `compile` where the background compiles run: in the low-priority
+    /// pool, so that a compile's parallel parts wait for idle cores and never
+    /// slow the guest code running on the quick tier.
+    fn in_background<T: Send>(&self, compile: impl FnOnce() -> T + Send) -> T {
+        #[cfg(feature = "wasmtime")]
+        {
+            let pool = self.pool.get_or_init(|| {
+                rayon::ThreadPoolBuilder::new()
+                    .thread_name(|i| format!("plugin-system-compile-{i}"))
+                    .start_handler(|_| lower_priority())
+                    .build()
+                    .inspect_err(|e| tracing::debug!("no compile pool of its own: {e}"))
+                    .ok()
+            });
+            if let Some(pool) = pool {
+                return pool.install(compile);
+            }
+        }
+        compile()
     }
 
     fn queue(&self) -> MutexGuard<'_, Queue> {
@@ -117,6 +144,7 @@ impl Compiler {
 
     /// A thread's loop: jobs until the queue is empty.
     fn serve(&self) {
+        lower_priority();
         loop {
             let job = {
                 let mut queue = self.queue();
@@ -139,7 +167,9 @@ impl Compiler {
 
     fn compile(&self, job: Job) {
         let started = std::time::Instant::now();
-        let outcome = catch_unwind(AssertUnwindSafe(|| self.optimized.load_module(&job.bytes)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            self.in_background(|| self.optimized.load_module(&job.bytes))
+        }));
         match outcome {
             Ok(Ok(module)) => {
                 tracing::debug!(
@@ -183,6 +213,25 @@ impl Compiler {
                 .idle
                 .wait(queue)
                 .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// Lowers the calling thread's scheduling priority to the lowest (nice 19),
+/// where the platform allows it per thread (Linux); elsewhere it keeps its
+/// priority.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: `gettid` has no preconditions; `setpriority` with
+        // PRIO_PROCESS and a thread id changes that thread alone (Linux
+        // schedules threads as tasks) and fails without effect otherwise.
+        let failed = unsafe {
+            let tid = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, tid.cast_unsigned(), 19) != 0
+        };
+        if failed {
+            tracing::debug!("the compile thread keeps its priority");
         }
     }
 }

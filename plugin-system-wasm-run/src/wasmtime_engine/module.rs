@@ -5,7 +5,6 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use hmac::{Hmac, Mac};
 use plugin_system_core::{
     ModuleInfo, Result, ValidationReport, WasmError, WasmFeatures, WasmModule, WasmRuntimeConfig,
 };
@@ -60,18 +59,15 @@ impl WasmModule for WasmtimeModule {
     }
 }
 
-/// Precompiled bytes are wrapped as `MAGIC | sha256(wasm) | artifact | tag`, where
-/// `tag` is HMAC-SHA256 over everything before it, keyed with the runtime's secret.
-const MAGIC: &[u8; 8] = b"PSWTPRE1";
+/// Precompiled bytes are `len | wasm | MAGIC | sha256(wasm) | artifact | tag`:
+/// the module's binary (wasmtime keeps no original bytes, and the module info
+/// is read from it), then wasmtime's artifact, then a keyed BLAKE3 of
+/// everything before it under the runtime's secret. One pass of a fast MAC
+/// authenticates all of it, so the embedded binary is neither hashed again nor
+/// parsed before the tag is checked.
+const MAGIC: &[u8; 8] = b"PSWTPRE2";
 const HASH_LEN: usize = 32;
 const TAG_LEN: usize = 32;
-
-type Tag = Hmac<Sha256>;
-
-fn mac(key: &[u8; 32]) -> Tag {
-    // HMAC takes keys of any length, so this cannot fail.
-    <Tag as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("hmac accepts any key"))
-}
 
 /// Compiles `bytes` and seals the artifact with the runtime's key.
 pub(crate) fn precompile(shared: &Shared, bytes: &[u8]) -> Result<Vec<u8>> {
@@ -80,53 +76,49 @@ pub(crate) fn precompile(shared: &Shared, bytes: &[u8]) -> Result<Vec<u8>> {
         .engine
         .precompile_module(&binary)
         .map_err(|e| module_info::compile_error(&binary, super::parser_features(), e))?;
-    let info = module_info::read_module_info(&binary)?;
-    let mut out = Vec::with_capacity(MAGIC.len() + HASH_LEN + artifact.len() + TAG_LEN);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&info.sha256);
-    out.extend_from_slice(&artifact);
-    let mut tag = mac(&shared.precompile_key);
-    tag.update(&out);
-    out.extend_from_slice(&tag.finalize().into_bytes());
-    // The module info is re-read from the artifact's embedded wasm when loading;
-    // wasmtime keeps no original bytes, so the source goes in as well.
-    let mut sealed = Vec::with_capacity(out.len() + binary.len() + 8);
+    let sha256: [u8; 32] = Sha256::digest(&*binary).into();
+    let mut sealed =
+        Vec::with_capacity(8 + binary.len() + MAGIC.len() + HASH_LEN + artifact.len() + TAG_LEN);
     sealed.extend_from_slice(&(binary.len() as u64).to_le_bytes());
     sealed.extend_from_slice(&binary);
-    sealed.extend_from_slice(&out);
+    sealed.extend_from_slice(MAGIC);
+    sealed.extend_from_slice(&sha256);
+    sealed.extend_from_slice(&artifact);
+    let tag = blake3::keyed_hash(&shared.precompile_key, &sealed);
+    sealed.extend_from_slice(tag.as_bytes());
     Ok(sealed)
 }
 
 /// Opens an envelope made by [`precompile`] and loads the artifact.
 pub(crate) fn load_precompiled(shared: &Arc<Shared>, sealed: &[u8]) -> Result<Arc<dyn WasmModule>> {
     let rejected = |message: &str| WasmError::precompiled(message);
-    let (len, rest) = sealed
+    let (signed, tag) = sealed
+        .split_last_chunk::<TAG_LEN>()
+        .ok_or_else(|| rejected("too short"))?;
+    // `blake3::Hash` compares in constant time.
+    if blake3::keyed_hash(&shared.precompile_key, signed) != blake3::Hash::from_bytes(*tag) {
+        return Err(rejected(
+            "signature does not match: made by another runtime, or tampered",
+        ));
+    }
+    let (len, rest) = signed
         .split_first_chunk::<8>()
         .ok_or_else(|| rejected("too short"))?;
     let wasm_len = usize::try_from(u64::from_le_bytes(*len)).map_err(|_| rejected("bad length"))?;
-    if rest.len() < wasm_len {
-        return Err(rejected("too short"));
-    }
-    let (binary, envelope) = rest.split_at(wasm_len);
-    if envelope.len() < MAGIC.len() + HASH_LEN + TAG_LEN || !envelope.starts_with(MAGIC) {
+    let (binary, body) = rest
+        .split_at_checked(wasm_len)
+        .ok_or_else(|| rejected("too short"))?;
+    let Some((sha256, _)) = body
+        .strip_prefix(MAGIC.as_slice())
+        .and_then(|after| after.split_first_chunk::<HASH_LEN>())
+    else {
         return Err(rejected("not a precompiled module of this runtime"));
-    }
-    let (body, tag) = envelope.split_at(envelope.len() - TAG_LEN);
-    let mut check = mac(&shared.precompile_key);
-    check.update(body);
-    check
-        .verify_slice(tag)
-        .map_err(|_| rejected("signature does not match: made by another runtime, or tampered"))?;
-    // The embedded module is outside the tag: its hash, inside, vouches for
-    // it, and is checked before the module is parsed.
-    if body[MAGIC.len()..MAGIC.len() + HASH_LEN] != *Sha256::digest(binary) {
-        return Err(rejected("embedded module does not match the artifact"));
-    }
-    let info = module_info::read_module_info(binary)
+    };
+    let info = module_info::read_binary_info(binary, *sha256)
         .map_err(|_| rejected("embedded module is not valid"))?;
     let artifact = &body[MAGIC.len() + HASH_LEN..];
     // SAFETY: `Module::deserialize` trusts its input to be wasmtime's own output.
-    // These bytes carry an HMAC-SHA256 tag under this runtime's secret key, checked
+    // These bytes carry a keyed BLAKE3 tag under this runtime's secret key, checked
     // above, so they were made by `precompile` of a runtime holding the key, from
     // `Engine::precompile_module`. Bytes from another wasmtime version or engine
     // configuration are still refused by wasmtime's own header check.

@@ -16,7 +16,6 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use hmac::{Hmac, Mac};
 use plugin_system_core::{
     Imports, ModuleBounds, WasmError, WasmModule, WasmRuntime, WasmRuntimeConfig, WasmValue,
 };
@@ -24,7 +23,6 @@ use plugin_system_wasm_run::{
     CacheDirFault, CacheKey, CacheStats, CachedRuntime, EngineKind, ModuleCache, UntrustedCacheDir,
     WasmtimeRuntime,
 };
-use sha2::Sha256;
 
 use crate::{on_every_engine, runtime, temp_path};
 
@@ -475,16 +473,18 @@ fn elf_section<'a>(elf: &'a mut [u8], name: &str) -> &'a mut [u8] {
 }
 
 /// The file of an entry named `name` holding `payload` (the engine's sealed
-/// bytes) in `cache`: the payload, then the cache's tag, HMAC-SHA256 of the
+/// bytes) in `cache`: the payload, then the cache's tag, keyed BLAKE3 of the
 /// name and the payload under a key derived from the cache's.
 fn tagged(cache: &ModuleCache, name: &CacheKey, payload: &[u8]) -> Vec<u8> {
-    let mac = |key: &[u8]| <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any key");
-    let mut derived = mac(&cache.precompile_key());
-    derived.update(b"plugin-system-module-cache entry tags");
-    let mut tag = mac(&derived.finalize().into_bytes());
-    tag.update(name.as_bytes());
-    tag.update(payload);
-    [payload, &tag.finalize().into_bytes()].concat()
+    let entry_key = blake3::derive_key(
+        "plugin-system-module-cache entry tags",
+        &cache.precompile_key(),
+    );
+    let tag = blake3::Hasher::new_keyed(&entry_key)
+        .update(name.as_bytes())
+        .update(payload)
+        .finalize();
+    [payload, tag.as_bytes()].concat()
 }
 
 /// The payload of an entry's file: all but its tag.
@@ -492,8 +492,8 @@ fn payload(entry: &[u8]) -> &[u8] {
     &entry[..entry.len() - 32]
 }
 
-/// `sealed` (the runtime's envelope: `len | wasm | "PSWTPRE1" | sha256 |
-/// artifact | HMAC-SHA256 tag`) with the wasmtime version its artifact names
+/// `sealed` (the runtime's envelope: `len | wasm | "PSWTPRE2" | sha256 |
+/// artifact | keyed BLAKE3 tag of all before it`) with the wasmtime version its artifact names
 /// (in the section `.wasmtime.engine`: a format byte, a length, the major
 /// version) changed, and sealed again with `key`: the entry another wasmtime
 /// version would have written with the same key.
@@ -513,9 +513,8 @@ fn of_another_version(sealed: &[u8], key: &[u8; 32], version: &str) -> Vec<u8> {
     } else {
         engine[2] + 1
     };
-    let mut tag = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any key");
-    tag.update(&forged[envelope..]);
-    forged.extend_from_slice(&tag.finalize().into_bytes());
+    let tag = blake3::keyed_hash(key, &forged);
+    forged.extend_from_slice(tag.as_bytes());
     forged
 }
 

@@ -68,18 +68,18 @@ fn foreign_or_tampered_bytes_are_refused(kind: EngineKind) {
     assert!(rt.load_precompiled(&bytes).is_ok(), "the runtime goes on");
 }
 
-/// The embedded module is outside the tag; its hash inside vouches for it,
-/// and is checked before anything parses it.
-fn the_embedded_module_is_checked_before_it_is_parsed(kind: EngineKind) {
+/// The embedded module is under the tag with the artifact: changed, it is
+/// refused before anything parses it.
+fn the_embedded_module_is_sealed_with_the_artifact(kind: EngineKind) {
     let rt = runtime(kind, WasmRuntimeConfig::default());
     let Ok(mut bytes) = rt.precompile(ADD) else {
         return;
     };
-    // `len | wasm | ...`: the module made unparsable, the tag still valid.
+    // `len | wasm | ...`: the module made unparsable.
     bytes[8..12].copy_from_slice(b"junk");
     let refused = rt.load_precompiled(&bytes).map(drop).expect_err("refused");
     assert!(
-        refused.to_string().contains("does not match the artifact"),
+        refused.to_string().contains("signature does not match"),
         "{refused}"
     );
 }
@@ -87,5 +87,5 @@ fn the_embedded_module_is_checked_before_it_is_parsed(kind: EngineKind) {
 on_every_engine!(
     precompiled_modules_load_back,
     foreign_or_tampered_bytes_are_refused,
-    the_embedded_module_is_checked_before_it_is_parsed
+    the_embedded_module_is_sealed_with_the_artifact
 );
