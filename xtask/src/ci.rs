@@ -1,9 +1,9 @@
 //! `cargo xtask ci`: everything CI checks, in order, stopping at the first
-//! failure.
+//! failure; last, the release tarball (`cargo xtask dist`) and its check.
 
 use anyhow::Result;
 
-use crate::{cargo, guests, template};
+use crate::{cargo, dist, guests, template};
 
 pub(crate) fn run() -> Result<()> {
     // Guests first: tests load them, and a missing tool should fail here,
@@ -39,5 +39,8 @@ pub(crate) fn run() -> Result<()> {
         "spec",
         "--",
         "--nocapture",
-    ])
+    ])?;
+    // The release tarball builds, and serves its plugins unpacked.
+    dist::run(&[])?;
+    dist::run(&["--check".to_owned()])
 }

@@ -30,8 +30,8 @@ use crate::{cargo, guests, run_command, workspace_root};
 const DIST_DIR: &str = "target/dist";
 /// The cargo profile of the released binary.
 const PROFILE: &str = "release-lto";
-/// An event every example plugin set answers: `host` reads it on stdin.
-const CHECK_EVENT: &str = r#"{"type":"file.opened","data":{"path":"src/main.rs"}}"#;
+/// An event the example file-icons plugin answers: `host` reads it on stdin.
+const CHECK_EVENT: &str = r#"{"type":"get_icon","data":{"extension":"rs"}}"#;
 
 /// `cargo xtask dist [--check [TARBALL]]`.
 pub(crate) fn run(args: &[String]) -> Result<()> {
@@ -271,22 +271,6 @@ fn check(tarball: Option<PathBuf>) -> Result<()> {
 
     let binary = root.join("bin").join("plugin-system");
     let cache = root.join("cache");
-    let entries = |cache: &Path| -> Result<Vec<String>> {
-        let output = Command::new(&binary)
-            .args(["cache", "list"])
-            .env("PLUGIN_SYSTEM_CACHE_DIR", cache)
-            .output()?;
-        if !output.status.success() {
-            bail!(
-                "cache list failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        Ok(String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|line| line.split_whitespace().next().map(str::to_owned))
-            .collect())
-    };
     let shipped = entries(&cache)?;
     if shipped.is_empty() {
         bail!("the tarball's cache holds no compiled module");
@@ -314,9 +298,10 @@ fn check(tarball: Option<PathBuf>) -> Result<()> {
             output.status
         );
     }
-    // Served from the shipped entries: nothing was compiled and added.
+    // Served from the shipped entries: a hit keeps an entry's file (its
+    // inode), a miss writes a new one and renames it into place.
     let after = entries(&cache)?;
-    if after.len() != shipped.len() || after.iter().any(|entry| !shipped.contains(entry)) {
+    if after != shipped {
         bail!("the plugins were compiled again: the cache went from {shipped:?} to {after:?}");
     }
     eprintln!(
@@ -325,4 +310,19 @@ fn check(tarball: Option<PathBuf>) -> Result<()> {
         shipped.len()
     );
     Ok(())
+}
+
+/// The compiled modules in `cache` (`*.cwasm`), with their inodes, sorted.
+fn entries(cache: &Path) -> Result<Vec<(String, u64)>> {
+    use std::os::unix::fs::MetadataExt;
+    let mut found = Vec::new();
+    for entry in fs::read_dir(cache).with_context(|| format!("cannot read {}", cache.display()))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".cwasm") {
+            found.push((name, entry.metadata()?.ino()));
+        }
+    }
+    found.sort();
+    Ok(found)
 }

@@ -111,12 +111,21 @@ impl CachedRuntime {
     /// has something else to do on a miss, such as a
     /// [`TieredRuntime`](crate::TieredRuntime).
     pub fn load_cached(&self, bytes: &[u8]) -> Option<Arc<dyn WasmModule>> {
+        self.load_cached_digest(bytes, &Sha256::digest(bytes).into())
+    }
+
+    /// [`load_cached`](Self::load_cached) of `bytes` whose SHA-256 the caller
+    /// has already: tens of megabytes are not hashed twice.
+    pub(crate) fn load_cached_digest(
+        &self,
+        bytes: &[u8],
+        digest: &[u8; 32],
+    ) -> Option<Arc<dyn WasmModule>> {
         if !self.caches() {
             return None;
         }
-        let digest: [u8; 32] = Sha256::digest(bytes).into();
-        let name = CacheKey::of_digest(&*self.inner, &digest);
-        self.hit(&name, &self.cache.entry_path(&name), bytes, &digest)
+        let name = CacheKey::of_digest(&*self.inner, digest);
+        self.hit(&name, &self.cache.entry_path(&name), bytes, digest)
     }
 
     /// [`load_entry`](Self::load_entry), counted as a hit when there is one.

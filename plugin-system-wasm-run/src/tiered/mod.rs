@@ -195,10 +195,10 @@ impl WasmRuntime for TieredRuntime {
     }
 
     fn load_module(&self, bytes: &[u8]) -> Result<Arc<dyn WasmModule>> {
-        if let Some(module) = self.optimized.load_cached(bytes) {
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        if let Some(module) = self.optimized.load_cached_digest(bytes, &digest) {
             return Ok(module);
         }
-        let digest: [u8; 32] = Sha256::digest(bytes).into();
         let (slot, new) = self.slot(digest);
         if let NextTier::Ready(module) = slot.next_tier() {
             // Compiled in this process, yet not in the cache (unwritable).
