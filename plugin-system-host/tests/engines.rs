@@ -4,10 +4,10 @@
 
 use std::{path::Path, sync::Arc};
 
-use plugin_system_core::{HostFunction, PluginEvent, Value, WasmRuntimeConfig};
+use plugin_system_core::{HostFunction, PluginEvent, Value, WasmRuntime, WasmRuntimeConfig};
 use plugin_system_host::{ManagerError, PluginManager, PluginPackage, PluginState};
 use plugin_system_wasm::WasmPluginRuntime;
-use plugin_system_wasm_run::{EngineKind, new_runtime};
+use plugin_system_wasm_run::{EngineKind, ModuleCache, new_runtime};
 
 /// A Dart-ABI plugin with no manifest export: each event answers `reply`
 /// (WAT string text of `len` bytes), after running `work`.
@@ -1151,6 +1151,58 @@ async fn state_hand_over(kind: EngineKind) {
     assert_eq!(ask().await, (Some(6), Some(2)), "{kind:?}");
     assert!(m.errors("plugin.reloaded").is_empty(), "{kind:?}");
     m.shutdown().await;
+}
+
+/// Tiered, a plugin answers on wasmi while wasmtime compiles it, and moves
+/// between two of its queued events with its count handed over: every event
+/// answered once, in order, through the move.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiered_plugin_moves_to_wasmtime_while_it_serves() {
+    let root = temp_root("tiered", EngineKind::Tiered);
+    let cache = ModuleCache::open(root.join("cache")).unwrap();
+    let tiered = Arc::new(
+        cache
+            .new_tiered_runtime(WasmRuntimeConfig::default())
+            .unwrap(),
+    );
+    let m = PluginManager::builder()
+        .runtime(Arc::new(WasmPluginRuntime::new(
+            Arc::clone(&tiered) as Arc<dyn WasmRuntime>
+        )))
+        .build();
+    write_version(&root, "1.0.0", &stateful(1), "");
+    let report = m
+        .load_packages(vec![
+            PluginPackage::read(&root.join("plugin.reloaded")).unwrap(),
+        ])
+        .await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let mut sent = 0;
+    for round in 0..5 {
+        let queued: Vec<_> = (0..20)
+            .map(|_| {
+                m.post_event("plugin.reloaded", PluginEvent::new("tick"))
+                    .unwrap()
+            })
+            .collect();
+        if round == 2 {
+            // The compile ends while these wait in the mailbox.
+            let compiling = Arc::clone(&tiered);
+            tokio::task::spawn_blocking(move || compiling.wait_for_compiles())
+                .await
+                .unwrap();
+        }
+        for answer in queued {
+            sent += 1;
+            let answer = answer.await.unwrap();
+            assert_eq!(answer.get("n").and_then(Value::as_i64), Some(sent % 10));
+        }
+    }
+    // Moved: the one wasmtime instance is the plugin's.
+    assert_eq!(tiered.optimized().stats().instances_created, 1);
+    assert!(m.errors("plugin.reloaded").is_empty());
+    m.shutdown().await;
+    let _ = std::fs::remove_dir_all(&root);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -174,7 +174,10 @@ fn readme(name: &str) -> String {
          Serve the plugins, starting from the compiled modules:\n\n\
          \x20 export PLUGIN_SYSTEM_CACHE_DIR=\"$PWD/cache\"\n\
          \x20 echo '{CHECK_EVENT}' | bin/plugin-system host plugins/\n\n\
-         Check the files: sha256sum -c SHA256SUMS\n"
+         Check the files: sha256sum -c SHA256SUMS\n\n\
+         The cache's key ships with this folder: anyone with the tarball can\n\
+         seal code for it. Serve these plugins from it; keep your own modules\n\
+         in the default cache, which makes a key of its own.\n"
     )
 }
 
@@ -292,7 +295,13 @@ fn check(tarball: Option<PathBuf>) -> Result<()> {
     let output = host.wait_with_output()?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     eprintln!("{stdout}{}", String::from_utf8_lossy(&output.stderr));
-    if !output.status.success() || !stdout.contains("plugin.file-icons-wasm") {
+    // The file-icons plugin's answer, not an error line about it.
+    let answered = stdout.lines().any(|line| {
+        line.contains(r#""pluginId":"plugin.file-icons-wasm""#)
+            && line.contains(r#""success":true"#)
+            && line.contains(r#""icon":"devicon-rust-plain""#)
+    });
+    if !output.status.success() || !answered {
         bail!(
             "the released binary did not serve the plugins ({})",
             output.status

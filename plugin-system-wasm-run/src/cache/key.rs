@@ -41,7 +41,7 @@ impl CacheKey {
     }
 
     /// The key of a module whose bytes have the SHA-256 `digest`.
-    pub(crate) fn of_digest(runtime: &dyn WasmRuntime, digest: &[u8; 32]) -> CacheKey {
+    pub fn of_digest(runtime: &dyn WasmRuntime, digest: &[u8; 32]) -> CacheKey {
         let mut hash = Sha256::new();
         hash.update(digest);
         hash.update(fingerprint(

@@ -63,8 +63,9 @@ struct Queue {
 }
 
 /// Compiles modules with the optimizing runtime, off the caller's thread.
-/// Threads are started when jobs come and end when the queue is empty: an
-/// idle runtime holds none.
+/// Serving threads are started when jobs come and end when the queue is
+/// empty; the pool a compile spreads over, made at the first compile, stays
+/// (its threads sleep at the lowest priority).
 pub(super) struct Compiler {
     optimized: Arc<CachedRuntime>,
     threads: usize,
@@ -145,6 +146,9 @@ impl Compiler {
     /// A thread's loop: jobs until the queue is empty.
     fn serve(&self) {
         lower_priority();
+        // Counts this thread out however it ends, a panic included, so that
+        // `submit` starts another.
+        let _serving = Counted(self, |queue| queue.threads -= 1);
         loop {
             let job = {
                 let mut queue = self.queue();
@@ -153,15 +157,13 @@ impl Compiler {
                         queue.compiling += 1;
                         job
                     }
-                    None => {
-                        queue.threads -= 1;
-                        return;
-                    }
+                    None => return,
                 }
             };
+            // Counts the job done however it ends, so that
+            // `wait_for_compiles` is never left waiting.
+            let _done = Counted(self, |queue| queue.compiling -= 1);
             self.compile(job);
-            self.queue().compiling -= 1;
-            self.idle.notify_all();
         }
     }
 
@@ -214,6 +216,16 @@ impl Compiler {
                 .wait(queue)
                 .unwrap_or_else(PoisonError::into_inner);
         }
+    }
+}
+
+/// Applies its change to the queue when dropped, and wakes the waiters.
+struct Counted<'a>(&'a Compiler, fn(&mut Queue));
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        (self.1)(&mut self.0.queue());
+        self.0.idle.notify_all();
     }
 }
 

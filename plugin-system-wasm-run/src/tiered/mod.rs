@@ -75,8 +75,9 @@ pub struct TieredRuntime {
     hand_off: Option<HandOff>,
 }
 
-/// A compile handed to someone else: called with a module's bytes.
-type HandOff = Arc<dyn Fn(&[u8]) + Send + Sync>;
+/// A compile handed to someone else: called with a module's bytes and their
+/// SHA-256.
+type HandOff = Arc<dyn Fn(&[u8], &[u8; 32]) + Send + Sync>;
 
 impl TieredRuntime {
     /// `quick` starting modules, `optimized` compiling them in the background
@@ -104,7 +105,8 @@ impl TieredRuntime {
         })
     }
 
-    /// Hands each module to `compile` (once per module, as the background
+    /// Hands each module to `compile` with its SHA-256 (once per module, as
+    /// the background
     /// compile would be queued) instead of compiling it in this process: for a
     /// short-lived process, such as a command, that starts a longer-lived one
     /// to fill the cache for its next run. Modules then stay on the quick tier
@@ -113,7 +115,7 @@ impl TieredRuntime {
     #[must_use]
     pub fn with_compile_hand_off(
         mut self,
-        compile: impl Fn(&[u8]) + Send + Sync + 'static,
+        compile: impl Fn(&[u8], &[u8; 32]) + Send + Sync + 'static,
     ) -> TieredRuntime {
         self.hand_off = Some(Arc::new(compile));
         self
@@ -219,7 +221,7 @@ impl WasmRuntime for TieredRuntime {
         if new {
             match &self.hand_off {
                 Some(compile) => {
-                    compile(bytes);
+                    compile(bytes, &digest);
                     slot.fail();
                 }
                 None => self.compiler.submit(Arc::from(bytes), Arc::clone(&slot)),

@@ -84,6 +84,10 @@ pub(crate) struct Bridge {
     /// The context of the last initialize that succeeded, while tiering: a
     /// new instance is initialized with it.
     initialized: Option<PluginContext>,
+    /// Whether guest code ran beyond the start and the manifest query (an
+    /// exchange, a restore, a direct export call): a fresh instance would
+    /// then lack what it did.
+    touched: bool,
 }
 
 impl Bridge {
@@ -117,6 +121,7 @@ impl Bridge {
             respawn,
             stateless: false,
             initialized: None,
+            touched: false,
         })
     }
 
@@ -169,7 +174,7 @@ impl Bridge {
         self.tiering = false;
         let id = lock(&self.link).plugin_id.clone();
         let (from, to) = (self.respawn.module.engine(), next.engine());
-        let untouched = self.initialized.is_none() && self.stats.events == 0;
+        let untouched = !self.touched;
         let hands_over = self.shape.snapshot && self.shape.restore;
         if !(untouched || self.stateless || hands_over) {
             tracing::info!(
@@ -215,6 +220,9 @@ impl Bridge {
         export: &'static str,
         run: impl FnOnce(&mut Self) -> Result<T, PluginError>,
     ) -> Result<T, PluginError> {
+        if export != abi::GET_MANIFEST {
+            self.touched = true;
+        }
         if let Some(fuel) = self.fuel_per_call {
             self.instance.set_fuel(fuel)?;
         }
@@ -799,7 +807,9 @@ impl WasmPlugin {
         name: &str,
         args: &[plugin_system_core::WasmValue],
     ) -> Result<Vec<plugin_system_core::WasmValue>, WasmError> {
-        locked(&self.bridge).instance.call(name, args)
+        let mut bridge = locked(&self.bridge);
+        bridge.touched = true;
+        bridge.instance.call(name, args)
     }
 
     async fn off_executor<T: Send + 'static>(

@@ -12,7 +12,7 @@ use std::{
 };
 
 use plugin_system_core::{
-    Imports, InstanceLimits, NextTier, PluginContext, PluginEvent, PluginManifest,
+    Imports, InstanceLimits, NextTier, Plugin, PluginContext, PluginEvent, PluginManifest,
     PluginRuntimeType, PluginSource, RuntimeStats, Value, WasmError, WasmFeatures, WasmInstance,
     WasmModule, WasmRuntime, WasmRuntimeConfig, WasmStore, WasmValue,
 };
@@ -333,6 +333,39 @@ fn a_plugin_not_yet_used_moves_before_it_is_initialized() {
     initialize(&plugin);
     assert_eq!(plugin.engine(), "wasmtime");
     assert_eq!(tick(&plugin), 101);
+}
+
+#[test]
+fn state_restored_before_any_event_moves_with_the_plugin() {
+    let setup = Setup::new("restored");
+    let plugin = load(&setup, &counter(true), false);
+    // A reload restores the previous version's state before any event.
+    assert!(Plugin::restore(&plugin, &500_u32.to_le_bytes()).unwrap());
+    setup.finish_compiles(Gate::Open);
+    assert_eq!(tick(&plugin), 501);
+    assert_eq!(plugin.engine(), "wasmtime");
+}
+
+#[test]
+fn a_move_that_fails_leaves_the_plugin_serving_where_it_was() {
+    let setup = Setup::new("bad-move");
+    // Its restore refuses any state: the move fails at its last step.
+    let bytes = String::from_utf8(counter(true))
+        .unwrap()
+        .replace(
+            "(if (i32.ne (local.get $len) (i32.const 4)) (then (return (i32.const 1))))",
+            "(return (i32.const 1))",
+        )
+        .into_bytes();
+    let plugin = load(&setup, &bytes, false);
+    initialize(&plugin);
+    assert_eq!(tick(&plugin), 101);
+    setup.finish_compiles(Gate::Open);
+    for expected in 102..=104 {
+        assert_eq!(tick(&plugin), expected, "no event fails, none is lost");
+    }
+    assert_eq!(plugin.engine(), "wasmi");
+    assert_eq!(plugin.stats().failures, 0);
 }
 
 #[test]

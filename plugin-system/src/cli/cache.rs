@@ -95,9 +95,9 @@ pub(crate) fn runtime(
                 return Ok(Arc::new(tiered));
             }
             let keys = Arc::clone(tiered.optimized().inner());
-            return Ok(Arc::new(tiered.with_compile_hand_off(move |bytes| {
-                compile_detached(&cache, &*keys, bytes);
-            })));
+            return Ok(Arc::new(tiered.with_compile_hand_off(
+                move |bytes, digest| compile_detached(&cache, &*keys, bytes, digest),
+            )));
         }
         return new_runtime(EngineKind::Wasmi, config);
     }
@@ -142,20 +142,20 @@ fn compiling(lock: &Path) -> bool {
         })
 }
 
-/// Starts `plugin-system cache add -` in a process of its own, which outlives
-/// this one (its own process group: a Ctrl-C of this command does not stop
-/// it), and writes `bytes` to its stdin; unless one compiles this module
-/// already. Nothing here fails the command: a compile that cannot start is
-/// a debug line.
-fn compile_detached(cache: &ModuleCache, keys: &dyn WasmRuntime, bytes: &[u8]) {
-    if compiling(&lock_path(cache, &CacheKey::new(keys, bytes))) {
+/// Starts `plugin-system cache add --background -` in a process of its own,
+/// which outlives this one (its own process group: a Ctrl-C of this command
+/// does not stop it), and writes `bytes` (whose SHA-256 is `digest`) to its
+/// stdin; unless one compiles this module already. Nothing here fails the
+/// command: a compile that cannot start is a debug line.
+fn compile_detached(cache: &ModuleCache, keys: &dyn WasmRuntime, bytes: &[u8], digest: &[u8; 32]) {
+    if compiling(&lock_path(cache, &CacheKey::of_digest(keys, digest))) {
         return;
     }
     let Ok(exe) = std::env::current_exe() else {
         return;
     };
     let mut command = Command::new(exe);
-    command.args(["cache", "add", "-"]);
+    command.args(["cache", "add", "--background", "-"]);
     if keys.config().fuel_limit.is_some() {
         // Metering is compiled in; the amount is not.
         command.args(["--fuel", "1"]);
@@ -189,6 +189,60 @@ pub(crate) struct AddArgs {
     /// is compiled into the code, the amount is not).
     #[arg(long, value_name = "N")]
     fuel: Option<u64>,
+    /// Compile at the lowest scheduling priority (what `--engine tiered`
+    /// asks for).
+    #[arg(long, hide = true)]
+    background: bool,
+}
+
+/// A compile lock held: removed when dropped, a panic included. A lock left
+/// by a process that was killed goes stale after [`STALE_LOCK`].
+struct Lock(PathBuf);
+
+impl Lock {
+    /// The lock of `path`, if no other process holds one younger than
+    /// [`STALE_LOCK`]. Made with `create_new`: of two processes, one gets it.
+    fn take(path: PathBuf) -> io::Result<Option<Lock>> {
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut file) => {
+                    // For people who look: which process compiles.
+                    let _ = write!(file, "{}", std::process::id());
+                    return Ok(Some(Lock(path)));
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if compiling(&path) {
+                        return Ok(None);
+                    }
+                    // Stale: its holder died. Taken over once.
+                    let _ = std::fs::remove_file(&path);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Lowers this process's scheduling priority to the lowest, where the
+/// platform allows it: a background compile waits for idle cores.
+fn lower_priority() {
+    #[cfg(unix)]
+    {
+        // SAFETY: `setpriority` on this process (who = 0) has no
+        // preconditions, and fails without effect.
+        let _ = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 19) };
+    }
 }
 
 /// `cache list|clear|size|add`.
@@ -283,6 +337,9 @@ fn fill(cache: &ModuleCache, add: &AddArgs, out: &mut dyn Write) -> Result<(), F
         plugin_system::core::read_module_file(&add.file).map_err(Failure::from)?
     };
     input::check_module(&bytes)?;
+    if add.background {
+        lower_priority();
+    }
     let mut config = WasmRuntimeConfig::default();
     if let Some(fuel) = add.fuel {
         config = config.fuel_limit(fuel);
@@ -293,17 +350,17 @@ fn fill(cache: &ModuleCache, add: &AddArgs, out: &mut dyn Write) -> Result<(), F
         writeln!(out, "{key} already cached")?;
         return Ok(());
     }
-    let lock = lock_path(cache, &key);
-    if compiling(&lock) {
+    let Some(_lock) = Lock::take(lock_path(cache, &key))? else {
         writeln!(out, "{key} is being compiled by another process")?;
         return Ok(());
+    };
+    // The process that held the lock may have finished just now.
+    if runtime.load_cached(&bytes).is_some() {
+        writeln!(out, "{key} already cached")?;
+        return Ok(());
     }
-    // Written whole or not at all: a lock that exists is a compile under way.
-    std::fs::write(&lock, std::process::id().to_string())?;
     let started = Instant::now();
-    let compiled = runtime.load_module(&bytes);
-    let _ = std::fs::remove_file(&lock);
-    compiled?;
+    runtime.load_module(&bytes)?;
     let stats = runtime.cache_stats();
     if stats.stored == 0 {
         return Err(Failure::Usage(format!(

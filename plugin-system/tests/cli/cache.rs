@@ -600,3 +600,52 @@ fn cache_add_compiles_once_and_refuses_what_is_not_a_module() {
     invalid.code_is(2);
     assert_eq!(entries(&dir).len(), 2);
 }
+
+#[cfg(unix)]
+#[test]
+fn cache_add_leaves_a_module_to_the_process_that_compiles_it() {
+    if !cfg!(feature = "wasmtime") {
+        return;
+    }
+    let wat = fixture("cache-add-locked.wat", ADD);
+    let file = wat.to_str().expect("utf-8 temp path");
+    let first = cache_dir("lock-name");
+    let added = run_with(
+        &["cache", "add", file],
+        None,
+        &[("PLUGIN_SYSTEM_CACHE_DIR", first.as_os_str())],
+    );
+    let key = added
+        .stdout
+        .split_whitespace()
+        .next()
+        .expect("the key")
+        .to_owned();
+
+    let dir = cache_dir("locked");
+    std::os::unix::fs::DirBuilderExt::mode(&mut fs::DirBuilder::new(), 0o700)
+        .create(&dir)
+        .expect("the cache folder");
+    let lock = dir.join(format!("{key}.compiling"));
+    fs::write(&lock, "4242").expect("another process's lock");
+    let env = [("PLUGIN_SYSTEM_CACHE_DIR", dir.as_os_str())];
+    let held = run_with(&["cache", "add", file], None, &env);
+    held.code_is(0);
+    assert!(
+        held.stdout.contains("being compiled by another process"),
+        "{held:#?}"
+    );
+    assert!(entries(&dir).is_empty() && lock.exists());
+
+    // A lock its holder left two hours ago (killed): taken over.
+    let two_hours_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    fs::File::options()
+        .write(true)
+        .open(&lock)
+        .and_then(|f| f.set_modified(two_hours_ago))
+        .expect("age the lock");
+    let taken = run_with(&["cache", "add", file], None, &env);
+    assert!(taken.stdout.contains(" cached: "), "{taken:#?}");
+    assert_eq!(entries(&dir).len(), 1);
+    assert!(!lock.exists(), "the lock goes with the compile");
+}
