@@ -116,7 +116,7 @@ impl CachedRuntime {
 
     /// [`load_cached`](Self::load_cached) of `bytes` whose SHA-256 the caller
     /// has already: tens of megabytes are not hashed twice.
-    pub(crate) fn load_cached_digest(
+    pub fn load_cached_digest(
         &self,
         bytes: &[u8],
         digest: &[u8; 32],
@@ -125,25 +125,12 @@ impl CachedRuntime {
             return None;
         }
         let name = CacheKey::of_digest(&*self.inner, digest);
-        self.hit(&name, &self.cache.entry_path(&name), bytes, digest)
-    }
-
-    /// [`load_entry`](Self::load_entry), counted as a hit when there is one.
-    fn hit(
-        &self,
-        name: &CacheKey,
-        path: &Path,
-        bytes: &[u8],
-        digest: &[u8; 32],
-    ) -> Option<Arc<dyn WasmModule>> {
-        let module = self.load_entry(name, path, bytes, digest)?;
-        self.counters.hits.fetch_add(1, Ordering::Relaxed);
-        Some(module)
+        self.load_entry(&name, &self.cache.entry_path(&name), bytes, digest)
     }
 
     /// The module in the entry `name` at `path`, if it is there, its tag is
     /// the cache's for that name, the runtime takes it, and it holds the
-    /// module of `bytes` (whose SHA-256 is `digest`).
+    /// module of `bytes` (whose SHA-256 is `digest`); counted as a hit.
     fn load_entry(
         &self,
         name: &CacheKey,
@@ -184,6 +171,7 @@ impl CachedRuntime {
         if let Err(e) = files::touch(path) {
             tracing::warn!("cannot mark cache entry {} used: {e}", path.display());
         }
+        self.counters.hits.fetch_add(1, Ordering::Relaxed);
         Some(module)
     }
 
@@ -265,7 +253,7 @@ impl WasmRuntime for CachedRuntime {
         let digest: [u8; 32] = Sha256::digest(bytes).into();
         let name = CacheKey::of_digest(&*self.inner, &digest);
         let path = self.cache.entry_path(&name);
-        if let Some(module) = self.hit(&name, &path, bytes, &digest) {
+        if let Some(module) = self.load_entry(&name, &path, bytes, &digest) {
             return Ok(module);
         }
         self.counters.misses.fetch_add(1, Ordering::Relaxed);

@@ -48,6 +48,8 @@ use plugin_system::{
     wasm_run::{CacheEntry, CacheKey, ModuleCache},
 };
 
+use sha2::{Digest, Sha256};
+
 use super::{Failure, input};
 
 /// `--no-cache`.
@@ -345,8 +347,11 @@ fn fill(cache: &ModuleCache, add: &AddArgs, out: &mut dyn Write) -> Result<(), F
         config = config.fuel_limit(fuel);
     }
     let runtime = cache.new_runtime(EngineKind::Wasmtime, config)?;
-    let key = CacheKey::new(&**runtime.inner(), &bytes);
-    if runtime.load_cached(&bytes).is_some() {
+    // Hashed once: the module may be tens of megabytes.
+    let digest: [u8; 32] = Sha256::digest(&bytes).into();
+    let key = CacheKey::of_digest(&**runtime.inner(), &digest);
+    let cached = || runtime.load_cached_digest(&bytes, &digest).is_some();
+    if cached() {
         writeln!(out, "{key} already cached")?;
         return Ok(());
     }
@@ -355,7 +360,7 @@ fn fill(cache: &ModuleCache, add: &AddArgs, out: &mut dyn Write) -> Result<(), F
         return Ok(());
     };
     // The process that held the lock may have finished just now.
-    if runtime.load_cached(&bytes).is_some() {
+    if cached() {
         writeln!(out, "{key} already cached")?;
         return Ok(());
     }
