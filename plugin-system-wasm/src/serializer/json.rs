@@ -1,12 +1,13 @@
 //! [`JsonSerializer`]: UTF-8 JSON, as Dart's `jsonEncode`/`jsonDecode`.
 
 use plugin_system_core::{
-    PluginEvent, PluginManifest, PluginResponse, PluginSerializer, SerializationError, Value,
-    ValueMap, WireFormat,
+    DataDecoder, PluginEvent, PluginManifest, PluginResponse, PluginSerializer, ResponseData,
+    SerializationError, Value, ValueMap, WireFormat,
 };
-use serde::{Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
-use super::{append, check_input, encode_with};
+use super::{append, check_input, encode_with, response::WireResponse};
 
 const FORMAT: WireFormat = WireFormat::Json;
 
@@ -36,9 +37,9 @@ impl JsonSerializer {
         })
     }
 
-    fn decode<T: DeserializeOwned>(
+    fn decode<'a, T: Deserialize<'a>>(
         &self,
-        bytes: &[u8],
+        bytes: &'a [u8],
         object: bool,
     ) -> Result<T, SerializationError> {
         check_input(FORMAT, bytes, self.max_size)?;
@@ -86,6 +87,18 @@ fn check_finite_value(value: &Value) -> Result<(), SerializationError> {
     }
 }
 
+/// Decodes a response's `data` checked by [`ResponseData::check`].
+static DATA: DataDecoder = DataDecoder {
+    format: FORMAT,
+    decode: decode_data,
+};
+
+fn decode_data(bytes: &[u8]) -> Result<ValueMap, SerializationError> {
+    serde_json::from_slice::<Option<ValueMap>>(bytes)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| SerializationError::decode(FORMAT, e))
+}
+
 fn maps<'a>(
     maps: impl IntoIterator<Item = Option<&'a ValueMap>>,
 ) -> impl Iterator<Item = &'a Value> {
@@ -118,12 +131,23 @@ impl PluginSerializer for JsonSerializer {
     }
 
     fn serialize_response(&self, response: &PluginResponse) -> Result<Vec<u8>, SerializationError> {
-        check_finite(maps([Some(&response.data), response.metadata.as_ref()]))?;
+        check_finite(maps([Some(&*response.data), response.metadata.as_ref()]))?;
         self.encode(response)
     }
 
+    /// The response's `data` is checked and kept as its JSON text, decoded
+    /// when first read ([`ResponseData`]).
     fn deserialize_response(&self, bytes: &[u8]) -> Result<PluginResponse, SerializationError> {
-        self.decode(bytes, true)
+        let wire: WireResponse<&RawValue> = self.decode(bytes, true)?;
+        let data = match wire.data {
+            None => ResponseData::new(),
+            Some(raw) => {
+                ResponseData::check(&mut serde_json::Deserializer::from_str(raw.get()))
+                    .map_err(|e| SerializationError::decode(FORMAT, format_args!("data: {e}")))?;
+                ResponseData::undecoded(raw.get().as_bytes(), &DATA)
+            }
+        };
+        Ok(wire.with_data(data))
     }
 
     fn serialize_manifest(&self, manifest: &PluginManifest) -> Result<Vec<u8>, SerializationError> {

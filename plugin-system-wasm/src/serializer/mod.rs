@@ -39,6 +39,7 @@ mod hybrid;
 mod json;
 mod msgpack;
 mod postcard;
+mod response;
 
 pub use hybrid::HybridSerializer;
 pub use json::JsonSerializer;
