@@ -361,7 +361,7 @@ fn state(manager: &PluginManager, id: &str) -> String {
 /// A plugin's answer in one line: its data, or the error and its kind.
 fn answer_text(answer: &Result<PluginResponse, ManagerError>) -> String {
     match answer {
-        Ok(response) if response.success => render(&Value::Map(response.data.map().clone())),
+        Ok(response) if response.success => render(&Value::Map(response.data.clone())),
         Ok(response) => format!(
             "unsuccessful: {}",
             response.message.as_deref().unwrap_or("no message")

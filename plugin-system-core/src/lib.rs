@@ -55,12 +55,12 @@ pub use instance::{
 pub use memory::{PAGE_SIZE, WasmMemory, checked_range};
 pub use module::{ModuleInfo, NextTier, ValidationReport, WasmModule};
 pub use plugin::{
-    BlockingPlugin, DEFAULT_MAX_MESSAGE_SIZE, DataDecoder, FilesystemAccessLevel, HostCall,
-    HostFunction, HostFunctionError, HostFunctions, LastWords, ParseEnumError, Plugin,
-    PluginContext, PluginError, PluginEvent, PluginLoadOptions, PluginManifest, PluginOrigin,
-    PluginPermissions, PluginResponse, PluginRuntime, PluginRuntimeType, PluginSerializer,
-    PluginSource, PluginUsage, ResponseData, SerializationError, SharedEvent, Timestamp,
-    TimestampParseError, Value, ValueError, ValueMap, WireFormat, check_manifests_agree,
+    BlockingPlugin, DEFAULT_MAX_MESSAGE_SIZE, FilesystemAccessLevel, HostCall, HostFunction,
+    HostFunctionError, HostFunctions, LastWords, ParseEnumError, Plugin, PluginContext,
+    PluginError, PluginEvent, PluginLoadOptions, PluginManifest, PluginOrigin, PluginPermissions,
+    PluginResponse, PluginRuntime, PluginRuntimeType, PluginSerializer, PluginSource, PluginUsage,
+    SerializationError, SharedEvent, Timestamp, TimestampParseError, Value, ValueError, ValueMap,
+    WireFormat, check_manifests_agree,
 };
 pub use runtime::{
     InstanceGuard, MAX_MODULE_FILE_BYTES, RuntimeCounters, RuntimeStats, WasmRuntime,

@@ -37,7 +37,7 @@ impl PluginResponseExt for PluginResponse {
 
     fn ok_with(data: ValueMap) -> Self {
         let mut response = PluginResponse::new(true);
-        response.data = data.into();
+        response.data = data;
         response
     }
 

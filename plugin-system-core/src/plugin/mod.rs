@@ -28,7 +28,7 @@ pub use lifecycle::{
 };
 pub use manifest::{PluginManifest, PluginRuntimeType};
 pub use permissions::{FilesystemAccessLevel, PluginPermissions};
-pub use response::{DataDecoder, PluginResponse, ResponseData};
+pub use response::PluginResponse;
 pub use runtime::{PluginLoadOptions, PluginRuntime, check_manifests_agree};
 pub use serializer::{DEFAULT_MAX_MESSAGE_SIZE, PluginSerializer, SerializationError, WireFormat};
 pub use timestamp::{Timestamp, TimestampParseError};

@@ -2,11 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-mod data;
-
-pub use data::{DataDecoder, ResponseData};
-
-use super::{Timestamp, Value, ValueError, ValueMap, value};
+use super::{Timestamp, Value, ValueError, ValueMap, null_as_default, value};
 
 /// Whether the target has a clock for [`Timestamp::now`]: every target but
 /// `wasm32-unknown-unknown` (and `wasm64-unknown-unknown`), where
@@ -61,10 +57,9 @@ pub(super) fn now_if_clock() -> Option<Timestamp> {
 pub struct PluginResponse {
     /// Whether the plugin handled the event successfully.
     pub success: bool,
-    /// The result: a map, which a serializer may leave as the plugin's bytes
-    /// until it is first read ([`ResponseData`]).
-    #[serde(default)]
-    pub data: ResponseData,
+    /// The result.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub data: ValueMap,
     /// A message for people; on failure, what went wrong.
     #[serde(default)]
     pub message: Option<String>,
@@ -90,7 +85,7 @@ impl PluginResponse {
     pub fn new(success: bool) -> Self {
         PluginResponse {
             success,
-            data: ResponseData::new(),
+            data: ValueMap::new(),
             message: None,
             error: None,
             stack_trace: None,
@@ -108,7 +103,7 @@ impl PluginResponse {
     /// stamps it.
     pub fn success(data: ValueMap) -> Self {
         PluginResponse {
-            data: data.into(),
+            data,
             timestamp: now_if_clock(),
             ..PluginResponse::new(true)
         }

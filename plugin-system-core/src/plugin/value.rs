@@ -2,7 +2,6 @@
 //! bridge between it and any serde type ([`Value::from_serialize`],
 //! [`Value::deserialize_into`], [`ValueError`]).
 
-mod check;
 mod error;
 mod from_value;
 #[cfg(test)]
@@ -17,7 +16,6 @@ use serde::{
     ser::{SerializeMap, SerializeSeq},
 };
 
-pub(crate) use check::check_optional_map;
 pub use error::ValueError;
 pub(crate) use from_value::from_map;
 pub(crate) use to_value::to_value;

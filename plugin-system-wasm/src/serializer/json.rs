@@ -1,13 +1,12 @@
 //! [`JsonSerializer`]: UTF-8 JSON, as Dart's `jsonEncode`/`jsonDecode`.
 
 use plugin_system_core::{
-    DataDecoder, PluginEvent, PluginManifest, PluginResponse, PluginSerializer, ResponseData,
-    SerializationError, Value, ValueMap, WireFormat,
+    PluginEvent, PluginManifest, PluginResponse, PluginSerializer, SerializationError, Value,
+    ValueMap, WireFormat,
 };
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use serde::{Serialize, de::DeserializeOwned};
 
-use super::{append, check_input, encode_with, response::WireResponse};
+use super::{append, check_input, encode_with};
 
 const FORMAT: WireFormat = WireFormat::Json;
 
@@ -37,9 +36,9 @@ impl JsonSerializer {
         })
     }
 
-    fn decode<'a, T: Deserialize<'a>>(
+    fn decode<T: DeserializeOwned>(
         &self,
-        bytes: &'a [u8],
+        bytes: &[u8],
         object: bool,
     ) -> Result<T, SerializationError> {
         check_input(FORMAT, bytes, self.max_size)?;
@@ -87,18 +86,6 @@ fn check_finite_value(value: &Value) -> Result<(), SerializationError> {
     }
 }
 
-/// Decodes a response's `data` checked by [`ResponseData::check`].
-static DATA: DataDecoder = DataDecoder {
-    format: FORMAT,
-    decode: decode_data,
-};
-
-fn decode_data(bytes: &[u8]) -> Result<ValueMap, SerializationError> {
-    serde_json::from_slice::<Option<ValueMap>>(bytes)
-        .map(Option::unwrap_or_default)
-        .map_err(|e| SerializationError::decode(FORMAT, e))
-}
-
 fn maps<'a>(
     maps: impl IntoIterator<Item = Option<&'a ValueMap>>,
 ) -> impl Iterator<Item = &'a Value> {
@@ -131,23 +118,12 @@ impl PluginSerializer for JsonSerializer {
     }
 
     fn serialize_response(&self, response: &PluginResponse) -> Result<Vec<u8>, SerializationError> {
-        check_finite(maps([Some(&*response.data), response.metadata.as_ref()]))?;
+        check_finite(maps([Some(&response.data), response.metadata.as_ref()]))?;
         self.encode(response)
     }
 
-    /// The response's `data` is checked and kept as its JSON text, decoded
-    /// when first read ([`ResponseData`]).
     fn deserialize_response(&self, bytes: &[u8]) -> Result<PluginResponse, SerializationError> {
-        let wire: WireResponse<&RawValue> = self.decode(bytes, true)?;
-        let data = match wire.data {
-            None => ResponseData::new(),
-            Some(raw) => {
-                ResponseData::check(&mut serde_json::Deserializer::from_str(raw.get()))
-                    .map_err(|e| SerializationError::decode(FORMAT, format_args!("data: {e}")))?;
-                ResponseData::undecoded(raw.get().as_bytes(), &DATA)
-            }
-        };
-        Ok(wire.with_data(data))
+        self.decode(bytes, true)
     }
 
     fn serialize_manifest(&self, manifest: &PluginManifest) -> Result<Vec<u8>, SerializationError> {

@@ -39,7 +39,6 @@ mod hybrid;
 mod json;
 mod msgpack;
 mod postcard;
-mod response;
 
 pub use hybrid::HybridSerializer;
 pub use json::JsonSerializer;

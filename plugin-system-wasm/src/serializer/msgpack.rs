@@ -2,15 +2,12 @@
 //! `msgpack_dart` reads and writes it.
 
 use plugin_system_core::{
-    DataDecoder, PluginEvent, PluginManifest, PluginResponse, PluginSerializer, ResponseData,
-    SerializationError, Value, ValueMap, WireFormat,
+    PluginEvent, PluginManifest, PluginResponse, PluginSerializer, SerializationError, Value,
+    WireFormat,
 };
-use serde::{Deserialize, Serialize};
+use serde::{Serialize, de::DeserializeOwned};
 
-use super::{
-    append, check_input, encode_with,
-    response::{CheckedData, WireResponse},
-};
+use super::{append, check_input, encode_with};
 
 const FORMAT: WireFormat = WireFormat::MessagePack;
 
@@ -46,9 +43,9 @@ impl MessagePackSerializer {
         })
     }
 
-    fn decode<'a, T: Deserialize<'a>>(
+    fn decode<T: DeserializeOwned>(
         &self,
-        bytes: &'a [u8],
+        bytes: &[u8],
         map: bool,
     ) -> Result<T, SerializationError> {
         check_input(FORMAT, bytes, self.max_size)?;
@@ -68,7 +65,12 @@ impl MessagePackSerializer {
         // from the input (the `io::Read` one copies each into a buffer), and
         // bytes after the message are found without a second parse.
         let message = first_value_len(bytes).map_or(bytes, |len| &bytes[..len]);
-        let value = from_slice(message)?;
+        let mut de = rmp_serde::Deserializer::from_read_ref(message);
+        // Deep enough for a model around values of `Value::MAX_DEPTH`, and
+        // shallow enough that skipping an unknown key's value cannot exhaust
+        // a small thread stack (rmp_serde allows 1024 by default).
+        de.set_max_depth(MAX_DEPTH);
+        let value = T::deserialize(&mut de).map_err(|e| SerializationError::decode(FORMAT, e))?;
         match bytes.len() - message.len() {
             0 => Ok(value),
             extra => Err(SerializationError::decode(
@@ -77,61 +79,6 @@ impl MessagePackSerializer {
             )),
         }
     }
-}
-
-/// Reads `T` from exactly one message (the caller has found its extent).
-fn from_slice<'a, T: Deserialize<'a>>(message: &'a [u8]) -> Result<T, SerializationError> {
-    let mut de = rmp_serde::Deserializer::from_read_ref(message);
-    // Deep enough for a model around values of `Value::MAX_DEPTH`, and
-    // shallow enough that skipping an unknown key's value cannot exhaust a
-    // small thread stack (rmp_serde allows 1024 by default).
-    de.set_max_depth(MAX_DEPTH);
-    T::deserialize(&mut de).map_err(|e| SerializationError::decode(FORMAT, e))
-}
-
-/// Decodes a response's `data` checked by [`ResponseData::check`].
-static DATA: DataDecoder = DataDecoder {
-    format: FORMAT,
-    decode: decode_data,
-};
-
-fn decode_data(bytes: &[u8]) -> Result<ValueMap, SerializationError> {
-    from_slice::<Option<ValueMap>>(bytes).map(Option::unwrap_or_default)
-}
-
-/// The bytes of the value under the key `"data"` of the map that `message`
-/// holds (a message already read, so well framed); `None` when no key is that
-/// string.
-fn data_of(message: &[u8]) -> Option<&[u8]> {
-    let (entries, mut pos) = match *message.first()? {
-        marker @ 0x80..=0x8f => (usize::from(marker & 0x0f), 1),
-        0xde => (
-            usize::from(u16::from_be_bytes([*message.get(1)?, *message.get(2)?])),
-            3,
-        ),
-        0xdf => (
-            u32::from_be_bytes(message.get(1..5)?.try_into().ok()?) as usize,
-            5,
-        ),
-        _ => return None,
-    };
-    for _ in 0..entries {
-        let key = message.get(pos..pos + first_value_len(message.get(pos..)?)?)?;
-        pos += key.len();
-        let value = message.get(pos..pos + first_value_len(message.get(pos..)?)?)?;
-        pos += value.len();
-        let name = match *key {
-            [0xa0..=0xbf, ref name @ ..] => name,
-            [0xd9, _, ref name @ ..]
-            | [0xda, _, _, ref name @ ..]
-            | [0xdb, _, _, _, _, ref name @ ..] => name,
-            _ => continue,
-        };
-        if name == b"data" {
-            return Some(value);
-        }
-    }
-    None
 }
 
 /// The length of the MessagePack value at the start of `bytes`, from its
@@ -224,20 +171,8 @@ impl PluginSerializer for MessagePackSerializer {
         self.encode(response)
     }
 
-    /// The response's `data` is checked and kept as its MessagePack bytes,
-    /// decoded when first read ([`ResponseData`]).
     fn deserialize_response(&self, bytes: &[u8]) -> Result<PluginResponse, SerializationError> {
-        let wire: WireResponse<CheckedData> = self.decode(bytes, true)?;
-        let data = match wire.data {
-            None => ResponseData::new(),
-            Some(CheckedData) => match data_of(bytes) {
-                Some(raw) => ResponseData::undecoded(raw, &DATA),
-                // Under a key that is not the string "data" (serde also reads
-                // a field's index): rare enough to read the whole again.
-                None => return self.decode(bytes, true),
-            },
-        };
-        Ok(wire.with_data(data))
+        self.decode(bytes, true)
     }
 
     fn serialize_manifest(&self, manifest: &PluginManifest) -> Result<Vec<u8>, SerializationError> {

@@ -114,7 +114,7 @@ impl PluginSerializer for PostcardSerializer {
     fn deserialize_response(&self, bytes: &[u8]) -> Result<PluginResponse, SerializationError> {
         let wire: ResponseIn = self.decode(bytes)?;
         let mut response = PluginResponse::new(wire.success);
-        response.data = wire.data.into();
+        response.data = wire.data;
         response.message = wire.message;
         response.error = wire.error;
         response.stack_trace = wire.stack_trace;

@@ -9,7 +9,6 @@ mod examples;
 mod garbage;
 mod hybrid;
 mod last_words;
-mod lazy_data;
 mod memory64;
 mod messages;
 mod msgpack;

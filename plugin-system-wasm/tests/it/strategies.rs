@@ -95,7 +95,7 @@ pub(crate) fn response(floats: Floats) -> impl Strategy<Value = PluginResponse> 
         .prop_map(
             |(success, data, message, error, stack, timestamp, duration, metadata)| {
                 let mut r = PluginResponse::new(success);
-                r.data = data.into();
+                r.data = data;
                 r.message = message;
                 r.error = error;
                 r.stack_trace = stack;
