@@ -112,6 +112,9 @@ use std::{fmt, str::FromStr, sync::Arc};
 pub use plugin_system_core::{WasmError, WasmRuntime, WasmRuntimeConfig};
 
 mod bounds;
+// The module cache and tiering need files and threads, which a browser page
+// (`wasm32-unknown-unknown`) has not.
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod cache;
 mod deadline;
 mod module_info;
@@ -119,6 +122,7 @@ mod module_kind;
 mod shared;
 #[cfg(feature = "wasmi")]
 mod start_export;
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod tiered;
 #[cfg(feature = "wasi")]
 mod wasi;
@@ -128,12 +132,14 @@ mod wasmi_engine;
 mod wasmtime_engine;
 
 pub use bounds::{CodeShape, Peak};
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 pub use cache::{
     CacheDirFault, CacheEntry, CacheKey, CacheStats, CachedRuntime, ModuleCache, UntrustedCacheDir,
 };
 pub use module_info::{Inspection, check_imports, inspect, read_module_info};
 pub use module_kind::{ModuleKind, NOT_A_MODULE, module_kind};
 pub use plugin_system_core::{ModuleBound, ModuleBounds};
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 pub use tiered::{DEFAULT_COMPILE_THREADS, TieredRuntime};
 #[cfg(feature = "wasmi")]
 pub use wasmi_engine::WasmiRuntime;
@@ -258,6 +264,7 @@ pub fn new_runtime(
         EngineKind::Wasmtime => Ok(Arc::new(WasmtimeRuntime::new(config)?)),
         #[cfg(feature = "wasmi")]
         EngineKind::Wasmi => Ok(Arc::new(WasmiRuntime::new(config)?)),
+        #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
         EngineKind::Tiered => {
             let cache = ModuleCache::open_default().map_err(|source| WasmError::Io {
                 path: ModuleCache::default_dir().unwrap_or_default(),
