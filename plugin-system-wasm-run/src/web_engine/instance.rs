@@ -1,0 +1,198 @@
+//! The instance of a [`WebStore`]: calls, globals, memories; fuel and deadlines
+//! refused plainly.
+
+use std::{sync::Arc, time::Duration};
+
+use js_sys::{Function, WebAssembly};
+use plugin_system_core::{
+    ExportKind, ExternType, Func, InstanceStats, Result, WasmError, WasmInstance, WasmMemory,
+    WasmModule, WasmValue,
+};
+
+use super::{
+    call,
+    convert::{from_js, to_js},
+    memory::WebMemory,
+    store::{Resolved, WebStore},
+    unsupported,
+};
+use crate::shared;
+
+/// The error of asking an instance for fuel: none is metered on the web yet.
+fn no_fuel() -> WasmError {
+    unsupported("fuel metering on the web engine (module instrumentation is not built yet)")
+}
+
+/// The error of a call under a deadline.
+fn no_deadlines() -> WasmError {
+    unsupported("deadlines on the web engine (a call on the page's thread cannot be interrupted)")
+}
+
+impl WebStore {
+    /// The exported global `name` and its type.
+    fn global_export(
+        &self,
+        name: &str,
+    ) -> Result<(WebAssembly::Global, plugin_system_core::GlobalType)> {
+        let not_found = || WasmError::ExportNotFound {
+            kind: ExportKind::Global,
+            name: name.to_string(),
+        };
+        let Some(ExternType::Global(ty)) = self.module.export(name) else {
+            return Err(not_found());
+        };
+        let ty = *ty;
+        let global = self
+            .export::<WebAssembly::Global>(name)
+            .ok_or_else(not_found)?;
+        Ok((global, ty))
+    }
+
+    /// Hands out a fresh view of `memory` (writing back the last view's changes
+    /// first: the old view may be dirty).
+    fn view(&mut self, memory: WebAssembly::Memory) -> &mut dyn WasmMemory {
+        if let Some(old) = &mut self.view {
+            old.flush();
+        }
+        self.view.insert(WebMemory::new(memory))
+    }
+}
+
+impl WasmInstance for WebStore {
+    fn module(&self) -> &Arc<dyn WasmModule> {
+        &self.module
+    }
+
+    fn func(&mut self, name: &str) -> Result<Func> {
+        shared::check_not_initializer(self.module.info(), name)?;
+        if let Some(index) = self.funcs.iter().position(|f| &*f.name == name) {
+            return Ok(Func::new(self.id, index, self.funcs[index].ty.clone()));
+        }
+        let not_found = || WasmError::ExportNotFound {
+            kind: ExportKind::Function,
+            name: name.to_string(),
+        };
+        let Some(ExternType::Func(ty)) = self.module.export(name) else {
+            return Err(not_found());
+        };
+        let ty = ty.clone();
+        let function = self.export::<Function>(name).ok_or_else(not_found)?;
+        self.funcs.push(Resolved {
+            name: name.into(),
+            function,
+            ty: ty.clone(),
+        });
+        Ok(Func::new(self.id, self.funcs.len() - 1, ty))
+    }
+
+    fn call_func(
+        &mut self,
+        func: &Func,
+        args: &[WasmValue],
+        results: &mut [WasmValue],
+    ) -> Result<()> {
+        func.check_call(self.id, args, results)?;
+        if self.timeout.is_some() {
+            return Err(no_deadlines());
+        }
+        let Some(resolved) = self.funcs.get(func.index()) else {
+            return Err(WasmError::type_mismatch(
+                "function handle of another instance",
+            ));
+        };
+        // What a host wrote through a view's `data_mut` reaches the guest now.
+        if let Some(view) = &mut self.view {
+            view.flush();
+        }
+        self.calls += 1;
+        let outcome = call::run(&resolved.function, &resolved.ty, args, results, &self.state);
+        if outcome.is_err() {
+            self.failed_calls += 1;
+        }
+        outcome
+    }
+
+    fn global(&mut self, name: &str) -> Result<WasmValue> {
+        let (global, ty) = self.global_export(name)?;
+        from_js(&global.value(), ty.content)
+    }
+
+    fn set_global(&mut self, name: &str, value: WasmValue) -> Result<()> {
+        let (global, ty) = self.global_export(name)?;
+        if !ty.mutable {
+            return Err(WasmError::ImmutableGlobal {
+                name: name.to_string(),
+            });
+        }
+        if !value.matches(ty.content) {
+            return Err(WasmError::type_mismatch(format!(
+                "global `{name}` holds {}, given {}",
+                ty.content,
+                value.ty()
+            )));
+        }
+        global.set_value(&to_js(&value)?);
+        Ok(())
+    }
+
+    fn memory(&mut self) -> Option<&mut dyn WasmMemory> {
+        let memory = self.state.memory.borrow().clone()?;
+        Some(self.view(memory))
+    }
+
+    fn memory_named(&mut self, name: &str) -> Result<&mut dyn WasmMemory> {
+        let not_found = || WasmError::ExportNotFound {
+            kind: ExportKind::Memory,
+            name: name.to_string(),
+        };
+        if !matches!(self.module.export(name), Some(ExternType::Memory(_))) {
+            return Err(not_found());
+        }
+        let memory = self
+            .export::<WebAssembly::Memory>(name)
+            .ok_or_else(not_found)?;
+        Ok(self.view(memory))
+    }
+
+    fn fuel(&self) -> Result<u64> {
+        Err(no_fuel())
+    }
+
+    fn set_fuel(&mut self, _fuel: u64) -> Result<()> {
+        Err(no_fuel())
+    }
+
+    /// Keeps the timeout, and every call under it fails with
+    /// [`WasmError::Unsupported`]: this method cannot fail itself, and a
+    /// timeout silently ignored would let a host believe a plugin is bounded.
+    fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.timeout = timeout;
+    }
+
+    fn set_deadline(&mut self, deadline: Option<plugin_system_core::Deadline>) -> Result<()> {
+        match deadline {
+            None => Ok(()),
+            Some(_) => Err(no_deadlines()),
+        }
+    }
+
+    fn set_memory_limit(&mut self, max_bytes: Option<u64>) -> Result<()> {
+        match max_bytes {
+            None => Ok(()),
+            Some(_) => Err(unsupported(
+                "a per-instance memory cap on the web engine (set max_memory_pages on the runtime)",
+            )),
+        }
+    }
+
+    fn stats(&mut self) -> InstanceStats {
+        let mut stats = InstanceStats::default();
+        stats.calls = self.calls;
+        stats.failed_calls = self.failed_calls;
+        stats.memory_pages = self.state.memory.borrow().as_ref().map(|memory| {
+            let bytes = js_sys::Uint8Array::new(&memory.buffer()).length();
+            u64::from(bytes) / plugin_system_core::PAGE_SIZE
+        });
+        stats
+    }
+}

@@ -1,0 +1,115 @@
+//! [`WebStore`]: one browser instance with what it needs to stay alive, and
+//! instantiation.
+//!
+//! The other engines' stores hold several instances linked together; the web
+//! engine has no stores yet (`new_store` is unsupported), so a store is one
+//! instance.
+
+use std::{rc::Rc, sync::Arc, time::Duration};
+
+use js_sys::{Function, Object, WebAssembly};
+use plugin_system_core::{
+    FuncType, Imports, InstanceGuard, InstanceId, Result, RuntimeCounters, WasmError, WasmModule,
+    WasmRuntimeConfig,
+};
+
+use super::{
+    ENGINE,
+    convert::map_error,
+    linking::{self, HostClosure},
+    memory::WebMemory,
+    module::WebModule,
+    state::HostState,
+    unsupported,
+};
+use wasm_bindgen::JsCast;
+
+use crate::shared::{self, StoreLimitValues};
+
+/// A function resolved by name once, for calls through a `Func` handle.
+pub(super) struct Resolved {
+    pub(super) name: Box<str>,
+    pub(super) function: Function,
+    pub(super) ty: FuncType,
+}
+
+/// One browser instance and what it needs to stay alive.
+pub(crate) struct WebStore {
+    pub(super) module: Arc<dyn WasmModule>,
+    pub(super) id: InstanceId,
+    /// The instance's `exports` object.
+    pub(super) exports: Object,
+    /// Shared with the host functions.
+    pub(super) state: Rc<HostState>,
+    /// The host functions the import object calls: dropped with the instance.
+    _closures: Vec<HostClosure>,
+    pub(super) funcs: Vec<Resolved>,
+    /// The memory view last handed out.
+    pub(super) view: Option<WebMemory>,
+    /// A timeout asked for with `set_timeout`: calls refuse to run under it.
+    pub(super) timeout: Option<Duration>,
+    pub(super) calls: u64,
+    pub(super) failed_calls: u64,
+    _guard: InstanceGuard,
+}
+
+// SAFETY: see `SingleThread` in `state.rs`: this engine builds only where a
+// program has one thread, so the JS objects and `Rc`s here never meet a second.
+unsafe impl Send for WebStore {}
+
+impl WebStore {
+    /// Instantiates `module` (compiled by a `WebRuntime`) with `imports`.
+    ///
+    /// # Errors
+    /// [`WasmError::ForeignModule`] for another engine's module;
+    /// [`WasmError::MemoryLimit`] when a memory starts past the cap; link errors;
+    /// a trap of the start function; [`WasmError::Unsupported`] for WASI.
+    pub(super) fn instantiate(
+        module: &Arc<dyn WasmModule>,
+        imports: &Imports,
+        config: &WasmRuntimeConfig,
+        counters: &Arc<RuntimeCounters>,
+    ) -> Result<Self> {
+        let compiled = module.as_any().downcast_ref::<WebModule>().ok_or_else(|| {
+            WasmError::ForeignModule {
+                engine: ENGINE,
+                module_engine: module.engine().to_string(),
+            }
+        })?;
+        if imports.wasi_config().is_some() {
+            return Err(unsupported("WASI on the web engine"));
+        }
+        let info = module.info();
+        shared::check_limits(info, imports, StoreLimitValues::new(config))?;
+        let state = Rc::new(HostState::default());
+        let linked = linking::link(info, imports, &state, config.max_memory_pages)?;
+        let instance = WebAssembly::Instance::new(&compiled.module.0, &linked.object)
+            .map_err(|thrown| state.take_failure().unwrap_or_else(|| map_error(&thrown)))?;
+        let exports = instance.exports();
+        if let Some(name) = shared::default_memory(info) {
+            let memory = js_sys::Reflect::get(&exports, &name.into()).ok();
+            *state.memory.borrow_mut() = memory.and_then(|m| m.dyn_into().ok());
+        }
+        Ok(WebStore {
+            module: Arc::clone(module),
+            id: InstanceId::next(),
+            exports,
+            state,
+            _closures: linked.closures,
+            funcs: Vec::new(),
+            view: None,
+            timeout: None,
+            calls: 0,
+            failed_calls: 0,
+            _guard: counters.instance_created(),
+        })
+    }
+
+    /// The export `name` of the instance, if it is a `T`.
+    pub(super) fn export<T: JsCast>(&self, name: &str) -> Option<T> {
+        js_sys::Reflect::get(&self.exports, &name.into())
+            .ok()?
+            .dyn_into()
+            .ok()
+    }
+}
