@@ -1,7 +1,7 @@
 //! Calling a JS function (a wasm export) and reading what it returns or throws.
 
 use js_sys::{Array, Function};
-use plugin_system_core::{FuncType, Result, ValType, WasmValue};
+use plugin_system_core::{FuncType, Result, ValType, WasmError, WasmValue};
 use wasm_bindgen::JsValue;
 
 use super::{
@@ -10,9 +10,21 @@ use super::{
     unsupported,
 };
 
+/// What a throw out of guest code means: the error a host function left in
+/// `state`, running out of fuel (a trap with the counter below zero), or the
+/// browser's error, mapped.
+pub(crate) fn error(thrown: &JsValue, state: &HostState) -> WasmError {
+    if let Some(failure) = state.take_failure() {
+        return failure;
+    }
+    match map_error(thrown) {
+        WasmError::Trap { .. } if state.out_of_fuel() => WasmError::FuelExhausted,
+        other => other,
+    }
+}
+
 /// Calls `function` of type `ty` with `args` (checked by the caller) and writes
-/// its results. A throw is the host function's error left in `state` when one
-/// threw, else the browser's, mapped (`convert::map_error`).
+/// its results. A throw is reported as [`error`] says.
 pub(crate) fn run(
     function: &Function,
     ty: &FuncType,
@@ -35,7 +47,7 @@ pub(crate) fn run(
     }
     let returned = function
         .apply(&JsValue::UNDEFINED, &js_args)
-        .map_err(|thrown| state.take_failure().unwrap_or_else(|| map_error(&thrown)))?;
+        .map_err(|thrown| error(&thrown, state))?;
     match (ty.results(), &mut *results) {
         ([], _) => {}
         ([one], [slot]) => *slot = from_js(&returned, *one)?,

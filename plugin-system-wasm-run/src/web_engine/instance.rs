@@ -18,9 +18,9 @@ use super::{
 };
 use crate::shared;
 
-/// The error of asking an instance for fuel: none is metered on the web yet.
-fn no_fuel() -> WasmError {
-    unsupported("fuel metering on the web engine (module instrumentation is not built yet)")
+/// The error of asking for fuel on a runtime without a fuel limit.
+fn not_metered() -> WasmError {
+    shared::check_metered(false).unwrap_err()
 }
 
 /// The error of a call under a deadline.
@@ -155,11 +155,18 @@ impl WasmInstance for WebStore {
     }
 
     fn fuel(&self) -> Result<u64> {
-        Err(no_fuel())
+        let left = self.state.fuel_left().ok_or_else(not_metered)?;
+        Ok(u64::try_from(left).unwrap_or(0))
     }
 
-    fn set_fuel(&mut self, _fuel: u64) -> Result<()> {
-        Err(no_fuel())
+    fn set_fuel(&mut self, fuel: u64) -> Result<()> {
+        let left = self.fuel()?;
+        let burnt = self.fuel_last_set.saturating_sub(left);
+        self.fuel_burnt_before = self.fuel_burnt_before.saturating_add(burnt);
+        self.fuel_last_set = fuel;
+        self.state
+            .set_fuel_left(i64::try_from(fuel).unwrap_or(i64::MAX));
+        Ok(())
     }
 
     /// Keeps the timeout, and every call under it fails with
@@ -189,6 +196,11 @@ impl WasmInstance for WebStore {
         let mut stats = InstanceStats::default();
         stats.calls = self.calls;
         stats.failed_calls = self.failed_calls;
+        stats.fuel_consumed = self.state.fuel_left().map(|left| {
+            let left = u64::try_from(left).unwrap_or(0);
+            let since_last_set = self.fuel_last_set.saturating_sub(left);
+            self.fuel_burnt_before.saturating_add(since_last_set)
+        });
         stats.memory_pages = self.state.memory.borrow().as_ref().map(|memory| {
             let bytes = js_sys::Uint8Array::new(&memory.buffer()).length();
             u64::from(bytes) / plugin_system_core::PAGE_SIZE

@@ -75,6 +75,12 @@ pub(crate) fn link(
     Ok(Linked { object, closures })
 }
 
+/// Sets `module::name` of the import object to `item`, for what the runtime
+/// itself imports into a module it rewrote (the fuel counter).
+pub(crate) fn define_raw(object: &Object, module: &str, name: &str, item: &JsValue) {
+    let _ = Reflect::set(&namespace(object, module), &JsValue::from_str(name), item);
+}
+
 /// The object of `module`'s imports inside the import object, made on first use.
 fn namespace(object: &Object, module: &str) -> Object {
     let key = JsValue::from_str(module);

@@ -134,4 +134,12 @@ impl Caller for CallerMemory<'_> {
     fn engine(&self) -> &'static str {
         ENGINE
     }
+
+    fn consume_fuel(&mut self, fuel: u64) {
+        if let Some(left) = self.state.fuel_left() {
+            // Below zero the guest traps at its next charge, as documented.
+            let fuel = i64::try_from(fuel).unwrap_or(i64::MAX);
+            self.state.set_fuel_left(left.saturating_sub(fuel));
+        }
+    }
 }

@@ -6,9 +6,9 @@
 //! engines, so that a module is refused, and described, in the same words;
 //! then the browser compiles them. The browser gives no handle on a running
 //! call: a deadline cannot interrupt synchronous code on the page's thread,
-//! fuel needs the module instrumented (not done yet), and the stack depth is
-//! the browser's own. The settings that ask for these are refused with
-//! [`WasmError::Unsupported`] rather than ignored. The memory cap holds:
+//! and the stack depth is the browser's own. The settings that ask for these are refused with
+//! [`WasmError::Unsupported`] rather than ignored. Fuel holds: a metered
+//! module counts it down itself ([`fuel`]). The memory cap holds:
 //! every memory is created with its maximum at or below `max_memory_pages`
 //! ([`module`] rewrites the module's own), so `memory.grow` past it returns -1.
 //!
@@ -17,10 +17,12 @@
 //! import object: host functions as JS functions, memories, globals, tables),
 //! [`instance`] (calls, globals, memories), [`call`] (calling a JS function and
 //! catching what it throws), [`memory`] (memory views), [`convert`] (values and
-//! `map_error`), [`module`] (compiling, the memory cap).
+//! `map_error`), [`module`] (compiling, the memory cap), [`fuel`] (the
+//! metering rewrite).
 
 mod call;
 mod convert;
+mod fuel;
 mod instance;
 mod linking;
 mod memory;
@@ -83,12 +85,10 @@ impl WebRuntime {
     ///
     /// # Errors
     /// [`WasmError::Unsupported`] for the settings the browser cannot honour
-    /// yet: `fuel_limit`, `timeout` (nothing can interrupt a call on the page's
-    /// thread), `max_stack_depth` (the browser's stack is its own), and WASI.
+    /// yet: `timeout` (nothing can interrupt a call on the page's thread),
+    /// `max_stack_depth` (the browser's stack is its own), and WASI.
     pub fn new(config: WasmRuntimeConfig) -> Result<Self> {
-        let refused = if config.fuel_limit.is_some() {
-            Some("fuel metering on the web engine (module instrumentation is not built yet)")
-        } else if config.timeout.is_some() {
+        let refused = if config.timeout.is_some() {
             Some("deadlines on the web engine (a call on the page's thread cannot be interrupted)")
         } else if config.max_stack_depth.is_some() {
             Some("max_stack_depth on the web engine (the browser's stack depth is its own)")
@@ -131,6 +131,7 @@ fn features() -> WasmFeatures {
     features.simd = true;
     features.tail_calls = true;
     features.extended_const = true;
+    features.fuel = true;
     features
 }
 
@@ -155,7 +156,7 @@ impl WasmRuntime for WebRuntime {
         let binary = prepare(bytes, &self.config.module_bounds)?;
         validate(&binary)?;
         let info = read_module_info(&binary)?;
-        let compiled = module::compile(&binary, self.config.max_memory_pages)?;
+        let compiled = module::compile(&binary, &info, &self.config)?;
         self.counters.module_loaded(false);
         Ok(Arc::new(module::WebModule::new(
             compiled,

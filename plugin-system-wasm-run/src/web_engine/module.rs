@@ -56,18 +56,27 @@ impl WasmModule for WebModule {
     }
 }
 
-/// Compiles a validated binary with its memories capped at `max_pages`.
+/// Compiles a validated binary with its memories capped at `max_memory_pages`
+/// and, with a `fuel_limit`, metered.
 ///
 /// # Errors
 /// [`WasmError::InvalidModule`] when the memory section does not parse (the
 /// binary was validated, so only a browser that refuses what wasmparser
 /// accepts gets here), [`WasmError::Engine`] when the browser refuses it.
-pub(super) fn compile(binary: &[u8], max_pages: Option<u64>) -> Result<WebAssembly::Module> {
-    let capped = match max_pages {
+pub(super) fn compile(
+    binary: &[u8],
+    info: &ModuleInfo,
+    config: &WasmRuntimeConfig,
+) -> Result<WebAssembly::Module> {
+    let capped = match config.max_memory_pages {
         Some(cap) => cap_memories(binary, cap)?,
         None => Cow::Borrowed(binary),
     };
-    let bytes = Uint8Array::from(&capped[..]);
+    let metered = match config.fuel_limit {
+        Some(_) => Cow::Owned(super::fuel::instrument(&capped, info)?),
+        None => capped,
+    };
+    let bytes = Uint8Array::from(&metered[..]);
     WebAssembly::Module::new(&bytes).map_err(|thrown| {
         WasmError::engine_in("the browser refused the module", js_message(&thrown))
     })

@@ -5,6 +5,7 @@ use std::cell::RefCell;
 
 use js_sys::WebAssembly;
 use plugin_system_core::WasmError;
+use wasm_bindgen::JsValue;
 
 /// A value holding JS objects (which wasm-bindgen marks `!Send`), in a type that
 /// the core traits require to be `Send + Sync`.
@@ -24,18 +25,38 @@ unsafe impl<T> Sync for SingleThread<T> {}
 /// A host function ends a guest call by throwing to JS; the error itself waits
 /// here, so that the call that catches the throw reports the host's error as
 /// [`WasmError::Host`] rather than as a JS exception.
-#[derive(Default)]
 pub(crate) struct HostState {
     /// The instance's default memory, once it exists.
     pub(crate) memory: RefCell<Option<WebAssembly::Memory>>,
     /// The error of the host function that threw, taken by the call.
     pub(crate) failure: RefCell<Option<WasmError>>,
+    /// The metered module's fuel counter (`fuel.rs`), when fuel is on.
+    pub(crate) fuel: Option<WebAssembly::Global>,
 }
 
 impl HostState {
     /// Keeps a host function's error for the call to take.
     pub(crate) fn fail(&self, error: WasmError) {
         *self.failure.borrow_mut() = Some(error);
+    }
+
+    /// Fuel left: the counter, which a charge may have taken below zero.
+    pub(crate) fn fuel_left(&self) -> Option<i64> {
+        let counter = self.fuel.as_ref()?;
+        Some(i64::try_from(counter.value()).unwrap_or(0))
+    }
+
+    /// Sets the counter.
+    pub(crate) fn set_fuel_left(&self, fuel: i64) {
+        if let Some(counter) = &self.fuel {
+            counter.set_value(&JsValue::from(fuel));
+        }
+    }
+
+    /// Whether fuel is on and used up: what tells a fuel trap from the guest's
+    /// own `unreachable`.
+    pub(crate) fn out_of_fuel(&self) -> bool {
+        self.fuel_left().is_some_and(|left| left < 0)
     }
 
     /// The error a host function left, if one did.

@@ -14,8 +14,9 @@ use plugin_system_core::{
 };
 
 use super::{
-    ENGINE,
-    convert::map_error,
+    ENGINE, call,
+    convert::{descriptor, js_message},
+    fuel::{FUEL_MODULE, FUEL_NAME},
     linking::{self, HostClosure},
     memory::WebMemory,
     module::WebModule,
@@ -48,6 +49,9 @@ pub(crate) struct WebStore {
     pub(super) view: Option<WebMemory>,
     /// A timeout asked for with `set_timeout`: calls refuse to run under it.
     pub(super) timeout: Option<Duration>,
+    /// Fuel as last set (the limit at first), and what was burnt before.
+    pub(super) fuel_last_set: u64,
+    pub(super) fuel_burnt_before: u64,
     pub(super) calls: u64,
     pub(super) failed_calls: u64,
     _guard: InstanceGuard,
@@ -81,10 +85,18 @@ impl WebStore {
         }
         let info = module.info();
         shared::check_limits(info, imports, StoreLimitValues::new(config))?;
-        let state = Rc::new(HostState::default());
+        let fuel = config.fuel_limit.map(fuel_counter).transpose()?;
+        let state = Rc::new(HostState {
+            memory: Default::default(),
+            failure: Default::default(),
+            fuel: fuel.clone(),
+        });
         let linked = linking::link(info, imports, &state, config.max_memory_pages)?;
+        if let Some(counter) = &fuel {
+            linking::define_raw(&linked.object, FUEL_MODULE, FUEL_NAME, counter);
+        }
         let instance = WebAssembly::Instance::new(&compiled.module.0, &linked.object)
-            .map_err(|thrown| state.take_failure().unwrap_or_else(|| map_error(&thrown)))?;
+            .map_err(|thrown| call::error(&thrown, &state))?;
         let exports = instance.exports();
         if let Some(name) = shared::default_memory(info) {
             let memory = js_sys::Reflect::get(&exports, &name.into()).ok();
@@ -99,6 +111,8 @@ impl WebStore {
             funcs: Vec::new(),
             view: None,
             timeout: None,
+            fuel_last_set: config.fuel_limit.unwrap_or(0),
+            fuel_burnt_before: 0,
             calls: 0,
             failed_calls: 0,
             _guard: counters.instance_created(),
@@ -112,4 +126,13 @@ impl WebStore {
             .dyn_into()
             .ok()
     }
+}
+
+/// A new fuel counter holding `fuel` (see `fuel.rs`).
+fn fuel_counter(fuel: u64) -> Result<WebAssembly::Global> {
+    let desc = descriptor(&[("value", "i64".into()), ("mutable", true.into())]);
+    let start = i64::try_from(fuel).unwrap_or(i64::MAX);
+    WebAssembly::Global::new(&desc, &start.into()).map_err(|thrown| {
+        WasmError::engine_in("cannot create the fuel counter", js_message(&thrown))
+    })
 }

@@ -1,4 +1,4 @@
-//! The memory cap: `max_memory_pages` holds inside the browser.
+//! The limits that hold inside the browser: the memory cap and fuel.
 
 use super::*;
 
@@ -67,4 +67,113 @@ fn an_imported_memory_is_capped_too() {
         instance.call("grow", &[WasmValue::I32(1)]).unwrap(),
         [WasmValue::I32(-1)]
     );
+}
+
+const LOOPS: &str = r#"(module
+    (import "env" "tick" (func $tick))
+    (global $g (mut i32) (i32.const 5))
+    (global (export "g") (mut i32) (i32.const 6))
+    (func (export "forever") (loop $l (br $l)))
+    (func (export "count") (param $n i32) (result i32)
+        (loop $l
+            (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+            (br_if $l (i32.gt_s (local.get $n) (i32.const 0))))
+        (global.get $g))
+    (func (export "tick") call $tick)
+    (func (export "boom") unreachable))"#;
+
+fn metered(fuel: u64) -> Box<dyn WasmInstance> {
+    let runtime = runtime(WasmRuntimeConfig::default().fuel_limit(fuel));
+    let module = load(&runtime, LOOPS);
+    let mut imports = Imports::new();
+    imports.func(
+        "env",
+        "tick",
+        HostFunc::new(FuncType::default(), |caller, _, _| {
+            caller.consume_fuel(1_000);
+            Ok(())
+        }),
+    );
+    runtime.instantiate(&module, &imports).unwrap()
+}
+
+#[wasm_bindgen_test]
+fn a_runaway_loop_is_stopped_by_fuel() {
+    let mut instance = metered(100_000);
+    let error = instance.call("forever", &[]).unwrap_err();
+    assert!(matches!(error, WasmError::FuelExhausted), "{error}");
+    assert_eq!(instance.fuel().unwrap(), 0);
+    // Refilled, the instance runs again; its globals kept their indices.
+    instance.set_fuel(1_000).unwrap();
+    assert_eq!(
+        instance.call("count", &[WasmValue::I32(3)]).unwrap(),
+        [WasmValue::I32(5)]
+    );
+    assert_eq!(instance.global("g").unwrap(), WasmValue::I32(6));
+    assert!(instance.fuel().unwrap() < 1_000);
+    assert!(instance.stats().fuel_consumed.unwrap() > 100_000);
+}
+
+#[wasm_bindgen_test]
+fn fuel_is_charged_per_iteration_and_by_host_functions() {
+    let mut instance = metered(1_000_000);
+    instance.call("count", &[WasmValue::I32(1)]).unwrap();
+    let one = 1_000_000 - instance.fuel().unwrap();
+    instance.set_fuel(1_000_000).unwrap();
+    instance.call("count", &[WasmValue::I32(101)]).unwrap();
+    let many = 1_000_000 - instance.fuel().unwrap();
+    assert!(
+        many >= one + 100,
+        "one: {one}, a hundred more iterations: {many}"
+    );
+    instance.set_fuel(1_000_000).unwrap();
+    instance.call("tick", &[]).unwrap();
+    assert!(instance.fuel().unwrap() <= 1_000_000 - 1_000);
+}
+
+#[wasm_bindgen_test]
+fn the_guests_own_trap_stays_a_trap_under_fuel() {
+    let mut instance = metered(1_000);
+    let error = instance.call("boom", &[]).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            WasmError::Trap {
+                code: TrapCode::Unreachable,
+                ..
+            }
+        ),
+        "{error}"
+    );
+}
+
+#[wasm_bindgen_test]
+fn a_module_without_imports_is_metered_too() {
+    let runtime = runtime(WasmRuntimeConfig::default().fuel_limit(50));
+    let module = load(
+        &runtime,
+        r#"(module
+            (global (export "g") i32 (i32.const 1))
+            (func (export "forever") (loop $l (br $l))))"#,
+    );
+    let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
+    assert!(matches!(
+        instance.call("forever", &[]).unwrap_err(),
+        WasmError::FuelExhausted
+    ));
+    assert_eq!(instance.global("g").unwrap(), WasmValue::I32(1));
+}
+
+#[wasm_bindgen_test]
+fn a_start_function_runs_on_the_same_fuel() {
+    let runtime = runtime(WasmRuntimeConfig::default().fuel_limit(1_000));
+    let module = load(
+        &runtime,
+        r#"(module (func $s (loop $l (br $l))) (start $s))"#,
+    );
+    let error = runtime
+        .instantiate(&module, &Imports::new())
+        .map(drop)
+        .unwrap_err();
+    assert!(matches!(error, WasmError::FuelExhausted), "{error}");
 }

@@ -65,7 +65,6 @@ fn simd_runs_inside_but_a_v128_does_not_cross_into_js() {
 #[wasm_bindgen_test]
 fn settings_the_browser_cannot_honour_are_refused() {
     let refused = [
-        WasmRuntimeConfig::default().fuel_limit(1_000),
         WasmRuntimeConfig::default().timeout(std::time::Duration::from_millis(10)),
         WasmRuntimeConfig::default().max_stack_depth(512),
         WasmRuntimeConfig::default().enable_wasi(true),
