@@ -64,3 +64,27 @@ fn grow_keeps_the_modules_maximum() {
     assert!(matches!(error, WasmError::MemoryLimit { .. }), "{error}");
     assert_eq!(instance.call("size", &[]).unwrap(), [WasmValue::I32(3)]);
 }
+
+#[wasm_bindgen_test]
+fn slices_reads_and_c_strings_agree() {
+    let mut instance = instance(MEMORY);
+    let memory = instance.memory().expect("a memory");
+    memory.write(10, b"hello\0").unwrap();
+    let ptr = plugin_system_core::GuestPtr::new(10);
+    assert_eq!(memory.read_cstr(ptr, 64).unwrap(), "hello");
+    assert!(matches!(
+        memory.read_cstr(ptr, 3).unwrap_err(),
+        WasmError::GuestData { .. }
+    ));
+    // The slice, once taken, sees later writes, and its own are read back.
+    assert_eq!(&memory.data()[10..15], b"hello");
+    memory.write(10, b"J").unwrap();
+    assert_eq!(&memory.data()[10..15], b"Jello");
+    memory.fill(20, 4, 0xaa).unwrap();
+    assert_eq!(memory.read_vec(20, 4).unwrap(), [0xaa; 4]);
+    assert_eq!(memory.read_u32(20).unwrap(), 0xaaaa_aaaa);
+    assert_eq!(
+        instance.call("load", &[WasmValue::I32(23)]).unwrap(),
+        [WasmValue::I32(0xaa)]
+    );
+}
