@@ -16,7 +16,7 @@ use super::{
     state::HostState,
     unsupported,
 };
-use crate::shared;
+use crate::shared::{self, StoreLimitValues};
 
 #[wasm_bindgen(inline_js = "export function variadic(f) { return (...args) => f(args); }")]
 extern "C" {
@@ -40,14 +40,14 @@ pub(crate) struct Linked {
 ///
 /// # Errors
 /// [`WasmError::Link`] for a missing or mismatched import,
-/// [`WasmError::MemoryLimit`] for a memory past `max_pages`,
+/// [`WasmError::MemoryLimit`] for a memory or table past the limits,
 /// [`WasmError::Unsupported`] for what the web engine cannot give yet
 /// (imports from other instances, non-null references).
 pub(crate) fn link(
     info: &ModuleInfo,
     imports: &Imports,
     state: &Rc<HostState>,
-    max_pages: Option<u64>,
+    limits: StoreLimitValues,
 ) -> Result<Linked> {
     let object = Object::new();
     let mut closures = Vec::new();
@@ -60,14 +60,7 @@ pub(crate) fn link(
         let Some(given) = imports.get(&import.module, &import.name) else {
             return Err(shared::missing_import(&qualified, &import.ty));
         };
-        let item = define(
-            &qualified,
-            &import.ty,
-            given,
-            state,
-            max_pages,
-            &mut closures,
-        )?;
+        let item = define(&qualified, &import.ty, given, state, limits, &mut closures)?;
         let namespace = namespace(&object, &import.module);
         // Setting a property of a plain object cannot throw.
         let _ = Reflect::set(&namespace, &JsValue::from_str(&import.name), &item);
@@ -100,7 +93,7 @@ fn define(
     expected: &ExternType,
     given: &Extern,
     state: &Rc<HostState>,
-    max_pages: Option<u64>,
+    limits: StoreLimitValues,
     closures: &mut Vec<HostClosure>,
 ) -> Result<JsValue> {
     let mismatch = || shared::mismatched_import(qualified, expected, shared::given_type(given));
@@ -119,7 +112,7 @@ fn define(
             if !shared::memory_fits(ty, want) {
                 return Err(mismatch());
             }
-            Ok(memory(qualified, ty, max_pages)?.into())
+            Ok(memory(qualified, ty, limits.memory_pages())?.into())
         }
         (ExternType::Global(want), Extern::Global(ty, value)) => {
             if ty != want {
@@ -143,7 +136,8 @@ fn define(
             if !shared::table_fits(ty, want) {
                 return Err(mismatch());
             }
-            Ok(table(qualified, ty, init)?.into())
+            let cap = limits.table_elements.map(|n| n as u64);
+            Ok(table(qualified, ty, init, cap)?.into())
         }
         (_, Extern::Export { .. }) => Err(unsupported(
             "imports of other instances on the web engine (no stores yet)",
@@ -183,8 +177,13 @@ fn memory(qualified: &str, ty: &MemoryType, max_pages: Option<u64>) -> Result<We
 }
 
 /// A new table of type `ty`, every element `init` (null: references do not
-/// cross yet).
-fn table(qualified: &str, ty: &TableType, init: &WasmValue) -> Result<WebAssembly::Table> {
+/// cross yet), its maximum at most `cap`.
+fn table(
+    qualified: &str,
+    ty: &TableType,
+    init: &WasmValue,
+    cap: Option<u64>,
+) -> Result<WebAssembly::Table> {
     if !init.matches(ty.element) {
         return Err(WasmError::type_mismatch(format!(
             "table {}: initial element of another type",
@@ -195,11 +194,26 @@ fn table(qualified: &str, ty: &TableType, init: &WasmValue) -> Result<WebAssembl
     if !null {
         return Err(unsupported("non-null table elements on the web engine"));
     }
+    if let Some(cap) = cap
+        && ty.minimum > cap
+    {
+        return Err(shared::import_over_limit(
+            qualified,
+            format_args!(
+                "table needs {} elements at start, the limit is {cap}",
+                ty.minimum
+            ),
+        ));
+    }
+    let maximum = match (ty.maximum, cap) {
+        (Some(max), Some(cap)) => Some(max.min(cap)),
+        (max, cap) => max.or(cap),
+    };
     let mut properties = vec![
         ("element", JsValue::from_str(js_type_name(ty.element)?)),
         ("initial", JsValue::from_f64(ty.minimum as f64)),
     ];
-    if let Some(max) = ty.maximum {
+    if let Some(max) = maximum {
         properties.push(("maximum", JsValue::from_f64(max as f64)));
     }
     WebAssembly::Table::new(&descriptor(&properties))

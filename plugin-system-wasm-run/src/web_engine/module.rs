@@ -1,11 +1,13 @@
 //! A module the browser compiled, and the rewrite that caps its memories.
 //!
-//! A guest's `memory.grow` runs inside the browser, where no host code sees it:
-//! the only bound the browser keeps is a memory's declared maximum. So before
-//! compiling, every memory the module defines gets a maximum no larger than
-//! `max_memory_pages`, and `memory.grow` past it returns -1 as on the other
-//! engines. A module whose memory starts above the cap is refused at
-//! instantiation with [`WasmError::MemoryLimit`] (`shared::check_limits`).
+//! A guest's `memory.grow` and `table.grow` run inside the browser, where no
+//! host code sees them: the only bound the browser keeps is the declared
+//! maximum. So before compiling, every memory and table the module defines
+//! gets a maximum no larger than the store limits the other engines keep
+//! (`max_memory_pages`; `max_table_elements` or its default from the memory
+//! budget), and growing past it returns -1 as on the other engines. A module
+//! whose memory or table starts above its cap is refused at instantiation
+//! with [`WasmError::MemoryLimit`] (`shared::check_limits`).
 
 use std::{any::Any, borrow::Cow, sync::Arc};
 
@@ -15,7 +17,7 @@ use plugin_system_core::{
 };
 
 use super::{ENGINE, convert::js_message, features, state::SingleThread};
-use crate::shared;
+use crate::shared::{self, StoreLimitValues};
 
 /// A compiled `WebAssembly.Module` and what it declares.
 pub(crate) struct WebModule {
@@ -56,70 +58,122 @@ impl WasmModule for WebModule {
     }
 }
 
-/// Compiles a validated binary with its memories capped at `max_memory_pages`
-/// and, with a `fuel_limit`, metered.
+/// Compiles a validated binary with its memories and tables capped at the
+/// store limits of `config` and, with a `fuel_limit`, metered.
 ///
 /// # Errors
-/// [`WasmError::InvalidModule`] when the memory section does not parse (the
-/// binary was validated, so only a browser that refuses what wasmparser
-/// accepts gets here), [`WasmError::Engine`] when the browser refuses it.
+/// [`WasmError::InvalidModule`] when a section does not parse again (the
+/// binary was validated, so only what wasmparser accepts and the rewrite does
+/// not gets here), [`WasmError::Engine`] when the browser refuses it.
 pub(super) fn compile(
     binary: &[u8],
     info: &ModuleInfo,
     config: &WasmRuntimeConfig,
 ) -> Result<WebAssembly::Module> {
-    let capped = match config.max_memory_pages {
-        Some(cap) => cap_memories(binary, cap)?,
-        None => Cow::Borrowed(binary),
-    };
-    let metered = match config.fuel_limit {
-        Some(_) => Cow::Owned(super::fuel::instrument(&capped, info)?),
-        None => capped,
-    };
-    let bytes = Uint8Array::from(&metered[..]);
+    let limits = StoreLimitValues::new(config);
+    let mut rewritten = Cow::Borrowed(binary);
+    if let Some(pages) = limits.memory_pages() {
+        rewritten = Cow::Owned(rewrite_section(&rewritten, MEMORY_SECTION, |content| {
+            cap_memories(content, pages)
+        })?);
+    }
+    if let Some(elements) = limits.table_elements {
+        rewritten = Cow::Owned(rewrite_section(&rewritten, TABLE_SECTION, |content| {
+            cap_tables(content, elements as u64)
+        })?);
+    }
+    if config.fuel_limit.is_some() {
+        rewritten = Cow::Owned(super::fuel::instrument(&rewritten, info)?);
+    }
+    let bytes = Uint8Array::from(&rewritten[..]);
     WebAssembly::Module::new(&bytes).map_err(|thrown| {
         WasmError::engine_in("the browser refused the module", js_message(&thrown))
     })
 }
 
-/// The binary with each memory's maximum at most `cap` pages (a memory without
-/// one gets `cap`). Only the memory section changes; it is re-encoded whole.
-fn cap_memories(binary: &[u8], cap: u64) -> Result<Cow<'_, [u8]>> {
-    let invalid = |message: String| WasmError::InvalidModule { message };
-    let Some(section) = find_section(binary, MEMORY_SECTION) else {
-        return Ok(Cow::Borrowed(binary));
+/// `binary` with the content of its section `id` replaced by what `rewrite`
+/// makes of it (a reader at the content's offset); unchanged without one.
+fn rewrite_section(
+    binary: &[u8],
+    id: u8,
+    rewrite: impl FnOnce(wasmparser::BinaryReader<'_>) -> Result<Vec<u8>>,
+) -> Result<Vec<u8>> {
+    let Some(section) = find_section(binary, id) else {
+        return Ok(binary.to_vec());
     };
-    let reader = wasmparser::MemorySectionReader::new(wasmparser::BinaryReader::new(
+    let content = rewrite(wasmparser::BinaryReader::new(
         &binary[section.content.clone()],
         section.content.start,
-    ))
-    .map_err(|e| invalid(e.to_string()))?;
-    let mut content = Vec::new();
-    write_u32(&mut content, reader.count());
-    for memory in reader {
-        let memory = memory.map_err(|e| invalid(e.to_string()))?;
-        if memory.memory64 || memory.shared || memory.page_size_log2.is_some() {
-            // Not among the proposals this engine validates with.
-            return Err(invalid(
-                "memory64, shared or custom-page-size memory".into(),
-            ));
-        }
-        let maximum = memory.maximum.map_or(cap, |max| max.min(cap));
-        // Flags 1: limits with a maximum. A minimum above the cap stays, and
-        // is refused at instantiation with the other engines' error.
-        content.push(0x01);
-        write_u64(&mut content, memory.initial);
-        write_u64(&mut content, maximum.max(memory.initial));
-    }
+    ))?;
     let mut out = Vec::with_capacity(binary.len() + 16);
     out.extend_from_slice(&binary[..section.start]);
-    out.push(MEMORY_SECTION);
+    out.push(id);
     write_u64(&mut out, content.len() as u64);
     out.extend_from_slice(&content);
     out.extend_from_slice(&binary[section.content.end..]);
-    Ok(Cow::Owned(out))
+    Ok(out)
 }
 
+/// A reader's error as the rewrite reports it.
+fn invalid(error: impl std::fmt::Display) -> WasmError {
+    WasmError::InvalidModule {
+        message: error.to_string(),
+    }
+}
+
+/// A memory section with each maximum at most `cap` pages (a memory without
+/// one gets `cap`). A minimum above the cap stays, and is refused at
+/// instantiation with the other engines' error (`shared::check_limits`).
+fn cap_memories(content: wasmparser::BinaryReader<'_>, cap: u64) -> Result<Vec<u8>> {
+    let reader = wasmparser::MemorySectionReader::new(content).map_err(invalid)?;
+    let mut out = Vec::new();
+    write_u32(&mut out, reader.count());
+    for memory in reader {
+        let memory = memory.map_err(invalid)?;
+        if memory.memory64 || memory.shared || memory.page_size_log2.is_some() {
+            // Not among the proposals this engine validates with.
+            return Err(invalid("memory64, shared or custom-page-size memory"));
+        }
+        write_limits(&mut out, memory.initial, memory.maximum, cap);
+    }
+    Ok(out)
+}
+
+/// A table section with each maximum at most `cap` elements, as
+/// [`cap_memories`] does for memories: `table.grow` past it returns -1.
+fn cap_tables(content: wasmparser::BinaryReader<'_>, cap: u64) -> Result<Vec<u8>> {
+    let reader = wasmparser::TableSectionReader::new(content).map_err(invalid)?;
+    let mut out = Vec::new();
+    write_u32(&mut out, reader.count());
+    for table in reader {
+        let table = table.map_err(invalid)?;
+        let ty = table.ty;
+        let element = match ty.element_type {
+            wasmparser::RefType::FUNCREF => 0x70,
+            wasmparser::RefType::EXTERNREF => 0x6f,
+            _ => return Err(invalid("a table of typed references")),
+        };
+        if ty.table64 || ty.shared || !matches!(table.init, wasmparser::TableInit::RefNull) {
+            // Not among the proposals this engine validates with.
+            return Err(invalid("table64, shared or initialized table"));
+        }
+        out.push(element);
+        write_limits(&mut out, ty.initial, ty.maximum, cap);
+    }
+    Ok(out)
+}
+
+/// Limits with a maximum (flags 1): the declared one, at most `cap`, never
+/// below the minimum (which would make the module invalid).
+fn write_limits(out: &mut Vec<u8>, initial: u64, maximum: Option<u64>, cap: u64) {
+    let maximum = maximum.map_or(cap, |max| max.min(cap)).max(initial);
+    out.push(0x01);
+    write_u64(out, initial);
+    write_u64(out, maximum);
+}
+
+/// The id of the table section.
+const TABLE_SECTION: u8 = 4;
 /// The id of the memory section.
 const MEMORY_SECTION: u8 = 5;
 

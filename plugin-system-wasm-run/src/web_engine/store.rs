@@ -84,14 +84,15 @@ impl WebStore {
             return Err(unsupported("WASI on the web engine"));
         }
         let info = module.info();
-        shared::check_limits(info, imports, StoreLimitValues::new(config))?;
+        let limits = StoreLimitValues::new(config);
+        shared::check_limits(info, imports, limits)?;
         let fuel = config.fuel_limit.map(fuel_counter).transpose()?;
         let state = Rc::new(HostState {
             memory: Default::default(),
             failure: Default::default(),
             fuel: fuel.clone(),
         });
-        let linked = linking::link(info, imports, &state, config.max_memory_pages)?;
+        let linked = linking::link(info, imports, &state, limits)?;
         if let Some(counter) = &fuel {
             linking::define_raw(&linked.object, FUEL_MODULE, FUEL_NAME, counter);
         }

@@ -1,4 +1,4 @@
-//! The limits that hold inside the browser: the memory cap and fuel.
+//! The limits that hold inside the browser: memory and table caps, and fuel.
 
 use super::*;
 
@@ -176,4 +176,71 @@ fn a_start_function_runs_on_the_same_fuel() {
         .map(drop)
         .unwrap_err();
     assert!(matches!(error, WasmError::FuelExhausted), "{error}");
+}
+
+#[wasm_bindgen_test]
+fn table_grow_past_the_limit_returns_minus_one() {
+    let runtime = runtime(WasmRuntimeConfig::default().max_table_elements(10));
+    let module = load(
+        &runtime,
+        r#"(module
+            (table $t 2 funcref)
+            (func (export "grow") (param i32) (result i32)
+                (table.grow $t (ref.null func) (local.get 0))))"#,
+    );
+    let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
+    assert_eq!(
+        instance.call("grow", &[WasmValue::I32(8)]).unwrap(),
+        [WasmValue::I32(2)]
+    );
+    assert_eq!(
+        instance.call("grow", &[WasmValue::I32(1)]).unwrap(),
+        [WasmValue::I32(-1)]
+    );
+    // Without a setting, tables stay within the default (2^20 elements).
+    let runtime = runtime_default();
+    let module = load(
+        &runtime,
+        r#"(module
+            (table $t 0 funcref)
+            (func (export "grow") (param i32) (result i32)
+                (table.grow $t (ref.null func) (local.get 0))))"#,
+    );
+    let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
+    assert_eq!(
+        instance.call("grow", &[WasmValue::I32(1 << 21)]).unwrap(),
+        [WasmValue::I32(-1)]
+    );
+}
+
+fn runtime_default() -> WebRuntime {
+    runtime(WasmRuntimeConfig::default())
+}
+
+#[wasm_bindgen_test]
+fn an_imported_table_is_capped_too() {
+    let runtime = runtime(WasmRuntimeConfig::default().max_table_elements(4));
+    let module = load(
+        &runtime,
+        r#"(module
+            (import "env" "t" (table $t 1 funcref))
+            (func (export "grow") (param i32) (result i32)
+                (table.grow $t (ref.null func) (local.get 0))))"#,
+    );
+    let ty = plugin_system_core::TableType {
+        element: ValType::FuncRef,
+        minimum: 1,
+        maximum: None,
+    };
+    let mut imports = Imports::new();
+    imports.table("env", "t", ty, WasmValue::FuncRef(None));
+    let mut instance = runtime.instantiate(&module, &imports).unwrap();
+    assert_eq!(
+        instance.call("grow", &[WasmValue::I32(3)]).unwrap(),
+        [WasmValue::I32(1)]
+    );
+    assert_eq!(
+        instance.call("grow", &[WasmValue::I32(1)]).unwrap(),
+        [WasmValue::I32(-1)]
+    );
 }
