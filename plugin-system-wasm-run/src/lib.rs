@@ -170,16 +170,27 @@ pub enum EngineKind {
     Wasmtime,
     /// wasmi: interprets; starts at once, runs slower, needs no JIT.
     Wasmi,
-    /// wasmtime where the target allows a JIT and it is built in, else wasmi.
-    /// The environment variable `PLUGIN_SYSTEM_ENGINE` (`wasmtime`, `wasmi`
-    /// or `tiered`) overrides the choice at run time.
+    /// The web engine where it is built in (a browser page), else wasmtime
+    /// where the target allows a JIT and it is built in, else wasmi. The
+    /// environment variable `PLUGIN_SYSTEM_ENGINE` (`wasmtime`, `wasmi` or
+    /// `tiered`) overrides the choice at run time.
     #[default]
     Auto,
     /// Both: a module starts on wasmi at once and moves to wasmtime when its
     /// background compile, into the default [`ModuleCache`], is done; from
     /// the cache, it starts on wasmtime ([`TieredRuntime`]).
     Tiered,
+    /// The browser's own WebAssembly (`WebRuntime`): feature `web`, in a host
+    /// built for `wasm32-unknown-unknown`.
+    Web,
 }
+
+/// Whether this build has the web engine.
+const WEB_BUILT_IN: bool = cfg!(all(
+    feature = "web",
+    target_family = "wasm",
+    target_os = "unknown"
+));
 
 /// Whether the target lets a process map executable memory (Apple's mobile
 /// platforms and wasm hosts do not).
@@ -203,7 +214,9 @@ impl EngineKind {
                 {
                     return kind;
                 }
-                if TARGET_ALLOWS_JIT && cfg!(feature = "wasmtime") {
+                if WEB_BUILT_IN {
+                    EngineKind::Web
+                } else if TARGET_ALLOWS_JIT && cfg!(feature = "wasmtime") {
                     EngineKind::Wasmtime
                 } else {
                     EngineKind::Wasmi
@@ -218,17 +231,18 @@ impl EngineKind {
         match self {
             EngineKind::Wasmtime => cfg!(feature = "wasmtime"),
             EngineKind::Wasmi => cfg!(feature = "wasmi"),
-            EngineKind::Auto => cfg!(any(feature = "wasmtime", feature = "wasmi")),
+            EngineKind::Auto => cfg!(any(feature = "wasmtime", feature = "wasmi")) || WEB_BUILT_IN,
             EngineKind::Tiered => {
                 cfg!(all(feature = "wasmtime", feature = "wasmi")) && TARGET_ALLOWS_JIT
             }
+            EngineKind::Web => WEB_BUILT_IN,
         }
     }
 
     /// The engines built in (tiering is a mode over two of them, not an
     /// engine of its own).
     pub fn available() -> Vec<EngineKind> {
-        [EngineKind::Wasmtime, EngineKind::Wasmi]
+        [EngineKind::Wasmtime, EngineKind::Wasmi, EngineKind::Web]
             .into_iter()
             .filter(|k| k.is_available())
             .collect()
@@ -242,13 +256,14 @@ impl fmt::Display for EngineKind {
             EngineKind::Wasmi => "wasmi",
             EngineKind::Auto => "auto",
             EngineKind::Tiered => "tiered",
+            EngineKind::Web => "web",
         })
     }
 }
 
 /// The error of parsing an [`EngineKind`].
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("unknown engine `{0}`: expected wasmtime, wasmi, auto or tiered")]
+#[error("unknown engine `{0}`: expected wasmtime, wasmi, auto, tiered or web")]
 pub struct UnknownEngine(String);
 
 impl FromStr for EngineKind {
@@ -260,6 +275,7 @@ impl FromStr for EngineKind {
             "wasmi" => Ok(EngineKind::Wasmi),
             "auto" => Ok(EngineKind::Auto),
             "tiered" => Ok(EngineKind::Tiered),
+            "web" => Ok(EngineKind::Web),
             _ => Err(UnknownEngine(s.to_string())),
         }
     }
@@ -281,6 +297,8 @@ pub fn new_runtime(
         EngineKind::Wasmtime => Ok(Arc::new(WasmtimeRuntime::new(config)?)),
         #[cfg(feature = "wasmi")]
         EngineKind::Wasmi => Ok(Arc::new(WasmiRuntime::new(config)?)),
+        #[cfg(all(feature = "web", target_family = "wasm", target_os = "unknown"))]
+        EngineKind::Web => Ok(Arc::new(WebRuntime::new(config)?)),
         #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
         EngineKind::Tiered => {
             let cache = ModuleCache::open_default().map_err(|source| WasmError::Io {

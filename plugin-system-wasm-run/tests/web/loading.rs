@@ -85,3 +85,16 @@ fn a_missing_import_is_a_link_error() {
         .unwrap_err();
     assert!(matches!(error, WasmError::Link { .. }), "{error}");
 }
+
+#[wasm_bindgen_test]
+fn auto_picks_the_web_engine_in_a_page() {
+    use plugin_system_wasm_run::{EngineKind, new_runtime};
+
+    assert_eq!(EngineKind::Auto.resolve(), EngineKind::Web);
+    assert_eq!("web".parse::<EngineKind>().unwrap(), EngineKind::Web);
+    assert!(EngineKind::available().contains(&EngineKind::Web));
+    let runtime = new_runtime(EngineKind::Auto, WasmRuntimeConfig::default()).unwrap();
+    assert_eq!(runtime.name(), "web");
+    let error = new_runtime(EngineKind::Wasmtime, WasmRuntimeConfig::default()).map(drop);
+    assert!(matches!(error.unwrap_err(), WasmError::Unsupported { .. }));
+}
