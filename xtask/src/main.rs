@@ -4,7 +4,8 @@
 //!   wasm32-wasip1, C with clang and wasi-libc) that tests and examples load.
 //! - `cargo xtask ci`: what CI runs: the guest build, format checks, clippy
 //!   with warnings denied (host and guest workspaces), the plugin templates
-//!   (`template-check`), every test of the host workspace (both engines), and
+//!   (`template-check`), every test of the host workspace (both engines), the
+//!   web engine's tests in headless Chromium (`test-web`), and
 //!   the release tarball with its check (`dist`, `dist --check`).
 //! - `cargo xtask template-check`: generates a project with `plugin-system
 //!   new` for each language and wire format in a temporary folder, builds it,
