@@ -18,6 +18,7 @@ mod calls;
 mod limits;
 mod loading;
 mod memory;
+mod spec;
 
 /// A runtime with `config`.
 fn runtime(config: WasmRuntimeConfig) -> WebRuntime {
