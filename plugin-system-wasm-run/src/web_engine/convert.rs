@@ -89,9 +89,10 @@ pub(crate) fn js_message(thrown: &JsValue) -> String {
 pub(crate) fn map_error(thrown: &JsValue) -> WasmError {
     let message = js_message(thrown);
     if thrown.is_instance_of::<WebAssembly::RuntimeError>() {
+        let code = trap_code(&message);
         return WasmError::Trap {
-            code: trap_code(&message),
-            message,
+            code,
+            message: trap_message(code).map_or(message, str::to_owned),
         };
     }
     if is_stack_overflow(thrown, &message) {
@@ -130,6 +131,25 @@ fn trap_code(message: &str) -> TrapCode {
     } else {
         TrapCode::Other
     }
+}
+
+/// A trap's message as wasmtime and wasmi word it (one table for both), so
+/// that the message is alike on every engine; `None` for a trap the browser's
+/// words did not tell apart, which keeps the browser's own.
+fn trap_message(code: TrapCode) -> Option<&'static str> {
+    Some(match code {
+        TrapCode::Unreachable => "wasm `unreachable` instruction executed",
+        TrapCode::MemoryOutOfBounds => "out of bounds memory access",
+        TrapCode::TableOutOfBounds => "undefined element: out of bounds table access",
+        TrapCode::IndirectCallToNull => "uninitialized element",
+        TrapCode::BadSignature => "indirect call type mismatch",
+        TrapCode::IntegerOverflow => "integer overflow",
+        TrapCode::IntegerDivisionByZero => "integer divide by zero",
+        TrapCode::BadConversionToInteger => "invalid conversion to integer",
+        TrapCode::NullReference => "null reference",
+        TrapCode::UnalignedAtomic => "unaligned atomic",
+        _ => return None,
+    })
 }
 
 /// Whether a throw is the browser running out of stack.
