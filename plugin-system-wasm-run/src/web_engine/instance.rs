@@ -187,7 +187,7 @@ impl WasmInstance for WebStore {
         match max_bytes {
             None => Ok(()),
             Some(_) => Err(unsupported(
-                "a per-instance memory cap on the web engine (set max_memory_pages on the runtime)",
+                "changing a memory cap after instantiation on the web engine (give it to instantiate_with_limits)",
             )),
         }
     }

@@ -38,7 +38,10 @@ use plugin_system_core::{
 };
 use wasmparser::WasmFeatures as Proposals;
 
-use crate::module_info::{compile_error, prepare, read_module_info};
+use crate::{
+    module_info::{compile_error, prepare, read_module_info},
+    shared::StoreLimitValues,
+};
 
 // JS objects are shared between the module, its instances and host closures as
 // if `Send`: sound only where no second thread can exist (see `state`).
@@ -156,13 +159,9 @@ impl WasmRuntime for WebRuntime {
         let binary = prepare(bytes, &self.config.module_bounds)?;
         validate(&binary)?;
         let info = read_module_info(&binary)?;
-        let compiled = module::compile(&binary, &info, &self.config)?;
+        let module = module::WebModule::new(binary.into_owned(), info, Arc::clone(&self.config))?;
         self.counters.module_loaded(false);
-        Ok(Arc::new(module::WebModule::new(
-            compiled,
-            info,
-            Arc::clone(&self.config),
-        )))
+        Ok(Arc::new(module))
     }
 
     fn validate_bytes(&self, bytes: &[u8]) -> Result<()> {
@@ -175,10 +174,12 @@ impl WasmRuntime for WebRuntime {
         module: &Arc<dyn WasmModule>,
         imports: &Imports,
     ) -> Result<Box<dyn WasmInstance>> {
+        let limits = StoreLimitValues::new(&self.config);
         Ok(Box::new(store::WebStore::instantiate(
             module,
             imports,
             &self.config,
+            limits,
             &self.counters,
         )?))
     }
@@ -194,12 +195,15 @@ impl WasmRuntime for WebRuntime {
                 "deadlines on the web engine (a call on the page's thread cannot be interrupted)",
             ));
         }
-        if limits.max_memory_bytes.is_some() {
-            return Err(unsupported(
-                "a per-instance memory cap on the web engine (set max_memory_pages on the runtime)",
-            ));
-        }
-        self.instantiate(module, imports)
+        // The instance's cap only tightens the runtime's, as on the other engines.
+        let store_limits = StoreLimitValues::new(&self.config).capped(limits.max_memory_bytes);
+        Ok(Box::new(store::WebStore::instantiate(
+            module,
+            imports,
+            &self.config,
+            store_limits,
+            &self.counters,
+        )?))
     }
 
     fn new_store(&self) -> Result<Box<dyn WasmStore>> {

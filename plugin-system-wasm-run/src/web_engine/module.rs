@@ -9,7 +9,7 @@
 //! whose memory or table starts above its cap is refused at instantiation
 //! with [`WasmError::MemoryLimit`] (`shared::check_limits`).
 
-use std::{any::Any, borrow::Cow, sync::Arc};
+use std::{any::Any, borrow::Cow, cell::RefCell, sync::Arc};
 
 use js_sys::{Uint8Array, WebAssembly};
 use plugin_system_core::{
@@ -20,23 +20,62 @@ use super::{ENGINE, convert::js_message, features, state::SingleThread};
 use crate::shared::{self, StoreLimitValues};
 
 /// A compiled `WebAssembly.Module` and what it declares.
+///
+/// The caps are compiled into the module, so an instance with tighter limits
+/// of its own (`instantiate_with_limits`) needs a module compiled with them:
+/// the binary is kept, and each set of limits compiled once.
 pub(crate) struct WebModule {
-    pub(crate) module: SingleThread<WebAssembly::Module>,
+    /// Compiled with the runtime's limits.
+    module: SingleThread<WebAssembly::Module>,
+    /// The validated binary, for other limits.
+    binary: Vec<u8>,
+    /// Modules compiled for other limits, by limits.
+    variants: SingleThread<RefCell<Vec<(StoreLimitValues, WebAssembly::Module)>>>,
     info: ModuleInfo,
     config: Arc<WasmRuntimeConfig>,
 }
 
 impl WebModule {
+    /// Compiles `binary` (validated) with the runtime's limits.
+    ///
+    /// # Errors
+    /// As [`compile`].
     pub(super) fn new(
-        module: WebAssembly::Module,
+        binary: Vec<u8>,
         info: ModuleInfo,
         config: Arc<WasmRuntimeConfig>,
-    ) -> Self {
-        WebModule {
+    ) -> Result<Self> {
+        let limits = StoreLimitValues::new(&config);
+        let module = compile(&binary, &info, limits, config.fuel_limit.is_some())?;
+        Ok(WebModule {
             module: SingleThread(module),
+            binary,
+            variants: SingleThread(RefCell::new(Vec::new())),
             info,
             config,
+        })
+    }
+
+    /// The module compiled for `limits`: the runtime's own, or one compiled
+    /// for these limits the first time they are asked for.
+    ///
+    /// # Errors
+    /// As [`compile`].
+    pub(super) fn compiled_for(&self, limits: StoreLimitValues) -> Result<WebAssembly::Module> {
+        if limits == StoreLimitValues::new(&self.config) {
+            return Ok(self.module.0.clone());
         }
+        if let Some((_, module)) = self.variants.0.borrow().iter().find(|(l, _)| *l == limits) {
+            return Ok(module.clone());
+        }
+        let module = compile(
+            &self.binary,
+            &self.info,
+            limits,
+            self.config.fuel_limit.is_some(),
+        )?;
+        self.variants.0.borrow_mut().push((limits, module.clone()));
+        Ok(module)
     }
 }
 
@@ -58,19 +97,19 @@ impl WasmModule for WebModule {
     }
 }
 
-/// Compiles a validated binary with its memories and tables capped at the
-/// store limits of `config` and, with a `fuel_limit`, metered.
+/// Compiles a validated binary with its memories and tables capped at
+/// `limits` and, when `metered`, counting its fuel (`fuel.rs`).
 ///
 /// # Errors
 /// [`WasmError::InvalidModule`] when a section does not parse again (the
 /// binary was validated, so only what wasmparser accepts and the rewrite does
 /// not gets here), [`WasmError::Engine`] when the browser refuses it.
-pub(super) fn compile(
+fn compile(
     binary: &[u8],
     info: &ModuleInfo,
-    config: &WasmRuntimeConfig,
+    limits: StoreLimitValues,
+    metered: bool,
 ) -> Result<WebAssembly::Module> {
-    let limits = StoreLimitValues::new(config);
     let mut rewritten = Cow::Borrowed(binary);
     if let Some(pages) = limits.memory_pages() {
         rewritten = Cow::Owned(rewrite_section(&rewritten, MEMORY_SECTION, |content| {
@@ -82,7 +121,7 @@ pub(super) fn compile(
             cap_tables(content, elements as u64)
         })?);
     }
-    if config.fuel_limit.is_some() {
+    if metered {
         rewritten = Cow::Owned(super::fuel::instrument(&rewritten, info)?);
     }
     let bytes = Uint8Array::from(&rewritten[..]);

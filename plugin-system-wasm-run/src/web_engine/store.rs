@@ -72,6 +72,7 @@ impl WebStore {
         module: &Arc<dyn WasmModule>,
         imports: &Imports,
         config: &WasmRuntimeConfig,
+        limits: StoreLimitValues,
         counters: &Arc<RuntimeCounters>,
     ) -> Result<Self> {
         let compiled = module.as_any().downcast_ref::<WebModule>().ok_or_else(|| {
@@ -84,8 +85,8 @@ impl WebStore {
             return Err(unsupported("WASI on the web engine"));
         }
         let info = module.info();
-        let limits = StoreLimitValues::new(config);
         shared::check_limits(info, imports, limits)?;
+        let compiled_module = compiled.compiled_for(limits)?;
         let fuel = config.fuel_limit.map(fuel_counter).transpose()?;
         let state = Rc::new(HostState {
             memory: Default::default(),
@@ -96,7 +97,7 @@ impl WebStore {
         if let Some(counter) = &fuel {
             linking::define_raw(&linked.object, FUEL_MODULE, FUEL_NAME, counter);
         }
-        let instance = WebAssembly::Instance::new(&compiled.module.0, &linked.object)
+        let instance = WebAssembly::Instance::new(&compiled_module, &linked.object)
             .map_err(|thrown| call::error(&thrown, &state))?;
         let exports = instance.exports();
         if let Some(name) = shared::default_memory(info) {

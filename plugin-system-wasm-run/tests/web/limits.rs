@@ -244,3 +244,59 @@ fn an_imported_table_is_capped_too() {
         [WasmValue::I32(-1)]
     );
 }
+
+#[wasm_bindgen_test]
+fn an_instances_own_memory_cap_tightens_the_runtimes() {
+    use plugin_system_core::InstanceLimits;
+
+    let runtime = runtime(WasmRuntimeConfig::default().max_memory_pages(8));
+    let module = load(&runtime, GROWS);
+    let tight = InstanceLimits::new().max_memory_bytes(2 * 65_536);
+    let mut instance = runtime
+        .instantiate_with_limits(&module, &Imports::new(), tight)
+        .unwrap();
+    assert_eq!(
+        instance.call("grow", &[WasmValue::I32(1)]).unwrap(),
+        [WasmValue::I32(1)]
+    );
+    assert_eq!(
+        instance.call("grow", &[WasmValue::I32(1)]).unwrap(),
+        [WasmValue::I32(-1)]
+    );
+    // A looser one does not loosen the runtime's; the same limits twice share
+    // one compiled module, and the runtime's own stay as they were.
+    let loose = InstanceLimits::new().max_memory_bytes(100 * 65_536);
+    let mut instance = runtime
+        .instantiate_with_limits(&module, &Imports::new(), loose)
+        .unwrap();
+    assert_eq!(
+        instance.call("grow", &[WasmValue::I32(7)]).unwrap(),
+        [WasmValue::I32(1)]
+    );
+    assert_eq!(
+        instance.call("grow", &[WasmValue::I32(1)]).unwrap(),
+        [WasmValue::I32(-1)]
+    );
+    let mut again = runtime
+        .instantiate_with_limits(&module, &Imports::new(), tight)
+        .unwrap();
+    assert_eq!(
+        again.call("grow", &[WasmValue::I32(2)]).unwrap(),
+        [WasmValue::I32(-1)]
+    );
+    let mut plain = runtime.instantiate(&module, &Imports::new()).unwrap();
+    assert_eq!(
+        plain.call("grow", &[WasmValue::I32(7)]).unwrap(),
+        [WasmValue::I32(1)]
+    );
+    // An instance cap below the module's start is refused, and a cap cannot
+    // change once the memory exists.
+    let below = InstanceLimits::new().max_memory_bytes(0);
+    let error = runtime
+        .instantiate_with_limits(&module, &Imports::new(), below)
+        .map(drop)
+        .unwrap_err();
+    assert!(matches!(error, WasmError::MemoryLimit { .. }), "{error}");
+    let error = plain.set_memory_limit(Some(65_536)).unwrap_err();
+    assert!(matches!(error, WasmError::Unsupported { .. }), "{error}");
+}
