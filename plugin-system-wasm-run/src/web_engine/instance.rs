@@ -1,4 +1,4 @@
-//! The instance of a [`WebStore`]: calls, globals, memories; fuel and deadlines
+//! The instance of a [`WebStore`]: calls, globals, memories, fuel; deadlines
 //! refused plainly.
 
 use std::{sync::Arc, time::Duration};

@@ -12,6 +12,7 @@ use plugin_system_core::{
     FuncType, Imports, InstanceGuard, InstanceId, Result, RuntimeCounters, WasmError, WasmModule,
     WasmRuntimeConfig,
 };
+use wasm_bindgen::JsCast;
 
 use super::{
     ENGINE, call,
@@ -23,8 +24,6 @@ use super::{
     state::HostState,
     unsupported,
 };
-use wasm_bindgen::JsCast;
-
 use crate::shared::{self, StoreLimitValues};
 
 /// A function resolved by name once, for calls through a `Func` handle.
@@ -103,6 +102,17 @@ impl WebStore {
         if let Some(name) = shared::default_memory(info) {
             let memory = js_sys::Reflect::get(&exports, &name.into()).ok();
             *state.memory.borrow_mut() = memory.and_then(|m| m.dyn_into().ok());
+        }
+        // A reactor's set-up runs once, now, as on the other engines (under
+        // the same fuel), before any other export can be called.
+        if let Some(name) = shared::initializer(info) {
+            let function: Option<Function> = js_sys::Reflect::get(&exports, &name.into())
+                .ok()
+                .and_then(|f| f.dyn_into().ok());
+            if let Some(function) = function {
+                let outcome = call::run(&function, &FuncType::default(), &[], &mut [], &state);
+                shared::initialized(outcome)?;
+            }
         }
         Ok(WebStore {
             module: Arc::clone(module),

@@ -243,3 +243,16 @@ fn deadlines_and_fuel_are_refused_not_ignored() {
         [WasmValue::I32(2)]
     );
 }
+
+#[wasm_bindgen_test]
+fn a_reactors_initialize_runs_once_at_instantiation() {
+    let mut instance = instance(
+        r#"(module
+            (global $ready (mut i32) (i32.const 0))
+            (func (export "_initialize") (global.set $ready (i32.const 1)))
+            (func (export "ready") (result i32) (global.get $ready)))"#,
+    );
+    assert_eq!(instance.call("ready", &[]).unwrap(), [WasmValue::I32(1)]);
+    let error = instance.call("_initialize", &[]).unwrap_err();
+    assert!(matches!(error, WasmError::Unsupported { .. }), "{error}");
+}
