@@ -256,3 +256,39 @@ fn a_reactors_initialize_runs_once_at_instantiation() {
     let error = instance.call("_initialize", &[]).unwrap_err();
     assert!(matches!(error, WasmError::Unsupported { .. }), "{error}");
 }
+
+#[wasm_bindgen_test]
+fn deep_recursion_through_host_calls_leaves_the_host_whole() {
+    // Each level calls the host, and each module has frames of another size,
+    // so that the stack runs out at many points, some inside the host's own
+    // code: every run must end as a stack overflow and leave the host usable.
+    let imports = host_imports();
+    for locals in 0..60 {
+        let wat = format!(
+            r#"(module
+                (import "env" "double" (func $double (param i32) (result i32)))
+                (import "env" "big" (func $big (param i64) (result i64)))
+                (memory (export "memory") 1)
+                (data (i32.const 0) "hi from wasm")
+                (func $deep (export "deep") (param i32) (result i32) {}
+                    (drop (call $double (i32.const 1)))
+                    local.get 0 i32.const 1 i32.add call $deep))"#,
+            "(local i64)".repeat(locals)
+        );
+        let mut instance = instance_with(&wat, &imports);
+        let error = instance.call("deep", &[WasmValue::I32(0)]).unwrap_err();
+        assert!(matches!(error, WasmError::StackOverflow), "{error}");
+        assert_eq!(
+            instance
+                .call("deep", &[WasmValue::I32(0)])
+                .unwrap_err()
+                .kind(),
+            "stack overflow"
+        );
+    }
+    let mut instance = instance_with(USES_HOST, &imports);
+    assert_eq!(
+        instance.call("quadruple", &[WasmValue::I32(5)]).unwrap(),
+        [WasmValue::I32(20)]
+    );
+}
