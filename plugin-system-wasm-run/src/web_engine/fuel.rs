@@ -182,3 +182,72 @@ fn region_costs(operators: &[Operator<'_>]) -> Vec<u64> {
     }
     costs
 }
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    /// The region costs of the one function of `wat`.
+    fn costs_of(wat: &str) -> Vec<u64> {
+        let binary = wat::parse_str(wat).unwrap();
+        for payload in Parser::new(0).parse_all(&binary) {
+            if let wasmparser::Payload::CodeSectionEntry(body) = payload.unwrap() {
+                let operators = body
+                    .get_operators_reader()
+                    .unwrap()
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()
+                    .unwrap();
+                return region_costs(&operators);
+            }
+        }
+        panic!("no function in the fixture")
+    }
+
+    #[wasm_bindgen_test]
+    fn each_loop_is_a_region_of_its_own() {
+        let costs = costs_of(
+            "(module (func
+                (block
+                    nop
+                    (loop
+                        nop
+                        (loop (br 0)))
+                    nop)))",
+        );
+        // The function: block, nop, loop, nop, end(block), end(func).
+        // The outer loop: nop, loop, end(outer loop).
+        // The inner loop: br, end(inner loop).
+        assert_eq!(costs, [6, 3, 2]);
+    }
+
+    #[wasm_bindgen_test]
+    fn a_function_without_loops_is_one_region() {
+        assert_eq!(
+            costs_of("(module (func (drop (i32.add (i32.const 1) (i32.const 2)))))"),
+            [5]
+        );
+    }
+
+    #[wasm_bindgen_test]
+    fn the_rewrite_keeps_the_module_valid_and_moves_defined_globals_up() {
+        let binary = wat::parse_str(
+            r#"(module
+                (import "env" "g" (global i32))
+                (global $own (mut i64) (i64.const 7))
+                (func (export "f") (result i64) (global.get $own)))"#,
+        )
+        .unwrap();
+        let info = crate::read_module_info(&binary).unwrap();
+        let metered = instrument(&binary, &info).unwrap();
+        wasmparser::Validator::new().validate_all(&metered).unwrap();
+        let rewritten = crate::read_module_info(&metered).unwrap();
+        let fuel = rewritten
+            .imports
+            .iter()
+            .position(|i| i.module == FUEL_MODULE && i.name == FUEL_NAME);
+        assert_eq!(fuel, Some(1), "after the module's own import");
+    }
+}

@@ -4,21 +4,24 @@
 //!
 //! Bytes go through [`prepare`] and wasmparser's validator as on the other
 //! engines, so that a module is refused, and described, in the same words;
-//! then the browser compiles them. The browser gives no handle on a running
-//! call: a deadline cannot interrupt synchronous code on the page's thread,
-//! and the stack depth is the browser's own. The settings that ask for these are refused with
-//! [`WasmError::Unsupported`] rather than ignored. Fuel holds: a metered
-//! module counts it down itself ([`fuel`]). The memory cap holds:
-//! every memory is created with its maximum at or below `max_memory_pages`
-//! ([`module`] rewrites the module's own), so `memory.grow` past it returns -1.
+//! then the browser compiles them.
+//!
+//! Limits: the browser gives no handle on a running call, so what it must
+//! bound is rewritten into the module. Memories and tables get a maximum at
+//! most the store limits ([`module`]: `memory.grow` and `table.grow` past it
+//! return -1), and with a `fuel_limit` the module counts its fuel down itself
+//! ([`fuel`]). A deadline cannot interrupt synchronous code on the page's
+//! thread, and the stack depth is the browser's own (its overflow is
+//! [`WasmError::StackOverflow`]): the settings that ask for these are refused
+//! with [`WasmError::Unsupported`] rather than ignored.
 //!
 //! Code map: [`state`] (what host functions share with their instance, and why
 //! JS objects may cross `Send`), [`store`] (instantiation), [`linking`] (the
 //! import object: host functions as JS functions, memories, globals, tables),
 //! [`instance`] (calls, globals, memories), [`call`] (calling a JS function and
 //! catching what it throws), [`memory`] (memory views), [`convert`] (values and
-//! `map_error`), [`module`] (compiling, the memory cap), [`fuel`] (the
-//! metering rewrite).
+//! `map_error`), [`module`] (compiling, the caps), [`fuel`] (the metering
+//! rewrite).
 
 mod call;
 mod convert;

@@ -260,3 +260,37 @@ fn write_u64(out: &mut Vec<u8>, mut value: u64) {
         out.push(byte | 0x80);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    use super::*;
+
+    fn memory_and_table_limits(binary: &[u8]) -> (Option<u64>, Option<u64>) {
+        let info = crate::read_module_info(binary).unwrap();
+        (info.memories[0].maximum, info.tables[0].maximum)
+    }
+
+    #[wasm_bindgen_test]
+    fn maxima_are_capped_and_never_below_the_minimum() {
+        let binary =
+            wat::parse_str("(module (memory 2) (table 3 10 funcref) (func) (data \"x\"))").unwrap();
+        let capped = rewrite_section(&binary, MEMORY_SECTION, |c| cap_memories(c, 5)).unwrap();
+        let capped = rewrite_section(&capped, TABLE_SECTION, |c| cap_tables(c, 4)).unwrap();
+        wasmparser::Validator::new().validate_all(&capped).unwrap();
+        assert_eq!(memory_and_table_limits(&capped), (Some(5), Some(4)));
+        // A cap below the minimum leaves maximum = minimum: the module stays
+        // valid, and instantiating refuses it with the limit's error.
+        let below = rewrite_section(&binary, MEMORY_SECTION, |c| cap_memories(c, 1)).unwrap();
+        wasmparser::Validator::new().validate_all(&below).unwrap();
+        assert_eq!(memory_and_table_limits(&below).0, Some(2));
+    }
+
+    #[wasm_bindgen_test]
+    fn a_module_without_the_section_is_unchanged() {
+        let binary = wat::parse_str("(module (func))").unwrap();
+        let same = rewrite_section(&binary, MEMORY_SECTION, |c| cap_memories(c, 1)).unwrap();
+        assert_eq!(same, binary);
+    }
+}
