@@ -62,5 +62,8 @@ fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 wasm_bindgen="$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print; exit }' "$root/Cargo.lock")"
 if [ "$(wasm-bindgen-test-runner --version 2>/dev/null | awk '{ print $2 }')" != "$wasm_bindgen" ]; then
-    cargo install wasm-bindgen-cli --version "$wasm_bindgen"
+    # --locked when the registry has every locked dependency; else the newest
+    # compatible ones (the runner's version is what must match).
+    cargo install wasm-bindgen-cli --version "$wasm_bindgen" --locked \
+        || cargo install wasm-bindgen-cli --version "$wasm_bindgen"
 fi
