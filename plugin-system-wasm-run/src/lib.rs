@@ -104,7 +104,7 @@
 //! # Features
 //! - `wasmtime` (default): the wasmtime engine.
 //! - `wasmi` (default): the wasmi engine.
-//! - `web` (off): [`WebRuntime`], the browser's own WebAssembly behind the same
+//! - `web` (off): `WebRuntime`, the browser's own WebAssembly behind the same
 //!   traits, for hosts built for `wasm32-unknown-unknown` with wasm-bindgen
 //!   (nothing on other targets). See its docs for the limits it holds.
 //!
