@@ -292,3 +292,45 @@ fn deep_recursion_through_host_calls_leaves_the_host_whole() {
         [WasmValue::I32(20)]
     );
 }
+
+#[wasm_bindgen_test]
+fn host_functions_take_and_give_every_number_type_and_several_results() {
+    let mut imports = Imports::new();
+    imports.func(
+        "env",
+        "split",
+        HostFunc::new(
+            FuncType::new(
+                [ValType::F32, ValType::F64],
+                [ValType::I32, ValType::I64, ValType::F64],
+            ),
+            |_, args, results| {
+                let (a, b) = (
+                    args[0].as_f32().unwrap_or(0.0),
+                    args[1].as_f64().unwrap_or(0.0),
+                );
+                results[0] = WasmValue::I32(a as i32);
+                results[1] = WasmValue::I64(i64::MIN);
+                results[2] = WasmValue::F64(b * 2.0);
+                Ok(())
+            },
+        ),
+    );
+    let mut instance = instance_with(
+        r#"(module
+            (import "env" "split" (func $split (param f32 f64) (result i32 i64 f64)))
+            (func (export "go") (param f32 f64) (result i32 i64 f64)
+                local.get 0 local.get 1 call $split))"#,
+        &imports,
+    );
+    assert_eq!(
+        instance
+            .call("go", &[WasmValue::F32(7.5), WasmValue::F64(0.25)])
+            .unwrap(),
+        [
+            WasmValue::I32(7),
+            WasmValue::I64(i64::MIN),
+            WasmValue::F64(0.5)
+        ]
+    );
+}
