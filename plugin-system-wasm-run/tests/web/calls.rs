@@ -20,7 +20,7 @@ const ARITH: &str = r#"(module
 
 #[wasm_bindgen_test]
 fn typed_calls_by_name_and_by_handle() {
-    let mut instance = instance(ARITH);
+    let mut instance = web_instance(ARITH);
     assert_eq!(
         instance
             .call("add", &[WasmValue::I32(2), WasmValue::I32(3)])
@@ -46,7 +46,7 @@ fn typed_calls_by_name_and_by_handle() {
 
 #[wasm_bindgen_test]
 fn wrong_arguments_and_unknown_exports_are_typed_errors() {
-    let mut instance = instance(ARITH);
+    let mut instance = web_instance(ARITH);
     let error = instance.call("add", &[WasmValue::I64(1)]).unwrap_err();
     assert!(matches!(error, WasmError::TypeMismatch { .. }), "{error}");
     let error = instance.call("nope", &[]).unwrap_err();
@@ -55,7 +55,7 @@ fn wrong_arguments_and_unknown_exports_are_typed_errors() {
 
 #[wasm_bindgen_test]
 fn traps_carry_the_other_engines_codes_and_words() {
-    let mut instance = instance(ARITH);
+    let mut instance = web_instance(ARITH);
     // Worded as wasmtime and wasmi word it, not as the browser does.
     match instance.call("boom", &[]).unwrap_err() {
         WasmError::Trap { code, message } => {
@@ -102,14 +102,14 @@ fn traps_carry_the_other_engines_codes_and_words() {
 
 #[wasm_bindgen_test]
 fn deep_recursion_is_a_stack_overflow() {
-    let mut instance = instance(ARITH);
+    let mut instance = web_instance(ARITH);
     let error = instance.call("deep", &[WasmValue::I32(0)]).unwrap_err();
     assert!(matches!(error, WasmError::StackOverflow), "{error}");
 }
 
 #[wasm_bindgen_test]
 fn globals_read_and_write() {
-    let mut instance = instance(ARITH);
+    let mut instance = web_instance(ARITH);
     assert_eq!(instance.global("counter").unwrap(), WasmValue::I32(41));
     instance.set_global("counter", WasmValue::I32(42)).unwrap();
     assert_eq!(instance.global("counter").unwrap(), WasmValue::I32(42));
@@ -198,7 +198,7 @@ fn a_host_functions_error_is_a_host_error() {
 
 #[wasm_bindgen_test]
 fn a_host_function_of_another_type_is_a_link_error() {
-    let runtime = runtime(WasmRuntimeConfig::default());
+    let runtime = web_runtime(WasmRuntimeConfig::default());
     let module = load(&runtime, USES_HOST);
     let mut imports = host_imports();
     imports.func(
@@ -215,7 +215,7 @@ fn a_host_function_of_another_type_is_a_link_error() {
 
 #[wasm_bindgen_test]
 fn deadlines_and_fuel_are_refused_not_ignored() {
-    let mut instance = instance(ARITH);
+    let mut instance = web_instance(ARITH);
     assert!(matches!(
         instance.fuel().unwrap_err(),
         WasmError::Unsupported { .. }
@@ -246,7 +246,7 @@ fn deadlines_and_fuel_are_refused_not_ignored() {
 
 #[wasm_bindgen_test]
 fn a_reactors_initialize_runs_once_at_instantiation() {
-    let mut instance = instance(
+    let mut instance = web_instance(
         r#"(module
             (global $ready (mut i32) (i32.const 0))
             (func (export "_initialize") (global.set $ready (i32.const 1)))

@@ -8,7 +8,7 @@ const GROWS: &str = r#"(module
 
 #[wasm_bindgen_test]
 fn memory_grow_past_the_cap_returns_minus_one() {
-    let runtime = runtime(WasmRuntimeConfig::default().max_memory_pages(3));
+    let runtime = web_runtime(WasmRuntimeConfig::default().max_memory_pages(3));
     let module = load(&runtime, GROWS);
     let mut instance = runtime.instantiate(&module, &Imports::new()).unwrap();
     assert_eq!(
@@ -34,7 +34,7 @@ fn memory_grow_past_the_cap_returns_minus_one() {
 
 #[wasm_bindgen_test]
 fn a_memory_that_starts_past_the_cap_is_refused() {
-    let runtime = runtime(WasmRuntimeConfig::default().max_memory_pages(2));
+    let runtime = web_runtime(WasmRuntimeConfig::default().max_memory_pages(2));
     let module = load(&runtime, r#"(module (memory 5))"#);
     let error = runtime
         .instantiate(&module, &Imports::new())
@@ -45,7 +45,7 @@ fn a_memory_that_starts_past_the_cap_is_refused() {
 
 #[wasm_bindgen_test]
 fn an_imported_memory_is_capped_too() {
-    let runtime = runtime(WasmRuntimeConfig::default().max_memory_pages(2));
+    let runtime = web_runtime(WasmRuntimeConfig::default().max_memory_pages(2));
     let module = load(
         &runtime,
         r#"(module
@@ -83,7 +83,7 @@ const LOOPS: &str = r#"(module
     (func (export "boom") unreachable))"#;
 
 fn metered(fuel: u64) -> Box<dyn WasmInstance> {
-    let runtime = runtime(WasmRuntimeConfig::default().fuel_limit(fuel));
+    let runtime = web_runtime(WasmRuntimeConfig::default().fuel_limit(fuel));
     let module = load(&runtime, LOOPS);
     let mut imports = Imports::new();
     imports.func(
@@ -149,7 +149,7 @@ fn the_guests_own_trap_stays_a_trap_under_fuel() {
 
 #[wasm_bindgen_test]
 fn a_module_without_imports_is_metered_too() {
-    let runtime = runtime(WasmRuntimeConfig::default().fuel_limit(50));
+    let runtime = web_runtime(WasmRuntimeConfig::default().fuel_limit(50));
     let module = load(
         &runtime,
         r#"(module
@@ -166,7 +166,7 @@ fn a_module_without_imports_is_metered_too() {
 
 #[wasm_bindgen_test]
 fn a_start_function_runs_on_the_same_fuel() {
-    let runtime = runtime(WasmRuntimeConfig::default().fuel_limit(1_000));
+    let runtime = web_runtime(WasmRuntimeConfig::default().fuel_limit(1_000));
     let module = load(
         &runtime,
         r#"(module (func $s (loop $l (br $l))) (start $s))"#,
@@ -180,7 +180,7 @@ fn a_start_function_runs_on_the_same_fuel() {
 
 #[wasm_bindgen_test]
 fn table_grow_past_the_limit_returns_minus_one() {
-    let runtime = runtime(WasmRuntimeConfig::default().max_table_elements(10));
+    let runtime = web_runtime(WasmRuntimeConfig::default().max_table_elements(10));
     let module = load(
         &runtime,
         r#"(module
@@ -214,12 +214,12 @@ fn table_grow_past_the_limit_returns_minus_one() {
 }
 
 fn runtime_default() -> WebRuntime {
-    runtime(WasmRuntimeConfig::default())
+    web_runtime(WasmRuntimeConfig::default())
 }
 
 #[wasm_bindgen_test]
 fn an_imported_table_is_capped_too() {
-    let runtime = runtime(WasmRuntimeConfig::default().max_table_elements(4));
+    let runtime = web_runtime(WasmRuntimeConfig::default().max_table_elements(4));
     let module = load(
         &runtime,
         r#"(module
@@ -249,7 +249,7 @@ fn an_imported_table_is_capped_too() {
 fn an_instances_own_memory_cap_tightens_the_runtimes() {
     use plugin_system_core::InstanceLimits;
 
-    let runtime = runtime(WasmRuntimeConfig::default().max_memory_pages(8));
+    let runtime = web_runtime(WasmRuntimeConfig::default().max_memory_pages(8));
     let module = load(&runtime, GROWS);
     let tight = InstanceLimits::new().max_memory_bytes(2 * 65_536);
     let mut instance = runtime

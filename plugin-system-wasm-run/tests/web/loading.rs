@@ -4,7 +4,7 @@ use super::*;
 
 #[wasm_bindgen_test]
 fn a_module_reports_its_imports_exports_and_custom_sections() {
-    let runtime = runtime(WasmRuntimeConfig::default());
+    let runtime = web_runtime(WasmRuntimeConfig::default());
     let module = load(
         &runtime,
         r#"(module
@@ -25,7 +25,7 @@ fn a_module_reports_its_imports_exports_and_custom_sections() {
 
 #[wasm_bindgen_test]
 fn bytes_that_are_no_module_are_an_invalid_module() {
-    let runtime = runtime(WasmRuntimeConfig::default());
+    let runtime = web_runtime(WasmRuntimeConfig::default());
     for bytes in [&b"\0asm\x01\0\0\0\x01\xff"[..], b"not wasm at all", b""] {
         let error = runtime.load_module(bytes).map(drop).unwrap_err();
         assert!(matches!(error, WasmError::InvalidModule { .. }), "{error}");
@@ -38,7 +38,7 @@ fn bytes_that_are_no_module_are_an_invalid_module() {
 
 #[wasm_bindgen_test]
 fn a_proposal_the_engine_lacks_is_named() {
-    let runtime = runtime(WasmRuntimeConfig::default());
+    let runtime = web_runtime(WasmRuntimeConfig::default());
     let bytes = wat::parse_str(r#"(module (memory 1) (memory 1))"#).unwrap();
     match runtime.load_module(&bytes).map(drop).unwrap_err() {
         WasmError::Unsupported { feature } => assert_eq!(feature, "multi-memory"),
@@ -48,7 +48,7 @@ fn a_proposal_the_engine_lacks_is_named() {
 
 #[wasm_bindgen_test]
 fn simd_runs_inside_but_a_v128_does_not_cross_into_js() {
-    let mut instance = instance(
+    let mut instance = web_instance(
         r#"(module
             (func (export "lanes") (result i32)
                 (i32x4.extract_lane 2 (i32x4.add (v128.const i32x4 1 2 3 4) (v128.const i32x4 1 1 1 1))))
@@ -77,7 +77,7 @@ fn settings_the_browser_cannot_honour_are_refused() {
 
 #[wasm_bindgen_test]
 fn a_missing_import_is_a_link_error() {
-    let runtime = runtime(WasmRuntimeConfig::default());
+    let runtime = web_runtime(WasmRuntimeConfig::default());
     let module = load(&runtime, r#"(module (import "env" "f" (func)))"#);
     let error = runtime
         .instantiate(&module, &Imports::new())

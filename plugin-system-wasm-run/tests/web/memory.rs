@@ -11,7 +11,7 @@ const MEMORY: &str = r#"(module
 
 #[wasm_bindgen_test]
 fn the_host_and_the_guest_see_the_same_bytes() {
-    let mut instance = instance(MEMORY);
+    let mut instance = web_instance(MEMORY);
     let memory = instance.memory().expect("a memory");
     assert_eq!(memory.size(), 65_536);
     memory.write(100, b"abc").unwrap();
@@ -35,7 +35,7 @@ fn the_host_and_the_guest_see_the_same_bytes() {
 
 #[wasm_bindgen_test]
 fn access_outside_the_memory_is_out_of_bounds_or_a_trap() {
-    let mut instance = instance(MEMORY);
+    let mut instance = web_instance(MEMORY);
     let memory = instance.memory().expect("a memory");
     let error = memory.write(65_535, b"ab").unwrap_err();
     assert!(matches!(error, WasmError::OutOfBounds { .. }), "{error}");
@@ -55,7 +55,7 @@ fn access_outside_the_memory_is_out_of_bounds_or_a_trap() {
 
 #[wasm_bindgen_test]
 fn grow_keeps_the_modules_maximum() {
-    let mut instance = instance(MEMORY);
+    let mut instance = web_instance(MEMORY);
     let memory = instance.memory().expect("a memory");
     assert_eq!(memory.grow(2).unwrap(), 1);
     assert_eq!(memory.pages(), 3);
@@ -67,7 +67,7 @@ fn grow_keeps_the_modules_maximum() {
 
 #[wasm_bindgen_test]
 fn slices_reads_and_c_strings_agree() {
-    let mut instance = instance(MEMORY);
+    let mut instance = web_instance(MEMORY);
     let memory = instance.memory().expect("a memory");
     memory.write(10, b"hello\0").unwrap();
     let ptr = plugin_system_core::GuestPtr::new(10);

@@ -12,8 +12,8 @@ use super::*;
 
 #[wasm_bindgen_test]
 fn every_spec_module_stays_valid_when_metered() {
-    let plain = runtime(WasmRuntimeConfig::default());
-    let metered = runtime(WasmRuntimeConfig::default().fuel_limit(10_000_000));
+    let plain = web_runtime(WasmRuntimeConfig::default());
+    let metered = web_runtime(WasmRuntimeConfig::default().fuel_limit(10_000_000));
     let mut loaded = 0;
     let files = [SpecVersion::V1, SpecVersion::V2]
         .into_iter()
