@@ -183,13 +183,16 @@ impl WasmInstance for WebStore {
         }
     }
 
+    /// Succeeds only when the limits stay those the instance was compiled
+    /// with: a JS memory's maximum can be neither lowered nor raised.
     fn set_memory_limit(&mut self, max_bytes: Option<u64>) -> Result<()> {
-        match max_bytes {
-            None => Ok(()),
-            Some(_) => Err(unsupported(
-                "changing a memory cap after instantiation on the web engine (give it to instantiate_with_limits)",
-            )),
+        if self.runtime_limits.capped(max_bytes) == self.limits {
+            return Ok(());
         }
+        Err(unsupported(
+            "changing a memory cap after instantiation on the web engine \
+             (give it to instantiate_with_limits)",
+        ))
     }
 
     fn stats(&mut self) -> InstanceStats {

@@ -16,8 +16,11 @@ use plugin_system_core::{
     ModuleInfo, Result, ValidationReport, WasmError, WasmModule, WasmRuntimeConfig,
 };
 
-use super::{ENGINE, convert::js_message, features, state::SingleThread};
-use crate::shared::{self, StoreLimitValues};
+use super::{ENGINE, PROPOSALS, convert::js_message, features, state::SingleThread};
+use crate::{
+    module_info::compile_error,
+    shared::{self, StoreLimitValues},
+};
 
 /// A compiled `WebAssembly.Module` and what it declares.
 ///
@@ -54,6 +57,13 @@ impl WebModule {
             info,
             config,
         })
+    }
+
+    /// Whether the runtime of `config` compiled this module: each runtime
+    /// holds its own `Arc` of its config, and a module compiled with one
+    /// runtime's caps and fuel must not run under another's.
+    pub(super) fn belongs_to(&self, config: &Arc<WasmRuntimeConfig>) -> bool {
+        Arc::ptr_eq(&self.config, config)
     }
 
     /// The module compiled for `limits`: the runtime's own, or one compiled
@@ -103,7 +113,8 @@ impl WasmModule for WebModule {
 /// # Errors
 /// [`WasmError::InvalidModule`] when a section does not parse again (the
 /// binary was validated, so only what wasmparser accepts and the rewrite does
-/// not gets here), [`WasmError::Engine`] when the browser refuses it.
+/// not gets here); when the browser refuses it, what `compile_error` makes
+/// of that ([`WasmError::ModuleLimit`] of the engine for valid bytes).
 fn compile(
     binary: &[u8],
     info: &ModuleInfo,
@@ -125,9 +136,10 @@ fn compile(
         rewritten = Cow::Owned(super::fuel::instrument(&rewritten, info)?);
     }
     let bytes = Uint8Array::from(&rewritten[..]);
-    WebAssembly::Module::new(&bytes).map_err(|thrown| {
-        WasmError::engine_in("the browser refused the module", js_message(&thrown))
-    })
+    // Valid bytes the browser refuses passed a limit of its own (V8's
+    // br_table targets, say): sorted as the other engines' refusals are.
+    WebAssembly::Module::new(&bytes)
+        .map_err(|thrown| compile_error(&rewritten, PROPOSALS, js_message(&thrown)))
 }
 
 /// `binary` with the content of its section `id` replaced by what `rewrite`

@@ -46,6 +46,9 @@ pub(crate) struct WebStore {
     pub(super) funcs: Vec<Resolved>,
     /// The memory view last handed out.
     pub(super) view: Option<WebMemory>,
+    /// The limits the instance's module was compiled with, and the runtime's.
+    pub(super) limits: StoreLimitValues,
+    pub(super) runtime_limits: StoreLimitValues,
     /// A timeout asked for with `set_timeout`: calls refuse to run under it.
     pub(super) timeout: Option<Duration>,
     /// Fuel as last set (the limit at first), and what was burnt before.
@@ -70,16 +73,21 @@ impl WebStore {
     pub(super) fn instantiate(
         module: &Arc<dyn WasmModule>,
         imports: &Imports,
-        config: &WasmRuntimeConfig,
+        config: &Arc<WasmRuntimeConfig>,
         limits: StoreLimitValues,
         counters: &Arc<RuntimeCounters>,
     ) -> Result<Self> {
-        let compiled = module.as_any().downcast_ref::<WebModule>().ok_or_else(|| {
-            WasmError::ForeignModule {
-                engine: ENGINE,
-                module_engine: module.engine().to_string(),
-            }
-        })?;
+        let foreign = || WasmError::ForeignModule {
+            engine: ENGINE,
+            module_engine: module.engine().to_string(),
+        };
+        let compiled = module
+            .as_any()
+            .downcast_ref::<WebModule>()
+            .ok_or_else(foreign)?;
+        if !compiled.belongs_to(config) {
+            return Err(foreign());
+        }
         if imports.wasi_config().is_some() {
             return Err(unsupported("WASI on the web engine"));
         }
@@ -122,6 +130,8 @@ impl WebStore {
             _closures: linked.closures,
             funcs: Vec::new(),
             view: None,
+            limits,
+            runtime_limits: StoreLimitValues::new(config),
             timeout: None,
             fuel_last_set: config.fuel_limit.unwrap_or(0),
             fuel_burnt_before: 0,

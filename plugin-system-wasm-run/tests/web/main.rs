@@ -72,3 +72,9 @@ macro_rules! on_every_engine {
         }
     };
 }
+
+/// A fresh path in the temp directory (the suite's helper; a page has no
+/// files, so the tests that use it are listed as differing).
+pub(crate) fn temp_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("plugin-system-web-{name}"))
+}
