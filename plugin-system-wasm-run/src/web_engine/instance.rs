@@ -38,11 +38,12 @@ impl WebStore {
             kind: ExportKind::Global,
             name: name.to_string(),
         };
-        let Some(ExternType::Global(ty)) = self.module.export(name) else {
+        let member = self.member();
+        let Some(ExternType::Global(ty)) = member.module.export(name) else {
             return Err(not_found());
         };
         let ty = *ty;
-        let global = self
+        let global = member
             .export::<WebAssembly::Global>(name)
             .ok_or_else(not_found)?;
         Ok((global, ty))
@@ -60,29 +61,30 @@ impl WebStore {
 
 impl WasmInstance for WebStore {
     fn module(&self) -> &Arc<dyn WasmModule> {
-        &self.module
+        &self.member().module
     }
 
     fn func(&mut self, name: &str) -> Result<Func> {
-        shared::check_not_initializer(self.module.info(), name)?;
-        if let Some(index) = self.funcs.iter().position(|f| &*f.name == name) {
-            return Ok(Func::new(self.id, index, self.funcs[index].ty.clone()));
+        let member = self.member_mut();
+        shared::check_not_initializer(member.module.info(), name)?;
+        if let Some(index) = member.funcs.iter().position(|f| &*f.name == name) {
+            return Ok(Func::new(member.id, index, member.funcs[index].ty.clone()));
         }
         let not_found = || WasmError::ExportNotFound {
             kind: ExportKind::Function,
             name: name.to_string(),
         };
-        let Some(ExternType::Func(ty)) = self.module.export(name) else {
+        let Some(ExternType::Func(ty)) = member.module.export(name) else {
             return Err(not_found());
         };
         let ty = ty.clone();
-        let function = self.export::<Function>(name).ok_or_else(not_found)?;
-        self.funcs.push(Resolved {
+        let function = member.export::<Function>(name).ok_or_else(not_found)?;
+        member.funcs.push(Resolved {
             name: name.into(),
             function,
             ty: ty.clone(),
         });
-        Ok(Func::new(self.id, self.funcs.len() - 1, ty))
+        Ok(Func::new(member.id, member.funcs.len() - 1, ty))
     }
 
     fn call_func(
@@ -91,21 +93,28 @@ impl WasmInstance for WebStore {
         args: &[WasmValue],
         results: &mut [WasmValue],
     ) -> Result<()> {
-        func.check_call(self.id, args, results)?;
+        func.check_call(self.member().id, args, results)?;
         if self.timeout.is_some() {
             return Err(no_deadlines());
         }
-        let Some(resolved) = self.funcs.get(func.index()) else {
-            return Err(WasmError::type_mismatch(
-                "function handle of another instance",
-            ));
-        };
         // What a host wrote through a view's `data_mut` reaches the guest now.
         if let Some(view) = &mut self.view {
             view.flush();
         }
+        let member = &self.members[self.current];
+        let Some(resolved) = member.funcs.get(func.index()) else {
+            return Err(WasmError::type_mismatch(
+                "function handle of another instance",
+            ));
+        };
         self.calls += 1;
-        let outcome = call::run(&resolved.function, &resolved.ty, args, results, &self.state);
+        let outcome = call::run(
+            &resolved.function,
+            &resolved.ty,
+            args,
+            results,
+            &member.state,
+        );
         if outcome.is_err() {
             self.failed_calls += 1;
         }
@@ -136,7 +145,7 @@ impl WasmInstance for WebStore {
     }
 
     fn memory(&mut self) -> Option<&mut dyn WasmMemory> {
-        let memory = self.state.memory.borrow().clone()?;
+        let memory = self.member().state.memory.borrow().clone()?;
         Some(self.view(memory))
     }
 
@@ -145,17 +154,22 @@ impl WasmInstance for WebStore {
             kind: ExportKind::Memory,
             name: name.to_string(),
         };
-        if !matches!(self.module.export(name), Some(ExternType::Memory(_))) {
+        if !matches!(
+            self.member().module.export(name),
+            Some(ExternType::Memory(_))
+        ) {
             return Err(not_found());
         }
         let memory = self
+            .member()
             .export::<WebAssembly::Memory>(name)
             .ok_or_else(not_found)?;
         Ok(self.view(memory))
     }
 
     fn fuel(&self) -> Result<u64> {
-        let left = self.state.fuel_left().ok_or_else(not_metered)?;
+        // Every member's state holds the store's one counter.
+        let left = self.member().state.fuel_left().ok_or_else(not_metered)?;
         Ok(u64::try_from(left).unwrap_or(0))
     }
 
@@ -164,7 +178,8 @@ impl WasmInstance for WebStore {
         let burnt = self.fuel_last_set.saturating_sub(left);
         self.fuel_burnt_before = self.fuel_burnt_before.saturating_add(burnt);
         self.fuel_last_set = fuel;
-        self.state
+        self.member()
+            .state
             .set_fuel_left(i64::try_from(fuel).unwrap_or(i64::MAX));
         Ok(())
     }
@@ -183,8 +198,8 @@ impl WasmInstance for WebStore {
         }
     }
 
-    /// Succeeds only when the limits stay those the instance was compiled
-    /// with: a JS memory's maximum can be neither lowered nor raised.
+    /// Succeeds only when the limits stay those the store's modules were
+    /// compiled with: a JS memory's maximum can be neither lowered nor raised.
     fn set_memory_limit(&mut self, max_bytes: Option<u64>) -> Result<()> {
         if self.runtime_limits.capped(max_bytes) == self.limits {
             return Ok(());
@@ -199,12 +214,13 @@ impl WasmInstance for WebStore {
         let mut stats = InstanceStats::default();
         stats.calls = self.calls;
         stats.failed_calls = self.failed_calls;
-        stats.fuel_consumed = self.state.fuel_left().map(|left| {
+        let state = &self.members[self.current].state;
+        stats.fuel_consumed = state.fuel_left().map(|left| {
             let left = u64::try_from(left).unwrap_or(0);
             let since_last_set = self.fuel_last_set.saturating_sub(left);
             self.fuel_burnt_before.saturating_add(since_last_set)
         });
-        stats.memory_pages = self.state.memory.borrow().as_ref().map(|memory| {
+        stats.memory_pages = state.memory.borrow().as_ref().map(|memory| {
             let bytes = js_sys::Uint8Array::new(&memory.buffer()).length();
             u64::from(bytes) / plugin_system_core::PAGE_SIZE
         });

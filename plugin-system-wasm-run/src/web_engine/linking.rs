@@ -3,17 +3,18 @@
 
 use std::{collections::HashSet, rc::Rc};
 
-use js_sys::{Array, Function, Object, Reflect, WebAssembly};
+use js_sys::{Array, Function, Object, Reflect, Uint8Array, WebAssembly};
 use plugin_system_core::{
-    Extern, ExternType, HostError, HostFunc, Imports, MemoryType, ModuleInfo, Result, TableType,
-    WasmError, WasmValue,
+    Extern, ExternType, HostError, HostFunc, Imports, InstanceHandle, MemoryType, ModuleInfo,
+    Result, TableType, WasmError, WasmValue,
 };
-use wasm_bindgen::{JsValue, closure::Closure, prelude::wasm_bindgen};
+use wasm_bindgen::{JsCast, JsValue, closure::Closure, prelude::wasm_bindgen};
 
 use super::{
     convert::{descriptor, from_js, js_message, js_type_name, to_js},
     memory::CallerMemory,
     state::HostState,
+    store::Member,
     unsupported,
 };
 use crate::shared::{self, StoreLimitValues};
@@ -42,12 +43,14 @@ pub(crate) struct Linked {
 /// [`WasmError::Link`] for a missing or mismatched import,
 /// [`WasmError::MemoryLimit`] for a memory or table past the limits,
 /// [`WasmError::Unsupported`] for what the web engine cannot give yet
-/// (imports from other instances, non-null references).
+/// (non-null references). `exporters` are the store's instances, `None` for
+/// an instance alone in its store.
 pub(crate) fn link(
     info: &ModuleInfo,
     imports: &Imports,
     state: &Rc<HostState>,
     limits: StoreLimitValues,
+    exporters: Option<&[Member]>,
 ) -> Result<Linked> {
     let object = Object::new();
     let mut closures = Vec::new();
@@ -60,12 +63,78 @@ pub(crate) fn link(
         let Some(given) = imports.get(&import.module, &import.name) else {
             return Err(shared::missing_import(&qualified, &import.ty));
         };
-        let item = define(&qualified, &import.ty, given, state, limits, &mut closures)?;
+        let item = match given {
+            Extern::Export { instance, name } => {
+                exported(&qualified, &import.ty, exporters, *instance, name)?
+            }
+            _ => define(&qualified, &import.ty, given, state, limits, &mut closures)?,
+        };
         let namespace = namespace(&object, &import.module);
         // Setting a property of a plain object cannot throw.
         let _ = Reflect::set(&namespace, &JsValue::from_str(&import.name), &item);
     }
     Ok(Linked { object, closures })
+}
+
+/// The export `name` of the store's instance at `handle`, after checking it
+/// against `expected` with the spec's import-matching rules (memories and
+/// tables at their current sizes), in the other engines' words.
+fn exported(
+    qualified: &str,
+    expected: &ExternType,
+    exporters: Option<&[Member]>,
+    handle: InstanceHandle,
+    name: &str,
+) -> Result<JsValue> {
+    let link_error = |why: String| shared::link_error(qualified, why);
+    let Some(exporters) = exporters else {
+        return Err(link_error(
+            "imports of other instances need a store (WasmRuntime::new_store)".into(),
+        ));
+    };
+    let index = handle.index();
+    let exporter = exporters
+        .get(index)
+        .ok_or_else(|| link_error(format!("no instance {index} in this store")))?;
+    let missing = || link_error(format!("instance {index} has no export `{name}`"));
+    let declared = exporter.module.export(name).ok_or_else(missing)?;
+    let item = Reflect::get(&exporter.exports, &JsValue::from_str(name)).map_err(|_| missing())?;
+    let given = current_type(declared, &item);
+    if !shared::extern_fits(&given, expected) {
+        return Err(shared::mismatched_import(
+            qualified,
+            expected,
+            format_args!("{given} (export `{name}` of instance {index})"),
+        ));
+    }
+    Ok(item)
+}
+
+/// An export's type as the spec's matching sees it: a memory's or a table's
+/// minimum is its current size.
+fn current_type(declared: &ExternType, item: &JsValue) -> ExternType {
+    match declared {
+        ExternType::Memory(ty) => {
+            let pages = item.dyn_ref::<WebAssembly::Memory>().map(|memory| {
+                u64::from(Uint8Array::new(&memory.buffer()).length())
+                    / plugin_system_core::PAGE_SIZE
+            });
+            ExternType::Memory(MemoryType {
+                minimum: pages.unwrap_or(ty.minimum),
+                ..*ty
+            })
+        }
+        ExternType::Table(ty) => {
+            let length = item
+                .dyn_ref::<WebAssembly::Table>()
+                .map(WebAssembly::Table::length);
+            ExternType::Table(TableType {
+                minimum: length.map_or(ty.minimum, u64::from),
+                ..*ty
+            })
+        }
+        other => other.clone(),
+    }
 }
 
 /// Sets `module::name` of the import object to `item`, for what the runtime
@@ -139,9 +208,6 @@ fn define(
             let cap = limits.table_elements.map(|n| n as u64);
             Ok(table(qualified, ty, init, cap)?.into())
         }
-        (_, Extern::Export { .. }) => Err(unsupported(
-            "imports of other instances on the web engine (no stores yet)",
-        )),
         _ => Err(mismatch()),
     }
 }

@@ -178,13 +178,9 @@ impl WasmRuntime for WebRuntime {
         imports: &Imports,
     ) -> Result<Box<dyn WasmInstance>> {
         let limits = StoreLimitValues::new(&self.config);
-        Ok(Box::new(store::WebStore::instantiate(
-            module,
-            imports,
-            &self.config,
-            limits,
-            &self.counters,
-        )?))
+        let mut store = store::WebStore::new(&self.config, limits, &self.counters)?;
+        store.add(module, imports, store::Linking::Alone)?;
+        Ok(Box::new(store))
     }
 
     fn instantiate_with_limits(
@@ -200,17 +196,18 @@ impl WasmRuntime for WebRuntime {
         }
         // The instance's cap only tightens the runtime's, as on the other engines.
         let store_limits = StoreLimitValues::new(&self.config).capped(limits.max_memory_bytes);
-        Ok(Box::new(store::WebStore::instantiate(
-            module,
-            imports,
-            &self.config,
-            store_limits,
-            &self.counters,
-        )?))
+        let mut store = store::WebStore::new(&self.config, store_limits, &self.counters)?;
+        store.add(module, imports, store::Linking::Alone)?;
+        Ok(Box::new(store))
     }
 
     fn new_store(&self) -> Result<Box<dyn WasmStore>> {
-        Err(unsupported("stores of linked instances on the web engine"))
+        let limits = StoreLimitValues::new(&self.config);
+        Ok(Box::new(store::WebStore::new(
+            &self.config,
+            limits,
+            &self.counters,
+        )?))
     }
 
     fn stats(&self) -> RuntimeStats {

@@ -76,37 +76,16 @@ macro_rules! web_case {
     (a_deadline_combines_with_fuel) => {
         $crate::web_case!(@differs a_deadline_combines_with_fuel);
     };
+    // Its second half runs under a timeout.
+    (host_functions_see_the_memory_of_the_called_instance) => {
+        $crate::web_case!(@differs host_functions_see_the_memory_of_the_called_instance);
+    };
     // WASI is not served on the web engine.
     (blocking_wasi_sleeps_end_at_the_deadline) => {
         $crate::web_case!(@differs blocking_wasi_sleeps_end_at_the_deadline);
     };
     (a_guest_cannot_hold_more_descriptors_than_its_cap) => {
         $crate::web_case!(@differs a_guest_cannot_hold_more_descriptors_than_its_cap);
-    };
-    // Stores of linked instances (`new_store`, `Extern::Export`) are not built yet.
-    (links_to_missing_exports_fail) => {
-        $crate::web_case!(@differs links_to_missing_exports_fail);
-    };
-    (instances_share_what_they_link) => {
-        $crate::web_case!(@differs instances_share_what_they_link);
-    };
-    (linked_instances_share_memory_table_global_and_function) => {
-        $crate::web_case!(@differs linked_instances_share_memory_table_global_and_function);
-    };
-    (host_functions_see_the_memory_of_the_called_instance) => {
-        $crate::web_case!(@differs host_functions_see_the_memory_of_the_called_instance);
-    };
-    (exports_of_missing_instances_or_names_do_not_link) => {
-        $crate::web_case!(@differs exports_of_missing_instances_or_names_do_not_link);
-    };
-    (exports_need_a_store) => {
-        $crate::web_case!(@differs exports_need_a_store);
-    };
-    (every_member_counts_as_active_until_the_store_drops) => {
-        $crate::web_case!(@differs every_member_counts_as_active_until_the_store_drops);
-    };
-    (a_failed_start_function_leaves_its_writes_in_shared_memory) => {
-        $crate::web_case!(@differs a_failed_start_function_leaves_its_writes_in_shared_memory);
     };
     // `max_stack_depth` is refused: the browser's stack depth is its own (its
     // overflow is still `StackOverflow`: tests/web/calls.rs).
