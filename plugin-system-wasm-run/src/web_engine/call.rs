@@ -43,19 +43,19 @@ pub(crate) fn run(
     }
     let js_args = Array::new();
     for arg in args {
-        js_args.push(&to_js(arg)?);
+        js_args.push(&to_js(arg, state)?);
     }
     let returned = function
         .apply(&JsValue::UNDEFINED, &js_args)
         .map_err(|thrown| error(&thrown, state))?;
     match (ty.results(), &mut *results) {
         ([], _) => {}
-        ([one], [slot]) => *slot = from_js(&returned, *one)?,
+        ([one], [slot]) => *slot = from_js(&returned, *one, state)?,
         // Several results come back as an array, in order.
         (types, slots) => {
             let values = Array::from(&returned);
             for (i, (slot, ty)) in slots.iter_mut().zip(types).enumerate() {
-                *slot = from_js(&values.get(i as u32), *ty)?;
+                *slot = from_js(&values.get(i as u32), *ty, state)?;
             }
         }
     }

@@ -1,25 +1,40 @@
 //! Values across the JS API, and what a throw from the browser means.
 //!
 //! Numbers cross as the JS API defines: `i32`, `f32` and `f64` as Numbers,
-//! `i64` as BigInts. A `v128` cannot cross into JS at all, and references are
-//! not carried yet: both are [`WasmError::Unsupported`].
+//! `i64` as BigInts. An `externref` the host makes is a BigInt of its number;
+//! a `funcref` the guest hands out is kept by the store, which gives the host
+//! its index. A `v128` cannot cross into JS at all, and the GC and exception
+//! references are not carried: both are [`WasmError::Unsupported`].
 
 use js_sys::{Reflect, WebAssembly};
-use plugin_system_core::{HeapType, Result, TrapCode, ValType, WasmError, WasmValue};
+use plugin_system_core::{ExternRef, HeapType, Result, TrapCode, ValType, WasmError, WasmValue};
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::unsupported;
+use super::{state::HostState, unsupported};
 
-/// `value` as the JS API passes it to wasm.
-pub(crate) fn to_js(value: &WasmValue) -> Result<JsValue> {
+/// `value` as the JS API passes it to wasm. An `externref` the host made is
+/// a BigInt of its number; a `funcref` is the function `state` handed out.
+///
+/// # Errors
+/// [`WasmError::TypeMismatch`] for a `funcref` this store did not hand out;
+/// [`WasmError::Unsupported`] for a `v128` and the references the web engine
+/// does not carry (GC, exceptions).
+pub(crate) fn to_js(value: &WasmValue, state: &HostState) -> Result<JsValue> {
     Ok(match *value {
         WasmValue::I32(n) => JsValue::from(n),
         WasmValue::I64(n) => JsValue::from(n),
         WasmValue::F32(n) => JsValue::from(n),
         WasmValue::F64(n) => JsValue::from(n),
         WasmValue::FuncRef(None) | WasmValue::ExternRef(None) => JsValue::NULL,
+        WasmValue::ExternRef(Some(host)) => JsValue::from(host.0),
+        WasmValue::FuncRef(Some(handle)) => state.funcref(handle).ok_or_else(|| {
+            WasmError::type_mismatch(format!(
+                "funcref {} was not handed out by this store",
+                handle.raw()
+            ))
+        })?,
         WasmValue::V128(_) => return Err(unsupported("v128 values across the JS API")),
-        _ => return Err(unsupported("reference values on the web engine")),
+        _ => return Err(unsupported("GC and exception references on the web engine")),
     })
 }
 
@@ -27,8 +42,9 @@ pub(crate) fn to_js(value: &WasmValue) -> Result<JsValue> {
 ///
 /// # Errors
 /// [`WasmError::TypeMismatch`] when the value is not of the JS type `ty` maps to
-/// (only a host's own JS could do that: wasm's results are always well typed).
-pub(crate) fn from_js(value: &JsValue, ty: ValType) -> Result<WasmValue> {
+/// (only a host's own JS could do that: wasm's results are always well typed),
+/// or is an `externref` the host did not make.
+pub(crate) fn from_js(value: &JsValue, ty: ValType, state: &HostState) -> Result<WasmValue> {
     let mismatch =
         || WasmError::type_mismatch(format!("expected {ty}, got the JS value {value:?}"));
     Ok(match ty {
@@ -37,12 +53,23 @@ pub(crate) fn from_js(value: &JsValue, ty: ValType) -> Result<WasmValue> {
         ValType::I64 => WasmValue::I64(i64::try_from(value.clone()).map_err(|_| mismatch())?),
         ValType::F32 => WasmValue::F32(value.as_f64().ok_or_else(mismatch)? as f32),
         ValType::F64 => WasmValue::F64(value.as_f64().ok_or_else(mismatch)?),
-        ValType::Ref(r) if value.is_null() && r.heap == HeapType::Func => WasmValue::FuncRef(None),
-        ValType::Ref(r) if value.is_null() && r.heap == HeapType::Extern => {
-            WasmValue::ExternRef(None)
-        }
+        ValType::Ref(r) if r.heap == HeapType::Func => match value.is_null() {
+            true => WasmValue::FuncRef(None),
+            false if value.is_function() => WasmValue::FuncRef(Some(state.keep_funcref(value))),
+            false => return Err(mismatch()),
+        },
+        ValType::Ref(r) if r.heap == HeapType::Extern => match value.is_null() {
+            true => WasmValue::ExternRef(None),
+            // Only the host makes externrefs (wasm has no way to), as BigInts.
+            false => WasmValue::ExternRef(Some(ExternRef(
+                u64::try_from(value.clone())
+                    .map_err(|_| WasmError::type_mismatch("an externref the host did not make"))?,
+            ))),
+        },
         ValType::V128 => return Err(unsupported("v128 values across the JS API")),
-        ValType::Ref(_) => return Err(unsupported("reference values on the web engine")),
+        ValType::Ref(_) => {
+            return Err(unsupported("GC and exception references on the web engine"));
+        }
     })
 }
 

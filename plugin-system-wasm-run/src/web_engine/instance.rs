@@ -123,7 +123,7 @@ impl WasmInstance for WebStore {
 
     fn global(&mut self, name: &str) -> Result<WasmValue> {
         let (global, ty) = self.global_export(name)?;
-        from_js(&global.value(), ty.content)
+        from_js(&global.value(), ty.content, &self.member().state)
     }
 
     fn set_global(&mut self, name: &str, value: WasmValue) -> Result<()> {
@@ -140,7 +140,7 @@ impl WasmInstance for WebStore {
                 value.ty()
             )));
         }
-        global.set_value(&to_js(&value)?);
+        global.set_value(&to_js(&value, &self.member().state)?);
         Ok(())
     }
 

@@ -42,9 +42,9 @@ pub(crate) struct Linked {
 /// # Errors
 /// [`WasmError::Link`] for a missing or mismatched import,
 /// [`WasmError::MemoryLimit`] for a memory or table past the limits,
-/// [`WasmError::Unsupported`] for what the web engine cannot give yet
-/// (non-null references). `exporters` are the store's instances, `None` for
-/// an instance alone in its store.
+/// [`WasmError::Unsupported`] for values the web engine does not carry.
+/// `exporters` are the store's instances, `None` for an instance alone in
+/// its store.
 pub(crate) fn link(
     info: &ModuleInfo,
     imports: &Imports,
@@ -198,7 +198,8 @@ fn define(
                 ("value", JsValue::from_str(js_type_name(ty.content)?)),
                 ("mutable", JsValue::from(ty.mutable)),
             ]);
-            let global = WebAssembly::Global::new(&desc, &to_js(value)?).map_err(link_error)?;
+            let global =
+                WebAssembly::Global::new(&desc, &to_js(value, state)?).map_err(link_error)?;
             Ok(global.into())
         }
         (ExternType::Table(want), Extern::Table(ty, init)) => {
@@ -206,7 +207,7 @@ fn define(
                 return Err(mismatch());
             }
             let cap = limits.table_elements.map(|n| n as u64);
-            Ok(table(qualified, ty, init, cap)?.into())
+            Ok(table(qualified, ty, init, cap, state)?.into())
         }
         _ => Err(mismatch()),
     }
@@ -242,13 +243,13 @@ fn memory(qualified: &str, ty: &MemoryType, max_pages: Option<u64>) -> Result<We
         .map_err(|thrown| shared::import_over_limit(qualified, js_message(&thrown)))
 }
 
-/// A new table of type `ty`, every element `init` (null: references do not
-/// cross yet), its maximum at most `cap`.
+/// A new table of type `ty`, every element `init`, its maximum at most `cap`.
 fn table(
     qualified: &str,
     ty: &TableType,
     init: &WasmValue,
     cap: Option<u64>,
+    state: &HostState,
 ) -> Result<WebAssembly::Table> {
     if !init.matches(ty.element) {
         return Err(WasmError::type_mismatch(format!(
@@ -256,10 +257,7 @@ fn table(
             ExternType::Table(*ty)
         )));
     }
-    let null = matches!(init, WasmValue::FuncRef(None) | WasmValue::ExternRef(None));
-    if !null {
-        return Err(unsupported("non-null table elements on the web engine"));
-    }
+    let init = to_js(init, state)?;
     if let Some(cap) = cap
         && ty.minimum > cap
     {
@@ -282,7 +280,7 @@ fn table(
     if let Some(max) = maximum {
         properties.push(("maximum", JsValue::from_f64(max as f64)));
     }
-    WebAssembly::Table::new(&descriptor(&properties))
+    WebAssembly::Table::new_with_value(&descriptor(&properties), init)
         .map_err(|thrown| shared::import_over_limit(qualified, js_message(&thrown)))
 }
 
@@ -312,7 +310,7 @@ fn call_host(host: &HostFunc, args: &Array, state: &HostState) -> Result<JsValue
         .params()
         .iter()
         .enumerate()
-        .map(|(i, ty)| from_js(&args.get(i as u32), *ty))
+        .map(|(i, ty)| from_js(&args.get(i as u32), *ty, state))
         .collect::<Result<Vec<_>>>()
         .map_err(engine_error)?;
     let mut results = vec![WasmValue::I32(0); host.ty().results().len()];
@@ -322,11 +320,11 @@ fn call_host(host: &HostFunc, args: &Array, state: &HostState) -> Result<JsValue
     outcome?;
     match results.as_slice() {
         [] => Ok(JsValue::UNDEFINED),
-        [one] => to_js(one).map_err(engine_error),
+        [one] => to_js(one, state).map_err(engine_error),
         many => {
             let array = Array::new();
             for value in many {
-                array.push(&to_js(value).map_err(engine_error)?);
+                array.push(&to_js(value, state).map_err(engine_error)?);
             }
             Ok(array.into())
         }

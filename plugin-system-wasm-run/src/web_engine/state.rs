@@ -1,10 +1,10 @@
 //! What an instance shares with its host functions, and why JS objects may be
 //! held by `Send` types here.
 
-use std::cell::RefCell;
+use std::{cell::RefCell, rc::Rc};
 
 use js_sys::WebAssembly;
-use plugin_system_core::WasmError;
+use plugin_system_core::{FuncRef, WasmError};
 use wasm_bindgen::JsValue;
 
 /// A value holding JS objects (which wasm-bindgen marks `!Send`), in a type that
@@ -32,6 +32,9 @@ pub(crate) struct HostState {
     pub(crate) failure: RefCell<Option<WasmError>>,
     /// The metered module's fuel counter (`fuel.rs`), when fuel is on.
     pub(crate) fuel: Option<WebAssembly::Global>,
+    /// The functions the store's guests handed out as `funcref`s, by the
+    /// index a `FuncRef` carries (shared by the store's instances).
+    pub(crate) funcrefs: Rc<RefCell<Vec<JsValue>>>,
 }
 
 impl HostState {
@@ -57,6 +60,24 @@ impl HostState {
     /// own `unreachable`.
     pub(crate) fn out_of_fuel(&self) -> bool {
         self.fuel_left().is_some_and(|left| left < 0)
+    }
+
+    /// The `FuncRef` of `function`, kept the first time it is seen.
+    pub(crate) fn keep_funcref(&self, function: &JsValue) -> FuncRef {
+        let mut kept = self.funcrefs.borrow_mut();
+        let index = match kept.iter().position(|f| f == function) {
+            Some(index) => index,
+            None => {
+                kept.push(function.clone());
+                kept.len() - 1
+            }
+        };
+        FuncRef::from_raw(u32::try_from(index).unwrap_or(u32::MAX))
+    }
+
+    /// The function behind a `FuncRef` this store handed out.
+    pub(crate) fn funcref(&self, handle: FuncRef) -> Option<JsValue> {
+        self.funcrefs.borrow().get(handle.raw() as usize).cloned()
     }
 
     /// The error a host function left, if one did.

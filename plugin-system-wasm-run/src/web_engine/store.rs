@@ -6,14 +6,14 @@
 //! import an earlier one's exports ([`Extern::Export`](plugin_system_core::Extern::Export)):
 //! the browser links JS objects, so the export itself is passed.
 
-use std::{rc::Rc, sync::Arc, time::Duration};
+use std::{cell::RefCell, rc::Rc, sync::Arc, time::Duration};
 
 use js_sys::{Function, Object, WebAssembly};
 use plugin_system_core::{
     FuncType, Imports, InstanceGuard, InstanceHandle, InstanceId, Result, RuntimeCounters,
     WasmError, WasmInstance, WasmModule, WasmRuntimeConfig, WasmStore,
 };
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 
 use super::{
     ENGINE, call,
@@ -75,6 +75,8 @@ pub(crate) struct WebStore {
     pub(super) runtime_limits: StoreLimitValues,
     /// The store's fuel counter, when fuel is on (`fuel.rs`).
     pub(super) fuel: Option<WebAssembly::Global>,
+    /// The `funcref`s its guests handed out (see `HostState`).
+    funcrefs: Rc<RefCell<Vec<JsValue>>>,
     pub(super) members: Vec<Member>,
     pub(super) current: usize,
     /// The memory view last handed out.
@@ -108,6 +110,7 @@ impl WebStore {
             limits,
             runtime_limits: StoreLimitValues::new(config),
             fuel: config.fuel_limit.map(fuel_counter).transpose()?,
+            funcrefs: Rc::default(),
             members: Vec::new(),
             current: 0,
             view: None,
@@ -157,6 +160,7 @@ impl WebStore {
             memory: Default::default(),
             failure: Default::default(),
             fuel: self.fuel.clone(),
+            funcrefs: Rc::clone(&self.funcrefs),
         });
         let exporters = (linking == Linking::Shared).then_some(&self.members[..]);
         let linked = linking::link(info, imports, &state, self.limits, exporters)?;

@@ -334,3 +334,49 @@ fn host_functions_take_and_give_every_number_type_and_several_results() {
         ]
     );
 }
+
+#[wasm_bindgen_test]
+fn references_the_host_and_the_guest_hand_out_come_back_as_they_were() {
+    use plugin_system_core::ExternRef;
+
+    let mut imports = Imports::new();
+    imports.func(
+        "env",
+        "echo",
+        HostFunc::new(
+            FuncType::new([ValType::ExternRef], [ValType::ExternRef]),
+            |_, args, results| {
+                results[0] = args[0];
+                Ok(())
+            },
+        ),
+    );
+    let mut instance = instance_with(
+        r#"(module
+            (import "env" "echo" (func $echo (param externref) (result externref)))
+            (table $t 1 funcref)
+            (elem declare func $seven)
+            (func $seven (result i32) i32.const 7)
+            (func (export "echo") (param externref) (result externref) local.get 0 call $echo)
+            (func (export "seven") (result funcref) ref.func $seven)
+            (func (export "call") (param funcref) (result i32)
+                (table.set $t (i32.const 0) (local.get 0))
+                (call_indirect $t (result i32) (i32.const 0))))"#,
+        &imports,
+    );
+    let host = WasmValue::ExternRef(Some(ExternRef(u64::MAX)));
+    assert_eq!(instance.call("echo", &[host]).unwrap(), [host]);
+    let seven = instance.call("seven", &[]).unwrap()[0];
+    assert_eq!(
+        instance.call("seven", &[]).unwrap()[0],
+        seven,
+        "one handle per function"
+    );
+    assert_eq!(
+        instance.call("call", &[seven]).unwrap(),
+        [WasmValue::I32(7)]
+    );
+    let unknown = WasmValue::FuncRef(Some(plugin_system_core::FuncRef::from_raw(99)));
+    let error = instance.call("call", &[unknown]).unwrap_err();
+    assert!(matches!(error, WasmError::TypeMismatch { .. }), "{error}");
+}

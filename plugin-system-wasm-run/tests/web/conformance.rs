@@ -106,16 +106,13 @@ macro_rules! web_case {
     (an_instance_memory_cap_tightens_the_runtime_limit) => {
         $crate::web_case!(@differs an_instance_memory_cap_tightens_the_runtime_limit);
     };
-    // Values the JS API does not carry: a `v128`, non-null references, NaN payloads
-    // (a NaN through a JS Number may come back canonical).
+    // Values the JS API does not carry: a `v128`, NaN payloads (a NaN through a
+    // JS Number may come back canonical).
     (every_value_type_round_trips) => {
         $crate::web_case!(@differs every_value_type_round_trips);
     };
     (values_cross_bit_exact) => {
         $crate::web_case!(@differs values_cross_bit_exact);
-    };
-    (funcref_and_externref_stay_what_they_were) => {
-        $crate::web_case!(@differs funcref_and_externref_stay_what_they_were);
     };
     // Proposals the web engine does not accept (GC, exceptions, typed function
     // references): the tests load modules that use them.
