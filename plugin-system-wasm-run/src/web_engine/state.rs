@@ -19,8 +19,10 @@ unsafe impl<T> Send for SingleThread<T> {}
 // SAFETY: as for `Send` above: with one thread, no two threads share a value.
 unsafe impl<T> Sync for SingleThread<T> {}
 
-/// What an instance's host functions share with it: its memory, for the
-/// callers' views, and the error a host function ends the call with.
+/// What an instance's host functions and value conversions share with it: its
+/// memory, for the callers' views; the error a host function ends the call
+/// with; and, shared by the store's instances, the fuel counter and the
+/// `funcref`s handed out.
 ///
 /// A host function ends a guest call by throwing to JS; the error itself waits
 /// here, so that the call that catches the throw reports the host's error as
