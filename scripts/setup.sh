@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks for building and testing this workspace:
-# rustfmt and clippy, the wasm32 Rust targets the guests need, and clang with
-# the WASI sysroot for the C guests. Idempotent: safe to run again.
+# rustfmt and clippy, the wasm32 Rust targets the guests need, clang with the
+# WASI sysroot for the C guests, and headless Chromium with wasm-bindgen's test
+# runner for the web engine's tests. Idempotent: safe to run again.
 set -euo pipefail
 
 need_component() {
@@ -49,4 +50,20 @@ if ! have_wasi_clang; then
     as_root apt-get update
     as_root env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y clang lld wasi-libc libclang-rt-dev-wasm32
+fi
+
+# The web engine's browser tests (`cargo xtask test-web`): headless Chromium
+# with its WebDriver, and wasm-bindgen's test runner at the exact version of
+# wasm-bindgen in Cargo.lock (the runner refuses a library of another version).
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    as_root apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
+fi
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+wasm_bindgen="$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/version = |"/, ""); print; exit }' "$root/Cargo.lock")"
+if [ "$(wasm-bindgen-test-runner --version 2>/dev/null | awk '{ print $2 }')" != "$wasm_bindgen" ]; then
+    # --locked when the registry has every locked dependency; else the newest
+    # compatible ones (the runner's version is what must match).
+    cargo install wasm-bindgen-cli --version "$wasm_bindgen" --locked \
+        || cargo install wasm-bindgen-cli --version "$wasm_bindgen"
 fi

@@ -1,6 +1,8 @@
 //! A wall-clock instant that guest code must not run past.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::clock::Instant;
 
 /// An instant that guest code must not run past, with the limit it stands for.
 ///
@@ -30,6 +32,10 @@ pub struct Deadline {
 impl Deadline {
     /// `limit` from now. A limit too far to represent is a deadline that never comes
     /// within the life of the process (a century from now).
+    ///
+    /// # Panics
+    /// On `wasm32-unknown-unknown` without this crate's `web` feature, which
+    /// has no clock (see [`Instant`]).
     pub fn after(limit: Duration) -> Self {
         let now = Instant::now();
         let at = now
@@ -39,7 +45,8 @@ impl Deadline {
         Deadline { at, limit }
     }
 
-    /// The instant itself.
+    /// The instant itself: a `std::time::Instant`, or on `wasm32-unknown-unknown`
+    /// a point on the page's clock ([`Instant`]).
     pub fn at(&self) -> Instant {
         self.at
     }

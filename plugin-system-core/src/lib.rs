@@ -24,8 +24,12 @@
 //! imports.func("env", "log_i32", log);
 //! ```
 //!
-//! This crate has no cargo features.
+//! # Features
+//! - `web` (off): the browser's monotonic clock (`performance.now()`, through
+//!   wasm-bindgen) for [`Deadline`] on `wasm32-unknown-unknown`, which has no
+//!   clock of its own. It changes nothing on other targets.
 
+mod clock;
 mod config;
 mod deadline;
 mod error;
@@ -41,6 +45,7 @@ mod types;
 mod value;
 pub mod wasi;
 
+pub use clock::Instant;
 pub use config::{InstanceLimits, ModuleBounds, WasmFeatures, WasmRuntimeConfig};
 pub use deadline::Deadline;
 pub use error::{

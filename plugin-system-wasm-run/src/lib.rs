@@ -104,14 +104,30 @@
 //! # Features
 //! - `wasmtime` (default): the wasmtime engine.
 //! - `wasmi` (default): the wasmi engine.
+//! - `web` (off): `WebRuntime`, the browser's own WebAssembly behind the same
+//!   traits, for hosts built for `wasm32-unknown-unknown` with wasm-bindgen
+//!   (nothing on other targets). See its docs for the limits it holds.
 //!
 //! With only `wasmi`, the build contains no compiler, for targets without a JIT.
+
+// The rules in `shared.rs` and `deadline.rs` are written once for the native
+// engines; a build with the web engine alone uses only some of them.
+#![cfg_attr(
+    not(any(feature = "wasmtime", feature = "wasmi")),
+    allow(
+        dead_code,
+        reason = "rules shared with the native engines, not built in"
+    )
+)]
 
 use std::{fmt, str::FromStr, sync::Arc};
 
 pub use plugin_system_core::{WasmError, WasmRuntime, WasmRuntimeConfig};
 
 mod bounds;
+// The module cache and tiering need files and threads, which a browser page
+// (`wasm32-unknown-unknown`) has not.
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod cache;
 mod deadline;
 mod module_info;
@@ -119,6 +135,7 @@ mod module_kind;
 mod shared;
 #[cfg(feature = "wasmi")]
 mod start_export;
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod tiered;
 #[cfg(feature = "wasi")]
 mod wasi;
@@ -126,19 +143,25 @@ mod wasi;
 mod wasmi_engine;
 #[cfg(feature = "wasmtime")]
 mod wasmtime_engine;
+#[cfg(all(feature = "web", target_family = "wasm", target_os = "unknown"))]
+mod web_engine;
 
 pub use bounds::{CodeShape, Peak};
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 pub use cache::{
     CacheDirFault, CacheEntry, CacheKey, CacheStats, CachedRuntime, ModuleCache, UntrustedCacheDir,
 };
 pub use module_info::{Inspection, check_imports, inspect, read_module_info};
 pub use module_kind::{ModuleKind, NOT_A_MODULE, module_kind};
 pub use plugin_system_core::{ModuleBound, ModuleBounds};
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 pub use tiered::{DEFAULT_COMPILE_THREADS, TieredRuntime};
 #[cfg(feature = "wasmi")]
 pub use wasmi_engine::WasmiRuntime;
 #[cfg(feature = "wasmtime")]
 pub use wasmtime_engine::WasmtimeRuntime;
+#[cfg(all(feature = "web", target_family = "wasm", target_os = "unknown"))]
+pub use web_engine::WebRuntime;
 
 /// Which engine to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -147,16 +170,27 @@ pub enum EngineKind {
     Wasmtime,
     /// wasmi: interprets; starts at once, runs slower, needs no JIT.
     Wasmi,
-    /// wasmtime where the target allows a JIT and it is built in, else wasmi.
-    /// The environment variable `PLUGIN_SYSTEM_ENGINE` (`wasmtime`, `wasmi`
-    /// or `tiered`) overrides the choice at run time.
+    /// The web engine where it is built in (a browser page), else wasmtime
+    /// where the target allows a JIT and it is built in, else wasmi. The
+    /// environment variable `PLUGIN_SYSTEM_ENGINE` (`wasmtime`, `wasmi` or
+    /// `tiered`) overrides the choice at run time.
     #[default]
     Auto,
     /// Both: a module starts on wasmi at once and moves to wasmtime when its
     /// background compile, into the default [`ModuleCache`], is done; from
     /// the cache, it starts on wasmtime ([`TieredRuntime`]).
     Tiered,
+    /// The browser's own WebAssembly (`WebRuntime`): feature `web`, in a host
+    /// built for `wasm32-unknown-unknown`.
+    Web,
 }
+
+/// Whether this build has the web engine.
+const WEB_BUILT_IN: bool = cfg!(all(
+    feature = "web",
+    target_family = "wasm",
+    target_os = "unknown"
+));
 
 /// Whether the target lets a process map executable memory (Apple's mobile
 /// platforms and wasm hosts do not).
@@ -180,7 +214,9 @@ impl EngineKind {
                 {
                     return kind;
                 }
-                if TARGET_ALLOWS_JIT && cfg!(feature = "wasmtime") {
+                if WEB_BUILT_IN {
+                    EngineKind::Web
+                } else if TARGET_ALLOWS_JIT && cfg!(feature = "wasmtime") {
                     EngineKind::Wasmtime
                 } else {
                     EngineKind::Wasmi
@@ -195,17 +231,18 @@ impl EngineKind {
         match self {
             EngineKind::Wasmtime => cfg!(feature = "wasmtime"),
             EngineKind::Wasmi => cfg!(feature = "wasmi"),
-            EngineKind::Auto => cfg!(any(feature = "wasmtime", feature = "wasmi")),
+            EngineKind::Auto => cfg!(any(feature = "wasmtime", feature = "wasmi")) || WEB_BUILT_IN,
             EngineKind::Tiered => {
                 cfg!(all(feature = "wasmtime", feature = "wasmi")) && TARGET_ALLOWS_JIT
             }
+            EngineKind::Web => WEB_BUILT_IN,
         }
     }
 
     /// The engines built in (tiering is a mode over two of them, not an
     /// engine of its own).
     pub fn available() -> Vec<EngineKind> {
-        [EngineKind::Wasmtime, EngineKind::Wasmi]
+        [EngineKind::Wasmtime, EngineKind::Wasmi, EngineKind::Web]
             .into_iter()
             .filter(|k| k.is_available())
             .collect()
@@ -219,13 +256,14 @@ impl fmt::Display for EngineKind {
             EngineKind::Wasmi => "wasmi",
             EngineKind::Auto => "auto",
             EngineKind::Tiered => "tiered",
+            EngineKind::Web => "web",
         })
     }
 }
 
 /// The error of parsing an [`EngineKind`].
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("unknown engine `{0}`: expected wasmtime, wasmi, auto or tiered")]
+#[error("unknown engine `{0}`: expected wasmtime, wasmi, auto, tiered or web")]
 pub struct UnknownEngine(String);
 
 impl FromStr for EngineKind {
@@ -237,6 +275,7 @@ impl FromStr for EngineKind {
             "wasmi" => Ok(EngineKind::Wasmi),
             "auto" => Ok(EngineKind::Auto),
             "tiered" => Ok(EngineKind::Tiered),
+            "web" => Ok(EngineKind::Web),
             _ => Err(UnknownEngine(s.to_string())),
         }
     }
@@ -258,6 +297,9 @@ pub fn new_runtime(
         EngineKind::Wasmtime => Ok(Arc::new(WasmtimeRuntime::new(config)?)),
         #[cfg(feature = "wasmi")]
         EngineKind::Wasmi => Ok(Arc::new(WasmiRuntime::new(config)?)),
+        #[cfg(all(feature = "web", target_family = "wasm", target_os = "unknown"))]
+        EngineKind::Web => Ok(Arc::new(WebRuntime::new(config)?)),
+        #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
         EngineKind::Tiered => {
             let cache = ModuleCache::open_default().map_err(|source| WasmError::Io {
                 path: ModuleCache::default_dir().unwrap_or_default(),
@@ -265,8 +307,12 @@ pub fn new_runtime(
             })?;
             Ok(Arc::new(cache.new_tiered_runtime(config)?))
         }
-        other => Err(WasmError::Unsupported {
-            feature: format!("engine {other} (not built in)"),
-        }),
+        other => {
+            // A build without the engine asked for has no use for its config.
+            let _ = config;
+            Err(WasmError::Unsupported {
+                feature: format!("engine {other} (not built in)"),
+            })
+        }
     }
 }

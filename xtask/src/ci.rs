@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use crate::{cargo, dist, guests, template};
+use crate::{cargo, dist, guests, template, test_web};
 
 pub(crate) fn run() -> Result<()> {
     // Guests first: tests load them, and a missing tool should fail here,
@@ -21,6 +21,21 @@ pub(crate) fn run() -> Result<()> {
         "-D",
         "warnings",
     ])?;
+    // The web engine exists only for wasm32-unknown-unknown.
+    cargo(&[
+        "clippy",
+        "-p",
+        "plugin-system-wasm-run",
+        "--no-default-features",
+        "--features",
+        "web",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     guests::clippy()?;
     // The SDK's and the plugins' unit tests, natively.
     guests::test()?;
@@ -30,6 +45,8 @@ pub(crate) fn run() -> Result<()> {
 
     cargo(&["test", "--workspace", "--all-targets"])?;
     cargo(&["test", "--workspace", "--doc"])?;
+    // The web engine, in headless Chromium.
+    test_web::run()?;
     // Once more, to show the spec suite's pass counts per engine in the log.
     cargo(&[
         "test",

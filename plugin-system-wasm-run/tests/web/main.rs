@@ -1,0 +1,80 @@
+//! The web engine in a real browser: `cargo xtask test-web` runs this suite in
+//! headless Chromium through wasm-bindgen-test.
+
+#![cfg(all(target_family = "wasm", target_os = "unknown"))]
+
+use std::sync::Arc;
+
+use plugin_system_core::{
+    FuncType, HostError, HostFunc, Imports, TrapCode, ValType, WasmError, WasmInstance, WasmModule,
+    WasmRuntime, WasmRuntimeConfig, WasmValue,
+};
+use plugin_system_wasm_run::{EngineKind, WebRuntime, new_runtime};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+mod calls;
+mod conformance;
+mod limits;
+mod loading;
+mod memory;
+mod spec;
+
+/// A runtime with `config`.
+fn web_runtime(config: WasmRuntimeConfig) -> WebRuntime {
+    WebRuntime::new(config).expect("a web runtime")
+}
+
+/// `wat` loaded on a default runtime and instantiated with `imports`.
+fn instance_with(wat: &str, imports: &Imports) -> Box<dyn WasmInstance> {
+    let runtime = web_runtime(WasmRuntimeConfig::default());
+    let module = load(&runtime, wat);
+    runtime.instantiate(&module, imports).expect("instantiate")
+}
+
+/// `wat` loaded and instantiated without imports.
+fn web_instance(wat: &str) -> Box<dyn WasmInstance> {
+    instance_with(wat, &Imports::new())
+}
+
+/// `wat` compiled by `runtime`.
+fn load(runtime: &WebRuntime, wat: &str) -> Arc<dyn WasmModule> {
+    let bytes = wat::parse_str(wat).expect("valid WAT");
+    runtime.load_module(&bytes).expect("load")
+}
+
+/// The conformance suite's helpers (`tests/it/main.rs`), for its modules read
+/// here unchanged (`conformance.rs`): a runtime of `kind` with `config`.
+pub(crate) fn runtime(kind: EngineKind, config: WasmRuntimeConfig) -> Arc<dyn WasmRuntime> {
+    new_runtime(kind, config).expect("engine is built in")
+}
+
+/// An instance of `wat` with no imports, on a runtime of `kind` with `config`.
+pub(crate) fn instance(
+    kind: EngineKind,
+    config: WasmRuntimeConfig,
+    wat: &str,
+) -> Box<dyn WasmInstance> {
+    let rt = runtime(kind, config);
+    let module = rt.load_module(wat.as_bytes()).expect("fixture compiles");
+    rt.instantiate(&module, &Imports::new())
+        .expect("fixture instantiates")
+}
+
+/// The conformance suite's `on_every_engine!`, for the web engine: each named
+/// test runs on it, but for the ones `web_case!` lists as differing.
+#[macro_export]
+macro_rules! on_every_engine {
+    ($($name:ident),* $(,)?) => {
+        mod web {
+            $($crate::web_case!($name);)*
+        }
+    };
+}
+
+/// A fresh path in the temp directory (the suite's helper; a page has no
+/// files, so the tests that use it are listed as differing).
+pub(crate) fn temp_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("plugin-system-web-{name}"))
+}

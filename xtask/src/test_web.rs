@@ -1,0 +1,91 @@
+//! `cargo xtask test-web`: the web engine's tests (`plugin-system-wasm-run`'s
+//! `tests/web`) in headless Chromium, through wasm-bindgen-test.
+//!
+//! Needs what `scripts/setup.sh` installs: the `wasm32-unknown-unknown`
+//! target, Debian's `chromium` and `chromium-driver`, and the
+//! `wasm-bindgen-test-runner` of `wasm-bindgen-cli` at the exact version of
+//! wasm-bindgen in `Cargo.lock` (the runner refuses any other).
+
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::{run_command, workspace_root};
+
+pub(crate) fn run() -> Result<()> {
+    let wanted = locked_version("wasm-bindgen")?;
+    let runner = runner_version().with_context(|| {
+        format!("wasm-bindgen-test-runner is missing: run scripts/setup.sh (cargo install wasm-bindgen-cli --version {wanted})")
+    })?;
+    if runner != wanted {
+        bail!(
+            "wasm-bindgen-test-runner is {runner}, Cargo.lock has wasm-bindgen {wanted}: run scripts/setup.sh"
+        );
+    }
+    let Some(chromedriver) = find_on_path("chromedriver") else {
+        bail!("chromedriver is missing: run scripts/setup.sh (Debian: chromium chromium-driver)");
+    };
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run_command(
+        Command::new(cargo)
+            .args([
+                "test",
+                "-p",
+                "plugin-system-wasm-run",
+                "--no-default-features",
+                "--features",
+                "web",
+                "--target",
+                "wasm32-unknown-unknown",
+                "--lib",
+                "--test",
+                "web",
+            ])
+            .env(
+                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                "wasm-bindgen-test-runner",
+            )
+            // Chromium, not another browser the runner would look for. Its
+            // options are in `plugin-system-wasm-run/webdriver.json`, read from
+            // the crate's folder: `--no-sandbox`, since Chromium's sandbox
+            // cannot start as root in a container.
+            .env("CHROMEDRIVER", chromedriver)
+            .env_remove("GECKODRIVER")
+            .env_remove("SAFARIDRIVER"),
+    )
+}
+
+/// The version of `package` in the workspace's `Cargo.lock`.
+fn locked_version(package: &str) -> Result<String> {
+    let lock = std::fs::read_to_string(workspace_root().join("Cargo.lock"))
+        .context("cannot read Cargo.lock")?;
+    let name = format!("name = \"{package}\"");
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == name
+            && let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = \""))
+        {
+            return Ok(version.trim_end_matches('"').to_owned());
+        }
+    }
+    bail!("{package} is not in Cargo.lock")
+}
+
+/// The installed runner's version (`wasm-bindgen-test-runner 0.2.130`).
+fn runner_version() -> Result<String> {
+    let output = Command::new("wasm-bindgen-test-runner")
+        .arg("--version")
+        .output()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.split_whitespace()
+        .nth(1)
+        .map(str::to_owned)
+        .context("wasm-bindgen-test-runner --version printed no version")
+}
+
+/// The first `name` in a directory of `PATH`.
+fn find_on_path(name: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+}
