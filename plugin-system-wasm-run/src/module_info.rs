@@ -16,9 +16,11 @@ use wasmparser::{
     CompositeInnerType, ExternalKind, Parser, Payload, TypeRef, Validator, WasmFeatures,
 };
 
-/// Export names the runtime keeps for itself (wasmi moves a start function to
-/// such an export so that it runs under the deadline). Refused on every engine.
-pub(crate) const RESERVED_EXPORT_PREFIX: &str = "\0plugin-system:";
+/// Names the runtime keeps for itself: exports (wasmi moves a start function
+/// to such an export so that it runs under the deadline) and import modules
+/// (the web engine's fuel counter is such an import, which a guest must not
+/// reach for). Refused in a module's exports and import modules on every engine.
+pub(crate) const RESERVED_PREFIX: &str = "\0plugin-system:";
 
 /// Turns WAT text into binary; binary input passes through untouched.
 pub(crate) fn to_binary(bytes: &[u8]) -> Result<Cow<'_, [u8]>, WasmError> {
@@ -381,6 +383,14 @@ pub(crate) fn read_binary_info(bytes: &[u8], sha256: [u8; 32]) -> Result<ModuleI
             Payload::ImportSection(reader) => {
                 for import in reader.into_imports() {
                     let import = import.map_err(invalid)?;
+                    if import.module.starts_with(RESERVED_PREFIX) {
+                        return Err(WasmError::InvalidModule {
+                            message: format!(
+                                "import module {:?} is reserved by the runtime",
+                                import.module
+                            ),
+                        });
+                    }
                     let ty = match import.ty {
                         TypeRef::Func(i) | TypeRef::FuncExact(i) => {
                             func_types.push(i);
@@ -445,7 +455,7 @@ pub(crate) fn read_binary_info(bytes: &[u8], sha256: [u8; 32]) -> Result<ModuleI
             Payload::ExportSection(reader) => {
                 for e in reader {
                     let e = e.map_err(invalid)?;
-                    if e.name.starts_with(RESERVED_EXPORT_PREFIX) {
+                    if e.name.starts_with(RESERVED_PREFIX) {
                         return Err(WasmError::InvalidModule {
                             message: format!("export name {:?} is reserved by the runtime", e.name),
                         });

@@ -24,8 +24,9 @@ use wasm_encoder::{
 };
 use wasmparser::{FunctionBody, Operator, Parser};
 
-/// The import module of the fuel counter: the runtime's reserved prefix.
-pub(crate) const FUEL_MODULE: &str = "\0plugin-system:";
+/// The import module of the fuel counter: the runtime's reserved prefix, which
+/// no module may import from itself (`module_info::RESERVED_PREFIX`).
+pub(crate) const FUEL_MODULE: &str = crate::module_info::RESERVED_PREFIX;
 /// The import name of the fuel counter.
 pub(crate) const FUEL_NAME: &str = "fuel";
 
