@@ -647,7 +647,8 @@ fn context_value(context: &PluginContext) -> Value {
 ///
 /// The synchronous methods (`*_sync`) run the guest on the calling thread; the
 /// [`Plugin`] methods run it on tokio's blocking pool when called inside a tokio
-/// runtime, so a long event does not hold up other tasks. Calls to one plugin
+/// runtime, so a long event does not hold up other tasks (in a browser page,
+/// which has one thread, on the caller's). Calls to one plugin
 /// are serialized; different plugins run in parallel.
 pub struct WasmPlugin {
     manifest: PluginManifest,
@@ -812,6 +813,7 @@ impl WasmPlugin {
         bridge.instance.call(name, args)
     }
 
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
     async fn off_executor<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Bridge) -> Result<T, PluginError> + Send + 'static,
@@ -829,6 +831,15 @@ impl WasmPlugin {
                 }),
             Err(_) => work(&mut locked(&bridge)),
         }
+    }
+
+    /// A page has one thread and no blocking pool: the guest runs in place.
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    async fn off_executor<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Bridge) -> Result<T, PluginError> + Send + 'static,
+    ) -> Result<T, PluginError> {
+        work(&mut locked(&self.bridge))
     }
 }
 
