@@ -72,7 +72,9 @@ pub mod abi;
 mod plugin;
 mod runtime;
 mod serializer;
+mod time_limit;
 
 pub use plugin::{PluginStats, WasmPlugin};
 pub use runtime::{LoadOptions, WasmPluginRuntime};
 pub use serializer::{HybridSerializer, JsonSerializer, MessagePackSerializer, PostcardSerializer};
+pub use time_limit::TimeLimit;
