@@ -2,7 +2,10 @@
 //! on the page's thread), so fuel, given afresh to each exchange, alone stops
 //! a plugin that loops, and the plugin says its time limit is not enforced.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use plugin_system_core::{
     PluginError, PluginEvent, PluginManifest, PluginPermissions, PluginRuntimeType, PluginSource,
@@ -150,4 +153,61 @@ fn without_fuel_nothing_would_stop_a_plugin_so_none_loads() {
         matches!(err, PluginError::Wasm(WasmError::FuelExhausted)),
         "{err}"
     );
+}
+
+/// The warnings logged while it is the default subscriber, by message.
+#[derive(Clone, Default)]
+struct Warnings(Arc<Mutex<Vec<String>>>);
+
+impl tracing::Subscriber for Warnings {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        *metadata.level() == tracing::Level::WARN
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Message<'a>(&'a mut String);
+        impl tracing::field::Visit for Message<'_> {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    *self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = String::new();
+        event.record(&mut Message(&mut message));
+        self.0.lock().unwrap().push(message);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[wasm_bindgen_test]
+fn the_unenforced_time_limit_is_logged_once_per_plugin() {
+    let warnings = Warnings::default();
+    tracing::subscriber::with_default(warnings.clone(), || {
+        let rt = plugins(WasmRuntimeConfig::default().fuel_limit(100_000));
+        let plugin = load(&rt, LoadOptions::new()).expect("loads");
+        for event in ["spin", "ping", "spin"] {
+            let _outcome = plugin.handle_event_sync(&PluginEvent::new(event));
+        }
+        plugin.restart_sync().expect("restarts");
+        plugin
+            .handle_event_sync(&PluginEvent::new("ping"))
+            .expect("answers");
+        load(&rt, LoadOptions::new()).expect("a second plugin loads");
+    });
+    let logged = warnings.0.lock().unwrap();
+    assert_eq!(logged.len(), 2, "{logged:?}");
+    for message in logged.iter() {
+        assert!(
+            message.contains(
+                "plugin spin: its max_execution_time of 5s is not enforced on the web engine"
+            ),
+            "{message}"
+        );
+    }
 }
