@@ -4,7 +4,8 @@
 //!
 //! `examples` is `tests/it/examples.rs` read unchanged: the example plugins
 //! with the expectations they have on wasmtime and wasmi. `limits` is what
-//! differs in a browser: no deadlines, so fuel alone stops a plugin.
+//! differs in a browser: no deadlines, so fuel alone stops a plugin;
+//! `in_place`, the async methods without a blocking pool.
 
 #![cfg(all(target_family = "wasm", target_os = "unknown"))]
 
@@ -18,6 +19,7 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 #[path = "../it/examples.rs"]
 mod examples;
+mod in_place;
 mod limits;
 
 /// Fuel for each exchange of the example plugins, far more than any of their
