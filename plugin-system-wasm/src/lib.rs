@@ -57,7 +57,11 @@
 //! ```
 //!
 //! This crate has no cargo features. It depends on `plugin-system-core` only,
-//! never on an engine.
+//! never on an engine. It builds for `wasm32-unknown-unknown` too (a browser
+//! page, over the web engine), where the async [`Plugin`] methods run the
+//! guest in place: a page has one thread and no blocking pool.
+//!
+//! [`Plugin`]: plugin_system_core::Plugin
 //!
 //! [`PluginEvent`]: plugin_system_core::PluginEvent
 //! [`PluginResponse`]: plugin_system_core::PluginResponse
@@ -68,7 +72,9 @@ pub mod abi;
 mod plugin;
 mod runtime;
 mod serializer;
+mod time_limit;
 
 pub use plugin::{PluginStats, WasmPlugin};
 pub use runtime::{LoadOptions, WasmPluginRuntime};
 pub use serializer::{HybridSerializer, JsonSerializer, MessagePackSerializer, PostcardSerializer};
+pub use time_limit::TimeLimit;

@@ -12,6 +12,7 @@ use plugin_system_core::{
 use crate::{
     HybridSerializer, JsonSerializer, MessagePackSerializer, PostcardSerializer, abi,
     plugin::{Bridge, Respawn, WasmPlugin, link},
+    time_limit::{self, TimeLimit},
 };
 
 /// What a caller may add when loading a plugin.
@@ -42,7 +43,8 @@ pub struct LoadOptions {
     pub host_functions: Option<HostFunctions>,
     /// Fuel for each call of this plugin, instead of the engine's `fuel_limit`.
     /// The engine must meter fuel (have a `fuel_limit`), or the plugin does
-    /// not load.
+    /// not load. On an engine without deadlines this is all that bounds the
+    /// plugin ([`TimeLimit::FuelOnly`]).
     pub fuel: Option<u64>,
 }
 
@@ -120,7 +122,11 @@ impl LoadOptions {
 /// Each plugin gets its own instance, with the limits of its permissions in
 /// force from instantiation on (its start function and manifest included):
 /// - the deadline of a call is the plugin's `max_execution_time` (5 s by
-///   default), or the engine's `timeout` when that is shorter;
+///   default), or the engine's `timeout` when that is shorter. On an engine
+///   that cannot interrupt a call (the web engine: `supported_features()`
+///   without `deadlines`) there is none: a plugin loads there only when the
+///   engine meters fuel, fuel alone stops it, and
+///   [`WasmPlugin::time_limit`] says so ([`TimeLimit::FuelOnly`]);
 /// - each of its memories may grow to `max_memory_bytes` (50 MiB by default),
 ///   or the engine's `max_memory_pages` when that is smaller: past it the
 ///   guest's `memory.grow` returns -1, and a plugin whose memory starts larger
@@ -216,13 +222,16 @@ impl WasmPluginRuntime {
     ///
     /// # Errors
     /// [`PluginError::Io`], [`PluginError::Integrity`], [`PluginError::Wasm`] (the
-    /// engine refused the module, or instantiating failed), [`PluginError::AbiVersion`],
+    /// engine refused the module, or instantiating failed; `Unsupported`, before
+    /// anything else, on an engine that neither keeps deadlines nor meters
+    /// fuel, where nothing would stop the plugin), [`PluginError::AbiVersion`],
     /// [`PluginError::InvalidPlugin`], [`PluginError::InvalidManifest`].
     pub fn load(
         &self,
         source: &PluginSource,
         options: LoadOptions,
     ) -> Result<WasmPlugin, PluginError> {
+        let deadlines = time_limit::engine_keeps_deadlines(&*self.runtime)?;
         let bytes = source.load()?;
         let module = self.runtime.load_module(&bytes)?;
         let shape = abi::check(module.info())?;
@@ -253,9 +262,11 @@ impl WasmPluginRuntime {
             }
             imports.wasi(wasi);
         }
-        let limits = InstanceLimits::new()
-            .timeout(budget.max_execution_time)
-            .max_memory_bytes(budget.max_memory_bytes);
+        let mut limits = InstanceLimits::new().max_memory_bytes(budget.max_memory_bytes);
+        // An engine without deadlines refuses a timeout; fuel bounds the plugin there.
+        if deadlines {
+            limits = limits.timeout(budget.max_execution_time);
+        }
         let instance = self
             .runtime
             .instantiate_with_limits(&module, &imports, limits)?;
@@ -270,6 +281,12 @@ impl WasmPluginRuntime {
             (None, engine) => engine,
         };
         let exchange_timeout = limits.timeout_under(self.runtime.config().timeout);
+        let time_limit = TimeLimit::new(
+            &*self.runtime,
+            exchange_timeout,
+            budget.max_execution_time,
+            fuel,
+        )?;
         let respawn = Respawn {
             runtime: Arc::clone(&self.runtime),
             module,
@@ -316,7 +333,8 @@ impl WasmPluginRuntime {
             link.plugin_id.clone_from(&manifest.id);
             link.allowed.clone_from(&permissions.allowed_host_functions);
         }
-        Ok(WasmPlugin::new(manifest, bridge))
+        time_limit::warn_if_not_enforced(&manifest.id, self.runtime.name(), time_limit);
+        Ok(WasmPlugin::new(manifest, bridge, time_limit))
     }
 
     /// Loads a plugin and initializes it with an empty configuration: what most

@@ -36,6 +36,21 @@ pub(crate) fn run() -> Result<()> {
         "-D",
         "warnings",
     ])?;
+    // The plugin layer there, with its browser tests (its native tests need
+    // the native engines).
+    cargo(&[
+        "clippy",
+        "-p",
+        "plugin-system-wasm",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--lib",
+        "--test",
+        "web",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
     guests::clippy()?;
     // The SDK's and the plugins' unit tests, natively.
     guests::test()?;
@@ -45,8 +60,9 @@ pub(crate) fn run() -> Result<()> {
 
     cargo(&["test", "--workspace", "--all-targets"])?;
     cargo(&["test", "--workspace", "--doc"])?;
-    // The web engine, in headless Chromium.
-    test_web::run()?;
+    // The web engine and the plugin layer on it, in headless Chromium (the
+    // guests are built above).
+    test_web::tests()?;
     // Once more, to show the spec suite's pass counts per engine in the log.
     cargo(&[
         "test",

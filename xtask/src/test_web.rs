@@ -1,5 +1,7 @@
-//! `cargo xtask test-web`: the web engine's tests (`plugin-system-wasm-run`'s
-//! `tests/web`) in headless Chromium, through wasm-bindgen-test.
+//! `cargo xtask test-web`: the browser suites in headless Chromium, through
+//! wasm-bindgen-test: the web engine's (`plugin-system-wasm-run`'s
+//! `tests/web`) and the plugin layer's on it (`plugin-system-wasm`'s
+//! `tests/web`, which embeds the example plugins: the guests are built first).
 //!
 //! Needs what `scripts/setup.sh` installs: the `wasm32-unknown-unknown`
 //! target, Debian's `chromium` and `chromium-driver`, and the
@@ -10,9 +12,16 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{run_command, workspace_root};
+use crate::{guests, run_command, workspace_root};
 
 pub(crate) fn run() -> Result<()> {
+    guests::build()?;
+    tests()
+}
+
+/// The browser suites, the guests already built (`cargo xtask ci` builds
+/// them first).
+pub(crate) fn tests() -> Result<()> {
     let wanted = locked_version("wasm-bindgen")?;
     let runner = runner_version().with_context(|| {
         format!("wasm-bindgen-test-runner is missing: run scripts/setup.sh (cargo install wasm-bindgen-cli --version {wanted})")
@@ -25,30 +34,42 @@ pub(crate) fn run() -> Result<()> {
     let Some(chromedriver) = find_on_path("chromedriver") else {
         bail!("chromedriver is missing: run scripts/setup.sh (Debian: chromium chromium-driver)");
     };
+    run_in_chromium(
+        &chromedriver,
+        &[
+            "-p",
+            "plugin-system-wasm-run",
+            "--no-default-features",
+            "--features",
+            "web",
+            "--lib",
+            "--test",
+            "web",
+        ],
+    )?;
+    run_in_chromium(
+        &chromedriver,
+        &["-p", "plugin-system-wasm", "--test", "web"],
+    )
+}
+
+/// `cargo test` of `args` for wasm32-unknown-unknown, run by
+/// wasm-bindgen-test-runner in headless Chromium.
+fn run_in_chromium(chromedriver: &std::path::Path, args: &[&str]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     run_command(
         Command::new(cargo)
-            .args([
-                "test",
-                "-p",
-                "plugin-system-wasm-run",
-                "--no-default-features",
-                "--features",
-                "web",
-                "--target",
-                "wasm32-unknown-unknown",
-                "--lib",
-                "--test",
-                "web",
-            ])
+            .arg("test")
+            .args(["--target", "wasm32-unknown-unknown"])
+            .args(args)
             .env(
                 "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
                 "wasm-bindgen-test-runner",
             )
             // Chromium, not another browser the runner would look for. Its
-            // options are in `plugin-system-wasm-run/webdriver.json`, read from
-            // the crate's folder: `--no-sandbox`, since Chromium's sandbox
-            // cannot start as root in a container.
+            // options are in each crate's `webdriver.json`, read from the
+            // crate's folder: `--no-sandbox`, since Chromium's sandbox cannot
+            // start as root in a container.
             .env("CHROMEDRIVER", chromedriver)
             .env_remove("GECKODRIVER")
             .env_remove("SAFARIDRIVER"),

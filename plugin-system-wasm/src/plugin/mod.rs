@@ -17,7 +17,10 @@ use plugin_system_core::{
 use serde::Serialize;
 
 use self::link::{SharedLink, lock};
-use crate::abi::{self, DisposeForm, InitForm, Shape};
+use crate::{
+    TimeLimit,
+    abi::{self, DisposeForm, InitForm, Shape},
+};
 
 /// Fuel a buffer's `dealloc` may use after the call it belonged to ran dry.
 const CLEANUP_FUEL: u64 = 1_000_000;
@@ -647,11 +650,13 @@ fn context_value(context: &PluginContext) -> Value {
 ///
 /// The synchronous methods (`*_sync`) run the guest on the calling thread; the
 /// [`Plugin`] methods run it on tokio's blocking pool when called inside a tokio
-/// runtime, so a long event does not hold up other tasks. Calls to one plugin
+/// runtime, so a long event does not hold up other tasks (in a browser page,
+/// which has one thread, on the caller's). Calls to one plugin
 /// are serialized; different plugins run in parallel.
 pub struct WasmPlugin {
     manifest: PluginManifest,
     bridge: Arc<Mutex<Bridge>>,
+    time_limit: TimeLimit,
 }
 
 /// What it takes to make a fresh instance of a plugin: its compiled module
@@ -678,12 +683,21 @@ fn locked(bridge: &Mutex<Bridge>) -> MutexGuard<'_, Bridge> {
 }
 
 impl WasmPlugin {
-    pub(crate) fn new(manifest: PluginManifest, mut bridge: Bridge) -> Self {
+    pub(crate) fn new(manifest: PluginManifest, mut bridge: Bridge, time_limit: TimeLimit) -> Self {
         bridge.stateless = manifest.is_stateless();
         WasmPlugin {
             manifest,
             bridge: Arc::new(Mutex::new(bridge)),
+            time_limit,
         }
+    }
+
+    /// What bounds each exchange with the plugin: a deadline, or, on an
+    /// engine that cannot interrupt a call (the web engine), fuel alone, its
+    /// `max_execution_time` not enforced. A host that needs a wall-clock bound
+    /// there runs its plugins in a Web Worker it can terminate.
+    pub fn time_limit(&self) -> TimeLimit {
+        self.time_limit
     }
 
     /// The engine the plugin's instance runs on now: with a tiered runtime,
@@ -812,6 +826,7 @@ impl WasmPlugin {
         bridge.instance.call(name, args)
     }
 
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
     async fn off_executor<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Bridge) -> Result<T, PluginError> + Send + 'static,
@@ -829,6 +844,15 @@ impl WasmPlugin {
                 }),
             Err(_) => work(&mut locked(&bridge)),
         }
+    }
+
+    /// A page has one thread and no blocking pool: the guest runs in place.
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    async fn off_executor<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Bridge) -> Result<T, PluginError> + Send + 'static,
+    ) -> Result<T, PluginError> {
+        work(&mut locked(&self.bridge))
     }
 }
 

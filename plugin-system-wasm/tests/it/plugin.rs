@@ -13,6 +13,8 @@ use plugin_system_core::{
 use plugin_system_wasm::{JsonSerializer, LoadOptions, WasmPlugin, WasmPluginRuntime};
 use plugin_system_wasm_run::{EngineKind, new_runtime};
 
+use crate::examples::live_buffers;
+
 const ENGINES: [EngineKind; 2] = [EngineKind::Wasmtime, EngineKind::Wasmi];
 
 /// Static strings the fixture copies from, at fixed offsets.
@@ -138,15 +140,6 @@ fn load(kind: EngineKind, body: &str) -> Result<WasmPlugin, PluginError> {
         &PluginSource::bytes(plugin_wat(body, "")),
         LoadOptions::new(),
     )
-}
-
-/// What the plugin's `plugin_live_buffers` diagnostic export says.
-pub(crate) fn live_buffers(plugin: &WasmPlugin) -> i32 {
-    plugin
-        .call_export("plugin_live_buffers", &[])
-        .expect("diagnostic export")[0]
-        .as_i32()
-        .expect("i32")
 }
 
 fn event() -> PluginEvent {
