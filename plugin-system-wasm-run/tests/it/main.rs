@@ -5,6 +5,7 @@ mod alike;
 mod bounds;
 mod cache;
 mod calls;
+mod fixtures;
 mod hostile;
 mod imports;
 mod instance;
@@ -16,11 +17,6 @@ mod reftypes;
 mod store;
 mod wasi;
 mod wasmtime_only;
-
-use std::sync::Arc;
-
-use plugin_system_core::{Imports, WasmInstance, WasmRuntime, WasmRuntimeConfig};
-use plugin_system_wasm_run::{EngineKind, new_runtime};
 
 /// Runs each named test function (taking an [`EngineKind`]) once per engine, as
 /// `<module>::wasmtime::<name>` and `<module>::wasmi::<name>`.
@@ -36,22 +32,7 @@ macro_rules! on_every_engine {
     };
 }
 
-/// A runtime of `kind` with `config`.
-pub(crate) fn runtime(kind: EngineKind, config: WasmRuntimeConfig) -> Arc<dyn WasmRuntime> {
-    new_runtime(kind, config).expect("engine is built in")
-}
-
-/// An instance of `wat` with no imports, on a runtime of `kind` with `config`.
-pub(crate) fn instance(
-    kind: EngineKind,
-    config: WasmRuntimeConfig,
-    wat: &str,
-) -> Box<dyn WasmInstance> {
-    let rt = runtime(kind, config);
-    let module = rt.load_module(wat.as_bytes()).expect("fixture compiles");
-    rt.instantiate(&module, &Imports::new())
-        .expect("fixture instantiates")
-}
+pub(crate) use fixtures::{instance, runtime};
 
 /// A fresh path in the temp directory, unique to this process and `name`.
 pub(crate) fn temp_path(name: &str) -> std::path::PathBuf {

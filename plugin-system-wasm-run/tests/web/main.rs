@@ -9,7 +9,7 @@ use plugin_system_core::{
     FuncType, HostError, HostFunc, Imports, TrapCode, ValType, WasmError, WasmInstance, WasmModule,
     WasmRuntime, WasmRuntimeConfig, WasmValue,
 };
-use plugin_system_wasm_run::{EngineKind, WebRuntime, new_runtime};
+use plugin_system_wasm_run::WebRuntime;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -44,23 +44,11 @@ fn load(runtime: &WebRuntime, wat: &str) -> Arc<dyn WasmModule> {
     runtime.load_module(&bytes).expect("load")
 }
 
-/// The conformance suite's helpers (`tests/it/main.rs`), for its modules read
-/// here unchanged (`conformance.rs`): a runtime of `kind` with `config`.
-pub(crate) fn runtime(kind: EngineKind, config: WasmRuntimeConfig) -> Arc<dyn WasmRuntime> {
-    new_runtime(kind, config).expect("engine is built in")
-}
-
-/// An instance of `wat` with no imports, on a runtime of `kind` with `config`.
-pub(crate) fn instance(
-    kind: EngineKind,
-    config: WasmRuntimeConfig,
-    wat: &str,
-) -> Box<dyn WasmInstance> {
-    let rt = runtime(kind, config);
-    let module = rt.load_module(wat.as_bytes()).expect("fixture compiles");
-    rt.instantiate(&module, &Imports::new())
-        .expect("fixture instantiates")
-}
+/// The conformance suite's helpers, for its modules read here unchanged
+/// (`conformance.rs`).
+#[path = "../it/fixtures.rs"]
+mod fixtures;
+pub(crate) use fixtures::{instance, runtime};
 
 /// The conformance suite's `on_every_engine!`, for the web engine: each named
 /// test runs on it, but for the ones `web_case!` lists as differing.
