@@ -7,7 +7,10 @@
 //!   thread (the plugin is idle, so the event runs on that thread);
 //! - `manager/<engine>/send_event`: the same through the async
 //!   `PluginManager::send_event` (the mailbox, a hand-off to the plugin's
-//!   thread, the answer back), awaited from outside the runtime;
+//!   thread, the answer back), awaited from outside the runtime: each
+//!   iteration also pays a `block_on`, which `block_on` alone measures;
+//! - `manager/<engine>/send_event_in_task`: the same awaited in a loop by a
+//!   task of the runtime, as an async host sends its events;
 //! - `manager/<engine>/dispatch_blocking_10` and `dispatch_10`: one
 //!   `dispatch_event_blocking` / `dispatch_event` to 10 subscribers of that
 //!   plugin, against 10 direct calls (`direct_10`) and against the floor of
@@ -138,6 +141,24 @@ fn bench(c: &mut Criterion) {
                 tokio
                     .block_on(manager.send_event("plugin.p0", event.clone()))
                     .expect("answer")
+            });
+        });
+        group.bench_function("block_on", |b| {
+            b.iter(|| tokio.block_on(black_box(async {})));
+        });
+        group.bench_function("send_event_in_task", |b| {
+            b.iter_custom(|iterations| {
+                let manager = manager.clone();
+                let event = event.clone();
+                let task = tokio.spawn(async move {
+                    let started = std::time::Instant::now();
+                    for _ in 0..iterations {
+                        let answer = manager.send_event("plugin.p0", event.clone()).await;
+                        black_box(answer.expect("answer"));
+                    }
+                    started.elapsed()
+                });
+                tokio.block_on(task).expect("the task ran")
             });
         });
         group.bench_function("direct_10", |b| {
