@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use crate::{cargo, dist, guests, template, test_web};
+use crate::{cargo, demo_web, dist, guests, template, test_web};
 
 pub(crate) fn run() -> Result<()> {
     // Guests first: tests load them, and a missing tool should fail here,
@@ -46,6 +46,8 @@ pub(crate) fn run() -> Result<()> {
     // The web engine, the plugin layer and the manager on it, in headless
     // Chromium (the guests are built above).
     test_web::tests()?;
+    // The editor demo's page, served and driven in headless Chromium.
+    demo_web::run(&["--check".to_owned()])?;
     // Once more, to show the spec suite's pass counts per engine in the log.
     cargo(&[
         "test",

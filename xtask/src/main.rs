@@ -37,6 +37,7 @@
 mod bench;
 mod ci;
 mod demo;
+mod demo_web;
 mod dist;
 mod fuzz;
 mod guests;
@@ -53,6 +54,7 @@ fn main() -> Result<()> {
     match task.as_str() {
         "guests" => guests::run(),
         "demo" => demo::run(),
+        "demo-web" => demo_web::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         "dist" => dist::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         "ci" => ci::run(),
         "template-check" => template::run(),
@@ -69,7 +71,7 @@ fn main() -> Result<()> {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|guests|ci|template-check|test-web|dist [--check]|bench [plugins|cold-start]|fuzz TARGET>"
+                "usage: cargo xtask <demo|demo-web [--port N] [--check]|guests|ci|template-check|test-web|dist [--check]|bench [plugins|cold-start]|fuzz TARGET>"
             );
             bail!("unknown task `{task}`")
         }

@@ -106,7 +106,7 @@ fn runner_version() -> Result<String> {
 }
 
 /// The first `name` in a directory of `PATH`.
-fn find_on_path(name: &str) -> Option<std::path::PathBuf> {
+pub(crate) fn find_on_path(name: &str) -> Option<std::path::PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|dir| dir.join(name))
         .find(|path| path.is_file())
