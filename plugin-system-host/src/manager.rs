@@ -504,7 +504,7 @@ impl Drop for Inner {
 /// The plugins of a host application: loads them in dependency order, grants
 /// their permissions, keeps their lifecycle, and routes events to them, each
 /// plugin behind its own bounded mailbox and thread. Cheap to clone; needs a
-/// tokio runtime.
+/// tokio runtime (in a web page, the page's executor: see the crate docs).
 ///
 /// ```no_run
 /// # async fn demo(runtime: std::sync::Arc<dyn plugin_system_core::PluginRuntime>) {

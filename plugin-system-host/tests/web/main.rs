@@ -485,3 +485,69 @@ async fn what_needs_files_fails_with_a_typed_error() {
     assert_eq!(report.unreadable.len(), 1, "{:?}", report.unreadable);
     manager.shutdown().await;
 }
+
+/// echo-msgpack alone, its `echo.host` an async host function made by `make`.
+async fn echo_with_async_host<Fut>(make: fn(Value) -> Fut) -> PluginManager
+where
+    Fut: Future<Output = Result<Value, HostFunctionError>> + Send + 'static,
+{
+    let engine = new_runtime(
+        EngineKind::Web,
+        WasmRuntimeConfig::default().fuel_limit(FUEL),
+    )
+    .expect("the web engine is built in");
+    let manager = PluginManager::builder()
+        .runtime(Arc::new(WasmPluginRuntime::new(engine)))
+        .async_host_function("echo.host", move |_, args| make(args))
+        .build();
+    let echo = packages()
+        .into_iter()
+        .filter(|p| p.manifest.id == "plugin.echo-msgpack")
+        .collect();
+    let report = manager.load_packages(echo).await;
+    assert_eq!(
+        report.loaded,
+        ["plugin.echo-msgpack"],
+        "{:?}",
+        report.failed
+    );
+    manager
+}
+
+#[wasm_bindgen_test]
+async fn an_async_host_function_finishes_in_place_or_fails_the_call() {
+    // A future that is ready at once answers the guest, which waits for it
+    // on the page's one thread.
+    let manager = echo_with_async_host(|args| async move { Ok(args) }).await;
+    let echoed = manager
+        .send_event(
+            "plugin.echo-msgpack",
+            PluginEvent::new("ask_host").with_field("n", 3u64),
+        )
+        .await
+        .expect("answered");
+    assert_eq!(
+        echoed
+            .get("result")
+            .and_then(|r| r.get("n"))
+            .and_then(Value::as_u64),
+        Some(3)
+    );
+    manager.shutdown().await;
+
+    // One that would wait cannot: nothing else runs while the guest waits.
+    let manager = echo_with_async_host(|_| std::future::pending()).await;
+    let failed = manager
+        .send_event("plugin.echo-msgpack", PluginEvent::new("ask_host"))
+        .await
+        .expect_err("the host function cannot finish");
+    assert!(
+        failed.to_string().contains("web page's one thread cannot"),
+        "{failed}"
+    );
+    assert_eq!(
+        manager.state("plugin.echo-msgpack"),
+        Some(PluginState::Ready)
+    );
+    manager.shutdown().await;
+}
