@@ -100,16 +100,21 @@ fn build_page() -> Result<PathBuf> {
     Ok(site)
 }
 
-/// Serves the files under `site`, one connection at a time.
+/// Serves the files under `site`, a thread per connection: a browser may
+/// open a connection it sends nothing on, which must hold up no other.
 fn serve(listener: &TcpListener, site: &Path) {
     for stream in listener.incoming().flatten() {
-        if let Err(e) = answer(stream, site) {
-            eprintln!("demo-web: a request failed: {e:#}");
-        }
+        let site = site.to_owned();
+        std::thread::spawn(move || {
+            if let Err(e) = answer(stream, &site) {
+                eprintln!("demo-web: a request failed: {e:#}");
+            }
+        });
     }
 }
 
 fn answer(mut stream: TcpStream, site: &Path) -> Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut line = String::new();
     BufReader::new(&stream).read_line(&mut line)?;
     let path = line.split_whitespace().nth(1).unwrap_or("/");
