@@ -17,6 +17,12 @@
 //! [`SENDER_SPIN`] (a broadcast's caller up to [`BROADCAST_SPIN`]) for
 //! plugins whose last events were quick, before it yields
 //! to its executor. Neither spins on a machine with one core.
+//!
+//! In a web page (see [`exec`](crate::exec)) a worker is a task on the page's
+//! executor instead of a thread, the plugin runs in place on it, and nobody
+//! blocks: a blocking caller that finds the plugin busy is refused with
+//! [`ManagerError::Unsupported`], and an async broadcast goes through the
+//! recipients' mailboxes.
 
 use std::{
     collections::VecDeque,
@@ -26,17 +32,19 @@ use std::{
         atomic::{AtomicUsize, Ordering},
         mpsc,
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use plugin_system_core::{
-    Plugin, PluginContext, PluginError, PluginEvent, PluginResponse, PluginUsage, SharedEvent,
+    Instant, Plugin, PluginContext, PluginError, PluginEvent, PluginResponse, PluginUsage,
+    SharedEvent,
 };
 use tokio::sync::oneshot;
 
 use crate::{
     ManagerError, PluginState,
     errors::{ErrorRecord, ErrorSeverity, ErrorTracker},
+    exec::{self, Driver, Wake},
     restart::{Breaker, RestartPolicy},
     stats::PluginCounters,
 };
@@ -68,13 +76,16 @@ const BROADCAST_SPIN: Duration = Duration::from_micros(100);
 /// Whether waiting awake can pay: with a single core, the thread that waits
 /// would keep the one it waits for from running.
 fn may_spin() -> bool {
+    if !exec::THREADS {
+        return false;
+    }
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from)) > 1
 }
 
 /// Spins until `done` or until `budget` has passed; whether `done`.
 fn spin_until(budget: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let until = Instant::now() + budget;
+    let until = later(Instant::now(), budget);
     loop {
         if done() {
             return true;
@@ -86,6 +97,13 @@ fn spin_until(budget: Duration, mut done: impl FnMut() -> bool) -> bool {
             return done();
         }
     }
+}
+
+/// `at + by`, or as late as the clock holds.
+fn later(at: Instant, by: Duration) -> Instant {
+    at.checked_add(by)
+        .or_else(|| at.checked_add(Duration::from_secs(u64::from(u32::MAX))))
+        .unwrap_or(at)
 }
 
 /// `ready` of what `lock` guards, asked without waiting for the lock (for a
@@ -101,6 +119,7 @@ fn peek<T>(lock: &Mutex<T>, ready: impl FnOnce(&T) -> bool) -> bool {
 
 /// Native stack of a worker thread: guest code runs on it, and wasm stack
 /// limits are counted within it.
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 const WORKER_STACK: usize = 8 << 20;
 
 /// A plugin's answer to one event.
@@ -214,9 +233,9 @@ struct Slot {
     counters: Arc<PluginCounters>,
     errors: Arc<ErrorTracker>,
     /// Drives a plugin that has no blocking calls.
-    runtime: tokio::runtime::Handle,
+    runtime: Driver,
     queue: Mutex<Queue>,
-    wake: Condvar,
+    wake: Wake,
     /// What the plugin held when last asked while idle.
     usage: Mutex<PluginUsage>,
     /// What it was initialized with, for a restart.
@@ -233,7 +252,7 @@ pub(crate) struct WorkerSetup {
     pub(crate) counters: Arc<PluginCounters>,
     pub(crate) errors: Arc<ErrorTracker>,
     /// Drives a plugin that has no blocking calls.
-    pub(crate) runtime: tokio::runtime::Handle,
+    pub(crate) runtime: Driver,
     pub(crate) policy: RestartPolicy,
     pub(crate) supervisor: Supervisor,
 }
@@ -277,6 +296,17 @@ impl Slot {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The refusal of a caller that would have to block for the plugin
+    /// where nothing may block (a page).
+    fn cannot_wait(&self) -> ManagerError {
+        ManagerError::Unsupported {
+            what: format!(
+                "waiting on this thread for plugin `{}`, which is busy or has events queued",
+                self.id
+            ),
+        }
+    }
+
     fn stopped(&self) -> ManagerError {
         ManagerError::Stopped {
             id: self.id.to_string(),
@@ -306,8 +336,21 @@ impl Slot {
     fn initialize(&self, context: PluginContext) -> Result<(), PluginError> {
         match self.plugin.blocking() {
             Some(plugin) => plugin.initialize_blocking(&context),
-            None => self.runtime.block_on(self.plugin.initialize(context)),
+            None => self.drive(self.plugin.initialize(context)),
         }
+    }
+
+    /// Runs an async call of a plugin that has no blocking ones to its end,
+    /// on this thread.
+    fn drive<T>(
+        &self,
+        call: impl Future<Output = Result<T, PluginError>>,
+    ) -> Result<T, PluginError> {
+        exec::drive(&self.runtime, call, |would_wait| {
+            PluginError::InvalidPlugin {
+                message: format!("its async call cannot run here: {would_wait}"),
+            }
+        })
     }
 
     /// Handles one event, counted, with a failure recorded.
@@ -325,13 +368,11 @@ impl Slot {
         let answer = self.guarded("event", || match (self.plugin.blocking(), payload) {
             (Some(plugin), Payload::One(event)) => plugin.handle_event_blocking(event),
             (Some(plugin), Payload::Shared(event)) => plugin.handle_shared_event_blocking(event),
-            (None, payload) => self
-                .runtime
-                .block_on(self.plugin.handle_event(payload.event().clone())),
+            (None, payload) => self.drive(self.plugin.handle_event(payload.event().clone())),
         });
         *clock = Instant::now();
         self.counters
-            .record(clock.duration_since(started), answer.is_ok());
+            .record(clock.saturating_duration_since(started), answer.is_ok());
         if let Err(error) = &answer {
             self.record(error, &format!("event {}", payload.event().event_type));
             if let ManagerError::Plugin { source, .. } = error
@@ -363,9 +404,7 @@ impl Slot {
                 {
                     let mut queue = self.lock();
                     // A backoff past what a clock can hold: as late as it can.
-                    let not_before = now
-                        .checked_add(backoff)
-                        .unwrap_or_else(|| now + Duration::from_secs(u64::from(u32::MAX)));
+                    let not_before = later(now, backoff);
                     queue.jobs.push_front(Work::Restart {
                         not_before,
                         reply: None,
@@ -436,25 +475,38 @@ impl Slot {
         }
     }
 
-    /// A fresh instance, initialized with the context it had.
-    fn restart(&self, not_before: Instant) -> Result<(), ManagerError> {
-        {
-            // The backoff, cut short if the plugin is let go.
-            let mut queue = self.lock();
-            loop {
-                if queue.closed {
-                    return Err(self.stopped());
-                }
-                let now = Instant::now();
-                if now >= not_before {
-                    break;
-                }
-                queue = self
-                    .wake
-                    .wait_timeout(queue, not_before - now)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
-            }
+    /// The time left before `not_before`; `None` once it has come or the
+    /// plugin was let go (a restart's backoff is cut short then).
+    fn backoff_left(&self, queue: &Queue, not_before: Instant) -> Option<Duration> {
+        let now = Instant::now();
+        (!queue.closed && now < not_before).then(|| not_before.saturating_duration_since(now))
+    }
+
+    /// Waits out a restart's backoff on this thread.
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+    fn back_off(&self, not_before: Instant) {
+        let mut queue = self.lock();
+        while let Some(left) = self.backoff_left(&queue, not_before) {
+            queue = self.wake.wait_timeout(queue, left);
+        }
+    }
+
+    /// Waits out a restart's backoff on the page's timer.
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    async fn back_off(&self, not_before: Instant) {
+        loop {
+            let Some(left) = self.backoff_left(&self.lock(), not_before) else {
+                return;
+            };
+            exec::sleep_or_wake(left, &self.wake).await;
+        }
+    }
+
+    /// A fresh instance, initialized with the context it had; its backoff
+    /// was waited out before.
+    fn restart(&self) -> Result<(), ManagerError> {
+        if self.lock().closed {
+            return Err(self.stopped());
         }
         let context = self
             .context
@@ -492,9 +544,7 @@ impl Slot {
                     self.guarded("initialize", || self.initialize(context)),
                 )
             }
-            Work::Restart { not_before, reply } => {
-                Delivery::Lifecycle(reply, self.restart(not_before))
-            }
+            Work::Restart { reply, .. } => Delivery::Lifecycle(reply, self.restart()),
             Work::Snapshot(state) => {
                 let snapshot = self.guarded("snapshot", || self.plugin.snapshot());
                 let snapshot = snapshot.unwrap_or_else(|error| {
@@ -523,7 +573,7 @@ impl Slot {
                 Some(reply),
                 self.guarded("dispose", || match self.plugin.blocking() {
                     Some(plugin) => plugin.dispose_blocking(),
-                    None => self.runtime.block_on(self.plugin.dispose()),
+                    None => self.drive(self.plugin.dispose()),
                 }),
             ),
         }
@@ -556,13 +606,57 @@ impl Slot {
 
     /// Whether the worker has something to do now: work nobody runs, or an
     /// end. Polled without waiting for the lock.
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
     fn work_ready(&self) -> bool {
         peek(&self.queue, |queue| {
             queue.closed || (!queue.running && !queue.jobs.is_empty())
         })
     }
 
-    /// The worker: runs what is queued until the mailbox closes.
+    /// The worker's next job, now marked running: `Err(())` once the
+    /// mailbox is closed, `Ok(None)` while there is nothing to run.
+    fn next_job(queue: &mut Queue) -> Result<Option<Work>, ()> {
+        if queue.closed {
+            return Err(());
+        }
+        if !queue.running
+            && let Some(work) = queue.jobs.pop_front()
+        {
+            queue.running = true;
+            return Ok(Some(work));
+        }
+        Ok(None)
+    }
+
+    /// Does the worker's `work` (a restart's backoff already waited out) and
+    /// delivers the answer once the plugin is idle again; whether the worker
+    /// ends (a dispose).
+    fn run_job(&self, work: Work) -> bool {
+        let last = matches!(work, Work::Dispose(_));
+        let delivery = self.perform(work);
+        let mut queue = self.lock();
+        queue.running = false;
+        if last {
+            // Nothing after a dispose: what is still queued goes to the
+            // version that replaced this one, or is answered `Stopped`
+            // as it is dropped.
+            queue.closed = true;
+            let rest = std::mem::take(&mut queue.jobs);
+            let successor = queue.successor.clone();
+            drop(queue);
+            delivery.deliver();
+            if let Some(next) = successor {
+                next.take_over(rest);
+            }
+            return true;
+        }
+        drop(queue);
+        delivery.deliver();
+        false
+    }
+
+    /// The worker thread: runs what is queued until the mailbox closes.
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
     fn serve(&self) {
         // Async host functions find the manager's runtime from here.
         let _context = self.runtime.enter();
@@ -571,14 +665,10 @@ impl Slot {
                 let mut queue = self.lock();
                 let mut spun = false;
                 loop {
-                    if queue.closed {
-                        return;
-                    }
-                    if !queue.running
-                        && let Some(work) = queue.jobs.pop_front()
-                    {
-                        queue.running = true;
-                        break work;
+                    match Self::next_job(&mut queue) {
+                        Err(()) => return,
+                        Ok(Some(work)) => break work,
+                        Ok(None) => {}
                     }
                     if !spun && may_spin() {
                         // Awake a little longer, idle (a blocking caller may
@@ -590,33 +680,43 @@ impl Slot {
                         continue;
                     }
                     queue.worker_waiting = true;
-                    queue = self
-                        .wake
-                        .wait(queue)
-                        .unwrap_or_else(PoisonError::into_inner);
+                    queue = self.wake.wait(queue);
                     queue.worker_waiting = false;
                 }
             };
-            let last = matches!(work, Work::Dispose(_));
-            let delivery = self.perform(work);
-            let mut queue = self.lock();
-            queue.running = false;
-            if last {
-                // Nothing after a dispose: what is still queued goes to the
-                // version that replaced this one, or is answered `Stopped`
-                // as it is dropped.
-                queue.closed = true;
-                let rest = std::mem::take(&mut queue.jobs);
-                let successor = queue.successor.clone();
-                drop(queue);
-                delivery.deliver();
-                if let Some(next) = successor {
-                    next.take_over(rest);
-                }
+            if let Work::Restart { not_before, .. } = &work {
+                self.back_off(*not_before);
+            }
+            if self.run_job(work) {
                 return;
             }
-            drop(queue);
-            delivery.deliver();
+        }
+    }
+
+    /// The worker task on a page: runs what is queued until the mailbox
+    /// closes, letting the page's other tasks run between two jobs.
+    #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+    async fn serve(self: Arc<Self>) {
+        loop {
+            let work = loop {
+                {
+                    let mut queue = self.lock();
+                    match Self::next_job(&mut queue) {
+                        Err(()) => return,
+                        Ok(Some(work)) => break work,
+                        Ok(None) => queue.worker_waiting = true,
+                    }
+                }
+                self.wake.notified().await;
+                self.lock().worker_waiting = false;
+            };
+            if let Work::Restart { not_before, .. } = &work {
+                self.back_off(*not_before).await;
+            }
+            if self.run_job(work) {
+                return;
+            }
+            exec::yield_now().await;
         }
     }
 }
@@ -639,7 +739,7 @@ impl Mailbox {
             errors: setup.errors,
             runtime: setup.runtime,
             queue: Mutex::default(),
-            wake: Condvar::new(),
+            wake: Wake::default(),
             usage: Mutex::default(),
             context: Mutex::default(),
             policy: setup.policy,
@@ -647,6 +747,7 @@ impl Mailbox {
             supervisor: setup.supervisor,
         });
         let serving = Arc::clone(&slot);
+        #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
         std::thread::Builder::new()
             .name(format!("plugin {id}"))
             .stack_size(WORKER_STACK)
@@ -655,6 +756,8 @@ impl Mailbox {
                 id: id.to_owned(),
                 source,
             })?;
+        #[cfg(all(target_family = "wasm", target_os = "unknown"))]
+        exec::spawn_local(serving.serve());
         Ok(Worker(Mailbox(slot)))
     }
 
@@ -754,6 +857,9 @@ impl Mailbox {
     pub(crate) fn event_blocking(&self, payload: Payload) -> Answer {
         if let Some(answer) = self.try_here(&payload, &mut Instant::now()) {
             return answer;
+        }
+        if !exec::THREADS {
+            return Err(self.0.cannot_wait());
         }
         let (reply, answer) = mpsc::sync_channel(1);
         self.post(payload, 0, Reply::Blocking(reply))
@@ -997,7 +1103,7 @@ impl Broadcast {
     /// it to the others' workers, and waits for every answer, in the order
     /// of the recipients.
     pub(crate) fn run(self: &Arc<Self>, rescuer: &Rescuer) -> Vec<Answer> {
-        if self.recipients.len() > 1 {
+        if self.recipients.len() > 1 && exec::THREADS {
             rescuer.watch(self);
         }
         let mut here: Vec<Option<Answer>> = Vec::with_capacity(self.recipients.len());
@@ -1010,7 +1116,12 @@ impl Broadcast {
                     here[index] = Some(answer);
                     answered_here += 1;
                 }
-                None => self.hand_over(index),
+                None if exec::THREADS => self.hand_over(index),
+                // Nobody else could run it while this thread waits.
+                None => {
+                    here[index] = Some(Err(self.recipients[index].0.cannot_wait()));
+                    answered_here += 1;
+                }
             }
         }
         let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
@@ -1068,6 +1179,10 @@ impl Rescuer {
             watch: Mutex::default(),
             wake: Condvar::new(),
         });
+        if !exec::THREADS {
+            // A page: no broadcast waits on a thread for its recipients.
+            return rescuer;
+        }
         let serving = Arc::clone(&rescuer);
         let spawned = std::thread::Builder::new()
             .name("plugin rescuer".into())
@@ -1086,7 +1201,7 @@ impl Rescuer {
 
     /// Watches `broadcast` from now on.
     fn watch(&self, broadcast: &Arc<Broadcast>) {
-        let due = Instant::now() + INLINE_BUDGET;
+        let due = later(Instant::now(), INLINE_BUDGET);
         let mut watch = self.lock();
         watch.due.push_back((due, Arc::downgrade(broadcast)));
         if watch.parked {
@@ -1132,8 +1247,10 @@ impl Rescuer {
             let wait = match watch.due.front() {
                 // Woken no more often than once a tick, however many
                 // broadcasts come meanwhile.
-                Some((due, _)) => Some((*due - now).max(RESCUER_TICK)),
-                None if now.duration_since(idle_since) < RESCUER_LINGER => Some(INLINE_BUDGET),
+                Some((due, _)) => Some(due.saturating_duration_since(now).max(RESCUER_TICK)),
+                None if now.saturating_duration_since(idle_since) < RESCUER_LINGER => {
+                    Some(INLINE_BUDGET)
+                }
                 None => None,
             };
             watch.parked = wait.is_none();
@@ -1180,6 +1297,11 @@ impl Runner {
             state: Mutex::default(),
             wake: Condvar::new(),
         });
+        if !exec::THREADS {
+            // A page: broadcasts go through the recipients' mailboxes.
+            runner.lock().ended = true;
+            return runner;
+        }
         let serving = Arc::clone(&runner);
         let spawned = std::thread::Builder::new()
             .name("plugin broadcasts".into())
@@ -1264,6 +1386,25 @@ impl Runner {
 }
 
 impl Broadcast {
+    /// Queues the event in every recipient's mailbox and waits for the
+    /// answers, in the order of the recipients, without blocking: how a page,
+    /// where nothing may block, broadcasts.
+    pub(crate) async fn gather(&self) -> Vec<Answer> {
+        let pending: Vec<_> = self
+            .recipients
+            .iter()
+            .map(|mailbox| mailbox.event(self.payload.clone(), 0))
+            .collect();
+        let mut answers = Vec::with_capacity(pending.len());
+        for answer in pending {
+            answers.push(match answer {
+                Ok(answer) => answer.await,
+                Err(refused) => Err(refused),
+            });
+        }
+        answers
+    }
+
     /// How long the async caller waits awake for the answers, rather than
     /// yield: twice what the recipients took last time, and a little for the
     /// hand-off, when that is within [`BROADCAST_SPIN`].

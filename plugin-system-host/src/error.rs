@@ -145,6 +145,7 @@ pub enum ManagerError {
         source: Box<ManagerError>,
     },
     /// The system cannot watch a plugins folder.
+    #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
     #[error("cannot watch {}: {source}", dir.display())]
     Watch {
         /// The folder.
@@ -159,6 +160,15 @@ pub enum ManagerError {
         id: String,
         /// The system's refusal.
         source: std::io::Error,
+    },
+    /// What was asked cannot be done on this platform or for this plugin: a
+    /// blocking call that would have to wait in a web page (one thread), a
+    /// plugin without blocking calls there, or a reload of a plugin whose
+    /// module was given in memory.
+    #[error("not supported here: {what}")]
+    Unsupported {
+        /// What was asked.
+        what: String,
     },
 }
 
@@ -180,7 +190,9 @@ impl ManagerError {
             ManagerError::NoThread { .. } => "no thread",
             ManagerError::Quarantined { .. } => "quarantined",
             ManagerError::ReloadFailed { .. } => "reload failed",
+            #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
             ManagerError::Watch { .. } => "watch",
+            ManagerError::Unsupported { .. } => "unsupported",
             ManagerError::Panicked { .. } => "panicked",
             ManagerError::HostFunctionDenied { .. } => "permission denied",
             ManagerError::HostFunctionFailed { .. } => "host function failed",

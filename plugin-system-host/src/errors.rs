@@ -75,7 +75,7 @@ impl ErrorRecord {
             kind,
             severity,
             context: context.into(),
-            time: SystemTime::now(),
+            time: crate::exec::wall_clock(),
         }
     }
 }
@@ -178,7 +178,7 @@ mod tests {
             kind: "test",
             severity,
             context: "event".into(),
-            time: SystemTime::now(),
+            time: crate::exec::wall_clock(),
         }
     }
 

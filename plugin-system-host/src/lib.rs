@@ -4,7 +4,8 @@
 //! - [`PluginManager`]: loads plugin folders in dependency order, grants their
 //!   permissions through a [`PermissionPolicy`], keeps each plugin's
 //!   [`PluginState`] (every change published as a [`StateChange`]), and routes
-//!   events to them, each plugin behind its own bounded mailbox and thread;
+//!   events to them, each plugin behind its own bounded mailbox and thread
+//!   (a task of the page's executor in a browser);
 //!   `send_event_blocking` and `dispatch_event_blocking` run idle plugins on
 //!   the caller's thread, with no hand-off. A plugin that faults gets a fresh
 //!   instance ([`RestartPolicy`], quarantine, `revive`); `reload` swaps
@@ -83,12 +84,18 @@
 //! # Ok::<(), plugin_system_host::ManifestError>(())
 //! ```
 //!
-//! The crate has no cargo features.
+//! The crate has no cargo features. It builds for `wasm32-unknown-unknown`
+//! too, to run plugins in a web page: there each plugin's worker is a task
+//! on the page's executor and its guest runs in place, packages come from
+//! memory ([`PluginPackage::with_module_bytes`]), folder watching is not
+//! built, and what would need a thread to block or a file system fails with
+//! [`ManagerError::Unsupported`] or an I/O error, never silently.
 
 mod actor;
 pub mod dependencies;
 mod error;
 mod errors;
+mod exec;
 mod manager;
 pub mod package;
 mod permissions;
@@ -101,10 +108,11 @@ mod stats;
 pub use error::ManagerError;
 pub use errors::{ERRORS_KEPT, ErrorRecord, ErrorSeverity, ErrorStats};
 pub use manager::{
-    DEFAULT_MAILBOX_CAPACITY, DEFAULT_MAX_EVENT_DEPTH, EMIT_FUNCTION, FailurePolicy, FolderWatch,
-    LoadReport, ManagerBuilder, PluginInfo, PluginManager, WATCH_DEBOUNCE, plugin_config,
-    subscribes,
+    DEFAULT_MAILBOX_CAPACITY, DEFAULT_MAX_EVENT_DEPTH, EMIT_FUNCTION, FailurePolicy, LoadReport,
+    ManagerBuilder, PluginInfo, PluginManager, plugin_config, subscribes,
 };
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
+pub use manager::{FolderWatch, WATCH_DEBOUNCE};
 pub use permissions::{
     Decision, Grant, GrantDeclared, PermissionPolicy, PermissionRecord, PolicyTable,
 };

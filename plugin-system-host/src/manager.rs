@@ -5,18 +5,22 @@ use std::{
     collections::{BTreeMap, HashMap},
     path::PathBuf,
     sync::{Arc, Mutex, MutexGuard},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use plugin_system_core::{
-    DirAccess, FilesystemAccessLevel, HostFunction, HostFunctions, OutputBuffer, PluginContext,
-    PluginEvent, PluginLoadOptions, PluginManifest, PluginPermissions, PluginResponse,
-    PluginRuntime, PluginSource, SharedEvent, Value, ValueMap, WasiConfig, WasiOutput,
+    DirAccess, FilesystemAccessLevel, HostFunction, HostFunctions, Instant, OutputBuffer,
+    PluginContext, PluginEvent, PluginLoadOptions, PluginManifest, PluginPermissions,
+    PluginResponse, PluginRuntime, PluginSource, SharedEvent, Value, ValueMap, WasiConfig,
+    WasiOutput,
 };
 use tokio::sync::{Semaphore, broadcast};
 
+// Folder watching needs the file system and a thread: not in a page.
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 mod watch;
 
+#[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
 pub use watch::{FolderWatch, WATCH_DEBOUNCE};
 
 use crate::{
@@ -27,6 +31,7 @@ use crate::{
     },
     dependencies,
     errors::{ErrorRecord, ErrorSeverity, ErrorTracker},
+    exec::{self, Driver},
     package::{self, PluginPackage},
     permissions::{Decision, Grant, GrantDeclared, PermissionPolicy, PermissionRecord},
     restart::RestartPolicy,
@@ -239,26 +244,30 @@ impl ManagerBuilder {
     /// Offers an async host function as `name`: the guest waits for it on its
     /// own thread (plugins run off the executor), so the future runs on the
     /// manager's tokio runtime without blocking any of its workers. It gets the
-    /// calling plugin's id and the arguments.
+    /// calling plugin's id and the arguments. In a web page, where the guest
+    /// runs on the page's one thread, the future must finish without waiting;
+    /// one that would wait fails the call.
     #[must_use]
     pub fn async_host_function<F, Fut>(mut self, name: impl Into<String>, function: F) -> Self
     where
         F: Fn(String, Value) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Value, plugin_system_core::HostFunctionError>> + Send + 'static,
     {
-        let runtime = tokio::runtime::Handle::try_current().ok();
+        let runtime = Driver::try_current();
         let function = Arc::new(function);
         let blocking = HostFunction::new(move |call, args| {
             use plugin_system_core::HostFunctionError;
             let runtime = runtime
                 .clone()
-                .or_else(|| tokio::runtime::Handle::try_current().ok())
+                .or_else(Driver::try_current)
                 .ok_or_else(|| HostFunctionError::new("no tokio runtime to run it on"))?;
             // Plugins call it from their blocking threads. Called on a runtime
             // worker instead (a host calling it from async code), `block_on`
             // refuses with a panic, which `HostFunction::call` turns into the
             // function's error: the executor is never stalled.
-            runtime.block_on(function(call.plugin_id.to_owned(), args))
+            exec::drive(&runtime, function(call.plugin_id.to_owned(), args), |e| {
+                HostFunctionError::new(e.to_string())
+            })
         });
         self.host_functions.register(name, blocking);
         self
@@ -495,7 +504,7 @@ impl Drop for Inner {
 /// The plugins of a host application: loads them in dependency order, grants
 /// their permissions, keeps their lifecycle, and routes events to them, each
 /// plugin behind its own bounded mailbox and thread. Cheap to clone; needs a
-/// tokio runtime.
+/// tokio runtime (in a web page, the page's executor: see the crate docs).
 ///
 /// ```no_run
 /// # async fn demo(runtime: std::sync::Arc<dyn plugin_system_core::PluginRuntime>) {
@@ -714,8 +723,9 @@ impl PluginManager {
             waves[wave].push(package);
         }
         for wave in waves {
-            let mut loads = tokio::task::JoinSet::new();
+            let mut loads = Vec::with_capacity(wave.len());
             let mut order = Vec::with_capacity(wave.len());
+            let mut outcomes = HashMap::with_capacity(wave.len());
             for package in wave {
                 let id = package.manifest.id.clone();
                 order.push(id.clone());
@@ -733,26 +743,24 @@ impl PluginManager {
                         state,
                     };
                     self.fail(&id, &package.manifest, error.to_string());
-                    loads.spawn(async move { (id, Err(error), Duration::ZERO) });
+                    outcomes.insert(id, (Err(error), Duration::ZERO));
                     continue;
                 }
                 let manager = self.clone();
-                loads.spawn(async move {
+                loads.push(async move {
                     let started = Instant::now();
                     let outcome = manager.load_package(package).await;
-                    (id, outcome, started.elapsed())
+                    (
+                        id,
+                        outcome,
+                        Instant::now().saturating_duration_since(started),
+                    )
                 });
             }
-            let mut outcomes = HashMap::with_capacity(order.len());
-            while let Some(joined) = loads.join_next().await {
-                match joined {
-                    Ok((id, outcome, took)) => {
-                        outcomes.insert(id, (outcome, took));
-                    }
-                    // `load_package` is guarded: only the task itself could
-                    // have panicked, and its plugin is named below.
-                    Err(e) => tracing::error!("a plugin's load panicked: {e}"),
-                }
+            // Side by side as tasks (one after another in a page); a load
+            // that panicked is missing here and named below.
+            for (id, outcome, took) in exec::join_all(loads).await {
+                outcomes.insert(id, (outcome, took));
             }
             // Reported in the order of the resolution, whatever finished first.
             for id in order {
@@ -882,7 +890,10 @@ impl PluginManager {
                 runtime: manifest.runtime.to_string(),
             })?;
         let options = self.load_options(&id, manifest, granted)?;
-        let mut source = PluginSource::file(&package.module);
+        let mut source = match package.module_bytes() {
+            Some(bytes) => PluginSource::bytes(bytes),
+            None => PluginSource::file(&package.module),
+        };
         if let Some(sha256) = &package.sha256 {
             source = source.with_sha256(sha256.clone());
         }
@@ -892,9 +903,9 @@ impl PluginManager {
             .acquire_owned()
             .await
             .map_err(|_| ManagerError::Stopped { id: id.clone() })?;
-        tokio::task::spawn_blocking(move || runtime.load(&source, &options))
+        exec::run_in_place_or_blocking(move || runtime.load(&source, &options))
             .await
-            .map_err(|_| ManagerError::Panicked {
+            .ok_or_else(|| ManagerError::Panicked {
                 id: id.clone(),
                 during: "load",
             })?
@@ -926,7 +937,7 @@ impl PluginManager {
                 capacity: self.inner.mailbox_capacity,
                 counters,
                 errors: Arc::clone(&self.inner.errors),
-                runtime: tokio::runtime::Handle::current(),
+                runtime: Driver::current(),
                 policy,
                 supervisor: self.supervisor(id),
             },
@@ -988,7 +999,7 @@ impl PluginManager {
 
     /// [`reload`](Self::reload) of `id` alone.
     async fn reload_one(&self, id: &str) -> Result<(), ManagerError> {
-        let dir = {
+        let (dir, in_memory) = {
             let plugins = self.plugins_lock();
             let entry = plugins
                 .get(id)
@@ -996,7 +1007,7 @@ impl PluginManager {
             match (&entry.package, &entry.mailbox, entry.state) {
                 // A plugin in quarantine may be fixed on disk.
                 (Some(package), Some(_), PluginState::Ready | PluginState::Quarantined) => {
-                    package.dir.clone()
+                    (package.dir.clone(), package.module_bytes().is_some())
                 }
                 (_, _, state) => {
                     return Err(ManagerError::WrongState {
@@ -1012,6 +1023,12 @@ impl PluginManager {
             step,
             source: Box::new(source),
         };
+        if in_memory {
+            let unsupported = ManagerError::Unsupported {
+                what: "reloading a plugin whose module was given in memory".into(),
+            };
+            return Err(failed("read", unsupported));
+        }
         let package = PluginPackage::read(&dir).map_err(|e| failed("read", e.into()))?;
         if package.manifest.id != id {
             return Err(failed(
@@ -1114,6 +1131,18 @@ impl PluginManager {
             }
         }
         Ok(())
+    }
+
+    /// Logs and records a failure of `id` that no caller is told of.
+    fn record(&self, id: &str, error: &ManagerError, context: &str) {
+        tracing::warn!(plugin = id, "{context}: {error}");
+        self.inner.errors.record(ErrorRecord::now(
+            id,
+            error.to_string(),
+            error.kind(),
+            ErrorSeverity::Warning,
+            context,
+        ));
     }
 
     /// Refuses `manifest` as the new version of its plugin when a loaded
@@ -1414,13 +1443,14 @@ impl PluginManager {
         let (ids, broadcast) = self.broadcast(event);
         let ran = match self.inner.runner.try_run(&broadcast) {
             Some(answers) => await_answers(answers, broadcast.awake()).await,
-            None => {
+            None if exec::THREADS => {
                 let rescuer = Arc::clone(&self.inner.rescuer);
                 let broadcast = Arc::clone(&broadcast);
-                tokio::task::spawn_blocking(move || broadcast.run(&rescuer))
-                    .await
-                    .ok()
+                exec::run_in_place_or_blocking(move || broadcast.run(&rescuer)).await
             }
+            // Nothing may block in a page: each recipient's worker task
+            // answers through its mailbox.
+            None => Some(broadcast.gather().await),
         };
         let answers = match ran {
             Some(answers) => answers,

@@ -65,6 +65,7 @@ use std::{
     io::Read,
     ops::Range,
     path::{Component, Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
@@ -163,6 +164,20 @@ pub struct PluginPackage {
     pub config: ValueMap,
     /// Top-level keys this crate does not know, ignored (sorted).
     pub ignored_keys: Vec<String>,
+    /// The module's bytes when the host gave them
+    /// ([`with_module_bytes`](Self::with_module_bytes)): loaded from memory
+    /// rather than from `module`.
+    module_bytes: Option<ModuleBytes>,
+}
+
+/// A module held in memory; shown by its size.
+#[derive(Clone, PartialEq, Eq)]
+struct ModuleBytes(Arc<[u8]>);
+
+impl std::fmt::Debug for ModuleBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes>", self.0.len())
+    }
 }
 
 /// What a plugin asks for in the `[permissions]` table of its `plugin.toml`.
@@ -225,6 +240,39 @@ impl PluginPackage {
             text,
         }
         .parse()
+    }
+
+    /// This package with its module given in memory: the manager loads
+    /// `bytes` (checked against `sha256` if the manifest has one) and never
+    /// reads `module`. For hosts without a file system (a web page), or with
+    /// plugins of their own making; such a plugin cannot be
+    /// [reloaded](crate::PluginManager::reload) from its folder.
+    ///
+    /// ```
+    /// # use std::path::Path;
+    /// # use plugin_system_host::PluginPackage;
+    /// let text = r#"
+    ///     id = "plugin.echo"
+    ///     name = "Echo"
+    ///     version = "1.0.0"
+    ///     description = "Answers what it is sent"
+    ///     runtime = "wasm"
+    ///     module = "echo.wasm"
+    /// "#;
+    /// let package = PluginPackage::parse(text, Path::new("echo/plugin.toml"))?
+    ///     .with_module_bytes(b"\0asm\x01\0\0\0".to_vec());
+    /// assert_eq!(package.module_bytes(), Some(&b"\0asm\x01\0\0\0"[..]));
+    /// # Ok::<(), plugin_system_host::ManifestError>(())
+    /// ```
+    #[must_use]
+    pub fn with_module_bytes(mut self, bytes: impl Into<Arc<[u8]>>) -> Self {
+        self.module_bytes = Some(ModuleBytes(bytes.into()));
+        self
+    }
+
+    /// The module's bytes, when it was given in memory.
+    pub fn module_bytes(&self) -> Option<&[u8]> {
+        self.module_bytes.as_ref().map(|bytes| &*bytes.0)
     }
 }
 
@@ -383,6 +431,7 @@ impl<'a> Parser<'a> {
             permissions,
             config,
             ignored_keys,
+            module_bytes: None,
         })
     }
 

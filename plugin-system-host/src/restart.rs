@@ -1,10 +1,9 @@
 //! [`RestartPolicy`]: how soon a faulted plugin gets a fresh instance, and how
 //! many faults put it in quarantine.
 
-use std::{
-    collections::VecDeque,
-    time::{Duration, Instant},
-};
+use std::{collections::VecDeque, time::Duration};
+
+use plugin_system_core::Instant;
 
 /// How the manager restarts a plugin whose instance a fault left in doubt (a
 /// trap, exhausted fuel, a missed deadline, a broken ABI): after a backoff
@@ -92,7 +91,7 @@ impl Breaker {
         while self
             .faults
             .front()
-            .is_some_and(|at| now.duration_since(*at) > policy.window)
+            .is_some_and(|at| now.saturating_duration_since(*at) > policy.window)
         {
             self.faults.pop_front();
         }

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use crate::{cargo, dist, guests, template, test_web};
+use crate::{cargo, demo_web, dist, guests, template, test_web};
 
 pub(crate) fn run() -> Result<()> {
     // Guests first: tests load them, and a missing tool should fail here,
@@ -21,36 +21,19 @@ pub(crate) fn run() -> Result<()> {
         "-D",
         "warnings",
     ])?;
-    // The web engine exists only for wasm32-unknown-unknown.
-    cargo(&[
-        "clippy",
+    // The web engine exists only for wasm32-unknown-unknown; the plugin
+    // layer and the manager there, with their browser tests (their native
+    // tests need the native engines).
+    clippy_wasm32(&[
         "-p",
         "plugin-system-wasm-run",
         "--no-default-features",
         "--features",
         "web",
-        "--target",
-        "wasm32-unknown-unknown",
         "--all-targets",
-        "--",
-        "-D",
-        "warnings",
     ])?;
-    // The plugin layer there, with its browser tests (its native tests need
-    // the native engines).
-    cargo(&[
-        "clippy",
-        "-p",
-        "plugin-system-wasm",
-        "--target",
-        "wasm32-unknown-unknown",
-        "--lib",
-        "--test",
-        "web",
-        "--",
-        "-D",
-        "warnings",
-    ])?;
+    clippy_wasm32(&["-p", "plugin-system-wasm", "--lib", "--test", "web"])?;
+    clippy_wasm32(&["-p", "plugin-system-host", "--lib", "--test", "web"])?;
     guests::clippy()?;
     // The SDK's and the plugins' unit tests, natively.
     guests::test()?;
@@ -60,9 +43,11 @@ pub(crate) fn run() -> Result<()> {
 
     cargo(&["test", "--workspace", "--all-targets"])?;
     cargo(&["test", "--workspace", "--doc"])?;
-    // The web engine and the plugin layer on it, in headless Chromium (the
-    // guests are built above).
+    // The web engine, the plugin layer and the manager on it, in headless
+    // Chromium (the guests are built above).
     test_web::tests()?;
+    // The editor demo's page, served and driven in headless Chromium.
+    demo_web::run(&["--check".to_owned()])?;
     // Once more, to show the spec suite's pass counts per engine in the log.
     cargo(&[
         "test",
@@ -76,4 +61,10 @@ pub(crate) fn run() -> Result<()> {
     // The release tarball builds, and serves its plugins unpacked.
     dist::run(&[])?;
     dist::run(&["--check".to_owned()])
+}
+
+/// `cargo clippy` of `args` for wasm32-unknown-unknown, warnings denied.
+fn clippy_wasm32(args: &[&str]) -> Result<()> {
+    let target = ["clippy", "--target", "wasm32-unknown-unknown"];
+    cargo(&[&target[..], args, &["--", "-D", "warnings"]].concat())
 }

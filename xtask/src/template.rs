@@ -229,7 +229,7 @@ fn cargo_program() -> String {
 
 /// The host workspace's target directory, as cargo sees it
 /// (`CARGO_TARGET_DIR`, a config's `build.target-dir`, or `target/`).
-fn target_dir() -> Result<PathBuf> {
+pub(crate) fn target_dir() -> Result<PathBuf> {
     let output = Command::new(cargo_program())
         .args(["metadata", "--format-version", "1", "--no-deps"])
         .current_dir(workspace_root())

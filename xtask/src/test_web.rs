@@ -1,7 +1,8 @@
 //! `cargo xtask test-web`: the browser suites in headless Chromium, through
 //! wasm-bindgen-test: the web engine's (`plugin-system-wasm-run`'s
-//! `tests/web`) and the plugin layer's on it (`plugin-system-wasm`'s
-//! `tests/web`, which embeds the example plugins: the guests are built first).
+//! `tests/web`), the plugin layer's on it (`plugin-system-wasm`'s
+//! `tests/web`) and the manager's (`plugin-system-host`'s `tests/web`); the
+//! last two embed the example plugins, so the guests are built first.
 //!
 //! Needs what `scripts/setup.sh` installs: the `wasm32-unknown-unknown`
 //! target, Debian's `chromium` and `chromium-driver`, and the
@@ -47,10 +48,10 @@ pub(crate) fn tests() -> Result<()> {
             "web",
         ],
     )?;
-    run_in_chromium(
-        &chromedriver,
-        &["-p", "plugin-system-wasm", "--test", "web"],
-    )
+    for crate_ in ["plugin-system-wasm", "plugin-system-host"] {
+        run_in_chromium(&chromedriver, &["-p", crate_, "--test", "web"])?;
+    }
+    Ok(())
 }
 
 /// `cargo test` of `args` for wasm32-unknown-unknown, run by
@@ -105,7 +106,7 @@ fn runner_version() -> Result<String> {
 }
 
 /// The first `name` in a directory of `PATH`.
-fn find_on_path(name: &str) -> Option<std::path::PathBuf> {
+pub(crate) fn find_on_path(name: &str) -> Option<std::path::PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|dir| dir.join(name))
         .find(|path| path.is_file())

@@ -16,7 +16,6 @@ use notify_debouncer_mini::{
 use super::PluginManager;
 use crate::{
     ManagerError, PluginState,
-    errors::{ErrorRecord, ErrorSeverity},
     package::{self, PluginPackage},
 };
 
@@ -151,17 +150,6 @@ impl PluginManager {
         for (id, e) in &report.failed {
             self.record(id, e, "load after a change");
         }
-    }
-
-    pub(super) fn record(&self, id: &str, error: &ManagerError, context: &str) {
-        tracing::warn!(plugin = id, "{context}: {error}");
-        self.inner.errors.record(ErrorRecord::now(
-            id,
-            error.to_string(),
-            error.kind(),
-            ErrorSeverity::Warning,
-            context,
-        ));
     }
 }
 
