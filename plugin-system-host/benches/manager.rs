@@ -6,9 +6,10 @@
 //!   plugin through `PluginManager::send_event_blocking` from the bench's own
 //!   thread (the plugin is idle, so the event runs on that thread);
 //! - `manager/<engine>/send_event`: the same through the async
-//!   `PluginManager::send_event` (the mailbox, a hand-off to the plugin's
-//!   thread, the answer back), awaited from outside the runtime: each
-//!   iteration also pays a `block_on`, which `block_on` alone measures;
+//!   `PluginManager::send_event` (the plugin is idle and the runtime is a
+//!   multi-thread one, so the event runs in a blocking section of the
+//!   sender's thread), awaited through `block_on`: each iteration also pays
+//!   a `block_on`, which `block_on` alone measures;
 //! - `manager/<engine>/send_event_in_task`: the same awaited in a loop by a
 //!   task of the runtime, as an async host sends its events;
 //! - `manager/<engine>/dispatch_blocking_10` and `dispatch_10`: one

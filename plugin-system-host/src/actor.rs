@@ -135,7 +135,15 @@ pub(crate) enum Payload {
 }
 
 impl Payload {
-    fn event(&self) -> &PluginEvent {
+    /// The event, owned.
+    pub(crate) fn into_event(self) -> PluginEvent {
+        match self {
+            Payload::One(event) => event,
+            Payload::Shared(shared) => shared.event().clone(),
+        }
+    }
+
+    pub(crate) fn event(&self) -> &PluginEvent {
         match self {
             Payload::One(event) => event,
             Payload::Shared(shared) => shared.event(),
@@ -865,6 +873,30 @@ impl Mailbox {
         self.post(payload, 0, Reply::Blocking(reply))
             .map_err(|refused| refused.0)?;
         answer.recv().unwrap_or_else(|_| Err(self.0.stopped()))
+    }
+
+    /// For an async sender: `payload` handled on the sender's thread, as
+    /// [`event_blocking`](Self::event_blocking) would when the plugin is
+    /// idle, if that thread may block ([`exec::blocking_section`]): no
+    /// hand-off to the plugin's thread and back, which costs more than a
+    /// quick event. `None` otherwise: the event goes through the mailbox.
+    pub(crate) fn event_in_place(&self, payload: &Payload) -> Option<Answer> {
+        // Asked first, so that a busy plugin costs no blocking section; the
+        // claim itself is made in it.
+        if self.0.plugin.blocking().is_none() || !self.looks_idle() {
+            return None;
+        }
+        exec::blocking_section(|| self.try_here(payload, &mut Instant::now())).flatten()
+    }
+
+    /// Whether the plugin looks idle with nothing queued (or has a successor
+    /// to ask): a hint, claiming nothing.
+    fn looks_idle(&self) -> bool {
+        let queue = self.0.lock();
+        if queue.closed {
+            return queue.successor.is_some();
+        }
+        !queue.running && queue.quarantined.is_none() && queue.jobs.is_empty()
     }
 
     /// Handles `payload` on this thread if the plugin is idle with nothing

@@ -13,7 +13,9 @@
 
 use std::{fmt, future::Future};
 
-pub(crate) use imp::{Driver, Wake, join_all, run_in_place_or_blocking, wall_clock};
+pub(crate) use imp::{
+    Driver, Wake, blocking_section, join_all, run_in_place_or_blocking, wall_clock,
+};
 #[cfg(all(target_family = "wasm", target_os = "unknown"))]
 pub(crate) use imp::{sleep_or_wake, spawn_local, yield_now};
 
@@ -135,6 +137,18 @@ mod imp {
     /// The wall clock.
     pub(crate) fn wall_clock() -> SystemTime {
         SystemTime::now()
+    }
+
+    /// Runs `work`, which may block, on this thread if an async caller may
+    /// do so here: on a thread of a multi-thread tokio runtime, a worker
+    /// (whose other tasks tokio first hands to another thread, as
+    /// `block_in_place` does) or one in its `block_on`. `None` elsewhere (a
+    /// current-thread runtime, another executor, no runtime): `work` is not
+    /// run, and goes to a thread of its own.
+    pub(crate) fn blocking_section<T>(work: impl FnOnce() -> T) -> Option<T> {
+        let flavor = tokio::runtime::Handle::try_current().ok()?.runtime_flavor();
+        (flavor == tokio::runtime::RuntimeFlavor::MultiThread)
+            .then(|| tokio::task::block_in_place(work))
     }
 }
 
@@ -269,6 +283,11 @@ mod imp {
             }
         })
         .await;
+    }
+
+    /// Never on a page's one thread, which has no other to move its tasks to.
+    pub(crate) fn blocking_section<T>(_work: impl FnOnce() -> T) -> Option<T> {
+        None
     }
 
     /// The wall clock: `Date.now()` (std has none on this target).

@@ -3,6 +3,7 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
+    panic::{AssertUnwindSafe, catch_unwind},
     path::PathBuf,
     sync::{Arc, Mutex, MutexGuard},
     time::Duration,
@@ -26,7 +27,7 @@ pub use watch::{FolderWatch, WATCH_DEBOUNCE};
 use crate::{
     ManagerError, PluginState, StateChange,
     actor::{
-        Broadcast, Mailbox, Payload, Rescuer, Runner, Supervisor, Worker, WorkerSetup,
+        Answer, Broadcast, Mailbox, Payload, Rescuer, Runner, Supervisor, Worker, WorkerSetup,
         await_answers,
     },
     dependencies,
@@ -1351,8 +1352,12 @@ impl PluginManager {
     }
 
     /// Sends `event` to the plugin `target` and waits for its answer (within
-    /// the plugin's deadline). The event goes through the plugin's mailbox
-    /// and is handled on the plugin's own thread.
+    /// the plugin's deadline), one at a time with everything else the plugin
+    /// handles. On a multi-thread tokio runtime, an event for a plugin that is
+    /// idle with nothing queued is handled on the sender's thread in a
+    /// blocking section (`tokio::task::block_in_place`: the thread's other
+    /// tasks go on elsewhere meanwhile), with no hand-off; otherwise it goes
+    /// through the plugin's mailbox to the plugin's own thread.
     ///
     /// # Errors
     /// [`ManagerError::NotFound`], [`ManagerError::WrongState`] for a plugin
@@ -1363,6 +1368,16 @@ impl PluginManager {
         target: &str,
         event: PluginEvent,
     ) -> Result<PluginResponse, ManagerError> {
+        let mut event = event;
+        if let Ok(mailbox) = self.mailbox(target) {
+            let payload = Payload::One(event);
+            if let Some(answer) = mailbox.event_in_place(&payload) {
+                let event = payload.event();
+                self.inner.event_types.add(&event.event_type);
+                return open_or(answer, self.fallback(&event.event_type));
+            }
+            event = payload.into_event();
+        }
         self.post_event(target, event)?.await
     }
 
@@ -1429,28 +1444,26 @@ impl PluginManager {
 
     /// Sends `event` to every ready plugin that subscribes to its type
     /// ([`subscribes`]) and gathers their answers by plugin id. The event is
-    /// serialized once per wire format, whatever the number of recipients,
-    /// and the broadcast runs off the executor, on the manager's broadcast
-    /// thread (or, while that one is busy, on a blocking thread of tokio's),
-    /// as [`dispatch_event_blocking`](Self::dispatch_event_blocking) does. A
-    /// plugin that is busy or fails answers with its error; the others are
-    /// not held up by it.
+    /// serialized once per wire format, whatever the number of recipients.
+    /// The broadcast runs as [`dispatch_event_blocking`](Self::dispatch_event_blocking)
+    /// does, in a blocking section of the caller's thread on a multi-thread
+    /// tokio runtime (`tokio::task::block_in_place`: the thread's other tasks
+    /// go on elsewhere meanwhile), else off the executor, on the manager's
+    /// broadcast thread (or, while that one is busy, on a blocking thread of
+    /// tokio's). A plugin that is busy or fails answers with its error; the
+    /// others are not held up by it.
     pub async fn dispatch_event(
         &self,
         event: PluginEvent,
     ) -> Vec<(String, Result<PluginResponse, ManagerError>)> {
         let fallback = self.fallback(&event.event_type);
         let (ids, broadcast) = self.broadcast(event);
-        let ran = match self.inner.runner.try_run(&broadcast) {
-            Some(answers) => await_answers(answers, broadcast.awake()).await,
-            None if exec::THREADS => {
-                let rescuer = Arc::clone(&self.inner.rescuer);
-                let broadcast = Arc::clone(&broadcast);
-                exec::run_in_place_or_blocking(move || broadcast.run(&rescuer)).await
-            }
-            // Nothing may block in a page: each recipient's worker task
-            // answers through its mailbox.
-            None => Some(broadcast.gather().await),
+        let here = exec::blocking_section(|| {
+            catch_unwind(AssertUnwindSafe(|| broadcast.run(&self.inner.rescuer))).ok()
+        });
+        let ran = match here {
+            Some(ran) => ran,
+            None => self.run_broadcast_elsewhere(&broadcast).await,
         };
         let answers = match ran {
             Some(answers) => answers,
@@ -1470,6 +1483,24 @@ impl PluginManager {
             .zip(answers)
             .map(|(id, answer)| (id, open_or(answer, fallback.clone())))
             .collect()
+    }
+
+    /// Runs `broadcast` for an async caller whose thread may not block: on
+    /// the broadcast thread, or while that one is busy on a blocking thread
+    /// of tokio's; in a page, through each recipient's worker task. `None`
+    /// when the broadcast itself panicked.
+    async fn run_broadcast_elsewhere(&self, broadcast: &Arc<Broadcast>) -> Option<Vec<Answer>> {
+        match self.inner.runner.try_run(broadcast) {
+            Some(answers) => await_answers(answers, broadcast.awake()).await,
+            None if exec::THREADS => {
+                let rescuer = Arc::clone(&self.inner.rescuer);
+                let broadcast = Arc::clone(broadcast);
+                exec::run_in_place_or_blocking(move || broadcast.run(&rescuer)).await
+            }
+            // Nothing may block in a page: each recipient's worker task
+            // answers through its mailbox.
+            None => Some(broadcast.gather().await),
+        }
     }
 
     /// [`dispatch_event`](Self::dispatch_event) for a thread that may block

@@ -172,6 +172,17 @@ struct NativeRuntime {
 }
 
 impl NativeRuntime {
+    /// Gives `id` blocking calls, whose events wait at `gate`.
+    fn with_blocking(&self, id: &str, gate: Arc<StdGate>) {
+        self.behaviours.lock().unwrap().insert(
+            id.into(),
+            Behaviour {
+                blocking: Some(gate),
+                ..Behaviour::default()
+            },
+        );
+    }
+
     fn behaviour(&self, id: &str) -> Behaviour {
         self.behaviours
             .lock()
@@ -562,6 +573,11 @@ async fn a_hundred_thousand_events_from_many_tasks_are_all_answered_or_refused()
         .mailbox_capacity(16)
         .build();
     let ids: Vec<String> = (0..8).map(|i| format!("plugin.p{i}")).collect();
+    // Half have blocking calls: their senders run them in place when idle,
+    // and go through the mailbox when not, side by side with the others.
+    for id in ids.iter().step_by(2) {
+        runtime.with_blocking(id, StdGate::new(u32::MAX));
+    }
     let packages = ids
         .iter()
         .map(|id| package(&root, id, r#"subscribesTo = ["tick"]"#))
@@ -765,6 +781,104 @@ async fn host_function_arguments_are_checked_against_the_signature() {
     assert_eq!(listed[0].params[1].name, "trim");
 }
 
+/// An async sender on a multi-thread runtime runs an idle plugin's event on
+/// its own thread, in a blocking section: a plugin stuck there holds up
+/// neither the runtime's other tasks nor another plugin. On a current-thread
+/// runtime, which has no other thread for its tasks, the event goes to the
+/// plugin's own thread.
+#[test]
+fn async_senders_run_idle_plugins_in_place_only_where_the_runtime_can_spare_the_thread() {
+    let root = temp_root("in-place");
+    let runtime = NativeRuntime::default();
+    let stuck_gate = StdGate::new(0);
+    runtime.with_blocking("plugin.stuck", Arc::clone(&stuck_gate));
+    runtime.with_blocking("plugin.quick", StdGate::new(u32::MAX));
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("sender")
+        .enable_all()
+        .build()
+        .unwrap();
+    let m = manager(&runtime);
+    let report = tokio.block_on(m.load_packages(vec![
+        package(&root, "plugin.stuck", ""),
+        package(&root, "plugin.quick", r#"subscribesTo = ["doc.*"]"#),
+    ]));
+    assert_eq!(report.loaded.len(), 2, "{:?}", report.failed);
+    let quick = runtime.behaviour("plugin.quick");
+    let stuck = runtime.behaviour("plugin.stuck");
+
+    // From a task: handled on the task's thread.
+    let sent = {
+        let m = m.clone();
+        tokio.spawn(async move { m.send_event("plugin.quick", PluginEvent::new("a")).await })
+    };
+    assert!(tokio.block_on(sent).unwrap().is_ok());
+    assert_eq!(*quick.threads.lock().unwrap(), ["sender"]);
+    let dispatched = {
+        let m = m.clone();
+        tokio.spawn(async move { m.dispatch_event(PluginEvent::new("doc.saved")).await })
+    };
+    let answers = tokio.block_on(dispatched).unwrap();
+    assert!(answers.len() == 1 && answers[0].1.is_ok(), "{answers:?}");
+    assert_eq!(*quick.threads.lock().unwrap(), ["sender", "sender"]);
+
+    // A plugin stuck in place: the other tasks and plugins go on.
+    let held = {
+        let m = m.clone();
+        tokio.spawn(async move { m.send_event("plugin.stuck", PluginEvent::new("b")).await })
+    };
+    for _ in 0..3000 {
+        if stuck.started.load(Ordering::SeqCst) == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        stuck.started.load(Ordering::SeqCst),
+        1,
+        "the plugin took it"
+    );
+    assert_eq!(*stuck.threads.lock().unwrap(), ["sender"]);
+    for n in 0..20 {
+        let m = m.clone();
+        let answer =
+            tokio
+                .block_on(tokio.spawn(async move {
+                    m.send_event("plugin.quick", PluginEvent::new("c")).await
+                }))
+                .unwrap();
+        assert!(answer.is_ok(), "event {n}: {answer:?}");
+    }
+    // A second event for the stuck plugin waits its turn in the mailbox.
+    let queued = m.post_event("plugin.stuck", PluginEvent::new("d")).unwrap();
+    stuck_gate.open(2);
+    assert!(tokio.block_on(held).unwrap().is_ok());
+    assert!(tokio.block_on(queued).is_ok());
+    let threads = stuck.threads.lock().unwrap().clone();
+    assert_eq!(threads[0], "sender");
+    assert!(threads[1].starts_with("plugin "), "{threads:?}");
+    assert_eq!(m.plugin_stats("plugin.stuck").unwrap().events_handled, 2);
+
+    // A current-thread runtime cannot spare its thread.
+    let single = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    assert!(
+        single
+            .block_on(m.send_event("plugin.quick", PluginEvent::new("e")))
+            .is_ok()
+    );
+    let last = quick.threads.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last, "plugin plugin.quick");
+    let answers = single.block_on(m.dispatch_event(PluginEvent::new("doc.closed")));
+    assert!(answers.len() == 1 && answers[0].1.is_ok(), "{answers:?}");
+    let last = quick.threads.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last, "plugin broadcasts", "the manager's broadcast thread");
+    tokio.block_on(m.shutdown());
+}
+
 /// The blocking calls, from threads that are not async tasks: an idle
 /// plugin's event runs on the caller's thread; a broadcast whose caller is
 /// stuck in one plugin hands the others to their own threads.
@@ -773,18 +887,8 @@ fn blocking_callers_run_idle_plugins_and_a_stuck_one_delays_no_other() {
     let root = temp_root("blocking");
     let runtime = NativeRuntime::default();
     let stuck_gate = StdGate::new(1);
-    for (id, gate) in [
-        ("plugin.a-stuck", Arc::clone(&stuck_gate)),
-        ("plugin.b-quick", StdGate::new(u32::MAX)),
-    ] {
-        runtime.behaviours.lock().unwrap().insert(
-            id.into(),
-            Behaviour {
-                blocking: Some(gate),
-                ..Behaviour::default()
-            },
-        );
-    }
+    runtime.with_blocking("plugin.a-stuck", Arc::clone(&stuck_gate));
+    runtime.with_blocking("plugin.b-quick", StdGate::new(u32::MAX));
     let tokio = tokio::runtime::Runtime::new().unwrap();
     let m = manager(&runtime);
     let report = tokio.block_on(m.load_packages(vec![
