@@ -17,6 +17,7 @@ use wasm_bindgen_test::wasm_bindgen_test_configure;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+mod bench;
 #[path = "../it/examples.rs"]
 mod examples;
 mod in_place;
@@ -24,19 +25,26 @@ mod limits;
 
 /// Fuel for each exchange of the example plugins, far more than any of their
 /// events burns: the web engine has no deadlines, so `WasmPluginRuntime`
-/// loads a plugin on it only when it meters fuel.
+/// loads a plugin on it only when it meters fuel (wasmi gets it too, beside
+/// its deadlines).
 const FUEL: u64 = 1_000_000_000;
 
-/// `tests/it`'s `on_every_engine!`, for the web engine: each named test runs
-/// on it as `<module>::web::<name>`.
+/// `tests/it`'s `on_every_engine!`, for the engines a page can run: each named
+/// test runs as `<module>::web::<name>` on the web engine and as
+/// `<module>::wasmi::<name>` on wasmi compiled into the page (deadlines on
+/// `performance.now()`).
 #[macro_export]
 macro_rules! on_every_engine {
     ($($name:ident),* $(,)?) => {
-        mod web {
+        $crate::on_every_engine!(@engine web, Web, $($name),*);
+        $crate::on_every_engine!(@engine wasmi, Wasmi, $($name),*);
+    };
+    (@engine $module:ident, $kind:ident, $($name:ident),*) => {
+        mod $module {
             $(
                 #[wasm_bindgen_test::wasm_bindgen_test]
                 fn $name() {
-                    super::$name(plugin_system_wasm_run::EngineKind::Web)
+                    super::$name(plugin_system_wasm_run::EngineKind::$kind)
                 }
             )*
         }
