@@ -85,7 +85,10 @@ impl Row {
         let mut iterations = 1u32;
         loop {
             let ms = self.batch(iterations);
-            let warm = Instant::now().saturating_duration_since(start).as_secs_f64() * 1e3;
+            let warm = Instant::now()
+                .saturating_duration_since(start)
+                .as_secs_f64()
+                * 1e3;
             if warm >= WARM_UP_MS && ms >= BATCH_MS / 2.0 {
                 self.iterations = ((f64::from(iterations) * BATCH_MS / ms) as u32).max(1);
                 return;
