@@ -4,7 +4,8 @@
 //! WebAssembly called directly.
 //!
 //! Rows: a typed call of a tiny `add` export (raw JS, the web engine with and
-//! without fuel, wasmi through the API and raw), and the plugin round trip of
+//! without fuel, wasmi through the API and raw), a call of a 1,000-turn loop
+//! (what fuel costs guest code on the web engine), and the plugin round trip of
 //! BENCHMARKS.md's native rows (`handle_event_sync`, the 200-byte event, the
 //! SDK echo plugins in JSON and MessagePack) on both engines.
 //!
@@ -34,10 +35,19 @@ use wasm_bindgen_test::{console_log, wasm_bindgen_test};
 
 use crate::{FUEL, guest};
 
-/// The engine layer's benchmark module (`plugin-system-wasm-run/benches/engine.rs`).
-const ADD: &str = r#"(module
+/// The engine layer's benchmark module (`plugin-system-wasm-run/benches/engine.rs`),
+/// and a loop of 1,000 turns, where fuel is charged once per turn.
+const MODULE: &str = r#"(module
     (memory (export "memory") 1)
-    (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))"#;
+    (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add)
+    (func (export "sum") (param $n i32) (result i32) (local $acc i32)
+        (loop $turn
+            (local.set $acc (i32.add (local.get $acc) (local.get $n)))
+            (br_if $turn (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+        (local.get $acc)))"#;
+
+/// The argument of `sum`: its number of turns.
+const TURNS: i32 = 1000;
 
 /// Wall time one batch of a row aims at: 200 times the timer's resolution.
 const BATCH_MS: f64 = 20.0;
@@ -112,36 +122,47 @@ impl Row {
     }
 }
 
-/// The typed handle API's `add` on `kind`, with `config`.
-fn api_add(kind: EngineKind, config: WasmRuntimeConfig) -> impl FnMut() {
+/// `export` (`add` or `sum`, `(i32, i32)` or `i32` to `i32`) through the typed
+/// handle API on `kind`, with `config`.
+fn api_call(kind: EngineKind, config: WasmRuntimeConfig, export: &str) -> impl FnMut() {
     let runtime = new_runtime(kind, config).expect("engine is built in");
-    let module = runtime.load_module(ADD.as_bytes()).expect("compiles");
+    let module = runtime.load_module(MODULE.as_bytes()).expect("compiles");
     let mut instance = runtime
         .instantiate(&module, &Imports::new())
         .expect("instantiates");
     let add = instance.typed::<(i32, i32), i32>("add").expect("add");
+    let sum = instance.typed::<i32, i32>("sum").expect("sum");
+    let is_add = export == "add";
     move || {
-        black_box(
+        let result = if is_add {
             add.call(instance.as_mut(), black_box((1, 2)))
-                .expect("adds"),
-        );
+        } else {
+            sum.call(instance.as_mut(), black_box(TURNS))
+        };
+        black_box(result.expect("runs"));
     }
 }
 
-/// `add` of a `WebAssembly.Instance`, called as JS calls an export.
-fn raw_js_add() -> impl FnMut() {
-    let bytes = Uint8Array::from(&wat::parse_str(ADD).expect("valid WAT")[..]);
+/// `export` of a `WebAssembly.Instance`, called through js-sys with its
+/// arguments made into JS numbers per call, as any Rust host must.
+fn raw_js_call(export: &str) -> impl FnMut() {
+    let bytes = Uint8Array::from(&wat::parse_str(MODULE).expect("valid WAT")[..]);
     let module = WebAssembly::Module::new(&bytes).expect("compiles");
     let instance =
         WebAssembly::Instance::new(&module, &js_sys::Object::new()).expect("instantiates");
-    let add: Function = Reflect::get(&instance.exports(), &JsValue::from_str("add"))
-        .expect("add")
+    let function: Function = Reflect::get(&instance.exports(), &JsValue::from_str(export))
+        .expect("the export")
         .dyn_into()
         .expect("a function");
-    let (a, b) = (JsValue::from(1), JsValue::from(2));
+    let is_add = export == "add";
     move || {
-        let sum = add.call2(&JsValue::UNDEFINED, &a, &b).expect("adds");
-        black_box(sum.as_f64());
+        let result = if is_add {
+            let (a, b) = black_box((1, 2));
+            function.call2(&JsValue::UNDEFINED, &JsValue::from(a), &JsValue::from(b))
+        } else {
+            function.call1(&JsValue::UNDEFINED, &JsValue::from(black_box(TURNS)))
+        };
+        black_box(result.expect("runs").as_f64());
     }
 }
 
@@ -149,7 +170,7 @@ fn raw_js_add() -> impl FnMut() {
 fn raw_wasmi_add() -> impl FnMut() {
     let engine = wasmi::Engine::default();
     let module =
-        wasmi::Module::new(&engine, wat::parse_str(ADD).expect("valid WAT")).expect("compiles");
+        wasmi::Module::new(&engine, wat::parse_str(MODULE).expect("valid WAT")).expect("compiles");
     let mut store = wasmi::Store::new(&engine, ());
     let instance = wasmi::Linker::new(&engine)
         .instantiate_and_start(&mut store, &module)
@@ -220,13 +241,20 @@ fn time(ns: f64) -> String {
 #[ignore = "a benchmark, not a test: `cargo xtask bench web` runs it"]
 fn web_engine_beside_wasmi() {
     let plain = WasmRuntimeConfig::default;
+    // A plugin's budget per exchange; and for the call rows, whose instance
+    // has one budget for all its calls, metering that never runs out.
     let fuel = || WasmRuntimeConfig::default().fuel_limit(FUEL);
+    let metered = || WasmRuntimeConfig::default().fuel_limit(u64::MAX);
     let mut rows = vec![
-        Row::new("add/raw-js", raw_js_add()),
-        Row::new("add/web", api_add(EngineKind::Web, plain())),
-        Row::new("add/web-fuel", api_add(EngineKind::Web, fuel())),
-        Row::new("add/wasmi", api_add(EngineKind::Wasmi, plain())),
+        Row::new("add/raw-js", raw_js_call("add")),
+        Row::new("add/web", api_call(EngineKind::Web, plain(), "add")),
+        Row::new("add/web-fuel", api_call(EngineKind::Web, metered(), "add")),
+        Row::new("add/wasmi", api_call(EngineKind::Wasmi, plain(), "add")),
         Row::new("add/wasmi-raw", raw_wasmi_add()),
+        Row::new("sum/raw-js", raw_js_call("sum")),
+        Row::new("sum/web", api_call(EngineKind::Web, plain(), "sum")),
+        Row::new("sum/web-fuel", api_call(EngineKind::Web, metered(), "sum")),
+        Row::new("sum/wasmi", api_call(EngineKind::Wasmi, plain(), "sum")),
         // The plugin layer needs fuel on the web engine (no deadlines); wasmi
         // runs as natively, under the plugin's deadline.
         Row::new(
@@ -280,6 +308,9 @@ fn web_engine_beside_wasmi() {
         ("add/web", "add/wasmi"),
         ("add/web-fuel", "add/wasmi"),
         ("add/wasmi", "add/wasmi-raw"),
+        ("sum/web", "sum/raw-js"),
+        ("sum/web-fuel", "sum/web"),
+        ("sum/wasmi", "sum/web-fuel"),
         ("echo-json/web-fuel", "echo-json/wasmi"),
         ("echo-msgpack/web-fuel", "echo-msgpack/wasmi"),
         ("echo-json/wasmi-fuel", "echo-json/wasmi"),
