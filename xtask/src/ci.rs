@@ -21,14 +21,15 @@ pub(crate) fn run() -> Result<()> {
         "-D",
         "warnings",
     ])?;
-    // The web engine exists only for wasm32-unknown-unknown.
+    // The web engine exists only for wasm32-unknown-unknown; wasmi runs in
+    // a page beside it.
     cargo(&[
         "clippy",
         "-p",
         "plugin-system-wasm-run",
         "--no-default-features",
         "--features",
-        "web",
+        "web,wasmi",
         "--target",
         "wasm32-unknown-unknown",
         "--all-targets",
@@ -37,7 +38,7 @@ pub(crate) fn run() -> Result<()> {
         "warnings",
     ])?;
     // The plugin layer there, with its browser tests (its native tests need
-    // the native engines).
+    // the native engines) and the browser benchmark, which they hold.
     cargo(&[
         "clippy",
         "-p",

@@ -24,12 +24,13 @@ pub(crate) fn run() -> Result<()> {
 /// them first).
 pub(crate) fn tests() -> Result<()> {
     let chromedriver = tools()?;
+    // With wasmi compiled into the page, which runs the conformance suite too.
     run_command(cargo_test_in_chromium(&chromedriver).args([
         "-p",
         "plugin-system-wasm-run",
         "--no-default-features",
         "--features",
-        "web",
+        "web,wasmi",
         "--lib",
         "--test",
         "web",

@@ -288,8 +288,13 @@ fn web_engine_beside_wasmi() {
         }
     }
 
+    let navigator = Reflect::get(&js_sys::global(), &JsValue::from_str("navigator"))
+        .and_then(|navigator| Reflect::get(&navigator, &JsValue::from_str("userAgent")))
+        .ok()
+        .and_then(|agent| agent.as_string())
+        .unwrap_or_default();
     let mut table = format!(
-        "\n{ROUNDS} rounds of ~{BATCH_MS} ms batches\n| row | median | min | iterations per batch |\n|---|---|---|---|\n"
+        "\n{navigator}\n{ROUNDS} rounds of ~{BATCH_MS} ms batches\n| row | median | min | iterations per batch |\n|---|---|---|---|\n"
     );
     for row in &rows {
         let (median, min) = row.median_min();
@@ -310,7 +315,8 @@ fn web_engine_beside_wasmi() {
         ("add/wasmi", "add/wasmi-raw"),
         ("sum/web", "sum/raw-js"),
         ("sum/web-fuel", "sum/web"),
-        ("sum/wasmi", "sum/web-fuel"),
+        ("sum/web", "sum/wasmi"),
+        ("sum/web-fuel", "sum/wasmi"),
         ("echo-json/web-fuel", "echo-json/wasmi"),
         ("echo-msgpack/web-fuel", "echo-msgpack/wasmi"),
         ("echo-json/wasmi-fuel", "echo-json/wasmi"),
