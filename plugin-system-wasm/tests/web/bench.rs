@@ -255,30 +255,29 @@ fn web_engine_beside_wasmi() {
         Row::new("sum/web", api_call(EngineKind::Web, plain(), "sum")),
         Row::new("sum/web-fuel", api_call(EngineKind::Web, metered(), "sum")),
         Row::new("sum/wasmi", api_call(EngineKind::Wasmi, plain(), "sum")),
-        // The plugin layer needs fuel on the web engine (no deadlines); wasmi
-        // runs as natively, under the plugin's deadline.
-        Row::new(
-            "echo-json/web-fuel",
-            round_trip(EngineKind::Web, fuel(), "echo"),
-        ),
-        Row::new(
-            "echo-json/wasmi",
-            round_trip(EngineKind::Wasmi, plain(), "echo"),
-        ),
-        Row::new(
-            "echo-msgpack/web-fuel",
-            round_trip(EngineKind::Web, fuel(), "echo_msgpack"),
-        ),
-        Row::new(
-            "echo-msgpack/wasmi",
-            round_trip(EngineKind::Wasmi, plain(), "echo_msgpack"),
-        ),
-        // wasmi with a fuel budget per exchange as well, as the web engine has.
-        Row::new(
-            "echo-json/wasmi-fuel",
-            round_trip(EngineKind::Wasmi, fuel(), "echo"),
-        ),
     ];
+    // The plugin layer needs fuel on the web engine (no deadlines); wasmi runs
+    // as natively, under the plugin's deadline, and once more with a fuel
+    // budget per exchange as well, as the web engine has.
+    for (name, kind, config, plugin) in [
+        ("echo-json/web-fuel", EngineKind::Web, fuel(), "echo"),
+        ("echo-json/wasmi", EngineKind::Wasmi, plain(), "echo"),
+        (
+            "echo-msgpack/web-fuel",
+            EngineKind::Web,
+            fuel(),
+            "echo_msgpack",
+        ),
+        (
+            "echo-msgpack/wasmi",
+            EngineKind::Wasmi,
+            plain(),
+            "echo_msgpack",
+        ),
+        ("echo-json/wasmi-fuel", EngineKind::Wasmi, fuel(), "echo"),
+    ] {
+        rows.push(Row::new(name, round_trip(kind, config, plugin)));
+    }
     for row in &mut rows {
         row.calibrate();
     }
