@@ -3,9 +3,11 @@
 //! building the guests it embeds.
 //!
 //! `examples` is `tests/it/examples.rs` read unchanged: the example plugins
-//! with the expectations they have on wasmtime and wasmi. `limits` is what
-//! differs in a browser: no deadlines, so fuel alone stops a plugin;
-//! `in_place`, the async methods without a blocking pool.
+//! with the expectations they have on wasmtime and wasmi, here on the web
+//! engine and on wasmi compiled into the page. `limits` is what differs in a
+//! browser: no deadlines, so fuel alone stops a plugin; `in_place`, the async
+//! methods without a blocking pool; `bench`, the browser benchmark, ignored
+//! here (`cargo xtask bench web` runs it).
 
 #![cfg(all(target_family = "wasm", target_os = "unknown"))]
 
