@@ -56,6 +56,11 @@ const WARM_UP_MS: f64 = 300.0;
 /// Rounds of batches: each row's sample count.
 const ROUNDS: usize = 31;
 
+/// Milliseconds since `start`, on the page's clock.
+fn ms_since(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1e3
+}
+
 /// One measured row: what it runs, how many iterations a batch holds, and the
 /// batches' times per iteration, in nanoseconds.
 struct Row {
@@ -81,10 +86,7 @@ impl Row {
         for _ in 0..iterations {
             (self.run)();
         }
-        Instant::now()
-            .saturating_duration_since(start)
-            .as_secs_f64()
-            * 1e3
+        ms_since(start)
     }
 
     /// Warms up for [`WARM_UP_MS`] in batches that double until they take half
@@ -95,11 +97,7 @@ impl Row {
         let mut iterations = 1u32;
         loop {
             let ms = self.batch(iterations);
-            let warm = Instant::now()
-                .saturating_duration_since(start)
-                .as_secs_f64()
-                * 1e3;
-            if warm >= WARM_UP_MS && ms >= BATCH_MS / 2.0 {
+            if ms_since(start) >= WARM_UP_MS && ms >= BATCH_MS / 2.0 {
                 self.iterations = ((f64::from(iterations) * BATCH_MS / ms) as u32).max(1);
                 return;
             }
