@@ -59,6 +59,11 @@ mod no_std_clock {
             at.is_finite().then_some(Instant(at))
         }
 
+        /// Time since `self`, as std's `Instant::elapsed`.
+        pub fn elapsed(&self) -> Duration {
+            Instant::now().saturating_duration_since(*self)
+        }
+
         /// Time from `earlier` to `self`, zero when `earlier` is later.
         pub fn saturating_duration_since(&self, earlier: Instant) -> Duration {
             Duration::try_from_secs_f64((self.0 - earlier.0).max(0.0) / 1000.0)

@@ -1,5 +1,6 @@
 //! Linear memory, as the host sees it.
 
+use std::borrow::Cow;
 use std::future::{Ready, ready};
 
 use crate::{
@@ -99,6 +100,19 @@ pub trait WasmMemory {
         let data = self.data();
         let range = checked_range(offset, len, data.len())?;
         Ok(data[range].to_vec())
+    }
+
+    /// The `len` bytes at `offset`, borrowed from [`data`](Self::data) where
+    /// the engine lends its memory, copied where it cannot: the web engine's
+    /// `data` copies the whole memory, this only the range. For reading a
+    /// guest's message in place.
+    ///
+    /// # Errors
+    /// [`WasmError::OutOfBounds`] when any byte lies outside.
+    fn bytes_at(&self, offset: u64, len: usize) -> Result<Cow<'_, [u8]>> {
+        let data = self.data();
+        let range = checked_range(offset, len, data.len())?;
+        Ok(Cow::Borrowed(&data[range]))
     }
 
     /// Writes `bytes` at `offset`.

@@ -7,7 +7,7 @@ use plugin_system_core::{
 };
 
 /// Nested calls allowed when `max_stack_depth` is not set: wasmtime's default
-/// 512 KiB stack at [`STACK_BYTES_PER_FRAME`].
+/// 512 KiB stack at `STACK_BYTES_PER_FRAME`.
 const DEFAULT_STACK_DEPTH: u32 = 2048;
 
 /// Fewest and most nested calls `max_stack_depth` can mean. Below the floor,
@@ -27,6 +27,7 @@ pub(crate) fn stack_depth(configured: Option<u32>) -> u32 {
 /// Native stack bytes allowed per nested wasm call when `max_stack_depth` is turned
 /// into wasmtime's byte-based stack limit. A frame of plain wasm code takes well
 /// under this; a deep limit still ends in a stack overflow, never a crash.
+#[cfg(feature = "wasmtime")]
 pub(crate) const STACK_BYTES_PER_FRAME: usize = 256;
 
 /// Fuel a wasmi call runs between two looks at the clock when a deadline is set.

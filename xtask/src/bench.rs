@@ -1,6 +1,7 @@
 //! `cargo xtask bench plugins`: the plugin round trip beside Extism; `cargo
 //! xtask bench cold-start`: a large real module from its bytes to its first
-//! answer.
+//! answer; `cargo xtask bench web`: the web engine beside wasmi compiled into
+//! the same page, in headless Chromium.
 //!
 //! The benchmark lives in `benches/plugin-bench`, a workspace of its own that the
 //! root excludes, so that host builds never compile Extism (and its wasmtime
@@ -10,7 +11,7 @@ use std::{path::PathBuf, process::Command};
 
 use anyhow::{Result, bail};
 
-use crate::{guests, run_command, workspace_root};
+use crate::{guests, run_command, test_web, workspace_root};
 
 /// The bench workspace's manifest, relative to the workspace root.
 const MANIFEST: &str = "benches/plugin-bench/Cargo.toml";
@@ -139,4 +140,29 @@ fn cold_start_module() -> Result<PathBuf> {
             .arg(COLD_START_SHA256),
     )?;
     Ok(module)
+}
+
+/// Builds the guests, then runs the browser benchmark (`bench` in
+/// `plugin-system-wasm`'s `tests/web`, ignored by `cargo xtask test-web`) in
+/// release, in headless Chromium; it prints its table to the terminal.
+pub(crate) fn web() -> Result<()> {
+    guests::build()?;
+    let chromedriver = test_web::tools()?;
+    let mut bench = test_web::cargo_test_in_chromium(&chromedriver);
+    bench
+        .args([
+            "--release",
+            "-p",
+            "plugin-system-wasm",
+            "--test",
+            "web",
+            "--",
+            "--include-ignored",
+            // The table is the benchmark's console output.
+            "--nocapture",
+            "bench::",
+        ])
+        // The runner's default, 20 s for the whole page, is shorter than a run.
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "600");
+    run_command(&mut bench)
 }

@@ -21,15 +21,16 @@ pub(crate) fn run() -> Result<()> {
         "-D",
         "warnings",
     ])?;
-    // The web engine exists only for wasm32-unknown-unknown; the plugin
-    // layer and the manager there, with their browser tests (their native
-    // tests need the native engines).
+    // The web engine exists only for wasm32-unknown-unknown (with wasmi,
+    // which runs in a page beside it); the plugin layer and the manager
+    // there, with their browser tests (their native tests need the native
+    // engines) and the plugin layer's browser benchmark, which they hold.
     clippy_wasm32(&[
         "-p",
         "plugin-system-wasm-run",
         "--no-default-features",
         "--features",
-        "web",
+        "web,wasmi",
         "--all-targets",
     ])?;
     clippy_wasm32(&["-p", "plugin-system-wasm", "--lib", "--test", "web"])?;

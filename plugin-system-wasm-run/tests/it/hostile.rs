@@ -4,8 +4,10 @@
 //! Bounds on wall-clock time here are generous (many times the deadline): they
 //! never fire on a healthy run, only when a limit does not hold at all.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+// The page's clock in a browser run (std has none there); std's elsewhere.
+use plugin_system_core::Instant;
 use plugin_system_core::{
     Deadline, DirAccess, FuncType, HostFunc, Imports, WasiConfig, WasmError, WasmRuntimeConfig,
     WasmValue,

@@ -165,3 +165,54 @@ macro_rules! web_case {
         }
     };
 }
+
+/// One test of the suite on wasmi compiled into the page (feature `wasmi`):
+/// the native expectations hold there, deadlines included (on the page's
+/// clock), but for what a page lacks, listed by reason in the arms before the
+/// last; they are compiled but not run.
+#[macro_export]
+macro_rules! wasmi_case {
+    // No threads in a page, nor `thread::sleep` (the slow host function's).
+    (a_timeout_in_one_instance_never_stops_another) => {
+        $crate::wasmi_case!(@differs a_timeout_in_one_instance_never_stops_another);
+    };
+    (time_in_host_functions_counts_against_the_deadline) => {
+        $crate::wasmi_case!(@differs time_in_host_functions_counts_against_the_deadline);
+    };
+    // A host function that panics aborts the page's module (`panic = "abort"`).
+    (host_errors_and_panics_stop_the_guest_only) => {
+        $crate::wasmi_case!(@differs host_errors_and_panics_stop_the_guest_only);
+    };
+    // WASI is not built for a page.
+    (blocking_wasi_sleeps_end_at_the_deadline) => {
+        $crate::wasmi_case!(@differs blocking_wasi_sleeps_end_at_the_deadline);
+    };
+    (a_guest_cannot_hold_more_descriptors_than_its_cap) => {
+        $crate::wasmi_case!(@differs a_guest_cannot_hold_more_descriptors_than_its_cap);
+    };
+    // Files, and the process's resident memory (`/proc/self/statm`): a page has
+    // neither.
+    (loads_from_files) => {
+        $crate::wasmi_case!(@differs loads_from_files);
+    };
+    (one_table_grow_of_two_billion_elements_returns_minus_one) => {
+        $crate::wasmi_case!(@differs one_table_grow_of_two_billion_elements_returns_minus_one);
+    };
+    (a_huge_declared_memory_is_refused_before_it_is_committed) => {
+        $crate::wasmi_case!(@differs a_huge_declared_memory_is_refused_before_it_is_committed);
+    };
+    // wasmtime is not built for a page.
+    (refuses_modules_of_another_engine) => {
+        $crate::wasmi_case!(@differs refuses_modules_of_another_engine);
+    };
+    (@differs $name:ident) => {
+        #[allow(dead_code, reason = "differs on wasmi in a page: see wasmi_case!")]
+        const _: fn(plugin_system_wasm_run::EngineKind) = super::$name;
+    };
+    ($name:ident) => {
+        #[wasm_bindgen_test::wasm_bindgen_test]
+        fn $name() {
+            super::$name(plugin_system_wasm_run::EngineKind::Wasmi)
+        }
+    };
+}

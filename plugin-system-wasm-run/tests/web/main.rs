@@ -50,13 +50,19 @@ fn load(runtime: &WebRuntime, wat: &str) -> Arc<dyn WasmModule> {
 mod fixtures;
 pub(crate) use fixtures::{instance, runtime};
 
-/// The conformance suite's `on_every_engine!`, for the web engine: each named
-/// test runs on it, but for the ones `web_case!` lists as differing.
+/// The conformance suite's `on_every_engine!`, for the engines a page can
+/// run: each named test runs on the web engine, but for the ones `web_case!`
+/// lists as differing, and with feature `wasmi` on wasmi compiled into the
+/// page, but for the ones `wasmi_case!` lists.
 #[macro_export]
 macro_rules! on_every_engine {
     ($($name:ident),* $(,)?) => {
         mod web {
             $($crate::web_case!($name);)*
+        }
+        #[cfg(feature = "wasmi")]
+        mod wasmi {
+            $($crate::wasmi_case!($name);)*
         }
     };
 }

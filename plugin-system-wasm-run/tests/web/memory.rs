@@ -34,6 +34,27 @@ fn the_host_and_the_guest_see_the_same_bytes() {
 }
 
 #[wasm_bindgen_test]
+fn bytes_at_copies_the_range_alone_or_borrows_the_copy() {
+    use std::borrow::Cow;
+
+    let mut instance = web_instance(MEMORY);
+    let memory = instance.memory().expect("a memory");
+    memory.write(100, b"abc").unwrap();
+    // No copy of the whole memory yet: the range alone is copied.
+    assert!(matches!(memory.bytes_at(100, 3).unwrap(), Cow::Owned(b) if b == b"abc"));
+    let error = memory.bytes_at(65_535, 2).unwrap_err();
+    assert!(matches!(error, WasmError::OutOfBounds { .. }), "{error}");
+    // Once `data` made the copy, it is lent, and as current.
+    assert_eq!(memory.data()[100], b'a');
+    memory.write(101, b"x").unwrap();
+    assert!(matches!(
+        memory.bytes_at(100, 3).unwrap(),
+        Cow::Borrowed(b"axc")
+    ));
+    assert!(memory.bytes_at(65_535, 2).is_err());
+}
+
+#[wasm_bindgen_test]
 fn access_outside_the_memory_is_out_of_bounds_or_a_trap() {
     let mut instance = web_instance(MEMORY);
     let memory = instance.memory().expect("a memory");

@@ -206,17 +206,20 @@ fn read_message(
     let memory = caller
         .memory()
         .ok_or_else(|| HostError::new("the plugin exports no memory"))?;
-    let data = memory.data();
-    // Checked before anything is copied: the bounds, then the kept prefix.
-    let range = checked_range(u64::from(ptr), len as usize, data.len())
+    // Checked before anything is copied: the bounds, then the kept prefix
+    // (`size` and `bytes_at` copy nothing more on the web engine, whose
+    // `data` copies the whole memory).
+    let range = checked_range(u64::from(ptr), len as usize, memory.size() as usize)
         .map_err(|e| HostError::new(format!("{what}: {e}")))?;
     let kept = range.start..range.end.min(range.start.saturating_add(keep));
     caller.consume_fuel(kept.len() as u64);
     let memory = caller
         .memory()
         .ok_or_else(|| HostError::new("the plugin exports no memory"))?;
-    let data = memory.data();
-    let mut text = String::from_utf8_lossy(&data[kept.clone()]).into_owned();
+    let bytes = memory
+        .bytes_at(kept.start as u64, kept.len())
+        .map_err(|e| HostError::new(format!("{what}: {e}")))?;
+    let mut text = String::from_utf8_lossy(&bytes).into_owned();
     if kept.end < range.end {
         text.push_str(&format!("… ({} more bytes)", range.end - kept.end));
     }

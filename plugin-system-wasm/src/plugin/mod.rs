@@ -3,6 +3,7 @@
 pub(crate) mod link;
 
 use std::{
+    borrow::Cow,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
@@ -369,8 +370,14 @@ impl Bridge {
                 }),
             );
         }
-        let data = self.instance.memory().map(|m| m.data()).unwrap_or_default();
-        let decoded = match checked_range(u64::from(ptr), len as usize, data.len()) {
+        // In place where the engine lends its memory; the web engine copies
+        // the reply alone.
+        let reply = match self.instance.memory() {
+            Some(memory) => memory.bytes_at(u64::from(ptr), len as usize),
+            // No memory: only the empty reply at 0 lies inside.
+            None => checked_range(u64::from(ptr), len as usize, 0).map(|_| Cow::Borrowed(&[][..])),
+        };
+        let decoded = match reply {
             // A reply outside memory is not freed: its pointer means nothing.
             Err(e) => {
                 return Err(PluginError::Protocol {
@@ -378,7 +385,7 @@ impl Bridge {
                     message: format!("the reply ({ptr:#x}, {len}) is outside memory: {e}"),
                 });
             }
-            Ok(range) => decode(&data[range]),
+            Ok(bytes) => decode(&bytes),
         };
         self.stats.bytes_out += u64::from(len);
         if ptr != 0 || len != 0 {

@@ -3,9 +3,11 @@
 //! building the guests it embeds.
 //!
 //! `examples` is `tests/it/examples.rs` read unchanged: the example plugins
-//! with the expectations they have on wasmtime and wasmi. `limits` is what
-//! differs in a browser: no deadlines, so fuel alone stops a plugin;
-//! `in_place`, the async methods without a blocking pool.
+//! with the expectations they have on wasmtime and wasmi, here on the web
+//! engine and on wasmi compiled into the page. `limits` is what differs in a
+//! browser: no deadlines, so fuel alone stops a plugin; `in_place`, the async
+//! methods without a blocking pool; `bench`, the browser benchmark, ignored
+//! here (`cargo xtask bench web` runs it).
 
 #![cfg(all(target_family = "wasm", target_os = "unknown"))]
 
@@ -17,6 +19,7 @@ use wasm_bindgen_test::wasm_bindgen_test_configure;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+mod bench;
 #[path = "../it/examples.rs"]
 mod examples;
 mod in_place;
@@ -24,19 +27,26 @@ mod limits;
 
 /// Fuel for each exchange of the example plugins, far more than any of their
 /// events burns: the web engine has no deadlines, so `WasmPluginRuntime`
-/// loads a plugin on it only when it meters fuel.
+/// loads a plugin on it only when it meters fuel (wasmi gets it too, beside
+/// its deadlines).
 const FUEL: u64 = 1_000_000_000;
 
-/// `tests/it`'s `on_every_engine!`, for the web engine: each named test runs
-/// on it as `<module>::web::<name>`.
+/// `tests/it`'s `on_every_engine!`, for the engines a page can run: each named
+/// test runs as `<module>::web::<name>` on the web engine and as
+/// `<module>::wasmi::<name>` on wasmi compiled into the page (deadlines on
+/// `performance.now()`).
 #[macro_export]
 macro_rules! on_every_engine {
     ($($name:ident),* $(,)?) => {
-        mod web {
+        $crate::on_every_engine!(@engine web, Web, $($name),*);
+        $crate::on_every_engine!(@engine wasmi, Wasmi, $($name),*);
+    };
+    (@engine $module:ident, $kind:ident, $($name:ident),*) => {
+        mod $module {
             $(
                 #[wasm_bindgen_test::wasm_bindgen_test]
                 fn $name() {
-                    super::$name(plugin_system_wasm_run::EngineKind::Web)
+                    super::$name(plugin_system_wasm_run::EngineKind::$kind)
                 }
             )*
         }
