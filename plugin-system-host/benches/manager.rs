@@ -6,12 +6,14 @@
 //!   plugin through `PluginManager::send_event_blocking` from the bench's own
 //!   thread (the plugin is idle, so the event runs on that thread);
 //! - `manager/<engine>/send_event`: the same through the async
-//!   `PluginManager::send_event` (the plugin is idle and the runtime is a
-//!   multi-thread one, so the event runs in a blocking section of the
-//!   sender's thread), awaited through `block_on`: each iteration also pays
-//!   a `block_on`, which `block_on` alone measures;
+//!   `PluginManager::send_event` (the mailbox, a hand-off to the plugin's
+//!   thread, the answer back), awaited through `block_on`: each iteration
+//!   also pays a `block_on`, which `block_on` alone measures;
 //! - `manager/<engine>/send_event_in_task`: the same awaited in a loop by a
 //!   task of the runtime, as an async host sends its events;
+//! - `..._in_place`: those rows, and `dispatch_10`, on a manager built with
+//!   `async_in_place` (the plugin is idle, so the event runs in a blocking
+//!   section of the sender's thread);
 //! - `manager/<engine>/dispatch_blocking_10` and `dispatch_10`: one
 //!   `dispatch_event_blocking` / `dispatch_event` to 10 subscribers of that
 //!   plugin, against 10 direct calls (`direct_10`) and against the floor of
@@ -120,11 +122,20 @@ fn bench(c: &mut Criterion) {
                 .expect("loads")
             })
             .collect();
-        let manager = PluginManager::builder()
-            .runtime(Arc::new(WasmPluginRuntime::new(engine)))
-            .build();
-        let report = tokio.block_on(manager.load_packages(plugins(name, 10)));
-        assert_eq!(report.loaded.len(), 10, "{:?}", report.failed);
+        // The same plugin set twice: behind the mailboxes (the default), and
+        // with `async_in_place`, where async senders run idle plugins on their
+        // own threads.
+        let managers = [("", false), ("_in_place", true)].map(|(suffix, in_place)| {
+            let manager = PluginManager::builder()
+                .runtime(Arc::new(WasmPluginRuntime::new(Arc::clone(&engine))))
+                .async_in_place(in_place)
+                .build();
+            let folder = format!("{name}{suffix}");
+            let report = tokio.block_on(manager.load_packages(plugins(&folder, 10)));
+            assert_eq!(report.loaded.len(), 10, "{:?}", report.failed);
+            (suffix, manager)
+        });
+        let manager = &managers[0].1;
 
         let mut group = c.benchmark_group(format!("manager/{name}"));
         group.bench_function("direct", |b| {
@@ -137,31 +148,33 @@ fn bench(c: &mut Criterion) {
                     .expect("answer")
             });
         });
-        group.bench_function("send_event", |b| {
-            b.iter(|| {
-                tokio
-                    .block_on(manager.send_event("plugin.p0", event.clone()))
-                    .expect("answer")
-            });
-        });
         group.bench_function("block_on", |b| {
             b.iter(|| tokio.block_on(black_box(async {})));
         });
-        group.bench_function("send_event_in_task", |b| {
-            b.iter_custom(|iterations| {
-                let manager = manager.clone();
-                let event = event.clone();
-                let task = tokio.spawn(async move {
-                    let started = std::time::Instant::now();
-                    for _ in 0..iterations {
-                        let answer = manager.send_event("plugin.p0", event.clone()).await;
-                        black_box(answer.expect("answer"));
-                    }
-                    started.elapsed()
+        for (suffix, manager) in &managers {
+            group.bench_function(format!("send_event{suffix}"), |b| {
+                b.iter(|| {
+                    tokio
+                        .block_on(manager.send_event("plugin.p0", event.clone()))
+                        .expect("answer")
                 });
-                tokio.block_on(task).expect("the task ran")
             });
-        });
+            group.bench_function(format!("send_event_in_task{suffix}"), |b| {
+                b.iter_custom(|iterations| {
+                    let manager = manager.clone();
+                    let event = event.clone();
+                    let task = tokio.spawn(async move {
+                        let started = std::time::Instant::now();
+                        for _ in 0..iterations {
+                            let answer = manager.send_event("plugin.p0", event.clone()).await;
+                            black_box(answer.expect("answer"));
+                        }
+                        started.elapsed()
+                    });
+                    tokio.block_on(task).expect("the task ran")
+                });
+            });
+        }
         group.bench_function("direct_10", |b| {
             b.iter(|| {
                 for _ in 0..10 {
@@ -188,15 +201,19 @@ fn bench(c: &mut Criterion) {
                 answers
             });
         });
-        group.bench_function("dispatch_10", |b| {
-            b.iter(|| {
-                let answers = tokio.block_on(manager.dispatch_event(event.clone()));
-                assert_eq!(answers.len(), 10);
-                answers
+        for (suffix, manager) in &managers {
+            group.bench_function(format!("dispatch_10{suffix}"), |b| {
+                b.iter(|| {
+                    let answers = tokio.block_on(manager.dispatch_event(event.clone()));
+                    assert_eq!(answers.len(), 10);
+                    answers
+                });
             });
-        });
+        }
         group.finish();
-        tokio.block_on(manager.shutdown());
+        for (_, manager) in &managers {
+            tokio.block_on(manager.shutdown());
+        }
     }
 }
 

@@ -883,10 +883,16 @@ impl Mailbox {
     pub(crate) fn event_in_place(&self, payload: &Payload) -> Option<Answer> {
         // Asked first, so that a busy plugin costs no blocking section; the
         // claim itself is made in it.
-        if self.0.plugin.blocking().is_none() || !self.looks_idle() {
+        if !self.may_run_here() {
             return None;
         }
         exec::blocking_section(|| self.try_here(payload, &mut Instant::now())).flatten()
+    }
+
+    /// Whether the plugin has blocking calls and looks idle with nothing
+    /// queued (or has a successor to ask): a hint, claiming nothing.
+    pub(crate) fn may_run_here(&self) -> bool {
+        self.0.plugin.blocking().is_some() && self.looks_idle()
     }
 
     /// Whether the plugin looks idle with nothing queued (or has a successor
@@ -1435,6 +1441,13 @@ impl Broadcast {
             });
         }
         answers
+    }
+
+    /// Whether every recipient looks free to run on the caller's thread: a
+    /// broadcast worth a blocking section of an async caller's, which would
+    /// otherwise also wait in it for the busy ones.
+    pub(crate) fn may_run_here(&self) -> bool {
+        !self.recipients.is_empty() && self.recipients.iter().all(Mailbox::may_run_here)
     }
 
     /// How long the async caller waits awake for the answers, rather than

@@ -2,7 +2,8 @@
 //! the only place that tells a native host from a web page apart.
 //!
 //! Natively, each plugin's worker is a thread of its own, guest code never
-//! runs on an executor's thread, and async plugin calls are driven on the
+//! runs on a thread an executor needs (at most in a `block_in_place`
+//! section, when the host opts in), and async plugin calls are driven on the
 //! host's tokio runtime. In a page (`wasm32-unknown-unknown`) there is one
 //! thread and no blocking pool: each worker is a task on the page's executor
 //! (`wasm_bindgen_futures::spawn_local`), guest code runs in place, timers
@@ -139,12 +140,13 @@ mod imp {
         SystemTime::now()
     }
 
-    /// Runs `work`, which may block, on this thread if an async caller may
-    /// do so here: on a thread of a multi-thread tokio runtime, a worker
-    /// (whose other tasks tokio first hands to another thread, as
-    /// `block_in_place` does) or one in its `block_on`. `None` elsewhere (a
-    /// current-thread runtime, another executor, no runtime): `work` is not
-    /// run, and goes to a thread of its own.
+    /// Runs `work`, which may block, on this thread through tokio's
+    /// `block_in_place` (a worker's other tasks go to another thread first)
+    /// when the current runtime is a multi-thread one; `None`, `work` not
+    /// run, under a current-thread runtime or none. tokio cannot tell its
+    /// callers every place where `block_in_place` panics (a `LocalSet` off
+    /// the worker threads): the host opts in for its threads
+    /// (`ManagerBuilder::async_in_place`).
     pub(crate) fn blocking_section<T>(work: impl FnOnce() -> T) -> Option<T> {
         let flavor = tokio::runtime::Handle::try_current().ok()?.runtime_flavor();
         (flavor == tokio::runtime::RuntimeFlavor::MultiThread)

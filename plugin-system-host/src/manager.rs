@@ -182,9 +182,32 @@ pub struct ManagerBuilder {
     /// The fallback answers of events that fail open, by event type.
     fail_open: HashMap<String, PluginResponse>,
     signatures: Vec<HostFunctionSignature>,
+    async_in_place: bool,
 }
 
 impl ManagerBuilder {
+    /// Lets `send_event` and `dispatch_event` handle an idle plugin's event
+    /// on the sender's own thread, in a blocking section
+    /// (`tokio::task::block_in_place`: tokio first moves the thread's other
+    /// tasks to another thread), instead of handing it to the plugin's
+    /// thread and back: an async event then costs what a blocking one does
+    /// (BENCHMARKS.md, "PluginManager"). Off by default, because tokio allows
+    /// it only on some threads, and panics on the others: turn it on when
+    /// every async call of the manager comes from a multi-thread tokio
+    /// runtime (its tasks, or its `block_on`), never from a `LocalSet` off
+    /// the runtime's worker threads nor from a current-thread runtime's task
+    /// that entered a multi-thread one. (On a current-thread runtime, or with
+    /// no runtime, the manager sees it and uses the mailbox.) While the
+    /// event runs, the sending task cannot be cancelled (a `timeout` around
+    /// it fires when the plugin answers, within the plugin's own deadline),
+    /// and the guest runs on the sender's stack (tokio's default of 2 MiB is
+    /// enough for the engines' default wasm stack).
+    #[must_use]
+    pub fn async_in_place(mut self, enabled: bool) -> Self {
+        self.async_in_place = enabled;
+        self
+    }
+
     /// How many plugin-to-plugin hops from the host an event may be (default
     /// [`DEFAULT_MAX_EVENT_DEPTH`]): a plugin that emits past it gets an
     /// error from [`EMIT_FUNCTION`], so that two plugins answering each other
@@ -392,6 +415,7 @@ impl ManagerBuilder {
                 max_event_depth: self.max_event_depth,
                 fail_open: self.fail_open,
                 signatures: self.signatures,
+                async_in_place: self.async_in_place,
                 changes,
                 plugins: Mutex::new(BTreeMap::new()),
             }
@@ -478,6 +502,8 @@ struct Inner {
     /// The fallback answers of events that fail open, by event type.
     fail_open: HashMap<String, PluginResponse>,
     signatures: Vec<HostFunctionSignature>,
+    /// [`ManagerBuilder::async_in_place`].
+    async_in_place: bool,
     changes: broadcast::Sender<StateChange>,
     /// Calls of each host function.
     host_calls: Tally,
@@ -587,6 +613,7 @@ impl PluginManager {
             max_event_depth: DEFAULT_MAX_EVENT_DEPTH,
             fail_open: HashMap::new(),
             signatures: Vec::new(),
+            async_in_place: false,
         }
     }
 
@@ -1353,11 +1380,11 @@ impl PluginManager {
 
     /// Sends `event` to the plugin `target` and waits for its answer (within
     /// the plugin's deadline), one at a time with everything else the plugin
-    /// handles. On a multi-thread tokio runtime, an event for a plugin that is
-    /// idle with nothing queued is handled on the sender's thread in a
-    /// blocking section (`tokio::task::block_in_place`: the thread's other
-    /// tasks go on elsewhere meanwhile), with no hand-off; otherwise it goes
-    /// through the plugin's mailbox to the plugin's own thread.
+    /// handles. The event goes through the plugin's mailbox to the plugin's
+    /// own thread; with [`ManagerBuilder::async_in_place`], on a multi-thread
+    /// tokio runtime, an event for a plugin that is idle with nothing queued
+    /// is handled on the sender's thread in a blocking section instead, with
+    /// no hand-off.
     ///
     /// # Errors
     /// [`ManagerError::NotFound`], [`ManagerError::WrongState`] for a plugin
@@ -1369,7 +1396,9 @@ impl PluginManager {
         event: PluginEvent,
     ) -> Result<PluginResponse, ManagerError> {
         let mut event = event;
-        if let Ok(mailbox) = self.mailbox(target) {
+        if self.inner.async_in_place
+            && let Ok(mailbox) = self.mailbox(target)
+        {
             let payload = Payload::One(event);
             if let Some(answer) = mailbox.event_in_place(&payload) {
                 let event = payload.event();
@@ -1446,21 +1475,26 @@ impl PluginManager {
     /// ([`subscribes`]) and gathers their answers by plugin id. The event is
     /// serialized once per wire format, whatever the number of recipients.
     /// The broadcast runs as [`dispatch_event_blocking`](Self::dispatch_event_blocking)
-    /// does, in a blocking section of the caller's thread on a multi-thread
-    /// tokio runtime (`tokio::task::block_in_place`: the thread's other tasks
-    /// go on elsewhere meanwhile), else off the executor, on the manager's
-    /// broadcast thread (or, while that one is busy, on a blocking thread of
-    /// tokio's). A plugin that is busy or fails answers with its error; the
-    /// others are not held up by it.
+    /// does, off the executor, on the manager's broadcast thread (or, while
+    /// that one is busy, on a blocking thread of tokio's); with
+    /// [`ManagerBuilder::async_in_place`], on a multi-thread tokio runtime and
+    /// when every recipient is idle, in a blocking section of the caller's
+    /// thread instead. A plugin that is
+    /// busy or fails answers with its error; the others are not held up by
+    /// it.
     pub async fn dispatch_event(
         &self,
         event: PluginEvent,
     ) -> Vec<(String, Result<PluginResponse, ManagerError>)> {
         let fallback = self.fallback(&event.event_type);
         let (ids, broadcast) = self.broadcast(event);
-        let here = exec::blocking_section(|| {
-            catch_unwind(AssertUnwindSafe(|| broadcast.run(&self.inner.rescuer))).ok()
-        });
+        let here = if self.inner.async_in_place && broadcast.may_run_here() {
+            exec::blocking_section(|| {
+                catch_unwind(AssertUnwindSafe(|| broadcast.run(&self.inner.rescuer))).ok()
+            })
+        } else {
+            None
+        };
         let ran = match here {
             Some(ran) => ran,
             None => self.run_broadcast_elsewhere(&broadcast).await,

@@ -571,6 +571,7 @@ async fn a_hundred_thousand_events_from_many_tasks_are_all_answered_or_refused()
     let m = PluginManager::builder()
         .runtime(Arc::new(runtime.clone()))
         .mailbox_capacity(16)
+        .async_in_place(true)
         .build();
     let ids: Vec<String> = (0..8).map(|i| format!("plugin.p{i}")).collect();
     // Half have blocking calls: their senders run them in place when idle,
@@ -781,11 +782,12 @@ async fn host_function_arguments_are_checked_against_the_signature() {
     assert_eq!(listed[0].params[1].name, "trim");
 }
 
-/// An async sender on a multi-thread runtime runs an idle plugin's event on
-/// its own thread, in a blocking section: a plugin stuck there holds up
-/// neither the runtime's other tasks nor another plugin. On a current-thread
-/// runtime, which has no other thread for its tasks, the event goes to the
-/// plugin's own thread.
+/// With `async_in_place`, an async sender on a multi-thread runtime runs an
+/// idle plugin's event on its own thread, in a blocking section: a plugin
+/// stuck there holds up neither the runtime's other tasks nor another
+/// plugin. On a current-thread runtime, which has no other thread for its
+/// tasks, and without the option, the event goes to the plugin's own
+/// thread.
 #[test]
 fn async_senders_run_idle_plugins_in_place_only_where_the_runtime_can_spare_the_thread() {
     let root = temp_root("in-place");
@@ -799,7 +801,10 @@ fn async_senders_run_idle_plugins_in_place_only_where_the_runtime_can_spare_the_
         .enable_all()
         .build()
         .unwrap();
-    let m = manager(&runtime);
+    let m = PluginManager::builder()
+        .runtime(Arc::new(runtime.clone()))
+        .async_in_place(true)
+        .build();
     let report = tokio.block_on(m.load_packages(vec![
         package(&root, "plugin.stuck", ""),
         package(&root, "plugin.quick", r#"subscribesTo = ["doc.*"]"#),
@@ -876,6 +881,23 @@ fn async_senders_run_idle_plugins_in_place_only_where_the_runtime_can_spare_the_
     assert!(answers.len() == 1 && answers[0].1.is_ok(), "{answers:?}");
     let last = quick.threads.lock().unwrap().last().cloned().unwrap();
     assert_eq!(last, "plugin broadcasts", "the manager's broadcast thread");
+    tokio.block_on(m.shutdown());
+
+    // Without the option, the mailbox, from the same runtime's tasks.
+    let m = manager(&runtime);
+    let report = tokio.block_on(m.load_packages(vec![package(
+        &root,
+        "plugin.quick",
+        r#"subscribesTo = ["doc.*"]"#,
+    )]));
+    assert_eq!(report.loaded.len(), 1, "{:?}", report.failed);
+    let sent = {
+        let m = m.clone();
+        tokio.spawn(async move { m.send_event("plugin.quick", PluginEvent::new("f")).await })
+    };
+    assert!(tokio.block_on(sent).unwrap().is_ok());
+    let last = quick.threads.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last, "plugin plugin.quick");
     tokio.block_on(m.shutdown());
 }
 
