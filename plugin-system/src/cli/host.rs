@@ -69,9 +69,12 @@ pub(crate) fn run(args: &HostArgs, out: &mut dyn Write) -> Result<(), Failure> {
         args.max_restarts,
         std::time::Duration::from_secs(args.restart_window),
     );
+    // Every event is sent from the `block_on` below, on a multi-thread
+    // runtime and in no `LocalSet`: idle plugins may run on its thread.
     let mut builder = PluginManager::builder()
         .runtime(Arc::new(WasmPluginRuntime::new(engine)))
-        .restart_policy(policy);
+        .restart_policy(policy)
+        .async_in_place(true);
     if let Some(dir) = &args.data_dir {
         builder = builder.data_dir(dir);
     }
