@@ -298,6 +298,14 @@ impl Worker {
     }
 }
 
+impl Queue {
+    /// Whether a caller may run the plugin now: open, idle, out of
+    /// quarantine, nothing queued before it.
+    fn free(&self) -> bool {
+        !self.closed && !self.running && self.quarantined.is_none() && self.jobs.is_empty()
+    }
+}
+
 impl Slot {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // Plugin code never runs under this lock, so a poisoned one is whole.
@@ -899,10 +907,7 @@ impl Mailbox {
     /// to ask): a hint, claiming nothing.
     fn looks_idle(&self) -> bool {
         let queue = self.0.lock();
-        if queue.closed {
-            return queue.successor.is_some();
-        }
-        !queue.running && queue.quarantined.is_none() && queue.jobs.is_empty()
+        queue.free() || (queue.closed && queue.successor.is_some())
     }
 
     /// Handles `payload` on this thread if the plugin is idle with nothing
@@ -919,11 +924,7 @@ impl Mailbox {
                 drop(queue);
                 return next.try_here(payload, clock);
             }
-            if queue.closed
-                || queue.running
-                || queue.quarantined.is_some()
-                || !queue.jobs.is_empty()
-            {
+            if !queue.free() {
                 return None;
             }
             queue.running = true;

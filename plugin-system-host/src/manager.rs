@@ -1395,9 +1395,10 @@ impl PluginManager {
         target: &str,
         event: PluginEvent,
     ) -> Result<PluginResponse, ManagerError> {
+        let mailbox = self.mailbox(target);
         let mut event = event;
         if self.inner.async_in_place
-            && let Ok(mailbox) = self.mailbox(target)
+            && let Ok(mailbox) = &mailbox
         {
             let payload = Payload::One(event);
             if let Some(answer) = mailbox.event_in_place(&payload) {
@@ -1407,7 +1408,7 @@ impl PluginManager {
             }
             event = payload.into_event();
         }
-        self.post_event(target, event)?.await
+        self.post_to(mailbox, event)?.await
     }
 
     /// Queues `event` for the plugin `target` now, and gives the answer to
@@ -1425,13 +1426,22 @@ impl PluginManager {
         impl Future<Output = Result<PluginResponse, ManagerError>> + Send + 'static + use<>,
         ManagerError,
     > {
+        self.post_to(self.mailbox(target), event)
+    }
+
+    /// [`post_event`](Self::post_event) to the target's `mailbox`, looked up.
+    fn post_to(
+        &self,
+        mailbox: Result<Mailbox, ManagerError>,
+        event: PluginEvent,
+    ) -> Result<
+        impl Future<Output = Result<PluginResponse, ManagerError>> + Send + 'static + use<>,
+        ManagerError,
+    > {
         // Counted as sent, taken or not.
         self.inner.event_types.add(&event.event_type);
         let fallback = self.fallback(&event.event_type);
-        let posted = match self
-            .mailbox(target)
-            .and_then(|mailbox| mailbox.event(Payload::One(event), 0))
-        {
+        let posted = match mailbox.and_then(|mailbox| mailbox.event(Payload::One(event), 0)) {
             Err(error) if fallback.is_none() || !fails_open(&error) => return Err(error),
             posted => posted,
         };
