@@ -737,6 +737,17 @@ impl Slot {
     }
 }
 
+/// A plugin run on a caller's thread, marked running until this is dropped,
+/// by an unwinding panic too: the plugin is never left claimed by a thread
+/// that is gone.
+struct Claim<'a>(&'a Slot);
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
 impl Mailbox {
     /// Starts the worker thread of `plugin`.
     ///
@@ -789,10 +800,10 @@ impl Mailbox {
             }
             queue.running = true;
         }
+        let _claim = Claim(slot);
         let usage =
             catch_unwind(AssertUnwindSafe(|| slot.plugin.usage())).unwrap_or_else(|_| kept());
         *slot.usage.lock().unwrap_or_else(PoisonError::into_inner) = usage;
-        slot.release();
         usage
     }
 
@@ -929,9 +940,8 @@ impl Mailbox {
             }
             queue.running = true;
         }
-        let answer = slot.handle_timed(payload, 0, clock);
-        slot.release();
-        Some(answer)
+        let _claim = Claim(slot);
+        Some(slot.handle_timed(payload, 0, clock))
     }
 
     /// Hands the plugin's state to `next`, the version that replaces it:
@@ -1140,10 +1150,13 @@ impl Broadcast {
 
     /// Runs the event on this thread for each recipient that is idle, hands
     /// it to the others' workers, and waits for every answer, in the order
-    /// of the recipients.
-    pub(crate) fn run(self: &Arc<Self>, rescuer: &Rescuer) -> Vec<Answer> {
+    /// of the recipients. `helper`, the manager's broadcast thread, takes
+    /// recipients beside this thread when it can ([`Runner::try_help`]).
+    pub(crate) fn run(self: &Arc<Self>, rescuer: &Rescuer, helper: Option<&Runner>) -> Vec<Answer> {
+        let mut helped = false;
         if self.recipients.len() > 1 && exec::THREADS {
             rescuer.watch(self);
+            helped = helper.is_some_and(|runner| runner.try_help(self));
         }
         let mut here: Vec<Option<Answer>> = Vec::with_capacity(self.recipients.len());
         here.resize_with(self.recipients.len(), || None);
@@ -1163,6 +1176,13 @@ impl Broadcast {
                 }
             }
         }
+        if helped && answered_here < self.recipients.len() {
+            // The helper has one recipient at most still running: worth
+            // waiting for awake rather than through the condition variable.
+            spin_until(HELPER_SPIN, || {
+                peek(&self.answers, |answers| answers.missing == answered_here)
+            });
+        }
         let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
         answers.missing -= answered_here;
         answers.waiting = true;
@@ -1181,6 +1201,35 @@ impl Broadcast {
                 mine.or(theirs).unwrap_or_else(|| Err(mailbox.0.stopped()))
             })
             .collect()
+    }
+}
+
+impl Broadcast {
+    /// The broadcast thread's share of a broadcast another thread runs: the
+    /// recipients neither has taken yet, each run here when idle or handed
+    /// to its worker, their answers put in their places.
+    fn help(self: &Arc<Self>) {
+        let mut clock = Instant::now();
+        while let Some(index) = self.take() {
+            let taken = Taken(self, index);
+            match self.recipients[index].try_here(&self.payload, &mut clock) {
+                Some(answer) => self.put(index, answer),
+                None => self.hand_over(index),
+            }
+            std::mem::forget(taken);
+        }
+    }
+}
+
+/// A recipient the helper has taken: should the helper's own code panic
+/// before the recipient is answered or handed over, its place is filled
+/// [`ManagerError::Stopped`], so that the broadcast still ends.
+struct Taken<'a>(&'a Broadcast, usize);
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        let Taken(broadcast, index) = *self;
+        broadcast.put(index, Err(broadcast.recipients[index].0.stopped()));
     }
 }
 
@@ -1321,13 +1370,32 @@ pub(crate) struct Runner {
 
 #[derive(Default)]
 struct RunnerState {
-    job: Option<(Arc<Broadcast>, oneshot::Sender<Vec<Answer>>)>,
+    job: Option<RunnerJob>,
     busy: bool,
+    /// When a broadcast last asked for help.
+    last_asked: Option<Instant>,
     /// The thread sleeps on [`Runner::wake`].
     parked: bool,
     /// The thread could not start, or the manager is gone.
     ended: bool,
 }
+
+/// What the broadcast thread is asked to do.
+enum RunnerJob {
+    /// A broadcast of an async caller's, whole, its answers sent back.
+    Run(Arc<Broadcast>, oneshot::Sender<Vec<Answer>>),
+    /// A share of a broadcast that another thread runs.
+    Help(Arc<Broadcast>),
+}
+
+/// Broadcasts this close together are a run of them, for which the broadcast
+/// thread is worth waking to help: it stays awake ([`WORKER_SPIN`]) for the
+/// next ones.
+const RUN_OF_BROADCASTS: Duration = Duration::from_millis(1);
+
+/// How long a broadcasting thread that is done with its share waits awake
+/// for the helper's last answer before it sleeps.
+const HELPER_SPIN: Duration = Duration::from_micros(50);
 
 impl Runner {
     /// Starts the thread.
@@ -1367,11 +1435,40 @@ impl Runner {
             return None;
         }
         let (reply, answers) = oneshot::channel();
-        state.job = Some((Arc::clone(broadcast), reply));
+        state.job = Some(RunnerJob::Run(Arc::clone(broadcast), reply));
         if state.parked {
             self.wake.notify_one();
         }
         Some(answers)
+    }
+
+    /// Asks the thread to take recipients of `broadcast` beside the thread
+    /// that runs it: when it is free and awake, or asleep while a run of
+    /// broadcasts goes on ([`RUN_OF_BROADCASTS`]); a lone broadcast does not
+    /// pay for its wake-up (a system call, and tens of microseconds before it
+    /// runs). Whether it was asked.
+    pub(crate) fn try_help(&self, broadcast: &Arc<Broadcast>) -> bool {
+        if !may_spin() {
+            // One core: a helper would only take turns with the caller.
+            return false;
+        }
+        let now = Instant::now();
+        let mut state = self.lock();
+        if state.busy || state.ended || state.job.is_some() {
+            return false;
+        }
+        let in_a_run = state
+            .last_asked
+            .replace(now)
+            .is_some_and(|last| now.saturating_duration_since(last) < RUN_OF_BROADCASTS);
+        if state.parked && !in_a_run {
+            return false;
+        }
+        state.job = Some(RunnerJob::Help(Arc::clone(broadcast)));
+        if state.parked {
+            self.wake.notify_one();
+        }
+        true
     }
 
     /// Ends the thread.
@@ -1387,7 +1484,7 @@ impl Runner {
 
     fn serve(&self, rescuer: &Rescuer) {
         loop {
-            let (broadcast, reply) = {
+            let job = {
                 let mut state = self.lock();
                 let mut spun = false;
                 loop {
@@ -1413,12 +1510,23 @@ impl Runner {
                     state.parked = false;
                 }
             };
-            // Plugin calls are guarded: a panic here is the broadcast's own,
-            // and its caller hears of it as a dropped reply.
-            let answers = catch_unwind(AssertUnwindSafe(|| broadcast.run(rescuer)));
-            self.lock().busy = false;
-            if let Ok(answers) = answers {
-                let _ = reply.send(answers);
+            match job {
+                RunnerJob::Run(broadcast, reply) => {
+                    // Plugin calls are guarded: a panic here is the
+                    // broadcast's own, and its caller hears of it as a
+                    // dropped reply.
+                    let answers = catch_unwind(AssertUnwindSafe(|| broadcast.run(rescuer, None)));
+                    self.lock().busy = false;
+                    if let Ok(answers) = answers {
+                        let _ = reply.send(answers);
+                    }
+                }
+                RunnerJob::Help(broadcast) => {
+                    // A panic fills the place of the recipient it left
+                    // unanswered ([`Taken`]).
+                    let _ = catch_unwind(AssertUnwindSafe(|| broadcast.help()));
+                    self.lock().busy = false;
+                }
             }
         }
     }

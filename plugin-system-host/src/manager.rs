@@ -112,6 +112,26 @@ fn open_or(
     }
 }
 
+/// A broadcast's answers by recipient, with `fallback` in place of their
+/// failures (if the event fails open).
+fn with_fallback(
+    ids: Vec<String>,
+    answers: Vec<Result<PluginResponse, ManagerError>>,
+    fallback: Option<PluginResponse>,
+) -> Vec<(String, Result<PluginResponse, ManagerError>)> {
+    match fallback {
+        None => ids.into_iter().zip(answers).collect(),
+        Some(fallback) => ids
+            .into_iter()
+            .zip(answers)
+            .map(|(id, answer)| match answer {
+                Err(error) if fails_open(&error) => (id, Ok(fallback.clone())),
+                answer => (id, answer),
+            })
+            .collect(),
+    }
+}
+
 /// The end of a WASI plugin's stderr the manager keeps, for its errors.
 const STDERR_KEPT: usize = 16 << 10;
 
@@ -1500,7 +1520,10 @@ impl PluginManager {
         let (ids, broadcast) = self.broadcast(event);
         let here = if self.inner.async_in_place && broadcast.may_run_here() {
             exec::blocking_section(|| {
-                catch_unwind(AssertUnwindSafe(|| broadcast.run(&self.inner.rescuer))).ok()
+                catch_unwind(AssertUnwindSafe(|| {
+                    broadcast.run(&self.inner.rescuer, Some(&self.inner.runner))
+                }))
+                .ok()
             })
         } else {
             None
@@ -1523,10 +1546,7 @@ impl PluginManager {
                 })
                 .collect(),
         };
-        ids.into_iter()
-            .zip(answers)
-            .map(|(id, answer)| (id, open_or(answer, fallback.clone())))
-            .collect()
+        with_fallback(ids, answers, fallback)
     }
 
     /// Runs `broadcast` for an async caller whose thread may not block: on
@@ -1539,7 +1559,7 @@ impl PluginManager {
             None if exec::THREADS => {
                 let rescuer = Arc::clone(&self.inner.rescuer);
                 let broadcast = Arc::clone(broadcast);
-                exec::run_in_place_or_blocking(move || broadcast.run(&rescuer)).await
+                exec::run_in_place_or_blocking(move || broadcast.run(&rescuer, None)).await
             }
             // Nothing may block in a page: each recipient's worker task
             // answers through its mailbox.
@@ -1559,11 +1579,8 @@ impl PluginManager {
     ) -> Vec<(String, Result<PluginResponse, ManagerError>)> {
         let fallback = self.fallback(&event.event_type);
         let (ids, broadcast) = self.broadcast(event);
-        let answers = broadcast.run(&self.inner.rescuer);
-        ids.into_iter()
-            .zip(answers)
-            .map(|(id, answer)| (id, open_or(answer, fallback.clone())))
-            .collect()
+        let answers = broadcast.run(&self.inner.rescuer, Some(&self.inner.runner));
+        with_fallback(ids, answers, fallback)
     }
 
     /// The answer a failed `event_type` event gets, if it fails open.

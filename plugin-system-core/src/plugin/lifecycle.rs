@@ -2,7 +2,7 @@
 
 use std::{
     path::PathBuf,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Mutex, OnceLock, PoisonError},
 };
 
 use async_trait::async_trait;
@@ -183,8 +183,23 @@ impl PluginUsage {
 #[derive(Debug)]
 pub struct SharedEvent {
     event: PluginEvent,
-    /// The encodings made so far; a handful of formats at most.
-    encoded: Mutex<Vec<(WireFormat, Arc<[u8]>)>>,
+    /// The encodings made so far, by [`format_slot`]: read without a lock
+    /// by recipients that may run on several threads at once.
+    encoded: [OnceLock<Box<[u8]>>; FORMATS],
+    /// Held while an encoding is made, so that it is made once.
+    encoding: Mutex<()>,
+}
+
+/// The number of wire formats.
+const FORMATS: usize = 3;
+
+/// `format`'s place in [`SharedEvent`]'s encodings.
+fn format_slot(format: WireFormat) -> usize {
+    match format {
+        WireFormat::Json => 0,
+        WireFormat::MessagePack => 1,
+        WireFormat::Postcard => 2,
+    }
 }
 
 impl SharedEvent {
@@ -192,7 +207,8 @@ impl SharedEvent {
     pub fn new(event: PluginEvent) -> Self {
         SharedEvent {
             event,
-            encoded: Mutex::new(Vec::new()),
+            encoded: Default::default(),
+            encoding: Mutex::new(()),
         }
     }
 
@@ -211,14 +227,17 @@ impl SharedEvent {
         &self,
         format: WireFormat,
         encode: impl FnOnce(&PluginEvent) -> Result<Vec<u8>, PluginError>,
-    ) -> Result<Arc<[u8]>, PluginError> {
-        let mut encoded = self.encoded.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, bytes)) = encoded.iter().find(|(f, _)| *f == format) {
-            return Ok(Arc::clone(bytes));
+    ) -> Result<&[u8], PluginError> {
+        let slot = &self.encoded[format_slot(format)];
+        if let Some(bytes) = slot.get() {
+            return Ok(bytes);
         }
-        let bytes: Arc<[u8]> = encode(&self.event)?.into();
-        encoded.push((format, Arc::clone(&bytes)));
-        Ok(bytes)
+        let _encoding = self.encoding.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(bytes) = slot.get() {
+            return Ok(bytes);
+        }
+        let bytes = encode(&self.event)?.into_boxed_slice();
+        Ok(slot.get_or_init(|| bytes))
     }
 }
 

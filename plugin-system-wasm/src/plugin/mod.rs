@@ -309,19 +309,22 @@ impl Bridge {
     }
 
     /// Frees a guest buffer. A call that ran out of fuel or time still has its
-    /// buffers freed, with a little of each to do it.
+    /// buffers freed, with a little of each to do it. The clock is read only
+    /// `after_failure` (a call that succeeded ended within its deadline; one
+    /// that passes it between that call and this one has run too long).
     ///
     /// # Errors
     /// The `dealloc` call's failure (a trap, a loop cut by the deadline): the
     /// guest's allocator is broken, so the exchange fails even when the call
     /// before succeeded. Callers let an earlier failure win over this one.
-    fn free(&mut self, ptr: i32, len: i32) -> Result<(), PluginError> {
+    fn free(&mut self, ptr: i32, len: i32, after_failure: bool) -> Result<(), PluginError> {
         if self.fuel_per_call.is_some()
             && self.instance.fuel().is_ok_and(|left| left < CLEANUP_FUEL)
         {
             self.instance.set_fuel(CLEANUP_FUEL)?;
         }
-        if let Some(deadline) = self.deadline
+        if after_failure
+            && let Some(deadline) = self.deadline
             && deadline.has_passed()
         {
             self.set_deadline(Some(Deadline::after(CLEANUP_TIME.min(deadline.limit()))));
@@ -342,7 +345,7 @@ impl Bridge {
         len: i32,
         outcome: Result<T, PluginError>,
     ) -> Result<T, PluginError> {
-        let freed = self.free(ptr, len);
+        let freed = self.free(ptr, len, outcome.is_err());
         let value = outcome?;
         freed?;
         Ok(value)
@@ -475,7 +478,7 @@ impl Bridge {
             })?;
             bridge.exchange(
                 abi::HANDLE_EVENT,
-                &bytes,
+                bytes,
                 abi::MAX_RESPONSE_BYTES,
                 |reply| Ok(serializer.deserialize_response(reply)?),
             )
