@@ -476,12 +476,9 @@ impl Bridge {
             let bytes = event.encoded(serializer.format(), |event| {
                 Ok(serializer.serialize_event(event)?)
             })?;
-            bridge.exchange(
-                abi::HANDLE_EVENT,
-                bytes,
-                abi::MAX_RESPONSE_BYTES,
-                |reply| Ok(serializer.deserialize_response(reply)?),
-            )
+            bridge.exchange(abi::HANDLE_EVENT, bytes, abi::MAX_RESPONSE_BYTES, |reply| {
+                Ok(serializer.deserialize_response(reply)?)
+            })
         })
     }
 
