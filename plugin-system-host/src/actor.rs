@@ -6,8 +6,9 @@
 //! idle with nothing queued (then the event runs on the caller's thread and
 //! costs no hand-off). Guest code never runs on an async executor's thread,
 //! and a slow or looping plugin holds up only its own mailbox: a
-//! [`Broadcast`] runs its recipients one after another on one thread, and
-//! the [`Rescuer`] hands those it has not reached to their own workers once
+//! [`Broadcast`] runs its recipients one after another on one thread (with
+//! the [`Runner`] thread taking some beside it when it can), and the
+//! [`Rescuer`] hands those not reached yet to their own workers once
 //! [`INLINE_BUDGET`] has passed. A full mailbox refuses the sender at once
 //! ([`ManagerError::Busy`]) rather than queueing without bound.
 //!
@@ -1178,7 +1179,8 @@ impl Broadcast {
         }
         if helped && answered_here < self.recipients.len() {
             // The helper has one recipient at most still running: worth
-            // waiting for awake rather than through the condition variable.
+            // waiting for awake rather than through the condition variable
+            // (for the answers of recipients handed to their workers too).
             spin_until(HELPER_SPIN, || {
                 peek(&self.answers, |answers| answers.missing == answered_here)
             });
@@ -1358,7 +1360,8 @@ impl Rescuer {
     }
 }
 
-/// Runs the async callers' broadcasts off their executors: one thread per
+/// Runs the async callers' broadcasts off their executors, and helps the
+/// threads that run one themselves ([`Runner::try_help`]): one thread per
 /// manager that stays awake a little after each, so that a run of broadcasts
 /// costs no wake-up (a `spawn_blocking` thread's is tens of microseconds
 /// here). It takes a broadcast only when idle; one that comes while it is

@@ -1570,8 +1570,9 @@ impl PluginManager {
     /// [`dispatch_event`](Self::dispatch_event) for a thread that may block
     /// (not an async task): the recipients that are idle are run here, one
     /// after another, with no hand-off, and the others by their own threads.
-    /// During a run of broadcasts the manager's broadcast thread takes
-    /// recipients beside this one, when it is free. Should one recipient be
+    /// With more than one recipient, on more than one core, the manager's
+    /// broadcast thread takes recipients beside this one when it is free and
+    /// awake, or is woken for it during a run of broadcasts. Should one recipient be
     /// slow, those not reached yet go to their own threads after a couple of
     /// milliseconds, so a looping plugin still holds up no other.
     pub fn dispatch_event_blocking(

@@ -310,8 +310,8 @@ impl Bridge {
 
     /// Frees a guest buffer. A call that ran out of fuel or time still has its
     /// buffers freed, with a little of each to do it. The clock is read only
-    /// `after_failure` (a call that succeeded ended within its deadline; one
-    /// that passes it between that call and this one has run too long).
+    /// `after_failure`, or after host work on the guest's time (decoding a
+    /// reply): a guest call that succeeded ended within its deadline.
     ///
     /// # Errors
     /// The `dealloc` call's failure (a trap, a loop cut by the deadline): the
@@ -392,7 +392,13 @@ impl Bridge {
         };
         self.stats.bytes_out += u64::from(len);
         if ptr != 0 || len != 0 {
-            return self.free_after(ptr_i32, len_i32, decoded);
+            // The host's decoding ran on the guest's time: the deadline may
+            // have passed since the guest returned, and the reply is still
+            // freed, with a little time to do it.
+            let freed = self.free(ptr_i32, len_i32, true);
+            let value = decoded?;
+            freed?;
+            return Ok(value);
         }
         decoded
     }
