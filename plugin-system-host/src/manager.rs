@@ -101,13 +101,13 @@ fn fails_open(error: &ManagerError) -> bool {
     )
 }
 
-/// `answer`, or `fallback` in place of a plugin's failure.
+/// `answer`, or `fallback` in place of a plugin's failure (cloned only then).
 fn open_or(
     answer: Result<PluginResponse, ManagerError>,
-    fallback: Option<PluginResponse>,
+    fallback: Option<&PluginResponse>,
 ) -> Result<PluginResponse, ManagerError> {
     match (answer, fallback) {
-        (Err(error), Some(fallback)) if fails_open(&error) => Ok(fallback),
+        (Err(error), Some(fallback)) if fails_open(&error) => Ok(fallback.clone()),
         (answer, _) => answer,
     }
 }
@@ -124,10 +124,7 @@ fn with_fallback(
         Some(fallback) => ids
             .into_iter()
             .zip(answers)
-            .map(|(id, answer)| match answer {
-                Err(error) if fails_open(&error) => (id, Ok(fallback.clone())),
-                answer => (id, answer),
-            })
+            .map(|(id, answer)| (id, open_or(answer, Some(&fallback))))
             .collect(),
     }
 }
@@ -1424,7 +1421,7 @@ impl PluginManager {
             if let Some(answer) = mailbox.event_in_place(&payload) {
                 let event = payload.event();
                 self.inner.event_types.add(&event.event_type);
-                return open_or(answer, self.fallback(&event.event_type));
+                return open_or(answer, self.fallback(&event.event_type).as_ref());
             }
             event = payload.into_event();
         }
@@ -1470,7 +1467,7 @@ impl PluginManager {
                 Ok(pending) => pending.await,
                 Err(error) => Err(error),
             };
-            open_or(answer, fallback)
+            open_or(answer, fallback.as_ref())
         })
     }
 
@@ -1492,7 +1489,7 @@ impl PluginManager {
         let answer = self
             .mailbox(target)
             .and_then(|mailbox| mailbox.event_blocking(Payload::One(event)));
-        open_or(answer, fallback)
+        open_or(answer, fallback.as_ref())
     }
 
     /// The ready plugins that subscribe to `event_type`, with their mailboxes.
