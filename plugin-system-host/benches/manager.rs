@@ -6,14 +6,16 @@
 //!   plugin through `PluginManager::send_event_blocking` from the bench's own
 //!   thread (the plugin is idle, so the event runs on that thread);
 //! - `manager/<engine>/send_event`: the same through the async
-//!   `PluginManager::send_event` (the mailbox, a hand-off to the plugin's
-//!   thread, the answer back), awaited through `block_on`: each iteration
-//!   also pays a `block_on`, which `block_on` alone measures;
+//!   `PluginManager::send_event`, awaited through `block_on` of a
+//!   multi-thread runtime (the plugin is idle, so the event runs in a
+//!   blocking section of the sender's thread: `async_in_place`, the
+//!   default); each iteration also pays a `block_on`, which `block_on` alone
+//!   measures;
 //! - `manager/<engine>/send_event_in_task`: the same awaited in a loop by a
 //!   task of the runtime, as an async host sends its events;
-//! - `..._in_place`: those rows, and `dispatch_10`, on a manager built with
-//!   `async_in_place` (the plugin is idle, so the event runs in a blocking
-//!   section of the sender's thread);
+//! - `..._mailbox`: those rows, and `dispatch_10`, on a manager built with
+//!   `async_in_place(false)` (the mailbox, a hand-off to the plugin's thread,
+//!   the answer back; for broadcasts, the manager's broadcast thread);
 //! - `manager/<engine>/dispatch_blocking_10` and `dispatch_10`: one
 //!   `dispatch_event_blocking` / `dispatch_event` to 10 subscribers of that
 //!   plugin, against 10 direct calls (`direct_10`) and against the floor of
@@ -122,10 +124,10 @@ fn bench(c: &mut Criterion) {
                 .expect("loads")
             })
             .collect();
-        // The same plugin set twice: behind the mailboxes (the default), and
-        // with `async_in_place`, where async senders run idle plugins on their
-        // own threads.
-        let managers = [("", false), ("_in_place", true)].map(|(suffix, in_place)| {
+        // The same plugin set twice: as built by default, where async senders
+        // run idle plugins on their own threads, and behind the mailboxes
+        // (`async_in_place(false)`).
+        let managers = [("", true), ("_mailbox", false)].map(|(suffix, in_place)| {
             let manager = PluginManager::builder()
                 .runtime(Arc::new(WasmPluginRuntime::new(Arc::clone(&engine))))
                 .async_in_place(in_place)

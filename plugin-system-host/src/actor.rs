@@ -30,7 +30,7 @@ use std::{
     panic::{AssertUnwindSafe, catch_unwind},
     sync::{
         Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
         mpsc,
     },
     time::Duration,
@@ -252,6 +252,11 @@ struct Slot {
     policy: RestartPolicy,
     breaker: Mutex<Breaker>,
     supervisor: Supervisor,
+    /// The plugin once took longer than [`INLINE_BUDGET`] for an event: an
+    /// async sender no longer runs it in place, where the sender's task
+    /// (what it joins or selects beside the event, a timeout around it)
+    /// would wait as long.
+    slow: AtomicBool,
 }
 
 /// What a plugin's worker is started with, besides the plugin.
@@ -388,8 +393,11 @@ impl Slot {
             (None, payload) => self.drive(self.plugin.handle_event(payload.event().clone())),
         });
         *clock = Instant::now();
-        self.counters
-            .record(clock.saturating_duration_since(started), answer.is_ok());
+        let took = clock.saturating_duration_since(started);
+        if took > INLINE_BUDGET {
+            self.slow.store(true, Ordering::Relaxed);
+        }
+        self.counters.record(took, answer.is_ok());
         if let Err(error) = &answer {
             self.record(error, &format!("event {}", payload.event().event_type));
             if let ManagerError::Plugin { source, .. } = error
@@ -773,6 +781,7 @@ impl Mailbox {
             policy: setup.policy,
             breaker: Mutex::default(),
             supervisor: setup.supervisor,
+            slow: AtomicBool::new(false),
         });
         let serving = Arc::clone(&slot);
         #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
@@ -909,10 +918,14 @@ impl Mailbox {
         exec::blocking_section(|| self.try_here(payload, &mut Instant::now())).flatten()
     }
 
-    /// Whether the plugin has blocking calls and looks idle with nothing
-    /// queued (or has a successor to ask): a hint, claiming nothing.
+    /// Whether the plugin may run on an async sender's thread: it has
+    /// blocking calls, has never been slow (took longer than
+    /// [`INLINE_BUDGET`] for an event), and looks idle with nothing queued
+    /// (or has a successor to ask). A hint, claiming nothing.
     pub(crate) fn may_run_here(&self) -> bool {
-        self.0.plugin.blocking().is_some() && self.looks_idle()
+        self.0.plugin.blocking().is_some()
+            && !self.0.slow.load(Ordering::Relaxed)
+            && self.looks_idle()
     }
 
     /// Whether the plugin looks idle with nothing queued (or has a successor

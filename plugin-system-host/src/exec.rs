@@ -3,7 +3,8 @@
 //!
 //! Natively, each plugin's worker is a thread of its own, guest code never
 //! runs on a thread an executor needs (at most in a `block_in_place`
-//! section, when the host opts in), and async plugin calls are driven on the
+//! section, for an async sender of an idle plugin), and async plugin calls
+//! are driven on the
 //! host's tokio runtime. In a page (`wasm32-unknown-unknown`) there is one
 //! thread and no blocking pool: each worker is a task on the page's executor
 //! (`wasm_bindgen_futures::spawn_local`), guest code runs in place, timers
@@ -140,17 +141,45 @@ mod imp {
         SystemTime::now()
     }
 
+    std::thread_local! {
+        /// tokio refused a blocking section on this thread once: it is not
+        /// asked again here (each refusal is a panic, caught, and printed by
+        /// the panic hook).
+        static REFUSED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
     /// Runs `work`, which may block, on this thread through tokio's
     /// `block_in_place` (a worker's other tasks go to another thread first)
     /// when the current runtime is a multi-thread one; `None`, `work` not
-    /// run, under a current-thread runtime or none. tokio cannot tell its
-    /// callers every place where `block_in_place` panics (a `LocalSet` off
-    /// the worker threads): the host opts in for its threads
-    /// (`ManagerBuilder::async_in_place`).
+    /// run, under a current-thread runtime or none. tokio refuses, with a
+    /// panic and before running anything, on one kind of thread it does not
+    /// let its callers tell apart: a current-thread runtime's, inside which a
+    /// multi-thread runtime's handle was entered. That refusal is caught
+    /// (`work` not run: `None`, and the thread is not asked again); a panic of
+    /// `work` itself goes on unwinding.
     pub(crate) fn blocking_section<T>(work: impl FnOnce() -> T) -> Option<T> {
         let flavor = tokio::runtime::Handle::try_current().ok()?.runtime_flavor();
-        (flavor == tokio::runtime::RuntimeFlavor::MultiThread)
-            .then(|| tokio::task::block_in_place(work))
+        if flavor != tokio::runtime::RuntimeFlavor::MultiThread || REFUSED.get() {
+            return None;
+        }
+        let mut work = Some(work);
+        let section = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            tokio::task::block_in_place(|| work.take().map(|work| work()))
+        }));
+        match section {
+            Ok(done) => done,
+            // Refused before `work` ran.
+            Err(_) if work.is_some() => {
+                REFUSED.set(true);
+                tracing::warn!(
+                    "tokio refused a blocking section on this thread (a current-thread \
+                     runtime's, in a multi-thread runtime's context): its events go \
+                     through the plugins' mailboxes"
+                );
+                None
+            }
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     }
 }
 

@@ -203,22 +203,25 @@ pub struct ManagerBuilder {
 }
 
 impl ManagerBuilder {
-    /// Lets `send_event` and `dispatch_event` handle an idle plugin's event
-    /// on the sender's own thread, in a blocking section
+    /// Whether `send_event` and `dispatch_event` handle an idle plugin's
+    /// event on the sender's own thread, in a blocking section
     /// (`tokio::task::block_in_place`: tokio first moves the thread's other
     /// tasks to another thread), instead of handing it to the plugin's
-    /// thread and back: an async event then costs what a blocking one does
-    /// (BENCHMARKS.md, "PluginManager"). Off by default, because tokio allows
-    /// it only on some threads, and panics on the others: turn it on when
-    /// every async call of the manager comes from a multi-thread tokio
-    /// runtime (its tasks, or its `block_on`), never from a `LocalSet` off
-    /// the runtime's worker threads nor from a current-thread runtime's task
-    /// that entered a multi-thread one. (On a current-thread runtime, or with
-    /// no runtime, the manager sees it and uses the mailbox.) While the
-    /// event runs, the sending task cannot be cancelled (a `timeout` around
-    /// it fires when the plugin answers, within the plugin's own deadline),
-    /// and the guest runs on the sender's stack (tokio's default of 2 MiB is
-    /// enough for the engines' default wasm stack).
+    /// thread and back (a round trip that costs several times a quick event:
+    /// BENCHMARKS.md, "PluginManager"). On by default, where tokio allows it:
+    /// on a multi-thread runtime (its tasks, or its `block_on`); elsewhere the
+    /// event goes through the mailbox.
+    ///
+    /// What it costs the sending task: while the plugin runs, that task runs
+    /// nothing else (the other futures it joins or selects beside the event,
+    /// a `timeout` around it, which fires when the plugin has answered,
+    /// within the plugin's own deadline). So a plugin runs in place only
+    /// while it has never taken longer than 2 ms for an event; after that,
+    /// its events go through its mailbox for as long as it is loaded. Turn
+    /// it off for a host whose tasks wait on several plugins at once, or
+    /// must be cancellable at any moment. The guest runs on the sender's
+    /// stack (tokio's default of 2 MiB is enough for the engines' default
+    /// wasm stack).
     #[must_use]
     pub fn async_in_place(mut self, enabled: bool) -> Self {
         self.async_in_place = enabled;
@@ -630,7 +633,7 @@ impl PluginManager {
             max_event_depth: DEFAULT_MAX_EVENT_DEPTH,
             fail_open: HashMap::new(),
             signatures: Vec::new(),
-            async_in_place: false,
+            async_in_place: true,
         }
     }
 
@@ -1397,11 +1400,11 @@ impl PluginManager {
 
     /// Sends `event` to the plugin `target` and waits for its answer (within
     /// the plugin's deadline), one at a time with everything else the plugin
-    /// handles. The event goes through the plugin's mailbox to the plugin's
-    /// own thread; with [`ManagerBuilder::async_in_place`], on a multi-thread
-    /// tokio runtime, an event for a plugin that is idle with nothing queued
-    /// is handled on the sender's thread in a blocking section instead, with
-    /// no hand-off.
+    /// handles. On a multi-thread tokio runtime, an event for a plugin that
+    /// is idle with nothing queued, and has never been slow, is handled on
+    /// the sender's thread in a blocking section, with no hand-off
+    /// ([`ManagerBuilder::async_in_place`], on by default); otherwise it goes
+    /// through the plugin's mailbox to the plugin's own thread.
     ///
     /// # Errors
     /// [`ManagerError::NotFound`], [`ManagerError::WrongState`] for a plugin
@@ -1501,14 +1504,14 @@ impl PluginManager {
     /// Sends `event` to every ready plugin that subscribes to its type
     /// ([`subscribes`]) and gathers their answers by plugin id. The event is
     /// serialized once per wire format, whatever the number of recipients.
-    /// The broadcast runs as [`dispatch_event_blocking`](Self::dispatch_event_blocking)
-    /// does, off the executor, on the manager's broadcast thread (or, while
-    /// that one is busy, on a blocking thread of tokio's); with
-    /// [`ManagerBuilder::async_in_place`], on a multi-thread tokio runtime and
-    /// when every recipient is idle, in a blocking section of the caller's
-    /// thread instead. A plugin that is
-    /// busy or fails answers with its error; the others are not held up by
-    /// it.
+    /// On a multi-thread tokio runtime, when every recipient is idle and
+    /// none has ever been slow ([`ManagerBuilder::async_in_place`], on by
+    /// default), the broadcast runs as
+    /// [`dispatch_event_blocking`](Self::dispatch_event_blocking) does, in a
+    /// blocking section of the caller's thread; otherwise off the executor,
+    /// on the manager's broadcast thread (or, while that one is busy, on a
+    /// blocking thread of tokio's). A plugin that is busy or fails answers
+    /// with its error; the others are not held up by it.
     pub async fn dispatch_event(
         &self,
         event: PluginEvent,

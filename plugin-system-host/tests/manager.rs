@@ -579,7 +579,6 @@ async fn a_hundred_thousand_events_from_many_tasks_are_all_answered_or_refused()
     let m = PluginManager::builder()
         .runtime(Arc::new(runtime.clone()))
         .mailbox_capacity(16)
-        .async_in_place(true)
         .build();
     let ids: Vec<String> = (0..8).map(|i| format!("plugin.p{i}")).collect();
     // Half have blocking calls: their senders run them in place when idle,
@@ -790,12 +789,12 @@ async fn host_function_arguments_are_checked_against_the_signature() {
     assert_eq!(listed[0].params[1].name, "trim");
 }
 
-/// With `async_in_place`, an async sender on a multi-thread runtime runs an
-/// idle plugin's event on its own thread, in a blocking section: a plugin
-/// stuck there holds up neither the runtime's other tasks nor another
-/// plugin. On a current-thread runtime, which has no other thread for its
-/// tasks, and without the option, the event goes to the plugin's own
-/// thread.
+/// An async sender on a multi-thread runtime runs an idle plugin's event on
+/// its own thread, in a blocking section (`async_in_place`, the default): a
+/// plugin stuck there holds up neither the runtime's other tasks nor another
+/// plugin, and once it has been slow its events go to its own thread. On a
+/// current-thread runtime, which has no other thread for its tasks, and with
+/// the option off, the event goes to the plugin's own thread.
 #[test]
 fn async_senders_run_idle_plugins_in_place_only_where_the_runtime_can_spare_the_thread() {
     let root = temp_root("in-place");
@@ -809,10 +808,7 @@ fn async_senders_run_idle_plugins_in_place_only_where_the_runtime_can_spare_the_
         .enable_all()
         .build()
         .unwrap();
-    let m = PluginManager::builder()
-        .runtime(Arc::new(runtime.clone()))
-        .async_in_place(true)
-        .build();
+    let m = manager(&runtime);
     let report = tokio.block_on(m.load_packages(vec![
         package(&root, "plugin.stuck", ""),
         package(&root, "plugin.quick", r#"subscribesTo = ["doc.*"]"#),
@@ -886,13 +882,22 @@ fn async_senders_run_idle_plugins_in_place_only_where_the_runtime_can_spare_the_
     }
     // A second event for the stuck plugin waits its turn in the mailbox.
     let queued = m.post_event("plugin.stuck", PluginEvent::new("d")).unwrap();
-    stuck_gate.open(2);
+    stuck_gate.open(3);
     assert!(tokio.block_on(held).unwrap().is_ok());
     assert!(tokio.block_on(queued).is_ok());
     let threads = stuck.threads.lock().unwrap().clone();
     assert_eq!(threads[0], "sender");
     assert!(threads[1].starts_with("plugin "), "{threads:?}");
     assert_eq!(m.plugin_stats("plugin.stuck").unwrap().events_handled, 2);
+    // It was slow once (held far past 2 ms): idle now, it is no longer run
+    // in a sender's task, whose other futures it could hold up as long.
+    let sent = {
+        let m = m.clone();
+        tokio.spawn(async move { m.send_event("plugin.stuck", PluginEvent::new("e")).await })
+    };
+    assert!(tokio.block_on(sent).unwrap().is_ok());
+    let last = stuck.threads.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last, "plugin plugin.stuck");
 
     // A current-thread runtime cannot spare its thread.
     let single = tokio::runtime::Builder::new_current_thread()
@@ -912,8 +917,11 @@ fn async_senders_run_idle_plugins_in_place_only_where_the_runtime_can_spare_the_
     assert_eq!(last, "plugin broadcasts", "the manager's broadcast thread");
     tokio.block_on(m.shutdown());
 
-    // Without the option, the mailbox, from the same runtime's tasks.
-    let m = manager(&runtime);
+    // With the option off, the mailbox, from the same runtime's tasks.
+    let m = PluginManager::builder()
+        .runtime(Arc::new(runtime.clone()))
+        .async_in_place(false)
+        .build();
     let report = tokio.block_on(m.load_packages(vec![package(
         &root,
         "plugin.quick",
@@ -928,6 +936,52 @@ fn async_senders_run_idle_plugins_in_place_only_where_the_runtime_can_spare_the_
     let last = quick.threads.lock().unwrap().last().cloned().unwrap();
     assert_eq!(last, "plugin plugin.quick");
     tokio.block_on(m.shutdown());
+}
+
+/// tokio refuses a blocking section (with a panic) on a current-thread
+/// runtime's thread that entered a multi-thread runtime's context, which it
+/// gives its callers no way to tell: the manager catches the refusal and
+/// sends through the mailbox, and asks that thread no more.
+#[test]
+fn a_blocking_section_tokio_refuses_falls_back_to_the_mailbox() {
+    let root = temp_root("refused");
+    let runtime = NativeRuntime::default();
+    runtime.with_blocking("plugin.quick", StdGate::new(u32::MAX));
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let m = manager(&runtime);
+    let report = multi.block_on(m.load_packages(vec![package(
+        &root,
+        "plugin.quick",
+        r#"subscribesTo = ["doc.*"]"#,
+    )]));
+    assert_eq!(report.loaded.len(), 1, "{:?}", report.failed);
+    let quick = runtime.behaviour("plugin.quick");
+    let single = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    single.block_on(async {
+        let _inside = multi.handle().enter();
+        for n in 0..3 {
+            let answer = m
+                .send_event("plugin.quick", PluginEvent::new("doc.a"))
+                .await;
+            assert!(answer.is_ok(), "event {n}: {answer:?}");
+            let answers = m.dispatch_event(PluginEvent::new("doc.b")).await;
+            assert!(answers.len() == 1 && answers[0].1.is_ok(), "{answers:?}");
+        }
+    });
+    let threads = quick.threads.lock().unwrap().clone();
+    assert_eq!(threads.len(), 6);
+    assert!(
+        threads.iter().all(|t| t.starts_with("plugin ")),
+        "{threads:?}"
+    );
+    multi.block_on(m.shutdown());
 }
 
 /// The blocking calls, from threads that are not async tasks: an idle

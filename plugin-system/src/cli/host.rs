@@ -69,12 +69,11 @@ pub(crate) fn run(args: &HostArgs, out: &mut dyn Write) -> Result<(), Failure> {
         args.max_restarts,
         std::time::Duration::from_secs(args.restart_window),
     );
-    // Every event is sent from the `block_on` below, on a multi-thread
-    // runtime and in no `LocalSet`: idle plugins may run on its thread.
+    // Every event is sent from the `block_on` below, of a multi-thread
+    // runtime, one at a time: idle plugins run on its thread (the default).
     let mut builder = PluginManager::builder()
         .runtime(Arc::new(WasmPluginRuntime::new(engine)))
-        .restart_policy(policy)
-        .async_in_place(true);
+        .restart_policy(policy);
     if let Some(dir) = &args.data_dir {
         builder = builder.data_dir(dir);
     }
