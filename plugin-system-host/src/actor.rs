@@ -30,7 +30,7 @@ use std::{
     panic::{AssertUnwindSafe, catch_unwind},
     sync::{
         Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering},
         mpsc,
     },
     time::Duration,
@@ -59,6 +59,13 @@ pub(crate) type Supervisor = Arc<dyn Fn(usize, PluginState, String) + Send + Syn
 /// How long a broadcast may keep recipients waiting for the caller to reach
 /// them before their workers take over.
 pub(crate) const INLINE_BUDGET: Duration = Duration::from_millis(2);
+
+/// How many slow events (longer than [`INLINE_BUDGET`]) a plugin may have
+/// and still run on an async sender's thread: a first event or two may be
+/// slow from a cold start (pages touched, functions compiled lazily); a
+/// plugin slow more often is kept to its own thread for as long as it is
+/// loaded.
+const SLOW_STRIKES: u32 = 3;
 
 /// How long a worker that has run out of work stays awake for the next
 /// before it sleeps: an event that comes meanwhile costs no wake-up, which on
@@ -252,11 +259,11 @@ struct Slot {
     policy: RestartPolicy,
     breaker: Mutex<Breaker>,
     supervisor: Supervisor,
-    /// The plugin once took longer than [`INLINE_BUDGET`] for an event: an
-    /// async sender no longer runs it in place, where the sender's task
-    /// (what it joins or selects beside the event, a timeout around it)
-    /// would wait as long.
-    slow: AtomicBool,
+    /// Events the plugin took longer than [`INLINE_BUDGET`] for: from
+    /// [`SLOW_STRIKES`] on, an async sender no longer runs it in place, where
+    /// the sender's task (what it joins or selects beside the event, a
+    /// timeout around it) would wait as long.
+    slow_events: AtomicU32,
 }
 
 /// What a plugin's worker is started with, besides the plugin.
@@ -395,7 +402,7 @@ impl Slot {
         *clock = Instant::now();
         let took = clock.saturating_duration_since(started);
         if took > INLINE_BUDGET {
-            self.slow.store(true, Ordering::Relaxed);
+            self.slow_events.fetch_add(1, Ordering::Relaxed);
         }
         self.counters.record(took, answer.is_ok());
         if let Err(error) = &answer {
@@ -781,7 +788,7 @@ impl Mailbox {
             policy: setup.policy,
             breaker: Mutex::default(),
             supervisor: setup.supervisor,
-            slow: AtomicBool::new(false),
+            slow_events: AtomicU32::new(0),
         });
         let serving = Arc::clone(&slot);
         #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
@@ -919,12 +926,15 @@ impl Mailbox {
     }
 
     /// Whether the plugin may run on an async sender's thread: it has
-    /// blocking calls, has never been slow (took longer than
-    /// [`INLINE_BUDGET`] for an event), and looks idle with nothing queued
-    /// (or has a successor to ask). A hint, claiming nothing.
+    /// blocking calls, its last event took at most [`INLINE_BUDGET`] (its
+    /// first goes to its own thread, cold), it has taken longer fewer than
+    /// [`SLOW_STRIKES`] times, and it looks idle with nothing queued (or has
+    /// a successor to ask). A hint, claiming nothing.
     pub(crate) fn may_run_here(&self) -> bool {
-        self.0.plugin.blocking().is_some()
-            && !self.0.slow.load(Ordering::Relaxed)
+        let slot = &self.0;
+        slot.plugin.blocking().is_some()
+            && slot.counters.last_time() <= INLINE_BUDGET
+            && slot.slow_events.load(Ordering::Relaxed) < SLOW_STRIKES
             && self.looks_idle()
     }
 
@@ -955,6 +965,7 @@ impl Mailbox {
             queue.running = true;
         }
         let _claim = Claim(slot);
+        slot.counters.ran_in_place();
         Some(slot.handle_timed(payload, 0, clock))
     }
 
@@ -1223,9 +1234,11 @@ impl Broadcast {
     /// The broadcast thread's share of a broadcast another thread runs: the
     /// recipients neither has taken yet, each run here when idle or handed
     /// to its worker, their answers put in their places.
-    fn help(self: &Arc<Self>) {
+    fn help(self: &Arc<Self>) -> u64 {
         let mut clock = Instant::now();
+        let mut taken_here = 0;
         while let Some(index) = self.take() {
+            taken_here += 1;
             let taken = Taken(self, index);
             match self.recipients[index].try_here(&self.payload, &mut clock) {
                 Some(answer) => self.put(index, answer),
@@ -1233,6 +1246,7 @@ impl Broadcast {
             }
             std::mem::forget(taken);
         }
+        taken_here
     }
 }
 
@@ -1382,6 +1396,8 @@ impl Rescuer {
 pub(crate) struct Runner {
     state: Mutex<RunnerState>,
     wake: Condvar,
+    /// Recipients it took beside the threads that ran their broadcasts.
+    helped: AtomicU64,
 }
 
 #[derive(Default)]
@@ -1419,6 +1435,7 @@ impl Runner {
         let runner = Arc::new(Runner {
             state: Mutex::default(),
             wake: Condvar::new(),
+            helped: AtomicU64::new(0),
         });
         if !exec::THREADS {
             // A page: broadcasts go through the recipients' mailboxes.
@@ -1487,6 +1504,12 @@ impl Runner {
         true
     }
 
+    /// Recipients it has taken beside the threads that ran their
+    /// broadcasts.
+    pub(crate) fn helped(&self) -> u64 {
+        self.helped.load(Ordering::Relaxed)
+    }
+
     /// Ends the thread.
     pub(crate) fn end(&self) {
         self.lock().ended = true;
@@ -1540,7 +1563,9 @@ impl Runner {
                 RunnerJob::Help(broadcast) => {
                     // A panic fills the place of the recipient it left
                     // unanswered ([`Taken`]).
-                    let _ = catch_unwind(AssertUnwindSafe(|| broadcast.help()));
+                    if let Ok(taken) = catch_unwind(AssertUnwindSafe(|| broadcast.help())) {
+                        self.helped.fetch_add(taken, Ordering::Relaxed);
+                    }
                     self.lock().busy = false;
                 }
             }

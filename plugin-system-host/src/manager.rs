@@ -216,8 +216,10 @@ impl ManagerBuilder {
     /// nothing else (the other futures it joins or selects beside the event,
     /// a `timeout` around it, which fires when the plugin has answered,
     /// within the plugin's own deadline). So a plugin runs in place only
-    /// while it has never taken longer than 2 ms for an event; after that,
-    /// its events go through its mailbox for as long as it is loaded. Turn
+    /// while its last event took at most 2 ms and it has taken longer fewer
+    /// than three times (a cold start may be slow once or twice): its first
+    /// event, one after a slow one, and all of them after the third slow
+    /// one (for as long as it is loaded) go through its mailbox. Turn
     /// it off for a host whose tasks wait on several plugins at once, or
     /// must be cancellable at any moment. The guest runs on the sender's
     /// stack (tokio's default of 2 MiB is enough for the engines' default
@@ -1401,9 +1403,10 @@ impl PluginManager {
     /// Sends `event` to the plugin `target` and waits for its answer (within
     /// the plugin's deadline), one at a time with everything else the plugin
     /// handles. On a multi-thread tokio runtime, an event for a plugin that
-    /// is idle with nothing queued, and has never been slow, is handled on
-    /// the sender's thread in a blocking section, with no hand-off
-    /// ([`ManagerBuilder::async_in_place`], on by default); otherwise it goes
+    /// is idle with nothing queued, and quick (see
+    /// [`ManagerBuilder::async_in_place`]), is handled on
+    /// the sender's thread in a blocking section, with no hand-off (on by
+    /// default); otherwise it goes
     /// through the plugin's mailbox to the plugin's own thread.
     ///
     /// # Errors
@@ -1505,8 +1508,8 @@ impl PluginManager {
     /// ([`subscribes`]) and gathers their answers by plugin id. The event is
     /// serialized once per wire format, whatever the number of recipients.
     /// On a multi-thread tokio runtime, when every recipient is idle and
-    /// none has ever been slow ([`ManagerBuilder::async_in_place`], on by
-    /// default), the broadcast runs as
+    /// quick ([`ManagerBuilder::async_in_place`], on by default), the
+    /// broadcast runs as
     /// [`dispatch_event_blocking`](Self::dispatch_event_blocking) does, in a
     /// blocking section of the caller's thread; otherwise off the executor,
     /// on the manager's broadcast thread (or, while that one is busy, on a
@@ -1769,6 +1772,7 @@ impl PluginManager {
                 unique_types,
                 most_common,
                 most_common_count,
+                recipients_helped: self.inner.runner.helped(),
             },
             permissions,
             errors: self.inner.errors.stats(),

@@ -71,6 +71,10 @@ pub struct DispatcherStats {
     pub most_common: Option<String>,
     /// Its count.
     pub most_common_count: u64,
+    /// Broadcast recipients that the manager's broadcast thread took beside
+    /// a thread that ran the broadcast itself (a blocking broadcaster's, or
+    /// an async one's in a blocking section).
+    pub recipients_helped: u64,
 }
 
 /// What the plugins were granted.

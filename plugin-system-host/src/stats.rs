@@ -14,6 +14,8 @@ const TIMES_KEPT: usize = 1024;
 pub(crate) struct PluginCounters {
     handled: AtomicU64,
     failed: AtomicU64,
+    /// Events handled with no hand-off to the plugin's own thread.
+    in_place: AtomicU64,
     /// The latest handling times in nanoseconds, a ring of [`TIMES_KEPT`]
     /// written without a lock (whoever runs an event records it); `u64::MAX`
     /// marks a place not written yet.
@@ -29,6 +31,7 @@ impl Default for PluginCounters {
         PluginCounters {
             handled: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            in_place: AtomicU64::new(0),
             times: (0..TIMES_KEPT).map(|_| AtomicU64::new(u64::MAX)).collect(),
             depth: AtomicU32::new(0),
             restarts: AtomicU64::new(0),
@@ -63,6 +66,11 @@ impl PluginCounters {
         self.times[count as usize % TIMES_KEPT].store(nanos.min(u64::MAX - 1), Ordering::Relaxed);
     }
 
+    /// Counts an event handled with no hand-off to the plugin's thread.
+    pub(crate) fn ran_in_place(&self) {
+        self.in_place.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// How long the latest event took; `Duration::MAX` before the first.
     pub(crate) fn last_time(&self) -> Duration {
         let count = self.handled.load(Ordering::Relaxed);
@@ -94,6 +102,7 @@ impl PluginCounters {
         PluginStats {
             events_handled: self.handled.load(Ordering::Relaxed),
             failures: self.failed.load(Ordering::Relaxed),
+            events_in_place: self.in_place.load(Ordering::Relaxed),
             median_time: at(0.5),
             p99_time: at(0.99),
             restarts: self.restarts.load(Ordering::Relaxed),
@@ -113,6 +122,11 @@ pub struct PluginStats {
     pub events_handled: u64,
     /// Events it failed (an error, not a response with `success: false`).
     pub failures: u64,
+    /// Of the events handled, those run where they were sent or broadcast,
+    /// with no hand-off to the plugin's own thread (the plugin was idle):
+    /// on a blocking sender's thread, an async one's in a blocking section,
+    /// or the thread running a broadcast.
+    pub events_in_place: u64,
     /// The median handling time of the latest events (in microseconds when
     /// serialized).
     #[serde(rename = "median_us", serialize_with = "micros")]

@@ -816,6 +816,16 @@ fn async_senders_run_idle_plugins_in_place_only_where_the_runtime_can_spare_the_
     assert_eq!(report.loaded.len(), 2, "{:?}", report.failed);
     let quick = runtime.behaviour("plugin.quick");
     let stuck = runtime.behaviour("plugin.stuck");
+    // A plugin's first event goes to its own thread (it may be slow, cold):
+    // one each first, from this thread, which may block.
+    stuck_gate.open(1);
+    for id in ["plugin.quick", "plugin.stuck"] {
+        assert!(m.send_event_blocking(id, PluginEvent::new("warm")).is_ok());
+    }
+    for behaviour in [&quick, &stuck] {
+        behaviour.threads.lock().unwrap().clear();
+        behaviour.thread_ids.lock().unwrap().clear();
+    }
 
     // From a task: handled on the task's own thread (its id, taken before
     // the first await, names it: tokio's blocking threads share the name).
@@ -855,15 +865,15 @@ fn async_senders_run_idle_plugins_in_place_only_where_the_runtime_can_spare_the_
         })
     };
     for _ in 0..3000 {
-        if stuck.started.load(Ordering::SeqCst) == 1 {
+        if stuck.started.load(Ordering::SeqCst) == 2 {
             break;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(
         stuck.started.load(Ordering::SeqCst),
-        1,
-        "the plugin took it"
+        2,
+        "the plugin took it (after the first event)"
     );
     assert_eq!(*stuck.threads.lock().unwrap(), ["sender"]);
     assert_eq!(
@@ -880,24 +890,63 @@ fn async_senders_run_idle_plugins_in_place_only_where_the_runtime_can_spare_the_
                 .unwrap();
         assert!(answer.is_ok(), "event {n}: {answer:?}");
     }
+    let stats = m.plugin_stats("plugin.quick").unwrap();
+    assert_eq!((stats.events_handled, stats.events_in_place), (23, 23));
     // A second event for the stuck plugin waits its turn in the mailbox.
     let queued = m.post_event("plugin.stuck", PluginEvent::new("d")).unwrap();
-    stuck_gate.open(3);
+    stuck_gate.open(2);
     assert!(tokio.block_on(held).unwrap().is_ok());
     assert!(tokio.block_on(queued).is_ok());
     let threads = stuck.threads.lock().unwrap().clone();
     assert_eq!(threads[0], "sender");
     assert!(threads[1].starts_with("plugin "), "{threads:?}");
-    assert_eq!(m.plugin_stats("plugin.stuck").unwrap().events_handled, 2);
-    // It was slow once (held far past 2 ms): idle now, it is no longer run
-    // in a sender's task, whose other futures it could hold up as long.
-    let sent = {
+    assert_eq!(m.plugin_stats("plugin.stuck").unwrap().events_handled, 3);
+
+    // "b" was slow (held far past 2 ms), "d" quick. A plugin runs in an
+    // async sender's task only while its last event was quick and it has
+    // been slow fewer than three times: the sender's other futures, and a
+    // timeout around it, would wait as long.
+    let send = |event: &'static str| {
         let m = m.clone();
-        tokio.spawn(async move { m.send_event("plugin.stuck", PluginEvent::new("e")).await })
+        tokio.spawn(async move { m.send_event("plugin.stuck", PluginEvent::new(event)).await })
     };
-    assert!(tokio.block_on(sent).unwrap().is_ok());
-    let last = stuck.threads.lock().unwrap().last().cloned().unwrap();
-    assert_eq!(last, "plugin plugin.stuck");
+    let slow = |event: &'static str| {
+        let before = stuck.started.load(Ordering::SeqCst);
+        let sent = send(event);
+        for _ in 0..3000 {
+            if stuck.started.load(Ordering::SeqCst) > before {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Held at the gate well past 2 ms.
+        std::thread::sleep(Duration::from_millis(5));
+        stuck_gate.open(1);
+        assert!(tokio.block_on(sent).unwrap().is_ok());
+    };
+    let quick_one = |event: &'static str| {
+        stuck_gate.open(1);
+        assert!(tokio.block_on(send(event)).unwrap().is_ok());
+    };
+    slow("e"); // the second slow one, in place
+    quick_one("f"); // after a slow one: its own thread
+    slow("g"); // the third, in place
+    quick_one("h"); // after a slow one: its own thread
+    quick_one("i"); // three slow ones: its own thread from now on
+    let threads = stuck.threads.lock().unwrap().clone();
+    assert_eq!(
+        threads[2..],
+        [
+            "sender",
+            "plugin plugin.stuck",
+            "sender",
+            "plugin plugin.stuck",
+            "plugin plugin.stuck"
+        ],
+        "{threads:?}"
+    );
+    let stats = m.plugin_stats("plugin.stuck").unwrap();
+    assert_eq!((stats.events_handled, stats.events_in_place), (8, 4));
 
     // A current-thread runtime cannot spare its thread.
     let single = tokio::runtime::Builder::new_current_thread()
@@ -982,6 +1031,66 @@ fn a_blocking_section_tokio_refuses_falls_back_to_the_mailbox() {
         "{threads:?}"
     );
     multi.block_on(m.shutdown());
+}
+
+/// A run of blocking broadcasts gets the manager's broadcast thread's help
+/// (on more than one core): it takes recipients beside the broadcaster, its
+/// answers land in their places, and the statistics count them. On one core
+/// nobody helps.
+#[test]
+fn a_run_of_blocking_broadcasts_is_helped_by_the_broadcast_thread() {
+    let root = temp_root("helped");
+    let runtime = NativeRuntime::default();
+    let ids: Vec<String> = (0..8).map(|i| format!("plugin.h{i}")).collect();
+    for id in &ids {
+        runtime.with_blocking(id, StdGate::new(u32::MAX));
+    }
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    let m = manager(&runtime);
+    let packages = ids
+        .iter()
+        .map(|id| package(&root, id, r#"subscribesTo = ["tick"]"#))
+        .collect();
+    assert_eq!(tokio.block_on(m.load_packages(packages)).loaded.len(), 8);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut broadcasts = 0;
+    while broadcasts < 20_000 && m.statistics().dispatcher.recipients_helped == 0 {
+        let answers = m.dispatch_event_blocking(PluginEvent::new("tick"));
+        broadcasts += 1;
+        let answered: Vec<&str> = answers
+            .iter()
+            .map(|(id, answer)| {
+                let answer = answer.as_ref().expect("answered");
+                assert_eq!(
+                    answer.get("plugin").and_then(Value::as_str),
+                    Some(id.as_str())
+                );
+                id.as_str()
+            })
+            .collect();
+        assert_eq!(answered, ids);
+    }
+    let helped = m.statistics().dispatcher.recipients_helped;
+    let by_helper: usize = ids
+        .iter()
+        .map(|id| {
+            let threads = runtime.behaviour(id).threads.lock().unwrap().clone();
+            threads.iter().filter(|t| *t == "plugin broadcasts").count()
+        })
+        .sum();
+    if cores > 1 {
+        assert!(helped > 0, "no help in {broadcasts} broadcasts");
+        assert!(by_helper > 0);
+    } else {
+        assert_eq!((helped, by_helper), (0, 0));
+    }
+    // Every event ran where it was broadcast, none on a plugin's own thread.
+    for id in &ids {
+        let stats = m.plugin_stats(id).unwrap();
+        assert_eq!(stats.events_handled, broadcasts);
+        assert_eq!(stats.events_in_place, broadcasts);
+    }
+    tokio.block_on(m.shutdown());
 }
 
 /// The blocking calls, from threads that are not async tasks: an idle
