@@ -60,12 +60,23 @@ pub(crate) type Supervisor = Arc<dyn Fn(usize, PluginState, String) + Send + Syn
 /// them before their workers take over.
 pub(crate) const INLINE_BUDGET: Duration = Duration::from_millis(2);
 
-/// How many slow events (longer than [`INLINE_BUDGET`]) a plugin may have
+/// How long an event may take and still count as quick, by default: a
+/// plugin runs on an async sender's thread only while it is quick
+/// ([`Mailbox::may_run_here`]).
+pub(crate) const SLOW_EVENT: Duration = INLINE_BUDGET;
+
+/// How many slow events (longer than [`WorkerSetup::slow_event`]) a plugin may have
 /// and still run on an async sender's thread: a first event or two may be
-/// slow from a cold start (pages touched, functions compiled lazily); a
-/// plugin slow more often is kept to its own thread for as long as it is
-/// loaded.
+/// slow from a cold start (pages touched, functions compiled lazily). From
+/// then on, each slow one keeps it on its own thread for the next
+/// [`QUICK_TO_FORGIVE`] events: a plugin slow by habit stays there, one
+/// that a busy machine slowed now and then (wall-clock time counts a thread
+/// that was preempted) comes back.
 const SLOW_STRIKES: u32 = 3;
+
+/// Events handled since its last slow one after which a plugin with
+/// [`SLOW_STRIKES`] slow ones runs on async senders' threads again.
+const QUICK_TO_FORGIVE: u64 = 1024;
 
 /// How long a worker that has run out of work stays awake for the next
 /// before it sleeps: an event that comes meanwhile costs no wake-up, which on
@@ -259,11 +270,15 @@ struct Slot {
     policy: RestartPolicy,
     breaker: Mutex<Breaker>,
     supervisor: Supervisor,
-    /// Events the plugin took longer than [`INLINE_BUDGET`] for: from
-    /// [`SLOW_STRIKES`] on, an async sender no longer runs it in place, where
-    /// the sender's task (what it joins or selects beside the event, a
-    /// timeout around it) would wait as long.
+    /// An event longer than this is slow.
+    slow_event: Duration,
+    /// Events the plugin took longer than `slow_event` for: from
+    /// [`SLOW_STRIKES`] on, an async sender runs it in place only
+    /// [`QUICK_TO_FORGIVE`] events after the last (`last_slow`, a count of
+    /// events handled), since the sender's task (what it joins or selects
+    /// beside the event, a timeout around it) would wait as long.
     slow_events: AtomicU32,
+    last_slow: AtomicU64,
 }
 
 /// What a plugin's worker is started with, besides the plugin.
@@ -276,6 +291,8 @@ pub(crate) struct WorkerSetup {
     pub(crate) runtime: Driver,
     pub(crate) policy: RestartPolicy,
     pub(crate) supervisor: Supervisor,
+    /// An event longer than this is slow ([`SLOW_EVENT`] by default).
+    pub(crate) slow_event: Duration,
 }
 
 /// The sending side of a plugin's mailbox. Cheap to clone.
@@ -401,10 +418,11 @@ impl Slot {
         });
         *clock = Instant::now();
         let took = clock.saturating_duration_since(started);
-        if took > INLINE_BUDGET {
+        let handled = self.counters.record(took, answer.is_ok());
+        if took > self.slow_event {
             self.slow_events.fetch_add(1, Ordering::Relaxed);
+            self.last_slow.store(handled, Ordering::Relaxed);
         }
-        self.counters.record(took, answer.is_ok());
         if let Err(error) = &answer {
             self.record(error, &format!("event {}", payload.event().event_type));
             if let ManagerError::Plugin { source, .. } = error
@@ -788,7 +806,9 @@ impl Mailbox {
             policy: setup.policy,
             breaker: Mutex::default(),
             supervisor: setup.supervisor,
+            slow_event: setup.slow_event,
             slow_events: AtomicU32::new(0),
+            last_slow: AtomicU64::new(0),
         });
         let serving = Arc::clone(&slot);
         #[cfg(not(all(target_family = "wasm", target_os = "unknown")))]
@@ -926,15 +946,21 @@ impl Mailbox {
     }
 
     /// Whether the plugin may run on an async sender's thread: it has
-    /// blocking calls, its last event took at most [`INLINE_BUDGET`] (its
+    /// blocking calls, its last event took at most `slow_event` (its
     /// first goes to its own thread, cold), it has taken longer fewer than
-    /// [`SLOW_STRIKES`] times, and it looks idle with nothing queued (or has
-    /// a successor to ask). A hint, claiming nothing.
+    /// [`SLOW_STRIKES`] times or not within the last [`QUICK_TO_FORGIVE`]
+    /// events, and it looks idle with nothing queued (or has a successor to
+    /// ask). A hint, claiming nothing.
     pub(crate) fn may_run_here(&self) -> bool {
         let slot = &self.0;
         slot.plugin.blocking().is_some()
-            && slot.counters.last_time() <= INLINE_BUDGET
-            && slot.slow_events.load(Ordering::Relaxed) < SLOW_STRIKES
+            && slot.counters.last_time() <= slot.slow_event
+            && (slot.slow_events.load(Ordering::Relaxed) < SLOW_STRIKES
+                || slot
+                    .counters
+                    .handled()
+                    .saturating_sub(slot.last_slow.load(Ordering::Relaxed))
+                    > QUICK_TO_FORGIVE)
             && self.looks_idle()
     }
 

@@ -27,8 +27,8 @@ pub use watch::{FolderWatch, WATCH_DEBOUNCE};
 use crate::{
     ManagerError, PluginState, StateChange,
     actor::{
-        Answer, Broadcast, Mailbox, Payload, Rescuer, Runner, Supervisor, Worker, WorkerSetup,
-        await_answers,
+        Answer, Broadcast, Mailbox, Payload, Rescuer, Runner, SLOW_EVENT, Supervisor, Worker,
+        WorkerSetup, await_answers,
     },
     dependencies,
     errors::{ErrorRecord, ErrorSeverity, ErrorTracker},
@@ -200,6 +200,7 @@ pub struct ManagerBuilder {
     fail_open: HashMap<String, PluginResponse>,
     signatures: Vec<HostFunctionSignature>,
     async_in_place: bool,
+    slow_event: Duration,
 }
 
 impl ManagerBuilder {
@@ -216,10 +217,12 @@ impl ManagerBuilder {
     /// nothing else (the other futures it joins or selects beside the event,
     /// a `timeout` around it, which fires when the plugin has answered,
     /// within the plugin's own deadline). So a plugin runs in place only
-    /// while its last event took at most 2 ms and it has taken longer fewer
-    /// than three times (a cold start may be slow once or twice): its first
-    /// event, one after a slow one, and all of them after the third slow
-    /// one (for as long as it is loaded) go through its mailbox. Turn
+    /// while its last event took at most 2 ms ([`slow_event`](Self::slow_event))
+    /// and it has taken longer fewer
+    /// than three times (a cold start may be slow once or twice) or not in
+    /// its last 1024 events: its first event, one after a slow one, and,
+    /// from the third slow one on, the 1024 events after each slow one go
+    /// through its mailbox. Turn
     /// it off for a host whose tasks wait on several plugins at once, or
     /// must be cancellable at any moment. The guest runs on the sender's
     /// stack (tokio's default of 2 MiB is enough for the engines' default
@@ -227,6 +230,15 @@ impl ManagerBuilder {
     #[must_use]
     pub fn async_in_place(mut self, enabled: bool) -> Self {
         self.async_in_place = enabled;
+        self
+    }
+
+    /// How long an event may take and still count as quick (default 2 ms):
+    /// a plugin runs in an async sender's task only while it is quick
+    /// ([`async_in_place`](Self::async_in_place)).
+    #[must_use]
+    pub fn slow_event(mut self, after: Duration) -> Self {
+        self.slow_event = after;
         self
     }
 
@@ -438,6 +450,7 @@ impl ManagerBuilder {
                 fail_open: self.fail_open,
                 signatures: self.signatures,
                 async_in_place: self.async_in_place,
+                slow_event: self.slow_event,
                 changes,
                 plugins: Mutex::new(BTreeMap::new()),
             }
@@ -526,6 +539,8 @@ struct Inner {
     signatures: Vec<HostFunctionSignature>,
     /// [`ManagerBuilder::async_in_place`].
     async_in_place: bool,
+    /// [`ManagerBuilder::slow_event`].
+    slow_event: Duration,
     changes: broadcast::Sender<StateChange>,
     /// Calls of each host function.
     host_calls: Tally,
@@ -636,6 +651,7 @@ impl PluginManager {
             fail_open: HashMap::new(),
             signatures: Vec::new(),
             async_in_place: true,
+            slow_event: SLOW_EVENT,
         }
     }
 
@@ -990,6 +1006,7 @@ impl PluginManager {
                 runtime: Driver::current(),
                 policy,
                 supervisor: self.supervisor(id),
+                slow_event: self.inner.slow_event,
             },
         )
     }

@@ -55,8 +55,9 @@ impl PluginCounters {
         self.restarts.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts one event and how long it took.
-    pub(crate) fn record(&self, took: Duration, ok: bool) {
+    /// Counts one event and how long it took; the events handled, this one
+    /// with them.
+    pub(crate) fn record(&self, took: Duration, ok: bool) -> u64 {
         let count = self.handled.fetch_add(1, Ordering::Relaxed);
         if !ok {
             self.failed.fetch_add(1, Ordering::Relaxed);
@@ -64,6 +65,12 @@ impl PluginCounters {
         // Below u64::MAX, the mark of an empty place: 584 years.
         let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX - 1);
         self.times[count as usize % TIMES_KEPT].store(nanos.min(u64::MAX - 1), Ordering::Relaxed);
+        count.wrapping_add(1)
+    }
+
+    /// The events handled.
+    pub(crate) fn handled(&self) -> u64 {
+        self.handled.load(Ordering::Relaxed)
     }
 
     /// Counts an event handled with no hand-off to the plugin's thread.
