@@ -1,11 +1,15 @@
 //! One worker thread per plugin, fed through a bounded mailbox; a caller that
-//! blocks for an idle plugin runs the event itself.
+//! may block, and finds the plugin idle, runs the event itself.
 //!
 //! Each plugin's events are handled one at a time, in the order they came,
-//! either by its worker thread or by a blocking caller that found the plugin
-//! idle with nothing queued (then the event runs on the caller's thread and
-//! costs no hand-off). Guest code never runs on an async executor's thread,
-//! and a slow or looping plugin holds up only its own mailbox: a
+//! either by its worker thread or by a caller that found the plugin idle
+//! with nothing queued (then the event runs on the caller's thread and costs
+//! no hand-off): a blocking caller, or an async one in a blocking section
+//! ([`exec::blocking_section`]) while the plugin is quick
+//! ([`Mailbox::may_run_here`]). Guest code never runs on an async
+//! executor's thread outside such a section, and a slow or looping plugin
+//! holds up only its own mailbox (and, at most [`SLOW_STRIKES`] times and
+//! then once per [`QUICK_TO_FORGIVE`] events, an async sender's task): a
 //! [`Broadcast`] runs its recipients one after another on one thread (with
 //! the [`Runner`] thread taking some beside it when it can), and the
 //! [`Rescuer`] hands those not reached yet to their own workers once
@@ -960,7 +964,7 @@ impl Mailbox {
                     .counters
                     .handled()
                     .saturating_sub(slot.last_slow.load(Ordering::Relaxed))
-                    > QUICK_TO_FORGIVE)
+                    >= QUICK_TO_FORGIVE)
             && self.looks_idle()
     }
 
@@ -991,8 +995,11 @@ impl Mailbox {
             queue.running = true;
         }
         let _claim = Claim(slot);
+        let answer = slot.handle_timed(payload, 0, clock);
+        // After the event's own count, so that a snapshot never shows more
+        // events in place than handled.
         slot.counters.ran_in_place();
-        Some(slot.handle_timed(payload, 0, clock))
+        Some(answer)
     }
 
     /// Hands the plugin's state to `next`, the version that replaces it:
@@ -1207,7 +1214,7 @@ impl Broadcast {
         let mut helped = false;
         if self.recipients.len() > 1 && exec::THREADS {
             rescuer.watch(self);
-            helped = helper.is_some_and(|runner| runner.try_help(self));
+            helped = helper.is_some_and(|runner| runner.try_help(self, || self.long()));
         }
         let mut here: Vec<Option<Answer>> = Vec::with_capacity(self.recipients.len());
         here.resize_with(self.recipients.len(), || None);
@@ -1257,6 +1264,16 @@ impl Broadcast {
 }
 
 impl Broadcast {
+    /// Whether the recipients' last events add up to [`HELP_WORTH_A_WAKE`]
+    /// or more (an unknown one, a plugin's first, counts as long).
+    fn long(&self) -> bool {
+        let mut took = Duration::ZERO;
+        self.recipients.iter().any(|mailbox| {
+            took = took.saturating_add(mailbox.0.counters.last_time());
+            took >= HELP_WORTH_A_WAKE
+        })
+    }
+
     /// The broadcast thread's share of a broadcast another thread runs: the
     /// recipients neither has taken yet, each run here when idle or handed
     /// to its worker, their answers put in their places.
@@ -1451,6 +1468,11 @@ enum RunnerJob {
 /// next ones.
 const RUN_OF_BROADCASTS: Duration = Duration::from_millis(1);
 
+/// A broadcast whose recipients took this long, all told, last time is worth
+/// waking the broadcast thread for (a wake-up costs tens of microseconds
+/// here), even outside a run of broadcasts.
+const HELP_WORTH_A_WAKE: Duration = Duration::from_micros(200);
+
 /// How long a broadcasting thread that is done with its share waits awake
 /// for the helper's last answer before it sleeps.
 const HELPER_SPIN: Duration = Duration::from_micros(50);
@@ -1503,10 +1525,11 @@ impl Runner {
 
     /// Asks the thread to take recipients of `broadcast` beside the thread
     /// that runs it: when it is free and awake, or asleep while a run of
-    /// broadcasts goes on ([`RUN_OF_BROADCASTS`]); a lone broadcast does not
-    /// pay for its wake-up (a system call, and tens of microseconds before it
-    /// runs). Whether it was asked.
-    pub(crate) fn try_help(&self, broadcast: &Arc<Broadcast>) -> bool {
+    /// broadcasts goes on ([`RUN_OF_BROADCASTS`]) or when the broadcast is
+    /// `long` (asked only then); a lone quick broadcast does not pay for its
+    /// wake-up (a system call, and tens of microseconds before it runs).
+    /// Whether it was asked.
+    pub(crate) fn try_help(&self, broadcast: &Arc<Broadcast>, long: impl FnOnce() -> bool) -> bool {
         if !may_spin() {
             // One core: a helper would only take turns with the caller.
             return false;
@@ -1520,7 +1543,7 @@ impl Runner {
             .last_asked
             .replace(now)
             .is_some_and(|last| now.saturating_duration_since(last) < RUN_OF_BROADCASTS);
-        if state.parked && !in_a_run {
+        if state.parked && !in_a_run && !long() {
             return false;
         }
         state.job = Some(RunnerJob::Help(Arc::clone(broadcast)));

@@ -148,15 +148,22 @@ mod imp {
         static REFUSED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     }
 
+    /// The panic message of tokio's refusal of a blocking section.
+    const REFUSAL: &str = "can call blocking only when running on the multi-threaded runtime";
+
     /// Runs `work`, which may block, on this thread through tokio's
     /// `block_in_place` (a worker's other tasks go to another thread first)
     /// when the current runtime is a multi-thread one; `None`, `work` not
-    /// run, under a current-thread runtime or none. tokio refuses, with a
-    /// panic and before running anything, on one kind of thread it does not
-    /// let its callers tell apart: a current-thread runtime's, inside which a
-    /// multi-thread runtime's handle was entered. That refusal is caught
-    /// (`work` not run: `None`, and the thread is not asked again); a panic of
-    /// `work` itself goes on unwinding.
+    /// run, under a current-thread runtime or none. (On a thread that only
+    /// entered a multi-thread runtime's handle, outside its workers and its
+    /// `block_on`, tokio runs `work` in place as on any thread that may
+    /// block.) tokio refuses, with a panic and before running anything, on
+    /// one kind of thread it does not let its callers tell apart: a
+    /// current-thread runtime's, inside which a multi-thread runtime's handle
+    /// was entered. That refusal is caught (`work` not run: `None`, and the
+    /// thread is not asked again; with `panic = "abort"` it cannot be, which
+    /// `ManagerBuilder::async_in_place` says); any other panic, of tokio's or
+    /// of `work`, goes on unwinding.
     pub(crate) fn blocking_section<T>(work: impl FnOnce() -> T) -> Option<T> {
         let flavor = tokio::runtime::Handle::try_current().ok()?.runtime_flavor();
         if flavor != tokio::runtime::RuntimeFlavor::MultiThread || REFUSED.get() {
@@ -169,7 +176,12 @@ mod imp {
         match section {
             Ok(done) => done,
             // Refused before `work` ran.
-            Err(_) if work.is_some() => {
+            Err(panic)
+                if work.is_some()
+                    && panic
+                        .downcast_ref::<String>()
+                        .is_some_and(|message| message.contains(REFUSAL)) =>
+            {
                 REFUSED.set(true);
                 tracing::warn!(
                     "tokio refused a blocking section on this thread (a current-thread \

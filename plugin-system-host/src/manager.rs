@@ -210,8 +210,15 @@ impl ManagerBuilder {
     /// tasks to another thread), instead of handing it to the plugin's
     /// thread and back (a round trip that costs several times a quick event:
     /// BENCHMARKS.md, "PluginManager"). On by default, where tokio allows it:
-    /// on a multi-thread runtime (its tasks, or its `block_on`); elsewhere the
-    /// event goes through the mailbox.
+    /// on a multi-thread runtime (its tasks, or its `block_on`); under a
+    /// current-thread runtime the event goes through the mailbox. tokio also
+    /// lets a thread that only entered a multi-thread runtime's handle
+    /// (`Handle::enter`) block, so an event sent from another executor
+    /// there runs on that executor's thread: turn this off for such a host.
+    /// On a current-thread runtime's thread that entered a multi-thread
+    /// runtime's handle tokio refuses with a panic, which the manager
+    /// catches (the event goes through the mailbox) unless the host is
+    /// built with `panic = "abort"`: turn this off there too.
     ///
     /// What it costs the sending task: while the plugin runs, that task runs
     /// nothing else (the other futures it joins or selects beside the event,
@@ -1592,7 +1599,7 @@ impl PluginManager {
     /// after another, with no hand-off, and the others by their own threads.
     /// With more than one recipient, on more than one core, the manager's
     /// broadcast thread takes recipients beside this one when it is free and
-    /// awake, or is woken for it during a run of broadcasts. Should one recipient be
+    /// awake, or is woken for it during a run of broadcasts or for a long one. Should one recipient be
     /// slow, those not reached yet go to their own threads after a couple of
     /// milliseconds, so a looping plugin still holds up no other.
     pub fn dispatch_event_blocking(

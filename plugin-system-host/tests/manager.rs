@@ -43,6 +43,8 @@ struct Behaviour {
     thread_ids: Arc<Mutex<Vec<std::thread::ThreadId>>>,
     /// Its load waits here for others (plugins that load side by side).
     load_gate: Option<Arc<std::sync::Barrier>>,
+    /// Each blocking event takes this long (a plugin that works).
+    work: Option<Duration>,
 }
 
 /// Permits that a blocking event takes one of, waiting for it.
@@ -145,6 +147,9 @@ impl BlockingPlugin for NativePlugin {
         if let Some(gate) = &self.behaviour.blocking {
             gate.pass();
         }
+        if let Some(work) = self.behaviour.work {
+            std::thread::sleep(work);
+        }
         self.answer(event.clone())
     }
 
@@ -186,6 +191,18 @@ impl NativeRuntime {
             id.into(),
             Behaviour {
                 blocking: Some(gate),
+                ..Behaviour::default()
+            },
+        );
+    }
+
+    /// Gives `id` blocking calls that take `work` each.
+    fn with_blocking_work(&self, id: &str, work: Duration) {
+        self.behaviours.lock().unwrap().insert(
+            id.into(),
+            Behaviour {
+                blocking: Some(StdGate::new(u32::MAX)),
+                work: Some(work),
                 ..Behaviour::default()
             },
         );
@@ -953,13 +970,14 @@ fn async_senders_run_idle_plugins_in_place_only_where_the_runtime_can_spare_the_
     );
     let stats = m.plugin_stats("plugin.stuck").unwrap();
     assert_eq!((stats.events_handled, stats.events_in_place), (8, 4));
-    // Quick for 1024 events since the last slow one (a busy machine may
-    // have slowed it): forgiven, in place again.
-    stuck_gate.open(1023);
+    // The 1024 events after its third slow one go to its own thread; after
+    // them (a busy machine may have slowed it) it is forgiven: in place
+    // again.
+    stuck_gate.open(1022);
     let sent = {
         let m = m.clone();
         tokio.spawn(async move {
-            for _ in 0..1023 {
+            for _ in 0..1022 {
                 m.send_event("plugin.stuck", PluginEvent::new("j")).await?;
             }
             Ok::<_, ManagerError>(())
@@ -975,7 +993,7 @@ fn async_senders_run_idle_plugins_in_place_only_where_the_runtime_can_spare_the_
     let last = stuck.threads.lock().unwrap().last().cloned().unwrap();
     assert_eq!(last, "sender");
     let stats = m.plugin_stats("plugin.stuck").unwrap();
-    assert_eq!((stats.events_handled, stats.events_in_place), (1032, 5));
+    assert_eq!((stats.events_handled, stats.events_in_place), (1031, 5));
 
     // A current-thread runtime cannot spare its thread.
     let single = tokio::runtime::Builder::new_current_thread()
@@ -1030,7 +1048,11 @@ fn a_blocking_section_tokio_refuses_falls_back_to_the_mailbox() {
         .enable_all()
         .build()
         .unwrap();
-    let m = manager(&runtime);
+    // Quick enough to run in place, however busy the machine.
+    let m = PluginManager::builder()
+        .runtime(Arc::new(runtime.clone()))
+        .slow_event(Duration::from_millis(200))
+        .build();
     let report = multi.block_on(m.load_packages(vec![package(
         &root,
         "plugin.quick",
@@ -1038,6 +1060,14 @@ fn a_blocking_section_tokio_refuses_falls_back_to_the_mailbox() {
     )]));
     assert_eq!(report.loaded.len(), 1, "{:?}", report.failed);
     let quick = runtime.behaviour("plugin.quick");
+    // Its first event, cold, goes to its own thread: after it, the plugin
+    // may run in place, so only the refusal keeps the events below off this
+    // thread.
+    assert!(
+        multi
+            .block_on(m.send_event("plugin.quick", PluginEvent::new("warm")))
+            .is_ok()
+    );
     let single = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -1054,11 +1084,15 @@ fn a_blocking_section_tokio_refuses_falls_back_to_the_mailbox() {
         }
     });
     let threads = quick.threads.lock().unwrap().clone();
-    assert_eq!(threads.len(), 6);
+    assert_eq!(threads.len(), 7);
     assert!(
-        threads.iter().all(|t| t.starts_with("plugin ")),
+        threads[1..].iter().all(|t| t.starts_with("plugin ")),
         "{threads:?}"
     );
+    // The broadcasts ran on the broadcast thread, which counts as in place;
+    // the sent events all went through the mailbox.
+    let stats = m.plugin_stats("plugin.quick").unwrap();
+    assert_eq!((stats.events_handled, stats.events_in_place), (7, 3));
     multi.block_on(m.shutdown());
 }
 
@@ -1071,8 +1105,10 @@ fn a_run_of_blocking_broadcasts_is_helped_by_the_broadcast_thread() {
     let root = temp_root("helped");
     let runtime = NativeRuntime::default();
     let ids: Vec<String> = (0..8).map(|i| format!("plugin.h{i}")).collect();
+    // Each takes a little while (sleeping: the other core stays free), so
+    // that the broadcast thread, once woken, finds recipients left to take.
     for id in &ids {
-        runtime.with_blocking(id, StdGate::new(u32::MAX));
+        runtime.with_blocking_work(id, Duration::from_micros(100));
     }
     let tokio = tokio::runtime::Runtime::new().unwrap();
     let m = manager(&runtime);
@@ -1083,7 +1119,7 @@ fn a_run_of_blocking_broadcasts_is_helped_by_the_broadcast_thread() {
     assert_eq!(tokio.block_on(m.load_packages(packages)).loaded.len(), 8);
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let mut broadcasts = 0;
-    while broadcasts < 20_000 && m.statistics().dispatcher.recipients_helped == 0 {
+    while broadcasts < 2_000 && m.statistics().dispatcher.recipients_helped == 0 {
         let answers = m.dispatch_event_blocking(PluginEvent::new("tick"));
         broadcasts += 1;
         let answered: Vec<&str> = answers
@@ -1113,12 +1149,9 @@ fn a_run_of_blocking_broadcasts_is_helped_by_the_broadcast_thread() {
     } else {
         assert_eq!((helped, by_helper), (0, 0));
     }
-    // Every recipient answered every broadcast, where it was broadcast
-    // (or, had the broadcaster been held up past 2 ms, on its own thread).
+    // Every recipient answered every broadcast.
     for id in &ids {
-        let stats = m.plugin_stats(id).unwrap();
-        assert_eq!(stats.events_handled, broadcasts);
-        assert!(stats.events_in_place > 0);
+        assert_eq!(m.plugin_stats(id).unwrap().events_handled, broadcasts);
     }
     tokio.block_on(m.shutdown());
 }
@@ -1153,11 +1186,19 @@ fn blocking_callers_run_idle_plugins_and_a_stuck_one_delays_no_other() {
         Some("doc.opened")
     );
     assert_eq!(*quick.threads.lock().unwrap(), std::slice::from_ref(&here));
+    // A broadcast: each recipient here, or on the manager's broadcast
+    // thread, which may take some beside this one (it is woken for a
+    // plugin's first event, which may be slow); never on their own threads.
     let answers = m.dispatch_event_blocking(PluginEvent::new("doc.saved"));
     assert_eq!(answers.len(), 2);
     assert!(answers.iter().all(|(_, a)| a.is_ok()), "{answers:?}");
-    assert_eq!(quick.threads.lock().unwrap()[1], here);
-    assert_eq!(*stuck.threads.lock().unwrap(), std::slice::from_ref(&here));
+    let ran_by_broadcast = |thread: &String| *thread == here || thread == "plugin broadcasts";
+    assert!(ran_by_broadcast(&quick.threads.lock().unwrap()[1]));
+    let stuck_threads = stuck.threads.lock().unwrap().clone();
+    assert!(
+        stuck_threads.len() == 1 && ran_by_broadcast(&stuck_threads[0]),
+        "{stuck_threads:?}"
+    );
 
     // The broadcaster (or the broadcast thread helping it) gets stuck in
     // one plugin; the other is answered meanwhile.
