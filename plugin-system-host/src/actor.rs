@@ -34,7 +34,7 @@ use std::{
     panic::{AssertUnwindSafe, catch_unwind},
     sync::{
         Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak,
-        atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering},
         mpsc,
     },
     time::Duration,
@@ -276,6 +276,10 @@ struct Slot {
     supervisor: Supervisor,
     /// An event longer than this is slow.
     slow_event: Duration,
+    /// Its instance has handled an event. The counters outlive a restart's
+    /// fresh instance and a reload's new version (the host sees one plugin);
+    /// this does not.
+    warm: AtomicBool,
     /// Events the plugin took longer than `slow_event` for: from
     /// [`SLOW_STRIKES`] on, an async sender runs it in place only
     /// [`QUICK_TO_FORGIVE`] events after the last (`last_slow`, a count of
@@ -423,6 +427,7 @@ impl Slot {
         *clock = Instant::now();
         let took = clock.saturating_duration_since(started);
         let handled = self.counters.record(took, answer.is_ok());
+        self.warm.store(true, Ordering::Relaxed);
         if took > self.slow_event {
             self.slow_events.fetch_add(1, Ordering::Relaxed);
             self.last_slow.store(handled, Ordering::Relaxed);
@@ -574,6 +579,8 @@ impl Slot {
         });
         match &outcome {
             Ok(()) => {
+                // A fresh instance: its first event is cold again.
+                self.warm.store(false, Ordering::Relaxed);
                 self.counters.restarted();
                 (self.supervisor)(
                     self.key(),
@@ -811,6 +818,7 @@ impl Mailbox {
             breaker: Mutex::default(),
             supervisor: setup.supervisor,
             slow_event: setup.slow_event,
+            warm: AtomicBool::new(false),
             slow_events: AtomicU32::new(0),
             last_slow: AtomicU64::new(0),
         });
@@ -949,15 +957,29 @@ impl Mailbox {
         exec::blocking_section(|| self.try_here(payload, &mut Instant::now())).flatten()
     }
 
-    /// Whether the plugin may run on an async sender's thread: it has
-    /// blocking calls, its last event took at most `slow_event` (its
-    /// first goes to its own thread, cold), it has taken longer fewer than
+    /// Whether the plugin may run on an async sender's thread: it looks idle
+    /// with nothing queued, has blocking calls, its instance has handled an
+    /// event (the first, maybe slow from a cold start, goes to its own
+    /// thread; so does the first after a restart), its last event took at
+    /// most `slow_event`, and it has taken longer fewer than
     /// [`SLOW_STRIKES`] times or not within the last [`QUICK_TO_FORGIVE`]
-    /// events, and it looks idle with nothing queued (or has a successor to
-    /// ask). A hint, claiming nothing.
+    /// events. A version that a reload retired answers for the version that
+    /// replaced it. A hint, claiming nothing.
     pub(crate) fn may_run_here(&self) -> bool {
         let slot = &self.0;
+        {
+            let queue = slot.lock();
+            if queue.closed {
+                let next = queue.successor.clone();
+                drop(queue);
+                return next.is_some_and(|next| next.may_run_here());
+            }
+            if !queue.free() {
+                return false;
+            }
+        }
         slot.plugin.blocking().is_some()
+            && slot.warm.load(Ordering::Relaxed)
             && slot.counters.last_time() <= slot.slow_event
             && (slot.slow_events.load(Ordering::Relaxed) < SLOW_STRIKES
                 || slot
@@ -965,14 +987,6 @@ impl Mailbox {
                     .handled()
                     .saturating_sub(slot.last_slow.load(Ordering::Relaxed))
                     >= QUICK_TO_FORGIVE)
-            && self.looks_idle()
-    }
-
-    /// Whether the plugin looks idle with nothing queued (or has a successor
-    /// to ask): a hint, claiming nothing.
-    fn looks_idle(&self) -> bool {
-        let queue = self.0.lock();
-        queue.free() || (queue.closed && queue.successor.is_some())
     }
 
     /// Handles `payload` on this thread if the plugin is idle with nothing

@@ -227,7 +227,8 @@ impl ManagerBuilder {
     /// while its last event took at most 2 ms ([`slow_event`](Self::slow_event))
     /// and it has taken longer fewer
     /// than three times (a cold start may be slow once or twice) or not in
-    /// its last 1024 events: its first event, one after a slow one, and,
+    /// its last 1024 events: its first event (and a restarted or reloaded
+    /// one's), one after a slow one, and,
     /// from the third slow one on, the 1024 events after each slow one go
     /// through its mailbox. Turn
     /// it off for a host whose tasks wait on several plugins at once, or

@@ -586,10 +586,18 @@ async fn transitions(kind: EngineKind) {
         "{kind:?}: {refused}"
     );
     m.revive("plugin.flaky").await.unwrap();
+    let in_place = m.plugin_stats("plugin.flaky").unwrap().events_in_place;
     assert!(
         m.send_event("plugin.flaky", PluginEvent::new("x"))
             .await
             .is_ok(),
+        "{kind:?}"
+    );
+    // A fresh instance's first event is cold: it went to the plugin's own
+    // thread, not this task's.
+    assert_eq!(
+        m.plugin_stats("plugin.flaky").unwrap().events_in_place,
+        in_place,
         "{kind:?}"
     );
     m.unload("plugin.flaky", false).await.unwrap();
