@@ -94,6 +94,17 @@ pub(crate) struct Bridge {
     touched: bool,
 }
 
+/// `outcome`, unless it succeeded and freeing its buffers then failed: a
+/// call's own failure wins over a failure to free.
+fn outcome_first<T>(
+    outcome: Result<T, PluginError>,
+    freed: Result<(), PluginError>,
+) -> Result<T, PluginError> {
+    let value = outcome?;
+    freed?;
+    Ok(value)
+}
+
 impl Bridge {
     pub(crate) fn new(
         mut instance: Box<dyn WasmInstance>,
@@ -346,9 +357,7 @@ impl Bridge {
         outcome: Result<T, PluginError>,
     ) -> Result<T, PluginError> {
         let freed = self.free(ptr, len, outcome.is_err());
-        let value = outcome?;
-        freed?;
-        Ok(value)
+        outcome_first(outcome, freed)
     }
 
     /// Reads the packed reply of `export`, decodes it, and frees it.
@@ -396,9 +405,7 @@ impl Bridge {
             // have passed since the guest returned, and the reply is still
             // freed, with a little time to do it.
             let freed = self.free(ptr_i32, len_i32, true);
-            let value = decoded?;
-            freed?;
-            return Ok(value);
+            return outcome_first(decoded, freed);
         }
         decoded
     }
