@@ -427,7 +427,10 @@ impl Slot {
         *clock = Instant::now();
         let took = clock.saturating_duration_since(started);
         let handled = self.counters.record(took, answer.is_ok());
-        self.warm.store(true, Ordering::Relaxed);
+        // Written once, not per event: senders read it on every event.
+        if !self.warm.load(Ordering::Relaxed) {
+            self.warm.store(true, Ordering::Relaxed);
+        }
         if took > self.slow_event {
             self.slow_events.fetch_add(1, Ordering::Relaxed);
             self.last_slow.store(handled, Ordering::Relaxed);

@@ -9,7 +9,8 @@
 //!   an idle plugin's event runs on the caller's thread, with no hand-off
 //!   (`send_event_blocking` and `dispatch_event_blocking` always; `send_event`
 //!   and `dispatch_event` on a multi-thread tokio runtime, in a blocking
-//!   section, while the plugin is quick: `ManagerBuilder::async_in_place`). A plugin that faults gets a fresh
+//!   section, while the plugin is quick: `ManagerBuilder::async_in_place`).
+//!   A plugin that faults gets a fresh
 //!   instance ([`RestartPolicy`], quarantine, `revive`); `reload` swaps
 //!   versions atomically and `watch` follows a plugins folder.
 //! - [`package`]: a plugin on disk, a folder with a `plugin.toml` (the Dart

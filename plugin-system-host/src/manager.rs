@@ -224,17 +224,16 @@ impl ManagerBuilder {
     /// nothing else (the other futures it joins or selects beside the event,
     /// a `timeout` around it, which fires when the plugin has answered,
     /// within the plugin's own deadline). So a plugin runs in place only
-    /// while its last event took at most 2 ms ([`slow_event`](Self::slow_event))
-    /// and it has taken longer fewer
-    /// than three times (a cold start may be slow once or twice) or not in
-    /// its last 1024 events: its first event (and a restarted or reloaded
-    /// one's), one after a slow one, and,
-    /// from the third slow one on, the 1024 events after each slow one go
-    /// through its mailbox. Turn
-    /// it off for a host whose tasks wait on several plugins at once, or
-    /// must be cancellable at any moment. The guest runs on the sender's
-    /// stack (tokio's default of 2 MiB is enough for the engines' default
-    /// wasm stack).
+    /// while its last event took at most 2 ms
+    /// ([`slow_event`](Self::slow_event)) and it has taken longer fewer than
+    /// three times (a cold start may be slow once or twice) or not in its
+    /// last 1024 events: its first event (and a restarted or reloaded
+    /// one's), one after a slow one, and, from the third slow one on, the
+    /// 1024 events after each slow one go through its mailbox. Turn it off
+    /// for a host whose tasks wait on several plugins at once, or must be
+    /// cancellable at any moment. The guest runs on the sender's stack
+    /// (tokio's default of 2 MiB is enough for the engines' default wasm
+    /// stack).
     #[must_use]
     pub fn async_in_place(mut self, enabled: bool) -> Self {
         self.async_in_place = enabled;
@@ -1429,10 +1428,9 @@ impl PluginManager {
     /// the plugin's deadline), one at a time with everything else the plugin
     /// handles. On a multi-thread tokio runtime, an event for a plugin that
     /// is idle with nothing queued, and quick (see
-    /// [`ManagerBuilder::async_in_place`]), is handled on
-    /// the sender's thread in a blocking section, with no hand-off (on by
-    /// default); otherwise it goes
-    /// through the plugin's mailbox to the plugin's own thread.
+    /// [`ManagerBuilder::async_in_place`], on by default), is handled on the
+    /// sender's thread in a blocking section, with no hand-off; otherwise it
+    /// goes through the plugin's mailbox to the plugin's own thread.
     ///
     /// # Errors
     /// [`ManagerError::NotFound`], [`ManagerError::WrongState`] for a plugin
@@ -1600,9 +1598,10 @@ impl PluginManager {
     /// after another, with no hand-off, and the others by their own threads.
     /// With more than one recipient, on more than one core, the manager's
     /// broadcast thread takes recipients beside this one when it is free and
-    /// awake, or is woken for it during a run of broadcasts or for a long one. Should one recipient be
-    /// slow, those not reached yet go to their own threads after a couple of
-    /// milliseconds, so a looping plugin still holds up no other.
+    /// awake, or is woken for it during a run of broadcasts or for a long
+    /// one. Should one recipient be slow, those not reached yet go to their
+    /// own threads after a couple of milliseconds, so a looping plugin still
+    /// holds up no other.
     pub fn dispatch_event_blocking(
         &self,
         event: PluginEvent,

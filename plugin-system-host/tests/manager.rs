@@ -281,6 +281,15 @@ fn temp_root(name: &str) -> PathBuf {
     dir
 }
 
+/// A manager for which slow means longer than 200 ms (2 ms by default), so
+/// that a busy machine cannot make a quick event slow.
+fn patient_manager(runtime: &NativeRuntime) -> PluginManager {
+    PluginManager::builder()
+        .runtime(Arc::new(runtime.clone()))
+        .slow_event(Duration::from_millis(200))
+        .build()
+}
+
 fn manager(runtime: &NativeRuntime) -> PluginManager {
     PluginManager::builder()
         .runtime(Arc::new(runtime.clone()))
@@ -825,12 +834,8 @@ fn async_senders_run_idle_plugins_in_place_only_where_the_runtime_can_spare_the_
         .enable_all()
         .build()
         .unwrap();
-    // Slow means longer than 200 ms here (2 ms by default), so that a busy
-    // machine cannot make a quick event slow; the slow ones are held 300 ms.
-    let m = PluginManager::builder()
-        .runtime(Arc::new(runtime.clone()))
-        .slow_event(Duration::from_millis(200))
-        .build();
+    // The slow ones are held 300 ms.
+    let m = patient_manager(&runtime);
     let report = tokio.block_on(m.load_packages(vec![
         package(&root, "plugin.stuck", ""),
         package(&root, "plugin.quick", r#"subscribesTo = ["doc.*"]"#),
@@ -1049,10 +1054,7 @@ fn a_blocking_section_tokio_refuses_falls_back_to_the_mailbox() {
         .build()
         .unwrap();
     // Quick enough to run in place, however busy the machine.
-    let m = PluginManager::builder()
-        .runtime(Arc::new(runtime.clone()))
-        .slow_event(Duration::from_millis(200))
-        .build();
+    let m = patient_manager(&runtime);
     let report = multi.block_on(m.load_packages(vec![package(
         &root,
         "plugin.quick",
